@@ -1,0 +1,58 @@
+//! What travels over the WebSocket between the browser and the gateway (see
+//! docs/PROTOCOL.md). Both directions use the codec in [`crate::codec`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::partial::Partial;
+use crate::query::Query;
+
+/// Browser → gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Must be the first message: the query text as typed.
+    Query { q: String },
+    /// Stop the running query; the gateway answers with `Done`.
+    Cancel,
+}
+
+/// Gateway → browser, in this order: `Plan`, then any number of `Partial`/`Progress`,
+/// then exactly one of `Done` or `Error`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Frame {
+    Plan(Plan),
+    /// Everything merged since the previous `Partial`; the browser merges it into its total.
+    Partial(Partial),
+    Progress(Progress),
+    /// The query finished (or was cancelled); final progress.
+    Done(Progress),
+    /// The query could not run at all (e.g. it does not parse). Per-file failures are not
+    /// errors: they travel in `Partial::stats` and the query completes.
+    Error(QueryError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The parsed query; the browser builds its empty `Partial` from it.
+    pub query: Query,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Cumulative progress of the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub elapsed_ms: u64,
+    /// True when the query stopped early (cancel or client gone).
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryError {
+    pub message: String,
+    /// 1-based column in the query text, when the error is about the text.
+    pub column: Option<u32>,
+}

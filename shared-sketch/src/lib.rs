@@ -1,0 +1,20 @@
+//! The code every side of sketchlake shares: the workers build [`Partial`]s with it, the
+//! gateway merges and frames them, and the browser (compiled to wasm32) decodes and merges
+//! them again. Anything that crosses a wire is defined here exactly once.
+//!
+//! Pure computation: no I/O, no async runtime, identical bytes and answers on x86_64 and
+//! wasm32 (every hash is over explicit canonical bytes, never `usize` or slices through
+//! `std::hash::Hash`).
+
+pub mod codec;
+pub mod frame;
+pub mod partial;
+pub mod query;
+pub mod result;
+pub mod sketch;
+
+pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
+pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
+pub use partial::{AggState, FileError, MergeError, Partial, ScanStats};
+pub use query::{Agg, Filter, ParseError, Query, parse};
+pub use result::{AggResult, AggValue, QueryResult, TopRow};

@@ -1,0 +1,232 @@
+//! A `Partial` is what one scan task returns for one query: the matching-event count, one
+//! sketch state per aggregate, and scan statistics. Partials merge associatively and
+//! commutatively, so workers, the gateway and the browser may combine them in any order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::query::{Agg, Query};
+use crate::result::{AggResult, AggValue, QueryResult};
+use crate::sketch::{DistinctCount, SketchError, TopK};
+
+/// File errors kept in full; beyond this only the count grows (10,000 corrupt files must
+/// not make a 10,000-line frame).
+pub const MAX_FILE_ERRORS: usize = 100;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Partial {
+    /// Events that matched the query's filters.
+    pub matched: u64,
+    /// One state per `Query::aggs` entry, in order.
+    pub aggs: Vec<AggState>,
+    pub stats: ScanStats,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AggState {
+    /// `count()` is `Partial::matched`; nothing more to carry.
+    Count,
+    Distinct(DistinctCount),
+    Top(TopK),
+}
+
+/// What a scan read. Sums merge exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Data files scanned (including those that failed part-way).
+    pub files: u64,
+    /// Bytes of those files as stored (compressed).
+    pub bytes: u64,
+    /// Records read.
+    pub records: u64,
+    /// Lines that were not valid records: counted, skipped.
+    pub malformed: u64,
+    /// Files that could not be read to the end.
+    pub failed_files: u64,
+    /// The first `MAX_FILE_ERRORS` of those failures, ordered by file.
+    pub errors: Vec<FileError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileError {
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("partials are for different queries ({left} vs {right} aggregates)")]
+    Shape { left: usize, right: usize },
+    #[error("aggregate {index} differs in kind between partials")]
+    Kind { index: usize },
+    #[error(transparent)]
+    Sketch(#[from] SketchError),
+}
+
+impl AggState {
+    fn new(agg: &Agg) -> Self {
+        match agg {
+            Agg::Count => AggState::Count,
+            Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
+            Agg::Top { .. } => AggState::Top(TopK::new()),
+        }
+    }
+
+    /// Feeds one field value of a matching event (canonical text form).
+    pub fn update(&mut self, value: &str) {
+        match self {
+            AggState::Count => {}
+            AggState::Distinct(dc) => dc.update(value.as_bytes()),
+            AggState::Top(top) => top.update(value),
+        }
+    }
+}
+
+impl Partial {
+    /// An empty partial with one state per aggregate of `query`.
+    pub fn new(query: &Query) -> Self {
+        Partial {
+            matched: 0,
+            aggs: query.aggs.iter().map(AggState::new).collect(),
+            stats: ScanStats::default(),
+        }
+    }
+
+    pub fn merge(&mut self, other: &Partial) -> Result<(), MergeError> {
+        if self.aggs.len() != other.aggs.len() {
+            return Err(MergeError::Shape {
+                left: self.aggs.len(),
+                right: other.aggs.len(),
+            });
+        }
+        // Check every kind first so a failed merge leaves `self` untouched.
+        for (index, (a, b)) in self.aggs.iter().zip(&other.aggs).enumerate() {
+            if std::mem::discriminant(a) != std::mem::discriminant(b) {
+                return Err(MergeError::Kind { index });
+            }
+        }
+        for (a, b) in self.aggs.iter_mut().zip(&other.aggs) {
+            match (a, b) {
+                (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
+                (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
+                _ => {}
+            }
+        }
+        self.matched = self.matched.saturating_add(other.matched);
+        self.stats.merge(&other.stats);
+        Ok(())
+    }
+
+    /// The answer as a user sees it: estimates with bounds, in the query's order.
+    pub fn result(&self, query: &Query) -> QueryResult {
+        let aggs = query
+            .aggs
+            .iter()
+            .zip(&self.aggs)
+            .map(|(agg, state)| AggResult {
+                label: agg.label(),
+                value: match (agg, state) {
+                    (Agg::Top { n, .. }, AggState::Top(top)) => AggValue::Top {
+                        rows: top.top(*n as usize),
+                        maximum_error: top.maximum_error(),
+                    },
+                    (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
+                    _ => AggValue::Count {
+                        value: self.matched,
+                    },
+                },
+            })
+            .collect();
+        QueryResult {
+            query: query.to_string(),
+            matched: self.matched,
+            aggs,
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+impl ScanStats {
+    pub fn merge(&mut self, other: &ScanStats) {
+        self.files = self.files.saturating_add(other.files);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.records = self.records.saturating_add(other.records);
+        self.malformed = self.malformed.saturating_add(other.malformed);
+        self.failed_files = self.failed_files.saturating_add(other.failed_files);
+        // Sorted, deduplicated, truncated: the same whatever the merge order.
+        self.errors.extend(other.errors.iter().cloned());
+        self.errors.sort();
+        self.errors.dedup();
+        self.errors.truncate(MAX_FILE_ERRORS);
+    }
+
+    /// Records a file that failed part-way (or entirely).
+    pub fn add_error(&mut self, file: impl Into<String>, message: impl Into<String>) {
+        self.failed_files += 1;
+        self.merge(&ScanStats {
+            errors: vec![FileError {
+                file: file.into(),
+                message: message.into(),
+            }],
+            ..ScanStats::default()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse;
+
+    fn partial(query: &Query, values: &[&str]) -> Partial {
+        let mut p = Partial::new(query);
+        for v in values {
+            p.matched += 1;
+            for agg in &mut p.aggs {
+                agg.update(v);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn merge_adds_counts_and_sketches() {
+        let q = parse("| stats count(), dc(x)").unwrap();
+        let mut a = partial(&q, &["a", "b"]);
+        a.merge(&partial(&q, &["b", "c", "d"])).unwrap();
+        let r = a.result(&q);
+        assert_eq!(r.matched, 5);
+        match &r.aggs[1].value {
+            AggValue::Distinct(e) => assert_eq!(e.estimate.round(), 4.0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn merge_rejects_partials_of_another_query() {
+        let a = parse("| stats count(), dc(x)").unwrap();
+        let b = parse("| top 3 x").unwrap();
+        let mut pa = Partial::new(&a);
+        assert!(matches!(
+            pa.merge(&Partial::new(&b)),
+            Err(MergeError::Shape { .. })
+        ));
+        let c = parse("| stats dc(x), count()").unwrap();
+        assert!(matches!(
+            pa.merge(&Partial::new(&c)),
+            Err(MergeError::Kind { index: 0 })
+        ));
+    }
+
+    #[test]
+    fn file_errors_are_capped_and_order_independent() {
+        let mut a = ScanStats::default();
+        let mut b = ScanStats::default();
+        for i in 0..150 {
+            a.add_error(format!("f{i:03}"), "bad");
+            b.add_error(format!("f{:03}", 149 - i), "bad");
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.errors.len(), MAX_FILE_ERRORS);
+        assert_eq!(a.failed_files, 150);
+    }
+}

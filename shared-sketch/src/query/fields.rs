@@ -1,0 +1,41 @@
+//! Common field names across log formats. A security engineer types `src_ip` whether the
+//! data is a VPC flow log (`srcaddr`), Zeek (`id.orig_h`) or CloudTrail (`sourceIPAddress`);
+//! a record's own field name always wins, and these are tried, in order, when it is absent.
+
+const ALIASES: &[(&str, &[&str])] = &[
+    (
+        "src_ip",
+        &[
+            "srcaddr",
+            "id.orig_h",
+            "sourceIPAddress",
+            "src_addr",
+            "clientip",
+        ],
+    ),
+    ("dst_ip", &["dstaddr", "id.resp_h", "dest_ip", "dst_addr"]),
+    ("src_port", &["srcport", "id.orig_p"]),
+    ("dst_port", &["dstport", "id.resp_p", "dest_port"]),
+    ("bytes", &["orig_bytes"]),
+    ("user", &["username", "userIdentity.userName"]),
+];
+
+/// The other names `field` is known by (empty when it has none).
+pub fn aliases(field: &str) -> &'static [&'static str] {
+    ALIASES
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map_or(&[], |(_, names)| names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn src_ip_names_the_vpc_flow_and_zeek_fields() {
+        assert!(aliases("src_ip").contains(&"srcaddr"));
+        assert!(aliases("src_ip").contains(&"id.orig_h"));
+        assert!(aliases("no_such_field").is_empty());
+    }
+}

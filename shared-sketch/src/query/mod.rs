@@ -1,0 +1,15 @@
+//! The query language. It lives here, not in the gateway, so the browser can validate a query
+//! as the user types with exactly the parser the server uses.
+//!
+//! ```text
+//! action:REJECT dst_port:22 | top 10 src_ip
+//! src_ip:10.0.3.17 | stats count(), dc(dst_ip)
+//! ```
+
+mod ast;
+mod fields;
+mod parse;
+
+pub use ast::{Agg, Filter, Query};
+pub use fields::aliases;
+pub use parse::{ParseError, parse};

@@ -1,0 +1,46 @@
+//! The final, user-facing shape of an answer: what the page renders and what
+//! `POST /api/v1/query` returns as JSON. Computed from a merged `Partial`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::partial::ScanStats;
+pub use crate::sketch::DistinctEstimate;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryResult {
+    /// The query in canonical form.
+    pub query: String,
+    pub matched: u64,
+    pub aggs: Vec<AggResult>,
+    pub stats: ScanStats,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AggResult {
+    /// As written in the query, e.g. `dc(src_ip)`.
+    pub label: String,
+    pub value: AggValue,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AggValue {
+    /// Exact.
+    Count { value: u64 },
+    /// HyperLogLog estimate with its interval.
+    Distinct(DistinctEstimate),
+    /// Heavy hitters, largest first; each true count lies in `[lower, upper]`.
+    Top {
+        rows: Vec<TopRow>,
+        /// No count is off by more than this (0: all counts exact).
+        maximum_error: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopRow {
+    pub value: String,
+    pub estimate: u64,
+    pub lower: u64,
+    pub upper: u64,
+}

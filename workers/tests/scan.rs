@@ -1,0 +1,140 @@
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use shared_sketch::{AggValue, parse};
+use workers::scan_file;
+
+fn gzip(lines: &[String]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    for line in lines {
+        writeln!(gz, "{line}").unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+fn flows(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let action = if i % 3 == 0 { "REJECT" } else { "ACCEPT" };
+            format!(
+                r#"{{"srcaddr":"10.0.0.{}","dstport":{},"action":"{action}","bytes":{}}}"#,
+                i % 7,
+                i % 5,
+                i * 10
+            )
+        })
+        .collect()
+}
+
+fn exact_top(lines: &[String], pred: impl Fn(&str) -> bool) -> HashMap<String, u64> {
+    let mut counts = HashMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        if pred(line) {
+            *counts.entry(format!("10.0.0.{}", i % 7)).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn filters_and_top_k_match_exact_counts_across_gzip_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = flows(1000);
+    // Two gzip members back to back, as segments are written.
+    let mut bytes = gzip(&lines[..400]);
+    bytes.extend(gzip(&lines[400..]));
+    let path = write(dir.path(), "flows.json.gz", &bytes);
+
+    let q = parse("action:reject | top 10 src_ip").unwrap();
+    let p = scan_file(&path, "flows.json.gz", &q);
+    let exact = exact_top(&lines, |l| l.contains("REJECT"));
+    assert_eq!(p.matched, exact.values().sum::<u64>());
+    assert_eq!(p.stats.records, 1000);
+    assert_eq!(p.stats.errors, vec![]);
+    let AggValue::Top {
+        rows,
+        maximum_error,
+    } = &p.result(&q).aggs[0].value
+    else {
+        panic!("not a top")
+    };
+    assert_eq!(*maximum_error, 0);
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        assert_eq!(row.estimate, exact[&row.value], "{}", row.value);
+    }
+}
+
+#[test]
+fn malformed_lines_are_counted_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "{\"a\":1}\nnot json\n[1,2]\n\n{\"a\":2}\n{\"a\":\n\u{0}\u{ff}\n";
+    let path = write(dir.path(), "mixed.json", text.as_bytes());
+    let q = parse("| stats count(), dc(a)").unwrap();
+    let p = scan_file(&path, "mixed.json", &q);
+    assert_eq!((p.stats.records, p.stats.malformed, p.matched), (2, 4, 2));
+}
+
+#[test]
+fn a_truncated_gzip_file_keeps_what_was_read_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = flows(20_000);
+    let bytes = gzip(&lines);
+    let path = write(dir.path(), "cut.json.gz", &bytes[..bytes.len() / 2]);
+    let q = parse("| stats count()").unwrap();
+    let p = scan_file(&path, "cut.json.gz", &q);
+    assert!(p.matched > 1000 && p.matched < 20_000, "{}", p.matched);
+    assert_eq!(p.stats.failed_files, 1);
+    assert_eq!(p.stats.errors[0].file, "cut.json.gz");
+    assert!(
+        p.stats.errors[0].message.contains("truncated"),
+        "{:?}",
+        p.stats.errors
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_error_in_the_stats() {
+    let q = parse("| stats count()").unwrap();
+    let p = scan_file(Path::new("/nonexistent/x.gz"), "x.gz", &q);
+    assert_eq!((p.matched, p.stats.failed_files), (0, 1));
+    assert!(p.stats.errors[0].message.contains("cannot open"));
+}
+
+#[test]
+fn real_cowrie_honeypot_logs_scan_with_exact_counts() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/real/cowrie-honeypot/cowrie.json.2018-05-06.gz");
+    let q = parse("eventid:cowrie.login.failed | top 5 src_ip").unwrap();
+    let p = scan_file(&file, "cowrie", &q);
+    // Independent count: decompress and count lines naively.
+    let raw = std::fs::read(&file).unwrap();
+    let mut text = String::new();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut text)
+            .unwrap();
+    } else {
+        text = String::from_utf8(raw).unwrap();
+    }
+    let expected = text
+        .lines()
+        .filter(|l| {
+            l.contains("\"eventid\": \"cowrie.login.failed\"")
+                || l.contains("\"eventid\":\"cowrie.login.failed\"")
+        })
+        .count() as u64;
+    assert!(expected > 0, "fixture has failed logins");
+    assert_eq!(p.matched, expected);
+    assert_eq!(p.stats.errors, vec![]);
+}
