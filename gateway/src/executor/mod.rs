@@ -1,0 +1,28 @@
+//! Where scan tasks run. The planner and the query runner only see this interface, so the
+//! in-process pool and (later) AWS Lambda are interchangeable.
+
+mod pool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use shared_sketch::{Partial, Query};
+use tokio::sync::mpsc;
+
+pub use pool::LocalPool;
+
+/// One unit of scan work: a whole data file for now (page ranges come with the index).
+#[derive(Debug, Clone)]
+pub struct ScanTask {
+    pub path: PathBuf,
+    /// The file's name relative to the data root, used in reports.
+    pub name: String,
+    pub bytes: u64,
+}
+
+pub trait Executor: Send + Sync + 'static {
+    /// Starts every task and returns their partials as they complete, in any order; each
+    /// task yields exactly one partial (failures are recorded in its stats). Dropping the
+    /// receiver cancels: tasks not yet started never start.
+    fn execute(&self, query: Arc<Query>, tasks: Vec<ScanTask>) -> mpsc::Receiver<Partial>;
+}

@@ -1,0 +1,55 @@
+use std::sync::Arc;
+
+use shared_sketch::{Partial, Query};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::{Executor, ScanTask};
+
+/// Scans on the gateway's own blocking threads, at most `width` files at once across all
+/// queries (scans are CPU-bound: more than the core count only adds contention).
+pub struct LocalPool {
+    slots: Arc<Semaphore>,
+    width: usize,
+}
+
+impl LocalPool {
+    pub fn new(width: usize) -> Self {
+        let width = width.max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(width)),
+            width,
+        }
+    }
+
+    /// One slot per available core.
+    pub fn with_cores() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+impl Executor for LocalPool {
+    fn execute(&self, query: Arc<Query>, tasks: Vec<ScanTask>) -> mpsc::Receiver<Partial> {
+        let (tx, rx) = mpsc::channel(self.width * 2);
+        let slots = self.slots.clone();
+        tokio::spawn(async move {
+            for task in tasks {
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot,
+                    () = tx.closed() => return,
+                };
+                let Ok(slot) = slot else { return };
+                let (tx, query) = (tx.clone(), query.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let partial = workers::scan_file(&task.path, &task.name, &query);
+                    // The receiver may be gone (cancelled): nothing to do then.
+                    let _ = tx.blocking_send(partial);
+                });
+            }
+        });
+        rx
+    }
+}

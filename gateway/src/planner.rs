@@ -1,0 +1,62 @@
+//! Turns a query into scan tasks. For now: every data file under the root is one task
+//! (time and index pruning arrive with the catalog).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::executor::ScanTask;
+
+/// Every regular, non-hidden file under `root`, in path order (deterministic plans).
+pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
+    let mut tasks = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if kind.is_file() {
+                tasks.push(ScanTask {
+                    name: relative_name(root, &path),
+                    bytes: entry.metadata()?.len(),
+                    path,
+                });
+            }
+        }
+    }
+    tasks.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(tasks)
+}
+
+fn relative_name(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_nested_files_in_order_and_skips_hidden_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        for name in ["b/c/2.json.gz", "a.json", "b/1.json", ".hidden", "b/.tmp"] {
+            std::fs::write(dir.path().join(name), b"{}\n").unwrap();
+        }
+        let names: Vec<String> = list_files(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["a.json", "b/1.json", "b/c/2.json.gz"]);
+    }
+}

@@ -1,0 +1,152 @@
+//! Runs one query: parse, plan, execute, and coalesce the partials that arrive between
+//! flushes into one `Partial` frame, so the frame rate to the client stays bounded
+//! (≤ 1/FLUSH_INTERVAL) however many files the query fans out to.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared_sketch::{Frame, Partial, Plan, Progress, QueryError, parse};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::Executor;
+use crate::planner::list_files;
+
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a query runs against.
+pub struct Engine {
+    pub data_dir: PathBuf,
+    pub executor: Arc<dyn Executor>,
+}
+
+/// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
+/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away.
+pub async fn run_query(
+    engine: &Engine,
+    text: &str,
+    frames: mpsc::Sender<Frame>,
+    cancel: CancellationToken,
+) {
+    let started = Instant::now();
+    let query = match parse(text) {
+        Ok(query) => Arc::new(query),
+        Err(e) => {
+            let _ = frames
+                .send(Frame::Error(QueryError {
+                    message: e.to_string(),
+                    column: u32::try_from(e.column).ok(),
+                }))
+                .await;
+            return;
+        }
+    };
+    let root = engine.data_dir.clone();
+    let tasks = match tokio::task::spawn_blocking(move || list_files(&root)).await {
+        Ok(Ok(tasks)) => tasks,
+        outcome => {
+            let why = match outcome {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+                Ok(Ok(_)) => unreachable!("handled above"),
+            };
+            tracing::error!(data = %engine.data_dir.display(), %why, "cannot list data files");
+            let _ = frames
+                .send(Frame::Error(QueryError {
+                    message: format!("cannot list the data files: {why}"),
+                    column: None,
+                }))
+                .await;
+            return;
+        }
+    };
+    let mut progress = Progress {
+        files_total: tasks.len() as u64,
+        bytes_total: tasks.iter().map(|t| t.bytes).sum(),
+        ..Progress::default()
+    };
+    let plan = Plan {
+        query: (*query).clone(),
+        files: progress.files_total,
+        bytes: progress.bytes_total,
+    };
+    if frames.send(Frame::Plan(plan)).await.is_err() {
+        return;
+    }
+
+    let mut partials = engine.executor.execute(query.clone(), tasks);
+    let mut pending: Option<Partial> = None;
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                progress.cancelled = true;
+                break;
+            }
+            next = partials.recv() => {
+                let Some(partial) = next else { break };
+                progress.files_done += partial.stats.files;
+                progress.bytes_done += partial.stats.bytes;
+                match &mut pending {
+                    None => pending = Some(partial),
+                    Some(acc) => {
+                        if let Err(e) = acc.merge(&partial) {
+                            // Every partial comes from this query's own plan: a bug, not input.
+                            tracing::error!(error = %e, "partials do not merge");
+                            let _ = frames.send(Frame::Error(QueryError {
+                                message: format!("internal error: {e}"),
+                                column: None,
+                            })).await;
+                            return;
+                        }
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if flush(&frames, &mut pending, &mut progress, started).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    // Dropping the receiver stops tasks that have not started.
+    drop(partials);
+    if flush(&frames, &mut pending, &mut progress, started)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    progress.elapsed_ms = elapsed_ms(started);
+    tracing::info!(
+        query = %query,
+        files = progress.files_done,
+        bytes = progress.bytes_done,
+        elapsed_ms = progress.elapsed_ms,
+        cancelled = progress.cancelled,
+        "query finished"
+    );
+    let _ = frames.send(Frame::Done(progress)).await;
+}
+
+async fn flush(
+    frames: &mpsc::Sender<Frame>,
+    pending: &mut Option<Partial>,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<(), mpsc::error::SendError<Frame>> {
+    let Some(partial) = pending.take() else {
+        return Ok(());
+    };
+    frames.send(Frame::Partial(partial)).await?;
+    progress.elapsed_ms = elapsed_ms(started);
+    frames.send(Frame::Progress(progress.clone())).await
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,31 @@
+//! Routes, in one place.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::run::Engine;
+use crate::{api, ws};
+
+pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
+    let routes = Router::new()
+        .route("/ws", get(ws::handler))
+        .route("/api/v1/query", post(api::query))
+        .with_state(engine);
+    match ui_dir {
+        Some(dir) => {
+            let index = ServeFile::new(dir.join("index.html"));
+            routes.fallback_service(ServeDir::new(dir).fallback(index))
+        }
+        None => routes.fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The frontend is not built: `cargo xtask run` builds and serves it.",
+            )
+        }),
+    }
+}
