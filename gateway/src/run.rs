@@ -36,7 +36,7 @@ pub async fn run_query(
         Err(e) => {
             let _ = frames
                 .send(Frame::Error(QueryError {
-                    message: e.to_string(),
+                    message: e.message,
                     column: u32::try_from(e.column).ok(),
                 }))
                 .await;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::partial::ScanStats;
 pub use crate::sketch::DistinctEstimate;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResult {
     /// The query in canonical form.
     pub query: String,
@@ -15,14 +15,14 @@ pub struct QueryResult {
     pub stats: ScanStats,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AggResult {
     /// As written in the query, e.g. `dc(src_ip)`.
     pub label: String,
     pub value: AggValue,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AggValue {
     /// Exact.

@@ -1,0 +1,93 @@
+// Shared e2e helpers: start a real gateway on a free port, launch Debian's Chromium, and
+// read the raw data independently of sketchlake to compute exact answers.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const BIN = mustEnv('SKETCHLAKE_BIN');
+const UI = mustEnv('SKETCHLAKE_UI');
+export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? tmpdir();
+
+function mustEnv(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the e2e suite through \`cargo xtask test\``);
+  return value;
+}
+
+/** Writes a demo data set into a fresh temp folder. */
+export function demoData(args) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sketchlake-e2e-data-'));
+  execFileSync(BIN, ['demo', '--out', dir, ...args], { stdio: 'inherit' });
+  return dir;
+}
+
+/** Every JSON record of every (gzip) file under `dir`. */
+export function readRecords(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const raw = readFileSync(path.join(entry.parentPath ?? entry.path, entry.name));
+    const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+    for (const line of text.split('\n')) if (line.trim()) out.push(JSON.parse(line));
+  }
+  return out;
+}
+
+/** Starts `sketchlake serve` on a free port; resolves once it prints its URL. */
+export async function startServer(dataDir, extraArgs = []) {
+  const child = spawn(BIN, ['serve', '--data', dataDir, '--ui', UI, '--listen', '127.0.0.1:0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('gateway did not start in 30 s')), 30_000);
+    let seen = '';
+    child.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const match = seen.match(/listening on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`gateway exited early (${code})`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+/** Headless Chromium with the flags this closed network needs; a fresh profile each time. */
+export async function launchBrowser() {
+  const profile = mkdtempSync(path.join(tmpdir(), 'sketchlake-e2e-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Types a query, runs it, and waits until the page says it is done. */
+export async function runQuery(page, text) {
+  await page.getByTestId('query-input').fill(text);
+  await page.getByTestId('query-submit').click();
+  await page.getByTestId('query-done').or(page.getByTestId('query-error')).waitFor({ timeout: 60_000 });
+}
+
+/** Counts of `key(record)` over records passing `keep`. */
+export function countBy(records, keep, key) {
+  const counts = new Map();
+  for (const r of records) if (keep(r)) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  return counts;
+}

@@ -1,0 +1,96 @@
+// The walking skeleton, through the real path a user takes: browser → WebSocket → gateway →
+// local workers → binary frames → merged in wasm → rendered. Answers are checked against
+// exact counts computed here from the raw files.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { ARTIFACTS, countBy, demoData, launchBrowser, readRecords, runQuery, startServer } from './lib.mjs';
+
+let data, records, server, browser, page;
+const pageErrors = [];
+
+before(async () => {
+  data = demoData(['--records', '48000', '--days', '2', '--seed', '7']);
+  records = readRecords(data);
+  // One worker: the scan takes long enough for several flushes to stream in.
+  server = await startServer(data, ['--workers', '1']);
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(server.url);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  if (data) rmSync(data, { recursive: true, force: true });
+});
+
+test('action:REJECT | top 10 src_ip streams in and matches exact counts', async () => {
+  const frames = [];
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(f.payload.length)));
+  await runQuery(page, 'action:REJECT | top 10 src_ip');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-top-rejects.png'), fullPage: true });
+
+  assert.equal(await page.getByTestId('query-error').count(), 0);
+  const rows = await page.getByTestId('topk-row').evaluateAll((els) =>
+    els.map((e) => ({
+      value: e.dataset.value,
+      estimate: Number(e.dataset.estimate),
+      lower: Number(e.dataset.lower),
+      upper: Number(e.dataset.upper),
+      text: e.textContent,
+    })),
+  );
+  const exact = countBy(records, (r) => r.action === 'REJECT', (r) => r.srcaddr);
+  const ranked = [...exact.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+
+  assert.equal(rows.length, 10);
+  assert.equal(rows[0].value, '198.51.100.23', 'the planted port scanner leads the rejects');
+  const maxError = Math.max(...rows.map((r) => r.upper - r.lower));
+  for (const row of rows) {
+    const truth = exact.get(row.value) ?? 0;
+    assert.ok(row.lower <= truth && truth <= row.upper, `${row.value}: ${truth} not in [${row.lower}, ${row.upper}]`);
+    if (row.lower === row.upper) assert.equal(row.estimate, truth, row.value);
+    assert.ok(row.text.includes(row.value) && row.text.includes(row.estimate.toLocaleString('en-US')), row.text);
+  }
+  // Every value that is certainly in the true top 10 is shown.
+  const tenth = ranked[9][1];
+  for (const [value, count] of ranked.slice(0, 10)) {
+    if (count > tenth + maxError) assert.ok(rows.some((r) => r.value === value), `${value} (${count}) missing`);
+  }
+  // Binary frames arrived over the socket: Plan, ≥ 1 Partial, Progress, Done.
+  assert.ok(frames.length >= 4, `frames: ${frames.length}`);
+  const merged = await page.getByTestId('progress').textContent();
+  assert.match(merged, /48 \/ 48 files/);
+});
+
+test('dst_port:22 | stats count(), dc(src_ip) shows the exact count and dc within its bound', async () => {
+  await runQuery(page, 'dst_port:22 | stats count(), dc(src_ip)');
+  const ssh = records.filter((r) => r.dstport === 22);
+  const distinct = new Set(ssh.map((r) => r.srcaddr)).size;
+  const count = await page.getByTestId('count-value').textContent();
+  assert.equal(count, ssh.length.toLocaleString('en-US'));
+  const dc = await page.getByTestId('dc-value').evaluate((e) => ({ ...e.dataset, text: e.textContent }));
+  assert.ok(Number(dc.lower) <= distinct && distinct <= Number(dc.upper), `${distinct} not in [${dc.lower}, ${dc.upper}]`);
+  assert.ok(Math.abs(Number(dc.estimate) - distinct) / distinct < 0.03, `estimate ${dc.estimate} vs ${distinct}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-stats.png'), fullPage: true });
+});
+
+test('a malformed query shows its error and the server keeps serving', async () => {
+  await runQuery(page, 'action:REJECT | top 10');
+  const error = await page.getByTestId('query-error').textContent();
+  assert.match(error, /column 23/);
+  assert.match(error, /field name/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-error.png') });
+
+  await runQuery(page, 'dst_port:22 | top 3 src_ip');
+  assert.equal(await page.getByTestId('query-error').count(), 0);
+  const first = await page.getByTestId('topk-row').first().getAttribute('data-value');
+  assert.equal(first, '192.0.2.45', 'the planted SSH brute forcer leads port 22');
+});
+
+test('the page raised no errors', () => {
+  assert.deepEqual(pageErrors, []);
+});

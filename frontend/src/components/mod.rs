@@ -1,0 +1,11 @@
+mod error_banner;
+mod progress;
+mod query_bar;
+mod results;
+mod stat_tile;
+mod top_list;
+
+pub use error_banner::ErrorBanner;
+pub use progress::ProgressBar;
+pub use query_bar::QueryBar;
+pub use results::Results;

@@ -1,0 +1,61 @@
+use leptos::prelude::*;
+
+use crate::format::{bytes, thousands};
+use crate::state::{Phase, QueryRun};
+
+/// Files and bytes scanned of the plan, the scan rate, and — once finished — the marker
+/// tests and people wait for.
+#[component]
+pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
+    let progress = move || run.with(|r| r.progress.clone());
+    let phase = move || run.with(|r| r.phase);
+    let percent = move || {
+        let p = progress();
+        if p.bytes_total == 0 {
+            if phase() == Phase::Done { 100.0 } else { 0.0 }
+        } else {
+            100.0 * p.bytes_done as f64 / p.bytes_total as f64
+        }
+    };
+    let summary = move || {
+        let p = progress();
+        let secs = p.elapsed_ms as f64 / 1000.0;
+        let rate = if secs > 0.0 {
+            p.bytes_done as f64 / secs
+        } else {
+            0.0
+        };
+        format!(
+            "{} / {} files · {} / {} · {}/s · {:.1} s · {} partials merged",
+            thousands(p.files_done),
+            thousands(p.files_total),
+            bytes(p.bytes_done),
+            bytes(p.bytes_total),
+            bytes(rate as u64),
+            secs,
+            thousands(run.with(|r| r.partials)),
+        )
+    };
+    let done_text = move || {
+        let p = progress();
+        if p.cancelled {
+            "cancelled".to_string()
+        } else {
+            format!("done in {:.2} s", p.elapsed_ms as f64 / 1000.0)
+        }
+    };
+
+    view! {
+        <Show when=move || phase() != Phase::Idle>
+            <section class="progress" data-testid="progress">
+                <div class="bar"><div class="fill" style:width=move || format!("{:.1}%", percent())></div></div>
+                <div class="progress-text">
+                    <span>{summary}</span>
+                    <Show when=move || phase() == Phase::Done>
+                        <span class="done" data-testid="query-done">{done_text}</span>
+                    </Show>
+                </div>
+            </section>
+        </Show>
+    }
+}

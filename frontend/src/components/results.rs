@@ -1,0 +1,67 @@
+use leptos::prelude::*;
+use shared_sketch::{AggValue, QueryResult, ScanStats};
+
+use super::stat_tile::{CountTile, DistinctTile};
+use super::top_list::TopList;
+use crate::format::thousands;
+
+/// One widget per aggregate of the query, in the order written.
+#[component]
+pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
+    move || {
+        result.get().map(|r| {
+            let widgets = r
+                .aggs
+                .into_iter()
+                .map(|agg| match agg.value {
+                    AggValue::Top {
+                        rows,
+                        maximum_error,
+                    } => view! { <TopList label=agg.label rows=rows maximum_error=maximum_error/> }
+                        .into_any(),
+                    AggValue::Distinct(estimate) => {
+                        view! { <DistinctTile label=agg.label estimate=estimate/> }.into_any()
+                    }
+                    AggValue::Count { value } => {
+                        view! { <CountTile label=agg.label value=value/> }.into_any()
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="matched">
+                    <span data-testid="matched">{thousands(r.matched)}</span>
+                    " events matched of "
+                    {thousands(r.stats.records)}
+                    " scanned"
+                </div>
+                <FileProblems stats=r.stats/>
+                <div class="widgets">{widgets}</div>
+            }
+        })
+    }
+}
+
+/// Lines and files that could not be read: the answer excludes them, so say so.
+#[component]
+fn FileProblems(stats: ScanStats) -> impl IntoView {
+    let shown = stats.errors.len() as u64;
+    let more = stats.failed_files.saturating_sub(shown);
+    (stats.failed_files > 0 || stats.malformed > 0).then(|| {
+        view! {
+            <div class="warning" data-testid="scan-warnings">
+                {(stats.malformed > 0)
+                    .then(|| format!("{} malformed lines skipped. ", thousands(stats.malformed)))}
+                {(stats.failed_files > 0)
+                    .then(|| format!("{} files could not be read to the end:", thousands(stats.failed_files)))}
+                <ul>
+                    {stats
+                        .errors
+                        .into_iter()
+                        .map(|e| view! { <li><code>{e.file}</code>": "{e.message}</li> })
+                        .collect_view()}
+                    {(more > 0).then(|| view! { <li>{format!("… and {more} more")}</li> })}
+                </ul>
+            </div>
+        }
+    })
+}

@@ -1,0 +1,151 @@
+//! The live query channel: one WebSocket per query (docs/PROTOCOL.md). Frames are decoded
+//! and merged here with `shared-sketch`; components only read the resulting state.
+
+use std::cell::RefCell;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use leptos::prelude::*;
+use shared_sketch::{ClientMessage, Frame, Partial, decode_frame, encode};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+use crate::state::{Phase, QueryRun};
+
+/// The open socket and the handlers it calls (they must live as long as it does).
+struct Connection {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+thread_local! {
+    // wasm in the page is single-threaded; the socket is not `Send`, so it lives here
+    // rather than in a signal.
+    static CURRENT: RefCell<Option<Connection>> = const { RefCell::new(None) };
+}
+
+/// Runs `text`, replacing any query still running (closing its socket cancels it).
+pub fn start(text: String, run: RwSignal<QueryRun>) {
+    close_current();
+    run.set(QueryRun::running());
+    if let Err(message) = connect(text, run) {
+        run.update(|r| r.fail(message));
+    }
+}
+
+/// Asks the server to stop; it answers with `Done` and what was merged so far stays.
+pub fn cancel() {
+    CURRENT.with(|current| {
+        if let Some(conn) = current.borrow().as_ref() {
+            if let Ok(bytes) = encode(&ClientMessage::Cancel) {
+                let _ = conn.socket.send_with_u8_array(&bytes);
+            }
+        }
+    });
+}
+
+fn close_current() {
+    CURRENT.with(|current| {
+        if let Some(conn) = current.borrow_mut().take() {
+            conn.socket.set_onopen(None);
+            conn.socket.set_onmessage(None);
+            conn.socket.set_onclose(None);
+            let _ = conn.socket.close();
+        }
+    });
+}
+
+fn js_error(e: JsValue) -> String {
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn connect(text: String, run: RwSignal<QueryRun>) -> Result<(), String> {
+    let location = web_sys::window().ok_or("no window")?.location();
+    let scheme = if location.protocol().map_err(js_error)? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let url = format!("{scheme}://{}/ws", location.host().map_err(js_error)?);
+    let socket = WebSocket::new(&url).map_err(js_error)?;
+    socket.set_binary_type(BinaryType::Arraybuffer);
+    let hello = encode(&ClientMessage::Query { q: text }).map_err(|e| e.to_string())?;
+
+    let on_open = Closure::<dyn FnMut(Event)>::new({
+        let socket = socket.clone();
+        move |_| {
+            if let Err(e) = socket.send_with_u8_array(&hello) {
+                run.update(|r| r.fail(format!("cannot send the query: {}", js_error(e))));
+            }
+        }
+    });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+        let socket = socket.clone();
+        move |event: MessageEvent| {
+            let frame = event
+                .data()
+                .dyn_into::<ArrayBuffer>()
+                .map_err(|_| "the server sent a text message".to_string())
+                .and_then(|buffer| {
+                    decode_frame(&Uint8Array::new(&buffer).to_vec())
+                        .map_err(|e| format!("corrupt frame from the server: {e}"))
+                });
+            match frame {
+                Ok(frame) => apply(frame, run),
+                Err(message) => {
+                    run.update(|r| r.fail(message));
+                    let _ = socket.close();
+                }
+            }
+        }
+    });
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+        if run.with_untracked(|r| r.phase == Phase::Running) {
+            let message = format!(
+                "the connection closed before the query finished (code {})",
+                event.code()
+            );
+            run.update(|r| r.fail(message));
+        }
+    });
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    CURRENT.with(|current| {
+        *current.borrow_mut() = Some(Connection {
+            socket,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+    });
+    Ok(())
+}
+
+/// Folds one frame into the state (the merge happens here, in wasm).
+fn apply(frame: Frame, run: RwSignal<QueryRun>) {
+    run.update(|r| match frame {
+        Frame::Plan(plan) => {
+            r.total = Some(Partial::new(&plan.query));
+            r.progress.files_total = plan.files;
+            r.progress.bytes_total = plan.bytes;
+            r.plan = Some(plan);
+        }
+        Frame::Partial(partial) => match r.total.as_mut().map(|total| total.merge(&partial)) {
+            Some(Ok(())) => r.partials += 1,
+            Some(Err(e)) => r.fail(format!("cannot merge a partial result: {e}")),
+            None => r.fail("the server sent a partial result before its plan"),
+        },
+        Frame::Progress(progress) => r.progress = progress,
+        Frame::Done(progress) => {
+            r.progress = progress;
+            r.phase = Phase::Done;
+        }
+        Frame::Error(e) => r.fail(match e.column {
+            Some(column) => format!("column {column}: {}", e.message),
+            None => e.message,
+        }),
+    });
+}
