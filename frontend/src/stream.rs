@@ -38,10 +38,9 @@ pub fn start(text: String, run: RwSignal<QueryRun>) {
 /// Asks the server to stop; it answers with `Done` and what was merged so far stays.
 pub fn cancel() {
     CURRENT.with(|current| {
-        if let Some(conn) = current.borrow().as_ref() {
-            if let Ok(bytes) = encode(&ClientMessage::Cancel) {
-                let _ = conn.socket.send_with_u8_array(&bytes);
-            }
+        if let (Some(conn), Ok(bytes)) = (current.borrow().as_ref(), encode(&ClientMessage::Cancel))
+        {
+            let _ = conn.socket.send_with_u8_array(&bytes);
         }
     });
 }

@@ -1,5 +1,6 @@
 //! The HTTP API end to end: a real server on a loopback port over demo data, answers checked
 //! against exact counts computed here from the raw files.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 use std::collections::HashMap;
 use std::io::Read;

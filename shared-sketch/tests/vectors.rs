@@ -1,6 +1,7 @@
 //! Native half of the cross-target check: the checked-in vectors are exactly what this build
 //! encodes. Regenerate (after an intended wire change, with a WIRE_VERSION bump) with
 //! `UPDATE_VECTORS=1 cargo test -p shared-sketch --test vectors`.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 mod common;
 

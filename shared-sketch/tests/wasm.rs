@@ -2,6 +2,7 @@
 //! bytes encoded natively decode here to identical answers, and encoding here gives the
 //! very same bytes. Plus the merge/codec behaviour the browser relies on.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)] // a panic is the failure report
 
 mod common;
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;

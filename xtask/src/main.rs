@@ -83,11 +83,14 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
         .run()
 }
 
+/// A named test step.
+type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
+
 /// Every test, in order of cost; stops at the first failure.
 fn test(root: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     let tools = Toolchain::bootstrap(root, Needs::Everything)?;
-    let steps: Vec<(&str, Box<dyn Fn() -> Result<()> + '_>)> = vec![
+    let steps: Vec<Step<'_>> = vec![
         (
             "format",
             Box::new(|| tools.cargo().args(["fmt", "--all", "--check"]).run()),

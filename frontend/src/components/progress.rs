@@ -46,7 +46,8 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
     };
 
     view! {
-        <Show when=move || phase() != Phase::Idle>
+        // Hidden until there is a plan to measure against (a query that fails to parse has none).
+        <Show when=move || run.with(|r| r.plan.is_some())>
             <section class="progress" data-testid="progress">
                 <div class="bar"><div class="fill" style:width=move || format!("{:.1}%", percent())></div></div>
                 <div class="progress-text">
