@@ -44,14 +44,13 @@ pub async fn run_query(
         }
     };
     let root = engine.data_dir.clone();
-    let tasks = match tokio::task::spawn_blocking(move || list_files(&root)).await {
-        Ok(Ok(tasks)) => tasks,
-        outcome => {
-            let why = match outcome {
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => e.to_string(),
-                Ok(Ok(_)) => unreachable!("handled above"),
-            };
+    let listed = tokio::task::spawn_blocking(move || list_files(&root))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|listed| listed.map_err(|e| e.to_string()));
+    let tasks = match listed {
+        Ok(tasks) => tasks,
+        Err(why) => {
             tracing::error!(data = %engine.data_dir.display(), %why, "cannot list data files");
             let _ = frames
                 .send(Frame::Error(QueryError {

@@ -1,0 +1,153 @@
+//! The WebSocket protocol (docs/PROTOCOL.md) over a real socket: frames decode and merge to
+//! the exact answer, and hostile client messages get an `Error` frame, never a crash.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use gateway::demo::{self, DemoConfig};
+use gateway::executor::LocalPool;
+use gateway::run::Engine;
+use shared_sketch::{AggValue, ClientMessage, Frame, Partial, decode_frame, encode};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn start(data: &Path) -> String {
+    let engine = Arc::new(Engine {
+        data_dir: data.to_path_buf(),
+        executor: Arc::new(LocalPool::new(1)),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, gateway::server::router(engine, None))
+            .await
+            .unwrap();
+    });
+    format!("ws://{addr}/ws")
+}
+
+/// Sends `first`, returns every frame until the server closes.
+async fn exchange(url: &str, first: Message) -> Vec<Frame> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket.send(first).await.unwrap();
+    let mut frames = Vec::new();
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            Message::Binary(bytes) => frames.push(decode_frame(&bytes).unwrap()),
+            Message::Close(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    frames
+}
+
+fn query(q: &str) -> Message {
+    Message::Binary(
+        encode(&ClientMessage::Query { q: q.into() })
+            .unwrap()
+            .into(),
+    )
+}
+
+fn error_of(frames: &[Frame]) -> &str {
+    match frames {
+        [Frame::Error(e)] => &e.message,
+        other => panic!("expected one Error frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DemoConfig {
+        records: 12_000,
+        days: 1,
+        ..DemoConfig::default()
+    };
+    demo::generate(dir.path(), &config).unwrap();
+    let url = start(dir.path()).await;
+
+    let frames = exchange(&url, query("action:REJECT | stats count()")).await;
+    let Some(Frame::Plan(plan)) = frames.first() else {
+        panic!("{frames:?}")
+    };
+    assert_eq!(plan.files, 24);
+    let mut total = Partial::new(&plan.query);
+    for frame in &frames[1..frames.len() - 1] {
+        match frame {
+            Frame::Partial(p) => total.merge(p).unwrap(),
+            Frame::Progress(p) => assert!(p.files_done <= p.files_total),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let Some(Frame::Done(done)) = frames.last() else {
+        panic!("{frames:?}")
+    };
+    assert_eq!(
+        (done.files_done, done.files_total, done.cancelled),
+        (24, 24, false)
+    );
+
+    // The same query through the HTTP path gives the same count.
+    let http = reqwest::Client::new()
+        .post(
+            url.replace("ws://", "http://")
+                .replace("/ws", "/api/v1/query"),
+        )
+        .json(&serde_json::json!({ "q": "action:REJECT | stats count()" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let result = total.result(&plan.query);
+    assert!(matches!(result.aggs[0].value, AggValue::Count { value } if value == result.matched));
+    assert_eq!(http["matched"], result.matched);
+    assert!(result.matched > 0);
+}
+
+#[tokio::test]
+async fn hostile_first_messages_get_an_error_frame_and_the_server_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(dir.path()).await;
+
+    let garbage = exchange(&url, Message::Binary(vec![1, 0x1f, 0x8b, 0, 0, 9].into())).await;
+    assert!(
+        error_of(&garbage).contains("unreadable message"),
+        "{garbage:?}"
+    );
+
+    let wrong_version = exchange(&url, Message::Binary(vec![200, 1, 2, 3].into())).await;
+    assert!(
+        error_of(&wrong_version).contains("wire version 200"),
+        "{wrong_version:?}"
+    );
+
+    let text = exchange(&url, Message::Text("{\"q\": \"x:y\"}".into())).await;
+    assert!(error_of(&text).contains("binary"), "{text:?}");
+
+    let cancel_first = exchange(
+        &url,
+        Message::Binary(encode(&ClientMessage::Cancel).unwrap().into()),
+    )
+    .await;
+    assert!(
+        error_of(&cancel_first).contains("first message"),
+        "{cancel_first:?}"
+    );
+
+    let bad_query = exchange(&url, query("| stats dc(")).await;
+    match bad_query.as_slice() {
+        [Frame::Error(e)] => assert_eq!(e.column, Some(12)),
+        other => panic!("{other:?}"),
+    }
+
+    // Still serving: an empty data folder answers with zero files.
+    let frames = exchange(&url, query("| stats count()")).await;
+    assert!(
+        matches!(frames.last(), Some(Frame::Done(d)) if d.files_total == 0),
+        "{frames:?}"
+    );
+}
