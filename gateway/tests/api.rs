@@ -2,29 +2,17 @@
 //! against exact counts computed here from the raw files.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use gateway::demo::{self, DemoConfig, PORT_SCANNER};
-use gateway::executor::LocalPool;
-use gateway::run::Engine;
 use serde_json::Value;
 
 async fn start(data: &Path) -> String {
-    let engine = Arc::new(Engine {
-        data_dir: data.to_path_buf(),
-        executor: Arc::new(LocalPool::new(2)),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, gateway::server::router(engine, None))
-            .await
-            .unwrap();
-    });
-    format!("http://{addr}/api/v1/query")
+    format!("http://{}/api/v1/query", common::start(data, 2).await)
 }
 
 /// Every record of every gzip file under `dir`, parsed independently of the scan engine.

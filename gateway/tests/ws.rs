@@ -2,29 +2,17 @@
 //! the exact answer, and hostile client messages get an `Error` frame, never a crash.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use gateway::demo::{self, DemoConfig};
-use gateway::executor::LocalPool;
-use gateway::run::Engine;
 use shared_sketch::{AggValue, ClientMessage, Frame, Partial, decode_frame, encode};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn start(data: &Path) -> String {
-    let engine = Arc::new(Engine {
-        data_dir: data.to_path_buf(),
-        executor: Arc::new(LocalPool::new(1)),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, gateway::server::router(engine, None))
-            .await
-            .unwrap();
-    });
-    format!("ws://{addr}/ws")
+    format!("ws://{}/ws", common::start(data, 1).await)
 }
 
 /// Sends `first`, returns every frame until the server closes.

@@ -41,3 +41,23 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
 
     deserializer.deserialize_bytes(BytesVisitor)
 }
+
+/// Implements `Serialize`/`Deserialize` for a sketch type through its `to_bytes` and
+/// `from_bytes` (the library's own format, validated on the way in).
+macro_rules! serde_via_bytes {
+    ($sketch:ty) => {
+        impl serde::Serialize for $sketch {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $crate::sketch::bytes::serialize(&self.to_bytes(), serializer)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $sketch {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let bytes = $crate::sketch::bytes::deserialize(deserializer)?;
+                Self::from_bytes(&bytes).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_via_bytes;

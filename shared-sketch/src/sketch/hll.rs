@@ -2,23 +2,13 @@
 //! (16,384 registers), relative standard error ≈ 1.04/√k ≈ 0.8%, reported to the user as a
 //! 95% (two standard deviation) interval. Small cardinalities stay exact-ish for free: the
 //! library keeps a list/set of coupons until it is worth switching to registers.
-//!
-//! ```
-//! use shared_sketch::sketch::DistinctCount;
-//! let mut a = DistinctCount::new();
-//! a.update(b"10.0.0.1");
-//! let mut b = DistinctCount::from_bytes(&a.to_bytes()).unwrap();
-//! b.update(b"10.0.0.2");
-//! a.merge(&b);
-//! assert_eq!(a.estimate().estimate.round(), 2.0);
-//! ```
 
 use std::fmt;
 
 use datasketches::common::NumStdDev;
 use datasketches::hash::value::raw_bytes;
 use datasketches::hll::{HllSketch, HllType, HllUnion};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::SketchError;
 
@@ -30,6 +20,15 @@ const BOUND_CONFIDENCE: f64 = 0.954;
 
 /// A mergeable distinct count. Held as a union (8-bit registers, fast to update and merge);
 /// travels as a 4-bit-register sketch, half the bytes.
+/// ```
+/// use shared_sketch::sketch::DistinctCount;
+/// let mut a = DistinctCount::new();
+/// a.update(b"10.0.0.1");
+/// let mut b = DistinctCount::from_bytes(&a.to_bytes()).unwrap();
+/// b.update(b"10.0.0.2");
+/// a.merge(&b);
+/// assert_eq!(a.estimate().estimate.round(), 2.0);
+/// ```
 #[derive(Clone)]
 pub struct DistinctCount {
     union: HllUnion,
@@ -101,18 +100,7 @@ impl fmt::Debug for DistinctCount {
     }
 }
 
-impl Serialize for DistinctCount {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        super::bytes::serialize(&self.to_bytes(), serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for DistinctCount {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let bytes = super::bytes::deserialize(deserializer)?;
-        Self::from_bytes(&bytes).map_err(serde::de::Error::custom)
-    }
-}
+super::bytes::serde_via_bytes!(DistinctCount);
 
 #[cfg(test)]
 mod tests {

@@ -6,22 +6,10 @@
 //!
 //! Items are hashed by the library through `str`'s `Hash` (its UTF-8 bytes then 0xFF), which
 //! is the same on every target: no length prefix, no `usize`.
-//!
-//! ```
-//! use shared_sketch::sketch::TopK;
-//! let mut t = TopK::new();
-//! t.update("10.0.0.1");
-//! t.update("10.0.0.1");
-//! t.update("10.0.0.2");
-//! let rows = t.top(1);
-//! assert_eq!(rows[0].value, "10.0.0.1");
-//! assert_eq!((rows[0].lower, rows[0].estimate, rows[0].upper), (2, 2, 2));
-//! ```
 
 use std::fmt;
 
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::SketchError;
 use crate::result::TopRow;
@@ -30,6 +18,16 @@ use crate::result::TopRow;
 /// exact top-100 at ≤ 0.12% count error in ≈ 5 KiB gzipped per partial.
 pub const TOPK_MAP_SIZE: usize = 2048;
 
+/// ```
+/// use shared_sketch::sketch::TopK;
+/// let mut t = TopK::new();
+/// t.update("10.0.0.1");
+/// t.update("10.0.0.1");
+/// t.update("10.0.0.2");
+/// let rows = t.top(1);
+/// assert_eq!(rows[0].value, "10.0.0.1");
+/// assert_eq!((rows[0].lower, rows[0].estimate, rows[0].upper), (2, 2, 2));
+/// ```
 #[derive(Clone)]
 pub struct TopK {
     sketch: FrequentItemsSketch<String>,
@@ -128,18 +126,7 @@ impl fmt::Debug for TopK {
     }
 }
 
-impl Serialize for TopK {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        super::bytes::serialize(&self.to_bytes(), serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for TopK {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let bytes = super::bytes::deserialize(deserializer)?;
-        Self::from_bytes(&bytes).map_err(serde::de::Error::custom)
-    }
-}
+super::bytes::serde_via_bytes!(TopK);
 
 #[cfg(test)]
 mod tests {
