@@ -32,10 +32,10 @@ fn check(query_text: &str, name: &str, bytes: &[u8], result_json: &str) {
 
 #[test]
 fn distinct_count_vector_matches_native_encoding() {
-    check(VECTOR_QUERY, "dc-partial-v1", DC_VECTOR, DC_RESULT);
+    check(VECTOR_QUERY, "dc-partial", DC_VECTOR, DC_RESULT);
 }
 
 #[test]
 fn top_k_vector_matches_native_encoding() {
-    check(TOP_QUERY, "top-partial-v1", TOP_VECTOR, TOP_RESULT);
+    check(TOP_QUERY, "top-partial", TOP_VECTOR, TOP_RESULT);
 }

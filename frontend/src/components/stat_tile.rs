@@ -3,7 +3,8 @@ use shared_sketch::result::DistinctEstimate;
 
 use crate::format::thousands;
 
-/// A distinct count: the estimate, its ± half-interval, and the interval on hover.
+/// A distinct count: exact below a thousand values; above, the estimate with its ±
+/// half-interval, and the interval on hover.
 #[component]
 pub fn DistinctTile(label: String, estimate: DistinctEstimate) -> impl IntoView {
     let DistinctEstimate {
@@ -11,6 +12,7 @@ pub fn DistinctTile(label: String, estimate: DistinctEstimate) -> impl IntoView 
         lower,
         upper,
         confidence,
+        exact,
     } = estimate;
     let half = ((upper - lower) / 2.0).max(0.0);
     let relative = if estimate > 0.0 {
@@ -38,7 +40,11 @@ pub fn DistinctTile(label: String, estimate: DistinctEstimate) -> impl IntoView 
                 {thousands(estimate.round() as u64)}
             </div>
             <div class="bound" title=title>
-                {format!("± {} ({relative:.1}%)", thousands(half.round() as u64))}
+                {if exact {
+                    "exact".to_string()
+                } else {
+                    format!("± {} ({relative:.1}%)", thousands(half.round() as u64))
+                }}
             </div>
         </section>
     }

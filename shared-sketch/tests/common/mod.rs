@@ -34,7 +34,7 @@ pub fn vector_partial(text: &str) -> (Query, Partial) {
     (query, partial)
 }
 
-pub const DC_VECTOR: &[u8] = include_bytes!("../vectors/dc-partial-v1.bin");
-pub const TOP_VECTOR: &[u8] = include_bytes!("../vectors/top-partial-v1.bin");
-pub const DC_RESULT: &str = include_str!("../vectors/dc-partial-v1.result.json");
-pub const TOP_RESULT: &str = include_str!("../vectors/top-partial-v1.result.json");
+pub const DC_VECTOR: &[u8] = include_bytes!("../vectors/dc-partial.bin");
+pub const TOP_VECTOR: &[u8] = include_bytes!("../vectors/top-partial.bin");
+pub const DC_RESULT: &str = include_str!("../vectors/dc-partial.result.json");
+pub const TOP_RESULT: &str = include_str!("../vectors/top-partial.result.json");
