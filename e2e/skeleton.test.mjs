@@ -78,6 +78,20 @@ test('dst_port:22 | stats count(), dc(src_ip) shows the exact count and dc withi
   await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-stats.png'), fullPage: true });
 });
 
+test('the exfiltration story: exact sum and max, p50 within 1%', async () => {
+  await runQuery(page, 'src_ip:10.0.2.47 dst_ip:203.0.113.77 | stats count(), sum(bytes), max(bytes), p50(bytes)');
+  const flows = records.filter((r) => r.srcaddr === '10.0.2.47' && r.dstaddr === '203.0.113.77');
+  const bytes = flows.map((r) => r.bytes).sort((a, b) => a - b);
+  assert.equal(flows.length, 48, 'the planted exfiltration is in the data');
+  assert.equal(await page.getByTestId('count-value').textContent(), '48');
+  const stats = await page.getByTestId('stat-value').evaluateAll((els) => els.map((e) => Number(e.dataset.value)));
+  assert.deepEqual(stats, [bytes.reduce((a, b) => a + b, 0), bytes[bytes.length - 1]]);
+  const p50 = Number(await page.getByTestId('quantile-value').getAttribute('data-value'));
+  const [lo, hi] = [bytes[23], bytes[24]]; // the median of 48 lies between these
+  assert.ok(p50 >= lo * 0.99 && p50 <= hi * 1.01, `p50 ${p50} not within 1% of [${lo}, ${hi}]`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-exfil.png'), fullPage: true });
+});
+
 test('a malformed query shows its error and the server keeps serving', async () => {
   await runQuery(page, 'action:REJECT | top 10');
   const error = await page.getByTestId('query-error').textContent();

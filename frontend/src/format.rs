@@ -28,3 +28,13 @@ pub fn bytes(n: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// A measured value: whole numbers with thousands separators, others to two decimals.
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        format!("{sign}{}", thousands(v.abs() as u64))
+    } else {
+        format!("{v:.2}")
+    }
+}

@@ -16,5 +16,5 @@ pub mod sketch;
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
 pub use partial::{AggState, FileError, MergeError, Partial, ScanStats};
-pub use query::{Agg, Filter, ParseError, Query, parse};
+pub use query::{Agg, Filter, ParseError, Query, StatKind, parse};
 pub use result::{AggResult, AggValue, QueryResult, TopRow};

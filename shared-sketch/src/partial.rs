@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::query::{Agg, Query};
+use crate::query::{Agg, Query, StatKind};
 use crate::result::{AggResult, AggValue, QueryResult};
-use crate::sketch::{DistinctCount, SketchError, TopK};
+use crate::sketch::{
+    DistinctCount, NumericSummary, QUANTILE_RELATIVE_ERROR, Quantiles, SketchError, TopK,
+};
 
 /// File errors kept in full; beyond this only the count grows (10,000 corrupt files must
 /// not make a 10,000-line frame).
@@ -27,6 +29,9 @@ pub enum AggState {
     Count,
     Distinct(DistinctCount),
     Top(TopK),
+    /// Exact count, sum, min and max of a field's numeric values (for sum/min/max/avg).
+    Numeric(NumericSummary),
+    Quantile(Quantiles),
 }
 
 /// What a scan read. Sums merge exactly.
@@ -68,6 +73,8 @@ impl AggState {
             Agg::Count => AggState::Count,
             Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
             Agg::Top { .. } => AggState::Top(TopK::new()),
+            Agg::Stat { .. } => AggState::Numeric(NumericSummary::default()),
+            Agg::Quantile { .. } => AggState::Quantile(Quantiles::new()),
         }
     }
 
@@ -77,6 +84,12 @@ impl AggState {
             AggState::Count => {}
             AggState::Distinct(dc) => dc.update(value.as_bytes()),
             AggState::Top(top) => top.update(value),
+            AggState::Numeric(summary) => summary.update(value),
+            AggState::Quantile(quantiles) => {
+                if let Ok(number) = value.parse::<f64>() {
+                    quantiles.update(number);
+                }
+            }
         }
     }
 }
@@ -108,6 +121,8 @@ impl Partial {
             match (a, b) {
                 (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
                 (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
+                (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
+                (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
                 _ => {}
             }
         }
@@ -130,6 +145,21 @@ impl Partial {
                         maximum_error: top.maximum_error(),
                     },
                     (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
+                    (Agg::Stat { kind, .. }, AggState::Numeric(summary)) => AggValue::Number {
+                        value: match kind {
+                            StatKind::Sum => summary.sum(),
+                            StatKind::Min => summary.min(),
+                            StatKind::Max => summary.max(),
+                            StatKind::Avg => summary.avg(),
+                        },
+                    },
+                    (Agg::Quantile { hundredths, .. }, AggState::Quantile(quantiles)) => {
+                        AggValue::Quantile {
+                            value: quantiles.quantile(f64::from(*hundredths) / 10_000.0),
+                            relative_error: QUANTILE_RELATIVE_ERROR,
+                        }
+                    }
+                    // `count()`; states are built from the same query, so kinds always pair up.
                     _ => AggValue::Count {
                         value: self.matched,
                     },
@@ -199,6 +229,27 @@ mod tests {
             AggValue::Distinct(e) => assert_eq!(e.estimate.round(), 4.0),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn numeric_aggregates_and_quantiles_merge() {
+        let q = parse("| stats sum(x), avg(x), min(x), max(x), p50(x)").unwrap();
+        let mut a = partial(&q, &["1", "2", "oops", "3"]);
+        a.merge(&partial(&q, &["4", "100"])).unwrap();
+        let values: Vec<AggValue> = a.result(&q).aggs.into_iter().map(|r| r.value).collect();
+        let number = |v: &AggValue| match v {
+            AggValue::Number { value } => *value,
+            AggValue::Quantile { value, .. } => *value,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(number(&values[0]), Some(110.0));
+        assert_eq!(number(&values[1]), Some(22.0));
+        assert_eq!(
+            (number(&values[2]), number(&values[3])),
+            (Some(1.0), Some(100.0))
+        );
+        let p50 = number(&values[4]).unwrap();
+        assert!((p50 - 3.0).abs() <= 0.03, "{p50}");
     }
 
     #[test]

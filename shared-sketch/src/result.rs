@@ -29,6 +29,13 @@ pub enum AggValue {
     Count { value: u64 },
     /// HyperLogLog estimate with its interval.
     Distinct(DistinctEstimate),
+    /// Exact (`sum`, `min`, `max`, `avg`); `None` when no value of the field was a number.
+    Number { value: Option<f64> },
+    /// The value at a quantile, within ± `relative_error` × value of the true one.
+    Quantile {
+        value: Option<f64>,
+        relative_error: f64,
+    },
     /// Heavy hitters, largest first; each true count lies in `[lower, upper]`.
     Top {
         rows: Vec<TopRow>,

@@ -46,8 +46,8 @@ fn json(r: &QueryResult) -> String {
     serde_json::to_string(r).unwrap()
 }
 
-/// The answers hold the truth: exact count, distinct count within its bounds, every shown
-/// top value's true count within its bounds.
+/// The answers hold the truth: exact count, distinct count exact or close, every shown top
+/// value's true count within its (deterministic) bounds.
 fn check_against_truth(r: &QueryResult, stream: &[u32]) {
     assert_eq!(r.matched, stream.len() as u64);
     let mut truth: HashMap<String, u64> = HashMap::new();
@@ -60,7 +60,17 @@ fn check_against_truth(r: &QueryResult, stream: &[u32]) {
         panic!()
     };
     let n = truth.len() as f64;
-    assert!(dc.lower <= n && n <= dc.upper, "dc {dc:?} vs {n}");
+    if dc.exact {
+        assert_eq!(dc.estimate, n);
+    } else {
+        // A 95% interval misses one stream in twenty by design (coverage is a rate the
+        // benchmark measures); per stream, hold the estimate to ~3σ plus two values lost
+        // to coupon collisions, which the library's coupon-mode interval does not allow for.
+        assert!(
+            (dc.estimate - n).abs() <= 0.025 * n + 2.0,
+            "dc {dc:?} vs {n}"
+        );
+    }
     let AggValue::Top { rows, .. } = &r.aggs[2].value else {
         panic!()
     };
@@ -119,10 +129,11 @@ proptest! {
         check_against_truth(&merge_all(&q, parts.iter().rev()).result(&q), &stream);
     }
 
-    /// `merge(decode(encode(a)), b)` equals `merge(a, b)`: the wire loses nothing. Counts,
-    /// top-K and exact distinct counts are identical; an HLL-stage distinct count may differ
-    /// in the fourth digit (HIP integrates coupons in arrival order, and serialization
-    /// reorders them: see `sketch/hll.rs`), so it is held to 0.5% and to the truth.
+    /// `merge(decode(encode(a)), b)` equals `merge(a, b)`: the wire loses nothing. Exactly
+    /// so while the sketches are exact. Beyond that, serialization reorders coupons and
+    /// items, and both libraries are order-sensitive there (HIP integrates coupons in
+    /// arrival order; FrequentItems purges ties by map order): both answers then hold the
+    /// truth within their bounds and agree on count and the distinct estimate to 0.5%.
     #[test]
     fn the_wire_loses_nothing((stream, points) in split_stream(60_000)) {
         let q = query();
@@ -133,18 +144,17 @@ proptest! {
         direct.merge(&b).unwrap();
         let mut via_wire: Partial = decode(&encode(a).unwrap()).unwrap();
         via_wire.merge(&decode(&encode(&b).unwrap()).unwrap()).unwrap();
-        let (mut d, mut w) = (direct.result(&q), via_wire.result(&q));
+        let (d, w) = (direct.result(&q), via_wire.result(&q));
         check_against_truth(&d, &stream);
         check_against_truth(&w, &stream);
-        let (AggValue::Distinct(dd), AggValue::Distinct(wd)) = (d.aggs[1].value.clone(), w.aggs[1].value.clone()) else { panic!() };
-        if dd.exact || wd.exact {
-            prop_assert_eq!(dd, wd);
+        let (AggValue::Distinct(dd), AggValue::Distinct(wd)) = (&d.aggs[1].value, &w.aggs[1].value) else { panic!() };
+        let (AggValue::Top { maximum_error: de, .. }, AggValue::Top { maximum_error: we, .. }) = (&d.aggs[2].value, &w.aggs[2].value) else { panic!() };
+        if dd.exact && wd.exact && *de == 0 && *we == 0 {
+            prop_assert_eq!(json(&d), json(&w));
         } else {
+            prop_assert_eq!(d.matched, w.matched);
             prop_assert!((dd.estimate - wd.estimate).abs() <= 0.005 * dd.estimate, "{dd:?} vs {wd:?}");
         }
-        d.aggs.remove(1);
-        w.aggs.remove(1);
-        prop_assert_eq!(json(&d), json(&w));
     }
 
     /// Merging the partials of a split stream ≈ sketching the whole stream.

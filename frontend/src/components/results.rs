@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use shared_sketch::{AggValue, QueryResult, ScanStats};
 
-use super::stat_tile::{CountTile, DistinctTile};
+use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
 use crate::format::thousands;
 
@@ -22,9 +22,18 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
                     AggValue::Distinct(estimate) => {
                         view! { <DistinctTile label=agg.label estimate=estimate/> }.into_any()
                     }
-                    AggValue::Count { value } => {
-                        view! { <CountTile label=agg.label value=value/> }.into_any()
+                    AggValue::Count { value } => view! {
+                        <NumberTile label=agg.label value=Some(value as f64) relative_error=0.0 testid="count-value"/>
                     }
+                    .into_any(),
+                    AggValue::Number { value } => view! {
+                        <NumberTile label=agg.label value=value relative_error=0.0 testid="stat-value"/>
+                    }
+                    .into_any(),
+                    AggValue::Quantile { value, relative_error } => view! {
+                        <NumberTile label=agg.label value=value relative_error=relative_error testid="quantile-value"/>
+                    }
+                    .into_any(),
                 })
                 .collect_view();
             view! {

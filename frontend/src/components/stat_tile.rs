@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use shared_sketch::result::DistinctEstimate;
 
-use crate::format::thousands;
+use crate::format::{number, thousands};
 
 /// A distinct count: exact below a thousand values; above, the estimate with its ±
 /// half-interval, and the interval on hover.
@@ -50,14 +50,42 @@ pub fn DistinctTile(label: String, estimate: DistinctEstimate) -> impl IntoView 
     }
 }
 
-/// An exact count.
+/// One number with what it is worth: "exact", or its ± bound and the interval on hover.
 #[component]
-pub fn CountTile(label: String, value: u64) -> impl IntoView {
+pub fn NumberTile(
+    label: String,
+    value: Option<f64>,
+    /// ± this fraction of the value (0 for exact numbers).
+    relative_error: f64,
+    testid: &'static str,
+) -> impl IntoView {
+    let (text, bound, title) = match value {
+        None => (
+            "—".to_string(),
+            "no numeric values".to_string(),
+            String::new(),
+        ),
+        Some(v) if relative_error == 0.0 => (number(v), "exact".to_string(), String::new()),
+        Some(v) => {
+            let spread = (v * relative_error).abs();
+            (
+                number(v),
+                format!("± {:.0}%", relative_error * 100.0),
+                format!(
+                    "true value between {} and {}",
+                    number(v - spread),
+                    number(v + spread)
+                ),
+            )
+        }
+    };
     view! {
         <section class="widget tile">
             <h3>{label}</h3>
-            <div class="big" data-testid="count-value">{thousands(value)}</div>
-            <div class="bound">"exact"</div>
+            <div class="big" data-testid=testid data-value=value.map(|v| v.to_string()).unwrap_or_default() title=title.clone()>
+                {text}
+            </div>
+            <div class="bound" title=title>{bound}</div>
         </section>
     }
 }

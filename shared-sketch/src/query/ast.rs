@@ -24,6 +24,30 @@ pub enum Agg {
     Distinct { field: String },
     /// `top N field` — the N most frequent values (FrequentItems, deterministic bounds).
     Top { n: u32, field: String },
+    /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)` — exact, over the field's numeric values.
+    Stat { kind: StatKind, field: String },
+    /// `p50(f)` … `p99.9(f)`, `percentile(f, q)` — DDSketch, ±1% of the value.
+    /// The quantile in hundredths of a percent: 9990 is p99.9.
+    Quantile { field: String, hundredths: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatKind {
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl StatKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StatKind::Sum => "sum",
+            StatKind::Min => "min",
+            StatKind::Max => "max",
+            StatKind::Avg => "avg",
+        }
+    }
 }
 
 impl Agg {
@@ -33,6 +57,14 @@ impl Agg {
             Agg::Count => "count()".to_string(),
             Agg::Distinct { field } => format!("dc({field})"),
             Agg::Top { n, field } => format!("top {n} {field}"),
+            Agg::Stat { kind, field } => format!("{}({field})", kind.name()),
+            Agg::Quantile { field, hundredths } if hundredths % 100 == 0 => {
+                format!("p{}({field})", hundredths / 100)
+            }
+            Agg::Quantile { field, hundredths } => {
+                let percent = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+                format!("percentile({field}, {})", percent.trim_end_matches('0'))
+            }
         }
     }
 
@@ -40,7 +72,10 @@ impl Agg {
     pub fn field(&self) -> Option<&str> {
         match self {
             Agg::Count => None,
-            Agg::Distinct { field } | Agg::Top { field, .. } => Some(field),
+            Agg::Distinct { field }
+            | Agg::Top { field, .. }
+            | Agg::Stat { field, .. }
+            | Agg::Quantile { field, .. } => Some(field),
         }
     }
 }

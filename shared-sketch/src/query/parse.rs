@@ -6,12 +6,13 @@
 //! filter  := FIELD ':' ( WORD | "quoted" )
 //! command := 'top' [N] FIELD
 //!          | 'stats' agg ( ',' agg )*
-//! agg     := 'count' '(' ')' | 'dc' '(' FIELD ')'
+//! agg     := 'count' '(' ')' | ('dc' | 'sum' | 'min' | 'max' | 'avg') '(' FIELD ')'
+//!          | 'p' PERCENT '(' FIELD ')' | 'percentile' '(' FIELD ',' PERCENT ')'
 //! ```
 
 use std::fmt;
 
-use super::ast::{Agg, Filter, Query};
+use super::ast::{Agg, Filter, Query, StatKind};
 
 /// Largest N accepted by `top N`: rows beyond this are not "top" any more, and the sketch's
 /// bounds would be too wide to be useful.
@@ -237,27 +238,67 @@ impl<'a> Parser<'a> {
     fn agg(&mut self) -> Result<Agg, ParseError> {
         self.skip_ws();
         let start = self.pos;
-        let name = self.ident("an aggregate (`count()` or `dc(field)`)")?;
-        let agg = match name.to_ascii_lowercase().as_str() {
-            "count" => {
-                self.expect('(', "after `count`")?;
-                Agg::Count
+        let name = self.ident("an aggregate such as `count()` or `dc(field)`")?;
+        let lower = name.to_ascii_lowercase();
+        let stat = match lower.as_str() {
+            "sum" => Some(StatKind::Sum),
+            "min" => Some(StatKind::Min),
+            "max" => Some(StatKind::Max),
+            "avg" => Some(StatKind::Avg),
+            _ => None,
+        };
+        let agg = if lower == "count" {
+            self.expect('(', "after `count`")?;
+            Agg::Count
+        } else if lower == "dc" || stat.is_some() {
+            self.expect('(', &format!("after `{lower}`"))?;
+            let field = self
+                .ident(&format!("a field name inside `{lower}( )`"))?
+                .to_string();
+            match stat {
+                Some(kind) => Agg::Stat { kind, field },
+                None => Agg::Distinct { field },
             }
-            "dc" => {
-                self.expect('(', "after `dc`")?;
-                let field = self.ident("a field name inside `dc( )`")?.to_string();
-                Agg::Distinct { field }
-            }
-            other => {
-                self.pos = start;
-                return Err(self.error(format!(
-                    "unknown aggregate `{other}`, expected `count()` or `dc(field)`"
-                )));
-            }
+        } else if lower == "percentile" {
+            self.expect('(', "after `percentile`")?;
+            let field = self
+                .ident("a field name inside `percentile( )`")?
+                .to_string();
+            self.expect(',', "between the field and the percentile")?;
+            self.skip_ws();
+            let at = self.pos;
+            let text = self.ident("a percentile between 0 and 100")?;
+            let hundredths = percent_hundredths(text).ok_or_else(|| {
+                self.pos = at;
+                self.error(format!(
+                    "expected a percentile between 0 and 100, found `{text}`"
+                ))
+            })?;
+            Agg::Quantile { field, hundredths }
+        } else if let Some(hundredths) = lower.strip_prefix('p').and_then(percent_hundredths) {
+            self.expect('(', &format!("after `{lower}`"))?;
+            let field = self
+                .ident(&format!("a field name inside `{lower}( )`"))?
+                .to_string();
+            Agg::Quantile { field, hundredths }
+        } else {
+            self.pos = start;
+            return Err(self.error(format!(
+                "unknown aggregate `{name}`, expected count(), dc(f), sum(f), min(f), max(f), \
+                 avg(f), p50(f) … p99.9(f) or percentile(f, q)"
+            )));
         };
         self.expect(')', "to close the aggregate")?;
         Ok(agg)
     }
+}
+
+/// `99.9` → 9990; `None` unless a number in 0..=100 with at most two decimals.
+fn percent_hundredths(text: &str) -> Option<u32> {
+    let value: f64 = text.parse().ok()?;
+    let hundredths = (value * 100.0).round();
+    ((0.0..=100.0).contains(&value) && (value * 100.0 - hundredths).abs() < 1e-6)
+        .then_some(hundredths as u32)
 }
 
 impl fmt::Display for Query {
@@ -352,6 +393,44 @@ mod tests {
     }
 
     #[test]
+    fn numeric_aggregates_and_percentiles() {
+        let q = parse(
+            "| stats sum(bytes), AVG(bytes), min(x), max(x), p50(d), p99.9(d), percentile(d, 95)",
+        )
+        .unwrap();
+        let labels: Vec<String> = q.aggs.iter().map(Agg::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "sum(bytes)",
+                "avg(bytes)",
+                "min(x)",
+                "max(x)",
+                "p50(d)",
+                "percentile(d, 99.9)",
+                "p95(d)"
+            ]
+        );
+        assert_eq!(
+            q.aggs[5],
+            Agg::Quantile {
+                field: "d".into(),
+                hundredths: 9990
+            }
+        );
+        for bad in [
+            "| stats p101(d)",
+            "| stats percentile(d, abc)",
+            "| stats percentile(d)",
+            "| stats p99.999(d)",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let e = parse("| stats percentile(d, 250)").unwrap_err();
+        assert_eq!(e.column, 23);
+    }
+
+    #[test]
     fn quoted_values_and_nested_fields() {
         let q =
             parse(r#"userIdentity.arn:"arn:aws:iam::1:user/a \"b\"" id.orig_h:1.2.3.4"#).unwrap();
@@ -411,6 +490,7 @@ mod tests {
         for text in [
             "action:REJECT | top 10 src_ip",
             r#"a:"x y" b:"q\"uote" | stats count(), dc(c)"#,
+            "| stats sum(b), p99(b), percentile(b, 99.9), percentile(b, 12.5)",
             "| top 3 dst_port",
             "",
         ] {

@@ -4,9 +4,13 @@
 
 mod bytes;
 mod hll;
+mod quantile;
+mod summary;
 mod topk;
 
-pub use hll::{DistinctCount, DistinctEstimate, HLL_LG_K};
+pub use hll::{DistinctCount, DistinctEstimate, EXACT_LIMIT, HLL_LG_K, HLL_LG_K_RANGE};
+pub use quantile::{QUANTILE_RELATIVE_ERROR, Quantiles};
+pub use summary::NumericSummary;
 pub use topk::{TOPK_MAP_SIZE, TopK};
 
 /// A sketch's bytes could not be read back.
