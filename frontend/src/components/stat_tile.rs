@@ -68,8 +68,14 @@ pub fn NumberTile(
         Some(v) if relative_error == 0.0 => (number(v), "exact".to_string(), String::new()),
         Some(v) => {
             let spread = (v * relative_error).abs();
+            // No false precision: a ±1% value shows as a rounded, approximate number.
+            let shown = if v.abs() >= 100.0 {
+                number(v.round())
+            } else {
+                format!("{v:.2}")
+            };
             (
-                number(v),
+                format!("≈ {shown}"),
                 format!("± {:.0}%", relative_error * 100.0),
                 format!(
                     "true value between {} and {}",
