@@ -92,6 +92,21 @@ test('the exfiltration story: exact sum and max, p50 within 1%', async () => {
   await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-exfil.png'), fullPage: true });
 });
 
+test('rare 8 dst_port lists the rarest ports with exact counts', async () => {
+  await runQuery(page, '| rare 8 dst_port');
+  const rows = await page.getByTestId('rare-row').evaluateAll((els) =>
+    els.map((e) => ({ value: e.dataset.value, count: Number(e.dataset.count) })),
+  );
+  const exact = countBy(records, () => true, (r) => String(r.dstport));
+  assert.equal(rows.length, 8);
+  for (const row of rows) assert.equal(row.count, exact.get(row.value), `port ${row.value}`);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].count <= rows[i].count, 'rarest first');
+  // Thousands of ports were seen once (the planted scan and internet noise).
+  const note = await page.getByTestId('rare-note').textContent();
+  assert.match(note, /sample of|exact/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'skeleton-rare.png'), fullPage: true });
+});
+
 test('a malformed query shows its error and the server keeps serving', async () => {
   await runQuery(page, 'action:REJECT | top 10');
   const error = await page.getByTestId('query-error').textContent();

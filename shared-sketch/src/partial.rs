@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::query::{Agg, Query, StatKind};
 use crate::result::{AggResult, AggValue, QueryResult};
 use crate::sketch::{
-    DistinctCount, NumericSummary, QUANTILE_RELATIVE_ERROR, Quantiles, SketchError, TopK,
+    DistinctCount, NumericSummary, QUANTILE_RELATIVE_ERROR, Quantiles, RareItems, SketchError, TopK,
 };
 
 /// File errors kept in full; beyond this only the count grows (10,000 corrupt files must
@@ -29,6 +29,7 @@ pub enum AggState {
     Count,
     Distinct(DistinctCount),
     Top(TopK),
+    Rare(RareItems),
     /// Exact count, sum, min and max of a field's numeric values (for sum/min/max/avg).
     Numeric(NumericSummary),
     Quantile(Quantiles),
@@ -73,6 +74,7 @@ impl AggState {
             Agg::Count => AggState::Count,
             Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
             Agg::Top { .. } => AggState::Top(TopK::new()),
+            Agg::Rare { .. } => AggState::Rare(RareItems::new()),
             Agg::Stat { .. } => AggState::Numeric(NumericSummary::default()),
             Agg::Quantile { .. } => AggState::Quantile(Quantiles::new()),
         }
@@ -84,6 +86,7 @@ impl AggState {
             AggState::Count => {}
             AggState::Distinct(dc) => dc.update(value.as_bytes()),
             AggState::Top(top) => top.update(value),
+            AggState::Rare(rare) => rare.update(value),
             AggState::Numeric(summary) => summary.update(value),
             AggState::Quantile(quantiles) => {
                 if let Ok(number) = value.parse::<f64>() {
@@ -121,6 +124,7 @@ impl Partial {
             match (a, b) {
                 (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
                 (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
+                (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),
                 (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
                 (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
                 _ => {}
@@ -145,6 +149,9 @@ impl Partial {
                         maximum_error: top.maximum_error(),
                     },
                     (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
+                    (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
+                        AggValue::Rare(rare.summary(*n as usize))
+                    }
                     (Agg::Stat { kind, .. }, AggState::Numeric(summary)) => AggValue::Number {
                         value: match kind {
                             StatKind::Sum => summary.sum(),

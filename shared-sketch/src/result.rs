@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::partial::ScanStats;
-pub use crate::sketch::DistinctEstimate;
+pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResult {
@@ -36,6 +36,8 @@ pub enum AggValue {
         value: Option<f64>,
         relative_error: f64,
     },
+    /// The least frequent values with exact counts, from a consistent sample of the values.
+    Rare(RareSummary),
     /// Heavy hitters, largest first; each true count lies in `[lower, upper]`.
     Top {
         rows: Vec<TopRow>,

@@ -1,6 +1,7 @@
 mod error_banner;
 mod progress;
 mod query_bar;
+mod rare_list;
 mod results;
 mod stat_tile;
 mod top_list;

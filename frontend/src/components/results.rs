@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use shared_sketch::{AggValue, QueryResult, ScanStats};
 
+use super::rare_list::RareList;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
 use crate::format::thousands;
@@ -19,6 +20,9 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
                         maximum_error,
                     } => view! { <TopList label=agg.label rows=rows maximum_error=maximum_error/> }
                         .into_any(),
+                    AggValue::Rare(summary) => {
+                        view! { <RareList label=agg.label summary=summary/> }.into_any()
+                    }
                     AggValue::Distinct(estimate) => {
                         view! { <DistinctTile label=agg.label estimate=estimate/> }.into_any()
                     }

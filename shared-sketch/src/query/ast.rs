@@ -24,6 +24,8 @@ pub enum Agg {
     Distinct { field: String },
     /// `top N field` — the N most frequent values (FrequentItems, deterministic bounds).
     Top { n: u32, field: String },
+    /// `rare N field` — the N least frequent values, exact counts (consistent sample).
+    Rare { n: u32, field: String },
     /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)` — exact, over the field's numeric values.
     Stat { kind: StatKind, field: String },
     /// `p50(f)` … `p99.9(f)`, `percentile(f, q)` — DDSketch, ±1% of the value.
@@ -57,6 +59,7 @@ impl Agg {
             Agg::Count => "count()".to_string(),
             Agg::Distinct { field } => format!("dc({field})"),
             Agg::Top { n, field } => format!("top {n} {field}"),
+            Agg::Rare { n, field } => format!("rare {n} {field}"),
             Agg::Stat { kind, field } => format!("{}({field})", kind.name()),
             Agg::Quantile { field, hundredths } if hundredths % 100 == 0 => {
                 format!("p{}({field})", hundredths / 100)
@@ -74,6 +77,7 @@ impl Agg {
             Agg::Count => None,
             Agg::Distinct { field }
             | Agg::Top { field, .. }
+            | Agg::Rare { field, .. }
             | Agg::Stat { field, .. }
             | Agg::Quantile { field, .. } => Some(field),
         }

@@ -4,7 +4,7 @@
 //! ```text
 //! query   := filter* ( '|' command )?
 //! filter  := FIELD ':' ( WORD | "quoted" )
-//! command := 'top' [N] FIELD
+//! command := ('top' | 'rare') [N] FIELD
 //!          | 'stats' agg ( ',' agg )*
 //! agg     := 'count' '(' ')' | ('dc' | 'sum' | 'min' | 'max' | 'avg') '(' FIELD ')'
 //!          | 'p' PERCENT '(' FIELD ')' | 'percentile' '(' FIELD ',' PERCENT ')'
@@ -194,21 +194,29 @@ impl<'a> Parser<'a> {
 
     fn command(&mut self) -> Result<Vec<Agg>, ParseError> {
         let start = self.pos;
-        let name = self.ident("a command (`top` or `stats`)")?;
+        let name = self.ident("a command (`top`, `rare` or `stats`)")?;
         match name.to_ascii_lowercase().as_str() {
-            "top" => Ok(vec![self.top()?]),
+            "top" => {
+                let (n, field) = self.count_and_field("top")?;
+                Ok(vec![Agg::Top { n, field }])
+            }
+            "rare" => {
+                let (n, field) = self.count_and_field("rare")?;
+                Ok(vec![Agg::Rare { n, field }])
+            }
             "stats" => self.stats(),
             other => {
                 self.pos = start;
                 self.skip_ws();
                 Err(self.error(format!(
-                    "unknown command `{other}`, expected `top` or `stats`"
+                    "unknown command `{other}`, expected `top`, `rare` or `stats`"
                 )))
             }
         }
     }
 
-    fn top(&mut self) -> Result<Agg, ParseError> {
+    /// `[N] field` after `top` or `rare`.
+    fn count_and_field(&mut self, command: &str) -> Result<(u32, String), ParseError> {
         self.skip_ws();
         let mut n = DEFAULT_TOP_N;
         if self.peek().is_some_and(|c| c.is_ascii_digit()) {
@@ -223,8 +231,10 @@ impl<'a> Parser<'a> {
             };
             self.pos += digits.len();
         }
-        let field = self.ident("a field name after `top`")?.to_string();
-        Ok(Agg::Top { n, field })
+        let field = self
+            .ident(&format!("a field name after `{command}`"))?
+            .to_string();
+        Ok((n, field))
     }
 
     fn stats(&mut self) -> Result<Vec<Agg>, ParseError> {
@@ -323,8 +333,8 @@ impl fmt::Display for Query {
         }
         match self.aggs.as_slice() {
             [] => Ok(()),
-            [top @ Agg::Top { .. }] => {
-                write!(f, "{}| {}", if first { "" } else { " " }, top.label())
+            [command @ (Agg::Top { .. } | Agg::Rare { .. })] => {
+                write!(f, "{}| {}", if first { "" } else { " " }, command.label())
             }
             aggs => {
                 let labels: Vec<String> = aggs.iter().map(Agg::label).collect();
@@ -363,6 +373,30 @@ mod tests {
                 n: 5,
                 field: "src_ip".into()
             }]
+        );
+    }
+
+    #[test]
+    fn rare_takes_a_count_and_a_field() {
+        assert_eq!(
+            parse("| rare 5 src_ip").unwrap().aggs,
+            vec![Agg::Rare {
+                n: 5,
+                field: "src_ip".into()
+            }]
+        );
+        assert_eq!(
+            parse("| RARE dst_port").unwrap().aggs,
+            vec![Agg::Rare {
+                n: 10,
+                field: "dst_port".into()
+            }]
+        );
+        assert!(
+            parse("| rare 5")
+                .unwrap_err()
+                .message
+                .contains("after `rare`")
         );
     }
 
@@ -492,6 +526,7 @@ mod tests {
             r#"a:"x y" b:"q\"uote" | stats count(), dc(c)"#,
             "| stats sum(b), p99(b), percentile(b, 99.9), percentile(b, 12.5)",
             "| top 3 dst_port",
+            "a:b | rare 7 c",
             "",
         ] {
             let q = parse(text).unwrap();

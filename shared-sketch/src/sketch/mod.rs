@@ -5,11 +5,13 @@
 mod bytes;
 mod hll;
 mod quantile;
+mod rare;
 mod summary;
 mod topk;
 
 pub use hll::{DistinctCount, DistinctEstimate, EXACT_LIMIT, HLL_LG_K, HLL_LG_K_RANGE};
 pub use quantile::{QUANTILE_RELATIVE_ERROR, Quantiles};
+pub use rare::{RARE_SAMPLE_SIZE, RARE_THRESHOLD, RareItems, RareRow, RareSummary};
 pub use summary::NumericSummary;
 pub use topk::{TOPK_MAP_SIZE, TopK};
 

@@ -1,0 +1,49 @@
+use leptos::prelude::*;
+use shared_sketch::result::RareSummary;
+
+use crate::format::thousands;
+
+/// The least frequent values, with exact counts, and how much of the data they stand for.
+#[component]
+pub fn RareList(label: String, summary: RareSummary) -> impl IntoView {
+    let RareSummary {
+        rows,
+        sample_fraction,
+        rare_total,
+        threshold,
+    } = summary;
+    let note = if sample_fraction >= 1.0 {
+        format!(
+            "exact · {} values seen ≤ {threshold}×",
+            thousands(rare_total as u64)
+        )
+    } else {
+        format!(
+            "sample of {:.1}% of values · ≈ {} seen ≤ {threshold}×",
+            sample_fraction * 100.0,
+            thousands(rare_total.round() as u64)
+        )
+    };
+    let empty = rows.is_empty();
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let value = row.value.clone();
+            view! {
+                <tr data-testid="rare-row" data-value=row.value data-count=row.count.to_string()>
+                    <td class="value">{value}</td>
+                    <td class="count">{thousands(row.count)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="widget rare-list">
+            <h3>{label}<span class="accuracy" data-testid="rare-note">{note}</span></h3>
+            {empty.then(|| view! { <p class="empty">"no values"</p> })}
+            <table>
+                <tbody>{items}</tbody>
+            </table>
+        </section>
+    }
+}
