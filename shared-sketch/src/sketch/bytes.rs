@@ -4,8 +4,35 @@
 
 use std::fmt;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::{Deserializer, Serializer};
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserializer, Serialize, Serializer};
+
+use super::SketchError;
+
+/// Largest nested sketch body decoded (the frame codec bounds the whole message too).
+const MAX_NESTED_BYTES: usize = 16 << 20;
+
+/// bincode (standard config) of a sketch's own wire struct: the form that travels inside
+/// a frame as one byte string, so a corrupt sketch is an error of that sketch alone.
+pub fn encode_nested<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our wire structs hold only bytes, strings, integers and Vecs: encoding cannot fail.
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).unwrap_or_default()
+}
+
+/// Reads `encode_nested` output with a size limit; trailing bytes are an error.
+pub fn decode_nested<T: DeserializeOwned>(
+    bytes: &[u8],
+    sketch: &'static str,
+) -> Result<T, SketchError> {
+    let corrupt = |message: String| SketchError { sketch, message };
+    let config = bincode::config::standard().with_limit::<MAX_NESTED_BYTES>();
+    let (value, used) =
+        bincode::serde::decode_from_slice(bytes, config).map_err(|e| corrupt(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(corrupt(format!("{} trailing bytes", bytes.len() - used)));
+    }
+    Ok(value)
+}
 
 pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_bytes(bytes)

@@ -176,8 +176,7 @@ impl DistinctCount {
             },
             State::Sketch(union) => Wire::Hll(union.to_sketch(HllType::Hll4).serialize()),
         };
-        // Encoding plain bytes and integers into a Vec cannot fail.
-        bincode::serde::encode_to_vec(&wire, bincode::config::standard()).unwrap_or_default()
+        super::bytes::encode_nested(&wire)
     }
 
     /// Reads `to_bytes` output; hostile input is an error, never a panic or a huge
@@ -187,12 +186,7 @@ impl DistinctCount {
             sketch: "HLL",
             message,
         };
-        let config = bincode::config::standard().with_limit::<{ 1 << 20 }>();
-        let (wire, used): (Wire, usize) =
-            bincode::serde::decode_from_slice(bytes, config).map_err(|e| corrupt(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(corrupt(format!("{} trailing bytes", bytes.len() - used)));
-        }
+        let wire: Wire = super::bytes::decode_nested(bytes, "HLL")?;
         match wire {
             Wire::Exact { lg_k, values } => {
                 let mut count = Self::with_lg_k(lg_k)?;

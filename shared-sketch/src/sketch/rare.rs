@@ -143,8 +143,7 @@ impl RareItems {
             saturated: self.saturated,
             values: self.sample.values().cloned().collect(),
         };
-        // Encoding strings and integers into a Vec cannot fail.
-        bincode::serde::encode_to_vec(&wire, bincode::config::standard()).unwrap_or_default()
+        super::bytes::encode_nested(&wire)
     }
 
     /// Reads `to_bytes` output. Hashes are recomputed from the values, so crafted bytes
@@ -154,12 +153,7 @@ impl RareItems {
             sketch: "rare items",
             message,
         };
-        let config = bincode::config::standard().with_limit::<{ 16 << 20 }>();
-        let (wire, used): (Wire, usize) =
-            bincode::serde::decode_from_slice(bytes, config).map_err(|e| corrupt(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(corrupt(format!("{} trailing bytes", bytes.len() - used)));
-        }
+        let wire: Wire = super::bytes::decode_nested(bytes, "rare items")?;
         let n = wire.values.len();
         if n > RARE_SAMPLE_SIZE {
             return Err(corrupt(format!(
