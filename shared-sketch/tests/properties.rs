@@ -133,7 +133,7 @@ proptest! {
     /// so while the sketches are exact. Beyond that, serialization reorders coupons and
     /// items, and both libraries are order-sensitive there (HIP integrates coupons in
     /// arrival order; FrequentItems purges ties by map order): both answers then hold the
-    /// truth within their bounds and agree on count and the distinct estimate to 0.5%.
+    /// truth, agree on the count, and each distinct estimate lies in the other's interval.
     #[test]
     fn the_wire_loses_nothing((stream, points) in split_stream(60_000)) {
         let q = query();
@@ -153,7 +153,10 @@ proptest! {
             prop_assert_eq!(json(&d), json(&w));
         } else {
             prop_assert_eq!(d.matched, w.matched);
-            prop_assert!((dd.estimate - wd.estimate).abs() <= 0.005 * dd.estimate, "{dd:?} vs {wd:?}");
+            prop_assert!(
+                wd.lower <= dd.estimate && dd.estimate <= wd.upper && dd.lower <= wd.estimate && wd.estimate <= dd.upper,
+                "{dd:?} vs {wd:?}"
+            );
         }
     }
 

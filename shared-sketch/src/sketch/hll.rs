@@ -5,8 +5,8 @@
 //! In the HLL stage the library's HIP estimator integrates coupons in the order they arrive,
 //! including when a union leaves its coupon (list/set) mode. The same data merged in another
 //! order, or a partial that crossed the wire (serialization reorders coupons), can therefore
-//! differ in the fourth significant digit (measured: 0.16%), always inside overlapping 95%
-//! intervals that hold the truth (`tests/properties.rs`). The exact stage, and the registers
+//! differ by up to about half a percent (measured), each estimate inside the other's 95%
+//! interval (`tests/properties.rs`). The exact stage, and the registers
 //! themselves, are order-independent to the bit.
 //!
 //! The exact stage matters for security questions, where small distinct counts are the
