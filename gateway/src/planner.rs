@@ -2,7 +2,7 @@
 //! (time and index pruning arrive with the catalog).
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::executor::ScanTask;
 
@@ -35,8 +35,7 @@ pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
 
 fn relative_name(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| path.to_path_buf())
+        .unwrap_or(path)
         .display()
         .to_string()
 }

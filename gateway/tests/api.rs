@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use gateway::demo::{self, DemoConfig, PORT_SCANNER};
+use gateway::demo::PORT_SCANNER;
 use serde_json::Value;
 
 async fn start(data: &Path) -> String {
@@ -31,25 +31,9 @@ fn records(dir: &Path) -> Vec<Value> {
     out
 }
 
-async fn post(url: &str, q: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({ "q": q }))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn top_and_stats_match_exact_answers_over_demo_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = DemoConfig {
-        records: 24_000,
-        days: 1,
-        ..DemoConfig::default()
-    };
-    demo::generate(dir.path(), &config).unwrap();
+    let (dir, _) = common::demo_data(24_000);
     let all = records(dir.path());
     let url = start(dir.path()).await;
 
@@ -59,7 +43,7 @@ async fn top_and_stats_match_exact_answers_over_demo_data() {
             .entry(r["srcaddr"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
-    let (status, body) = post(&url, "action:REJECT | top 10 src_ip").await;
+    let (status, body) = common::post_query(&url, "action:REJECT | top 10 src_ip").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["matched"], exact.values().sum::<u64>());
     assert_eq!(body["stats"]["files"], 24);
@@ -86,7 +70,7 @@ async fn top_and_stats_match_exact_answers_over_demo_data() {
         .filter(|r| r["dstport"] == 22)
         .map(|r| r["srcaddr"].as_str().unwrap())
         .collect();
-    let (status, body) = post(&url, "dst_port:22 | stats count(), dc(src_ip)").await;
+    let (status, body) = common::post_query(&url, "dst_port:22 | stats count(), dc(src_ip)").await;
     assert_eq!(status, 200, "{body}");
     let count = all.iter().filter(|r| r["dstport"] == 22).count() as u64;
     assert_eq!(body["aggs"][0]["value"]["value"], count);
@@ -102,7 +86,7 @@ async fn top_and_stats_match_exact_answers_over_demo_data() {
 async fn a_bad_query_is_a_400_naming_the_column() {
     let dir = tempfile::tempdir().unwrap();
     let url = start(dir.path()).await;
-    let (status, body) = post(&url, "action:REJECT | top 10").await;
+    let (status, body) = common::post_query(&url, "action:REJECT | top 10").await;
     assert_eq!(status, 400);
     assert_eq!(body["column"], 23);
     assert!(
@@ -110,26 +94,20 @@ async fn a_bad_query_is_a_400_naming_the_column() {
         "{body}"
     );
     // The server is still there.
-    let (status, _) = post(&url, "| stats count()").await;
+    let (status, _) = common::post_query(&url, "| stats count()").await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = DemoConfig {
-        records: 2_400,
-        days: 1,
-        ..DemoConfig::default()
-    };
-    let files = demo::generate(dir.path(), &config).unwrap();
+    let (dir, files) = common::demo_data(2_400);
     let victim = &files[3];
     let whole = records(dir.path()).len() as u64;
     let bytes = std::fs::read(victim).unwrap();
     std::fs::write(victim, &bytes[..bytes.len() / 2]).unwrap();
     let url = start(dir.path()).await;
 
-    let (status, body) = post(&url, "| stats count()").await;
+    let (status, body) = common::post_query(&url, "| stats count()").await;
     assert_eq!(status, 200, "{body}");
     let matched = body["matched"].as_u64().unwrap();
     assert!(

@@ -7,7 +7,6 @@ mod common;
 use std::path::Path;
 
 use futures_util::{SinkExt, StreamExt};
-use gateway::demo::{self, DemoConfig};
 use shared_sketch::{AggValue, ClientMessage, Frame, Partial, decode_frame, encode};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -47,13 +46,7 @@ fn error_of(frames: &[Frame]) -> &str {
 
 #[tokio::test]
 async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = DemoConfig {
-        records: 12_000,
-        days: 1,
-        ..DemoConfig::default()
-    };
-    demo::generate(dir.path(), &config).unwrap();
+    let (dir, _) = common::demo_data(12_000);
     let url = start(dir.path()).await;
 
     let frames = exchange(&url, query("action:REJECT | stats count()")).await;
@@ -78,18 +71,10 @@ async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
     );
 
     // The same query through the HTTP path gives the same count.
-    let http = reqwest::Client::new()
-        .post(
-            url.replace("ws://", "http://")
-                .replace("/ws", "/api/v1/query"),
-        )
-        .json(&serde_json::json!({ "q": "action:REJECT | stats count()" }))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let http_url = url
+        .replace("ws://", "http://")
+        .replace("/ws", "/api/v1/query");
+    let (_, http) = common::post_query(&http_url, "action:REJECT | stats count()").await;
     let result = total.result(&plan.query);
     assert!(matches!(result.aggs[0].value, AggValue::Count { value } if value == result.matched));
     assert_eq!(http["matched"], result.matched);

@@ -1,8 +1,10 @@
 //! A real gateway on a free loopback port, for the integration tests.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use gateway::demo::{self, DemoConfig};
 
 use gateway::executor::LocalPool;
 use gateway::run::Engine;
@@ -21,4 +23,27 @@ pub async fn start(data: &Path, workers: usize) -> SocketAddr {
             .unwrap();
     });
     addr
+}
+
+/// One day of demo data with `records` background records in a fresh temp folder.
+pub fn demo_data(records: u64) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DemoConfig {
+        records,
+        days: 1,
+        ..DemoConfig::default()
+    };
+    let files = demo::generate(dir.path(), &config).unwrap();
+    (dir, files)
+}
+
+/// `POST {"q": q}` to `url`; the status and the JSON body.
+pub async fn post_query(url: &str, q: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({ "q": q }))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
 }

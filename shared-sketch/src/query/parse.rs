@@ -14,10 +14,10 @@ use std::fmt;
 
 use super::ast::{Agg, Filter, Query, StatKind};
 
-/// Largest N accepted by `top N`: rows beyond this are not "top" any more, and the sketch's
-/// bounds would be too wide to be useful.
-pub const MAX_TOP_N: u32 = 1000;
-const DEFAULT_TOP_N: u32 = 10;
+/// Largest N accepted by `top N` and `rare N`: a list longer than this is no longer a
+/// summary (and top-K bounds would be too wide to be useful).
+pub const MAX_LIST_N: u32 = 1000;
+const DEFAULT_LIST_N: u32 = 10;
 /// Longest query accepted; a query is typed by a person, anything longer is an accident.
 pub const MAX_QUERY_LEN: usize = 8 * 1024;
 
@@ -218,7 +218,7 @@ impl<'a> Parser<'a> {
     /// `[N] field` after `top` or `rare`.
     fn count_and_field(&mut self, command: &str) -> Result<(u32, String), ParseError> {
         self.skip_ws();
-        let mut n = DEFAULT_TOP_N;
+        let mut n = DEFAULT_LIST_N;
         if self.peek().is_some_and(|c| c.is_ascii_digit()) {
             let digits = self
                 .rest()
@@ -226,8 +226,8 @@ impl<'a> Parser<'a> {
                 .next()
                 .unwrap_or("");
             n = match digits.parse::<u32>() {
-                Ok(n) if (1..=MAX_TOP_N).contains(&n) => n,
-                _ => return Err(self.error(format!("expected N between 1 and {MAX_TOP_N}"))),
+                Ok(n) if (1..=MAX_LIST_N).contains(&n) => n,
+                _ => return Err(self.error(format!("expected N between 1 and {MAX_LIST_N}"))),
             };
             self.pos += digits.len();
         }
