@@ -17,7 +17,11 @@ fn query() -> Query {
             Agg::Distinct {
                 field: field.clone(),
             },
-            Agg::Top { n: 20, field },
+            Agg::Top {
+                n: 20,
+                field: field.clone(),
+            },
+            Agg::Rare { n: 50, field },
         ],
     }
 }
@@ -78,6 +82,22 @@ fn check_against_truth(r: &QueryResult, stream: &[u32]) {
         let t = truth[&row.value];
         assert!(row.lower <= t && t <= row.upper, "{row:?} vs {t}");
     }
+    let AggValue::Rare(rare) = &r.aggs[3].value else {
+        panic!()
+    };
+    for row in &rare.rows {
+        assert_eq!(row.count, truth[&row.value], "{row:?}");
+    }
+    let rare_total = truth.values().filter(|&&c| c <= rare.threshold).count() as f64;
+    if rare.sample_fraction == 1.0 {
+        assert_eq!(rare.rare_total, rare_total);
+    }
+}
+
+/// The rare-values answer: a deterministic function of the values seen, whatever the split,
+/// the merge order or the wire.
+fn rare_json(r: &QueryResult) -> String {
+    serde_json::to_string(&r.aggs[3].value).unwrap()
 }
 
 /// A stream of IPs from a domain of `domain` values, skewed so the top-K has structure,
@@ -125,8 +145,10 @@ proptest! {
     fn merge_in_any_order_holds_the_truth_past_the_exact_regime((stream, points) in split_stream(60_000)) {
         let q = query();
         let parts: Vec<Partial> = cut(&stream, points).into_iter().map(|s| partial(&q, s)).collect();
-        check_against_truth(&merge_all(&q, &parts).result(&q), &stream);
-        check_against_truth(&merge_all(&q, parts.iter().rev()).result(&q), &stream);
+        let (forward, backward) = (merge_all(&q, &parts).result(&q), merge_all(&q, parts.iter().rev()).result(&q));
+        check_against_truth(&forward, &stream);
+        check_against_truth(&backward, &stream);
+        prop_assert_eq!(rare_json(&forward), rare_json(&backward));
     }
 
     /// `merge(decode(encode(a)), b)` equals `merge(a, b)`: the wire loses nothing. Exactly
@@ -147,6 +169,7 @@ proptest! {
         let (d, w) = (direct.result(&q), via_wire.result(&q));
         check_against_truth(&d, &stream);
         check_against_truth(&w, &stream);
+        prop_assert_eq!(rare_json(&d), rare_json(&w));
         let (AggValue::Distinct(dd), AggValue::Distinct(wd)) = (&d.aggs[1].value, &w.aggs[1].value) else { panic!() };
         let (AggValue::Top { maximum_error: de, .. }, AggValue::Top { maximum_error: we, .. }) = (&d.aggs[2].value, &w.aggs[2].value) else { panic!() };
         if dd.exact && wd.exact && *de == 0 && *we == 0 {
@@ -169,6 +192,7 @@ proptest! {
         let whole = partial(&q, &stream).result(&q);
         check_against_truth(&merged, &stream);
         check_against_truth(&whole, &stream);
+        prop_assert_eq!(rare_json(&merged), rare_json(&whole));
         let (AggValue::Distinct(m), AggValue::Distinct(w)) = (&merged.aggs[1].value, &whole.aggs[1].value) else { panic!() };
         prop_assert!((m.estimate - w.estimate).abs() <= 0.01 * w.estimate.max(1.0), "{m:?} vs {w:?}");
     }

@@ -3,6 +3,7 @@
 //! - `bootstrap` — install what the build and tests need (idempotent; seconds when done)
 //! - `run [--listen ADDR] [--data DIR]` — build everything, make demo data, serve the UI
 //! - `test` — every test: fmt, clippy, native, wasm in headless Chromium, e2e
+//! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
 
 mod cmd;
 mod frontend;
@@ -30,8 +31,11 @@ fn real_main() -> Result<()> {
         Some("bootstrap") => Toolchain::bootstrap(&root, Needs::Everything).map(|_| ()),
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root),
+        Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test>");
+            eprintln!(
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches>"
+            );
             bail!("unknown command")
         }
     }
@@ -81,6 +85,28 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
         .args(["serve", "--listen", &listen, "--ui", "dist", "--data"])
         .arg(&data)
         .run()
+}
+
+/// Benchmarks print their figures; docs/BENCHMARKS.md records them with this command.
+fn bench(root: &Path, which: Option<&str>) -> Result<()> {
+    match which {
+        Some("sketches") => {
+            let tools = Toolchain::bootstrap(root, Needs::Everything)?;
+            println!("\n==> native: 10M events, 64 partials, against exact answers");
+            tools
+                .cargo()
+                .args(["bench", "-p", "shared-sketch", "--bench", "sketches"])
+                .run()?;
+            println!("\n==> headless Chromium: 1,000-way merge (release wasm)");
+            tools
+                .browser_test("wasm_merge_bench")?
+                .arg("--release")
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "900")
+                .args(["--", "--nocapture"])
+                .run()
+        }
+        _ => bail!("usage: cargo xtask bench sketches"),
+    }
 }
 
 /// A named test step.
@@ -141,29 +167,7 @@ fn test(root: &Path) -> Result<()> {
         ),
         (
             "wasm tests in headless Chromium",
-            Box::new(|| {
-                let tmp = tools.target_dir.join("tmp");
-                std::fs::create_dir_all(&tmp)?;
-                tools
-                    .wasm_cargo()
-                    .args([
-                        "test",
-                        "-p",
-                        "shared-sketch",
-                        "--target",
-                        tools::WASM_TARGET,
-                        "--test",
-                        "wasm",
-                    ])
-                    .env(
-                        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                        "wasm-bindgen-test-runner",
-                    )
-                    .env("CHROMEDRIVER", tools::CHROMEDRIVER)
-                    // chromedriver leaves profile folders behind: keep them out of /tmp.
-                    .env("TMPDIR", &tmp)
-                    .run()
-            }),
+            Box::new(|| tools.browser_test("wasm")?.run()),
         ),
         ("frontend build", Box::new(|| frontend::build(&tools, root))),
         (

@@ -108,6 +108,24 @@ impl Toolchain {
         self.with_wasm_env(Cmd::new("cargo"))
     }
 
+    /// `cargo test` of one shared-sketch test target in headless Chromium through
+    /// wasm-bindgen-test-runner.
+    pub fn browser_test(&self, test: &str) -> Result<Cmd> {
+        let tmp = self.target_dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        Ok(self
+            .wasm_cargo()
+            .args(["test", "-p", "shared-sketch", "--target", WASM_TARGET])
+            .args(["--test", test])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", CHROMEDRIVER)
+            // chromedriver leaves profile folders behind: keep them out of /tmp.
+            .env("TMPDIR", &tmp))
+    }
+
     pub fn trunk(&self) -> Cmd {
         self.with_wasm_env(Cmd::new(self.tools_dir.join("bin/trunk")))
     }

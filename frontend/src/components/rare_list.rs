@@ -10,6 +10,9 @@ pub fn RareList(label: String, summary: RareSummary) -> impl IntoView {
         rows,
         sample_fraction,
         rare_total,
+        rare_total_lower,
+        rare_total_upper,
+        confidence,
         threshold,
     } = summary;
     let note = if sample_fraction >= 1.0 {
@@ -19,9 +22,12 @@ pub fn RareList(label: String, summary: RareSummary) -> impl IntoView {
         )
     } else {
         format!(
-            "sample of {:.1}% of values · ≈ {} seen ≤ {threshold}×",
+            "sample of {:.1}% of values · ≈ {} seen ≤ {threshold}× ({:.0}%: {}–{})",
             sample_fraction * 100.0,
-            thousands(rare_total.round() as u64)
+            thousands(rare_total.round() as u64),
+            confidence * 100.0,
+            thousands(rare_total_lower.round() as u64),
+            thousands(rare_total_upper.round() as u64)
         )
     };
     let empty = rows.is_empty();

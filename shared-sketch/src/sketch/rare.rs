@@ -1,18 +1,19 @@
 //! Rare values (`rare [N] field`): the values seen least often, with exact counts.
 //!
 //! A consistent bottom-k sample: every partial keeps the `k` distinct values whose stable
-//! 64-bit hash (xxh3 of the value's bytes) is smallest, with their exact local counts. A
-//! merge keeps the `k` smallest hashes of both and adds counts. Each partial's cutoff is at
-//! least the merged cutoff, so every value in the merged sample was counted by *every*
-//! partial that saw it: its count is the exact global count, and a value that is frequent
-//! anywhere shows up as frequent — nothing is rare by accident of partitioning.
+//! 64-bit hash (xxh3 of the value's bytes) is smallest, with their exact local counts, and
+//! the cutoff hash below which it holds *every* value it saw. A merge keeps the values below
+//! both cutoffs (at most `k`, the smallest) and adds counts, so every value in the merged
+//! sample was counted by every partial that saw it: its count is the exact global count,
+//! and a value that is frequent anywhere shows up as frequent — nothing is rare by accident
+//! of partitioning.
 //!
 //! While fewer than `k` distinct values exist, the sample is everything and the answer is
 //! exact. Beyond, the sample is a uniform random subset (by hash) of the distinct values,
-//! covering the fraction `cutoff / 2^64`; rare values found in it are exact, and the total
-//! number of rare values is estimated as (rare in sample) / fraction.
+//! covering the fraction `(cutoff + 1) / 2^64`; rare values found in it are exact, and the
+//! total number of rare values is estimated as (rare in sample) / fraction, with relative
+//! standard error ≈ 1/√(rare in sample).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -24,13 +25,24 @@ use super::SketchError;
 pub const RARE_SAMPLE_SIZE: usize = 1024;
 /// A value seen at most this many times (globally) is rare.
 pub const RARE_THRESHOLD: u64 = 3;
+/// Confidence of `RareSummary`'s interval on the rare total (normal approximation).
+const RARE_TOTAL_CONFIDENCE: f64 = 0.95;
+const Z_95: f64 = 1.96;
 
 #[derive(Clone, Default, PartialEq)]
 pub struct RareItems {
-    /// hash → (value, exact count); at most `RARE_SAMPLE_SIZE` entries, the smallest hashes.
-    sample: BTreeMap<u64, (String, u64)>,
-    /// True once a value was turned away: the sample no longer holds every value.
-    saturated: bool,
+    /// Ascending by hash; at most `RARE_SAMPLE_SIZE` entries.
+    sample: Vec<Sampled>,
+    /// `Some(c)`: the sample holds exactly the values with hash ≤ `c` (others were turned
+    /// away). `None`: it holds every value seen.
+    cutoff: Option<u64>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Sampled {
+    hash: u64,
+    value: String,
+    count: u64,
 }
 
 /// One rare value with its exact count.
@@ -50,6 +62,10 @@ pub struct RareSummary {
     /// Values seen at most `RARE_THRESHOLD` times: exact when `sample_fraction` is 1,
     /// otherwise estimated from the sample.
     pub rare_total: f64,
+    /// Interval on `rare_total` at `confidence` (equal to it when exact).
+    pub rare_total_lower: f64,
+    pub rare_total_upper: f64,
+    pub confidence: f64,
     pub threshold: u64,
 }
 
@@ -60,94 +76,136 @@ impl RareItems {
 
     pub fn update(&mut self, value: &str) {
         let hash = xxh3_64(value.as_bytes());
-        if let Some((_, count)) = self.sample.get_mut(&hash) {
-            *count += 1;
+        if self.cutoff.is_some_and(|c| hash > c) {
             return;
         }
-        if self.sample.len() >= RARE_SAMPLE_SIZE {
-            match self.sample.last_key_value() {
-                Some((&largest, _)) if hash < largest => {
-                    self.sample.pop_last();
-                }
-                _ => {
-                    self.saturated = true;
-                    return;
-                }
+        let at = match self.sample.binary_search_by_key(&hash, |s| s.hash) {
+            Ok(i) => {
+                self.sample[i].count += 1;
+                return;
             }
-            self.saturated = true;
+            Err(at) => at,
+        };
+        let full = self.sample.len() >= RARE_SAMPLE_SIZE;
+        if full && at == self.sample.len() {
+            // Turned away: from now on the sample holds exactly what lies at or below its last.
+            self.cutoff = self.sample.last().map(|s| s.hash);
+            return;
         }
-        self.sample.insert(hash, (value.to_string(), 1));
+        if full {
+            self.sample.pop();
+        }
+        self.sample.insert(
+            at,
+            Sampled {
+                hash,
+                value: value.to_string(),
+                count: 1,
+            },
+        );
+        if full {
+            self.cutoff = self.sample.last().map(|s| s.hash);
+        }
     }
 
+    /// Keeps the values below both cutoffs, at most `RARE_SAMPLE_SIZE`, in one linear pass.
     pub fn merge(&mut self, other: &RareItems) {
-        for (hash, (value, count)) in &other.sample {
-            self.sample
-                .entry(*hash)
-                .and_modify(|(_, c)| *c = c.saturating_add(*count))
-                .or_insert_with(|| (value.clone(), *count));
-        }
-        self.saturated |= other.saturated;
-        if self.sample.len() > RARE_SAMPLE_SIZE {
-            self.saturated = true;
-            while self.sample.len() > RARE_SAMPLE_SIZE {
-                self.sample.pop_last();
+        let mut cutoff = match (self.cutoff, other.cutoff) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let below = |s: &&Sampled| cutoff.is_none_or(|c| s.hash <= c);
+        let mut mine = std::mem::take(&mut self.sample)
+            .into_iter()
+            .filter(|s| cutoff.is_none_or(|c| s.hash <= c))
+            .peekable();
+        let mut theirs = other.sample.iter().filter(below).peekable();
+        let mut merged = Vec::with_capacity(RARE_SAMPLE_SIZE);
+        loop {
+            let next = match (mine.peek(), theirs.peek()) {
+                (None, None) => break,
+                (Some(_), None) => mine.next(),
+                (None, Some(_)) => theirs.next().cloned(),
+                (Some(a), Some(b)) if a.hash < b.hash => mine.next(),
+                (Some(a), Some(b)) if a.hash > b.hash => theirs.next().cloned(),
+                (Some(_), Some(_)) => {
+                    let count = theirs.next().map_or(0, |b| b.count);
+                    mine.next().map(|mut a| {
+                        a.count = a.count.saturating_add(count);
+                        a
+                    })
+                }
+            };
+            if merged.len() == RARE_SAMPLE_SIZE {
+                // More values lie below the cutoff than the sample holds: tighten it.
+                cutoff = merged.last().map(|s: &Sampled| s.hash);
+                break;
             }
+            merged.extend(next);
         }
-        // A value kept by one side but beyond the other side's cutoff was not counted
-        // there: only hashes below both cutoffs are exact. Drop the rest.
-        let cutoff = [self.cutoff(), other.cutoff()].into_iter().flatten().min();
-        if let Some(cutoff) = cutoff {
-            self.sample.retain(|hash, _| *hash <= cutoff);
-        }
-    }
-
-    /// The largest hash a saturated sample keeps (`None` while it keeps everything).
-    fn cutoff(&self) -> Option<u64> {
-        if self.saturated {
-            self.sample.last_key_value().map(|(hash, _)| *hash)
-        } else {
-            None
-        }
+        self.sample = merged;
+        self.cutoff = cutoff;
     }
 
     pub fn summary(&self, n: usize) -> RareSummary {
-        let sample_fraction = match self.cutoff() {
-            None => 1.0,
-            Some(cutoff) => (cutoff as f64 + 1.0) / 2f64.powi(64),
-        };
         let rare_in_sample = self
             .sample
-            .values()
-            .filter(|(_, c)| *c <= RARE_THRESHOLD)
-            .count();
+            .iter()
+            .filter(|s| s.count <= RARE_THRESHOLD)
+            .count() as f64;
         let mut rows: Vec<RareRow> = self
             .sample
-            .values()
-            .map(|(value, count)| RareRow {
-                value: value.clone(),
-                count: *count,
+            .iter()
+            .map(|s| RareRow {
+                value: s.value.clone(),
+                count: s.count,
             })
             .collect();
         rows.sort_by(|a, b| a.count.cmp(&b.count).then_with(|| a.value.cmp(&b.value)));
         rows.truncate(n);
+        let (sample_fraction, rare_total, lower, upper, confidence) = match self.cutoff {
+            None => (1.0, rare_in_sample, rare_in_sample, rare_in_sample, 1.0),
+            Some(cutoff) => {
+                let fraction = (cutoff as f64 + 1.0) / 2f64.powi(64);
+                let total = rare_in_sample / fraction;
+                // None found: the rule of three bounds the total at 95%.
+                let (lower, upper) = if rare_in_sample == 0.0 {
+                    (0.0, 3.0 / fraction)
+                } else {
+                    let spread = Z_95 / rare_in_sample.sqrt();
+                    (
+                        (total * (1.0 - spread)).max(rare_in_sample),
+                        total * (1.0 + spread),
+                    )
+                };
+                (fraction, total, lower, upper, RARE_TOTAL_CONFIDENCE)
+            }
+        };
         RareSummary {
             rows,
             sample_fraction,
-            rare_total: rare_in_sample as f64 / sample_fraction,
+            rare_total,
+            rare_total_lower: lower,
+            rare_total_upper: upper,
+            confidence,
             threshold: RARE_THRESHOLD,
         }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let wire = Wire {
-            saturated: self.saturated,
-            values: self.sample.values().cloned().collect(),
+            cutoff: self.cutoff,
+            values: self
+                .sample
+                .iter()
+                .map(|s| (s.value.clone(), s.count))
+                .collect(),
         };
         super::bytes::encode_nested(&wire)
     }
 
     /// Reads `to_bytes` output. Hashes are recomputed from the values, so crafted bytes
-    /// cannot place a value outside the hash order; sizes are checked.
+    /// cannot place a value outside the hash order or above the cutoff; sizes are checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchError> {
         let corrupt = |message: String| SketchError {
             sketch: "rare items",
@@ -160,24 +218,35 @@ impl RareItems {
                 "{n} sampled values, at most {RARE_SAMPLE_SIZE} allowed"
             )));
         }
-        let sample: BTreeMap<u64, (String, u64)> = wire
+        let mut sample: Vec<Sampled> = wire
             .values
             .into_iter()
-            .map(|(value, count)| (xxh3_64(value.as_bytes()), (value, count)))
+            .map(|(value, count)| Sampled {
+                hash: xxh3_64(value.as_bytes()),
+                value,
+                count,
+            })
             .collect();
-        if sample.len() != n || sample.values().any(|(_, c)| *c == 0) {
+        sample.sort_by_key(|s| s.hash);
+        sample.dedup_by_key(|s| s.hash);
+        if sample.len() != n || sample.iter().any(|s| s.count == 0) {
             return Err(corrupt("duplicate values or zero counts".into()));
+        }
+        if let (Some(c), Some(last)) = (wire.cutoff, sample.last())
+            && last.hash > c
+        {
+            return Err(corrupt("a sampled value lies above the cutoff".into()));
         }
         Ok(Self {
             sample,
-            saturated: wire.saturated,
+            cutoff: wire.cutoff,
         })
     }
 }
 
 #[derive(Serialize, Deserialize)]
 struct Wire {
-    saturated: bool,
+    cutoff: Option<u64>,
     /// In hash order.
     values: Vec<(String, u64)>,
 }
@@ -186,7 +255,7 @@ impl fmt::Debug for RareItems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RareItems")
             .field("sampled", &self.sample.len())
-            .field("saturated", &self.saturated)
+            .field("cutoff", &self.cutoff)
             .finish()
     }
 }
@@ -261,12 +330,13 @@ mod tests {
         for p in &parts {
             total.merge(p);
         }
-        for (value, count) in total.sample.values() {
-            assert_eq!(*count, truth[value], "{value}");
+        for s in &total.sample {
+            assert_eq!(s.count, truth[&s.value], "{}", s.value);
         }
         let s = total.summary(10);
         assert!(s.sample_fraction < 0.1 && s.sample_fraction > 0.02, "{s:?}");
         assert!((s.rare_total - 20_000.0).abs() / 20_000.0 < 0.15, "{s:?}");
+        assert!(s.rare_total_lower <= 20_000.0 && 20_000.0 <= s.rare_total_upper);
         assert!(
             s.rows
                 .iter()
