@@ -1,5 +1,5 @@
 //! A `Partial` is what one scan task returns for one query: the matching-event count, one
-//! sketch state per aggregate, and scan statistics. Partials merge associatively and
+//! sketch state per aggregate, the newest matching events (hits), and scan statistics. Partials merge associatively and
 //! commutatively, so workers, the gateway and the browser may combine them in any order.
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,12 @@ use crate::sketch::{
 /// File errors kept in full; beyond this only the count grows (10,000 corrupt files must
 /// not make a 10,000-line frame).
 pub const MAX_FILE_ERRORS: usize = 100;
+/// Matching events carried whole, per partial and after any merge: the newest by
+/// (file, line) — file names in a lake sort by time.
+pub const MAX_HITS: usize = 100;
+/// A hit's text is cut to this many bytes (at a character boundary): a 1 MiB line must not
+/// make a 100 MiB frame.
+pub const MAX_HIT_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Partial {
@@ -20,7 +26,21 @@ pub struct Partial {
     pub matched: u64,
     /// One state per `Query::aggs` entry, in order.
     pub aggs: Vec<AggState>,
+    /// The last `MAX_HITS` matching events by (file, line), ascending.
+    pub hits: Vec<Hit>,
     pub stats: ScanStats,
+}
+
+/// One matching event as read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Hit {
+    /// The data file, relative to the data root.
+    pub file: String,
+    /// 1-based line number in the (decompressed) file.
+    pub line: u64,
+    /// The event's text, at most `MAX_HIT_BYTES` (`truncated` says if cut).
+    pub text: String,
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,8 +123,27 @@ impl Partial {
         Partial {
             matched: 0,
             aggs: query.aggs.iter().map(AggState::new).collect(),
+            hits: Vec::new(),
             stats: ScanStats::default(),
         }
+    }
+
+    /// Records a matching event. Call in (file, line) order, as a scan reads: the partial
+    /// keeps the last `MAX_HITS`.
+    pub fn add_hit(&mut self, file: &str, line: u64, text: &str) {
+        let mut end = text.len().min(MAX_HIT_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        if self.hits.len() == MAX_HITS {
+            self.hits.remove(0);
+        }
+        self.hits.push(Hit {
+            file: file.to_string(),
+            line,
+            text: text[..end].to_string(),
+            truncated: end < text.len(),
+        });
     }
 
     pub fn merge(&mut self, other: &Partial) -> Result<(), MergeError> {
@@ -131,6 +170,12 @@ impl Partial {
             }
         }
         self.matched = self.matched.saturating_add(other.matched);
+        // Sorted, deduplicated, the last MAX_HITS: the same whatever the merge order.
+        self.hits.extend(other.hits.iter().cloned());
+        self.hits.sort();
+        self.hits.dedup();
+        let excess = self.hits.len().saturating_sub(MAX_HITS);
+        self.hits.drain(..excess);
         self.stats.merge(&other.stats);
         Ok(())
     }
@@ -177,6 +222,7 @@ impl Partial {
             query: query.to_string(),
             matched: self.matched,
             aggs,
+            hits: self.hits.iter().rev().cloned().collect(),
             stats: self.stats.clone(),
         }
     }
@@ -273,6 +319,56 @@ mod tests {
             pa.merge(&Partial::new(&c)),
             Err(MergeError::Kind { index: 0 })
         ));
+    }
+
+    #[test]
+    fn hits_keep_the_newest_whatever_the_merge_order() {
+        let q = parse("| stats count()").unwrap();
+        let file_partial = |file: &str, lines: u64| {
+            let mut p = Partial::new(&q);
+            for line in 1..=lines {
+                p.add_hit(file, line, &format!("{file}:{line}"));
+            }
+            p
+        };
+        let parts = [
+            file_partial("2026/11/20", 80),
+            file_partial("2026/11/22", 30),
+            file_partial("2026/11/21", 150),
+        ];
+        assert_eq!(parts[2].hits.len(), MAX_HITS);
+        let mut forward = Partial::new(&q);
+        let mut backward = Partial::new(&q);
+        for p in &parts {
+            forward.merge(p).unwrap();
+        }
+        for p in parts.iter().rev() {
+            backward.merge(p).unwrap();
+        }
+        assert_eq!(forward.hits, backward.hits);
+        let newest = &forward.result(&q).hits;
+        assert_eq!(newest.len(), MAX_HITS);
+        assert_eq!(
+            (newest[0].file.as_str(), newest[0].line),
+            ("2026/11/22", 30)
+        );
+        // 30 from the 22nd, then the last 70 of the 21st.
+        assert_eq!(
+            (newest[99].file.as_str(), newest[99].line),
+            ("2026/11/21", 81)
+        );
+    }
+
+    #[test]
+    fn a_long_hit_is_cut_at_a_character_boundary() {
+        let q = parse("| stats count()").unwrap();
+        let mut p = Partial::new(&q);
+        let text = "é".repeat(MAX_HIT_BYTES);
+        p.add_hit("f", 1, &text);
+        let hit = &p.hits[0];
+        assert!(
+            hit.truncated && hit.text.len() <= MAX_HIT_BYTES && hit.text.len() > MAX_HIT_BYTES - 2
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::partial::ScanStats;
+use crate::partial::{Hit, ScanStats};
 pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,8 @@ pub struct QueryResult {
     pub query: String,
     pub matched: u64,
     pub aggs: Vec<AggResult>,
+    /// The newest matching events, newest first (at most `MAX_HITS`).
+    pub hits: Vec<Hit>,
     pub stats: ScanStats,
 }
 

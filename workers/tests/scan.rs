@@ -139,3 +139,28 @@ fn real_cowrie_honeypot_logs_scan_with_exact_counts() {
     assert_eq!(p.matched, expected);
     assert_eq!(p.stats.errors, vec![]);
 }
+
+#[test]
+fn hits_are_the_last_matching_lines_with_their_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = flows(1000);
+    lines.insert(500, "not json".to_string());
+    let path = write(dir.path(), "flows.json.gz", &gzip(&lines));
+    let q = parse("action:reject").unwrap();
+    let p = scan_file(&path, "2026/flows.json.gz", &q);
+    let expected: Vec<(u64, &String)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("REJECT"))
+        .map(|(i, l)| (i as u64 + 1, l))
+        .collect();
+    let tail = &expected[expected.len() - shared_sketch::MAX_HITS..];
+    assert_eq!(p.hits.len(), tail.len());
+    for (hit, (line, text)) in p.hits.iter().zip(tail) {
+        assert_eq!(
+            (hit.file.as_str(), hit.line, &hit.text),
+            ("2026/flows.json.gz", *line, *text)
+        );
+        assert!(!hit.truncated);
+    }
+}

@@ -25,6 +25,13 @@ pub fn vector_partial(text: &str) -> (Query, Partial) {
             agg.update(&ip);
         }
     }
+    partial.add_hit(
+        "2026/11/22/07.json.gz",
+        41,
+        r#"{"srcaddr":"10.0.0.7","action":"REJECT"}"#,
+    );
+    // Cut at a character boundary, the same on both targets.
+    partial.add_hit("2026/11/22/08.json.gz", 3, &"é".repeat(3000));
     partial.stats.files = 1;
     partial.stats.bytes = 123_456;
     partial.stats.add_error(
