@@ -436,7 +436,7 @@ fn speed(
     report.row(
         "updates/s/core: all four sketches of one event",
         "report",
-        format!("{} events/s", rate(build)),
+        rate(build),
         None,
     );
     let merge = timed(21, || merge_all(partials));
