@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 use flate2::{Compression, write::GzEncoder};
 use shared_sketch::sketch::{DistinctCount, Quantiles, RARE_THRESHOLD, RareItems, TopK};
 use shared_sketch::{AggState, Partial, decode, encode};
-use workload::{TOP_N, Workload};
+use workload::{SEED, TOP_N, Workload, merge_all};
 
 const PARTS: usize = 64;
-const SEED: u64 = 20261122;
 const DC_TRIALS: u64 = 40;
 const QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
 
@@ -125,14 +124,6 @@ fn feed<S>(
             std::hint::black_box(sketch);
         }
     })
-}
-
-fn merge_all(partials: &[Partial]) -> Partial {
-    let mut merged = partials[0].clone();
-    for p in &partials[1..] {
-        merged.merge(p).unwrap();
-    }
-    merged
 }
 
 fn ms(d: Duration) -> String {

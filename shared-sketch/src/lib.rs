@@ -15,6 +15,8 @@ pub mod sketch;
 
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
-pub use partial::{AggState, FileError, Hit, MAX_HITS, MergeError, Partial, ScanStats};
+pub use partial::{
+    AggState, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MergeError, Partial, ScanStats,
+};
 pub use query::{Agg, Filter, ParseError, Query, StatKind, parse};
 pub use result::{AggResult, AggValue, QueryResult, TopRow};

@@ -1,6 +1,7 @@
 //! A `Partial` is what one scan task returns for one query: the matching-event count, one
-//! sketch state per aggregate, the newest matching events (hits), and scan statistics. Partials merge associatively and
-//! commutatively, so workers, the gateway and the browser may combine them in any order.
+//! sketch state per aggregate, the newest matching events (hits), and scan statistics.
+//! Partials merge associatively and commutatively, so workers, the gateway and the browser
+//! may combine them in any order.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,21 +11,13 @@ mod workload;
 
 use shared_sketch::{Partial, decode, encode};
 use wasm_bindgen_test::*;
+use workload::{SEED, merge_all};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 const EVENTS: usize = 10_000_000;
 const PARTS: usize = 1_000;
-const SEED: u64 = 20261122;
 const REPS: usize = 5;
-
-fn merge_all(partials: &[Partial]) -> Partial {
-    let mut merged = partials[0].clone();
-    for p in &partials[1..] {
-        merged.merge(p).unwrap();
-    }
-    merged
-}
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..REPS)

@@ -8,8 +8,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
-use shared_sketch::partial::MAX_HIT_BYTES;
-use shared_sketch::{MAX_HITS, Partial, Query};
+use shared_sketch::{MAX_HIT_BYTES, MAX_HITS, Partial, Query};
 
 use crate::lines::{Line, LineReader};
 use crate::record::Record;

@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Zipf};
 use shared_sketch::{Agg, AggState, Partial, Query};
 
+/// Both halves of the benchmark build the same events from it.
+pub const SEED: u64 = 20261122;
 pub const ZIPF_IPS: u32 = 1_000_000;
 pub const RARE_IPS: u32 = 50_000;
 pub const TOP_N: u32 = 100;
@@ -121,4 +123,13 @@ impl Workload {
         }
         partial
     }
+}
+
+/// Merges `partials` in order, as the page does frame by frame.
+pub fn merge_all(partials: &[Partial]) -> Partial {
+    let mut merged = partials[0].clone();
+    for p in &partials[1..] {
+        merged.merge(p).expect("partials of one query merge");
+    }
+    merged
 }

@@ -114,12 +114,12 @@ impl RareItems {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let below = |s: &&Sampled| cutoff.is_none_or(|c| s.hash <= c);
+        let limit = cutoff.unwrap_or(u64::MAX);
         let mut mine = std::mem::take(&mut self.sample)
             .into_iter()
-            .filter(|s| cutoff.is_none_or(|c| s.hash <= c))
+            .filter(|s| s.hash <= limit)
             .peekable();
-        let mut theirs = other.sample.iter().filter(below).peekable();
+        let mut theirs = other.sample.iter().filter(|s| s.hash <= limit).peekable();
         let mut merged = Vec::with_capacity(RARE_SAMPLE_SIZE);
         loop {
             let next = match (mine.peek(), theirs.peek()) {
