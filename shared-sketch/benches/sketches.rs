@@ -279,21 +279,18 @@ fn accuracy(truth: &Truth, merged: &Partial, report: &mut Report) {
     );
 
     let n = truth.sorted_bytes.len();
-    let errors: Vec<String> = QUANTILES
+    let errors: Vec<(f64, f64)> = QUANTILES
         .iter()
         .map(|&q| {
             let exact = truth.sorted_bytes[(q * (n - 1) as f64).floor() as usize];
-            let estimate = quantiles.quantile(q).unwrap();
-            format!("p{}: {}", q * 100.0, pct(estimate / exact - 1.0))
+            (q, quantiles.quantile(q).unwrap() / exact - 1.0)
         })
         .collect();
-    let worst = QUANTILES
+    let worst = errors.iter().map(|(_, e)| e.abs()).fold(0f64, f64::max);
+    let errors: Vec<String> = errors
         .iter()
-        .map(|&q| {
-            let exact = truth.sorted_bytes[(q * (n - 1) as f64).floor() as usize];
-            (quantiles.quantile(q).unwrap() / exact - 1.0).abs()
-        })
-        .fold(0f64, f64::max);
+        .map(|(q, e)| format!("p{}: {}", q * 100.0, pct(*e)))
+        .collect();
     report.row(
         "quantiles: value error",
         "≤ 1%",

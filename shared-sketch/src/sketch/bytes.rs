@@ -24,7 +24,7 @@ pub fn decode_nested<T: DeserializeOwned>(
     bytes: &[u8],
     sketch: &'static str,
 ) -> Result<T, SketchError> {
-    let corrupt = |message: String| SketchError { sketch, message };
+    let corrupt = |message: String| SketchError::new(sketch, message);
     let config = bincode::config::standard().with_limit::<MAX_NESTED_BYTES>();
     let (value, used) =
         bincode::serde::decode_from_slice(bytes, config).map_err(|e| corrupt(e.to_string()))?;

@@ -16,6 +16,7 @@ pub const SPANS: [i64; 15] = [
 pub const MAX_BUCKETS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Wire")]
 pub struct TimeHistogram {
     /// Start of the first bucket, Unix seconds, a multiple of `span`.
     start: i64,
@@ -32,10 +33,7 @@ impl TimeHistogram {
     /// most `target` buckets (`target` ≤ `MAX_BUCKETS`); bucket edges fall on multiples of the
     /// span, so an hourly chart starts on the hour.
     pub fn for_range(start: i64, end: i64, target: usize) -> Result<Self, SketchError> {
-        let invalid = |message: String| SketchError {
-            sketch: "time histogram",
-            message,
-        };
+        let invalid = |message: String| SketchError::new("time histogram", message);
         if end <= start {
             return Err(invalid(format!("empty time range [{start}, {end})")));
         }
@@ -81,10 +79,10 @@ impl TimeHistogram {
         if (self.start, self.span, self.counts.len())
             != (other.start, other.span, other.counts.len())
         {
-            return Err(SketchError {
-                sketch: "time histogram",
-                message: "partials bucket different time ranges".into(),
-            });
+            return Err(SketchError::new(
+                "time histogram",
+                "partials bucket different time ranges",
+            ));
         }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a = a.saturating_add(*b);
@@ -112,7 +110,7 @@ impl TimeHistogram {
     }
 
     /// Checks a decoded histogram: a valid span, aligned start, bounded length.
-    pub fn validate(&self) -> Result<(), SketchError> {
+    fn validate(&self) -> Result<(), SketchError> {
         let ok = SPANS.contains(&self.span)
             && self.start.rem_euclid(self.span) == 0
             && !self.counts.is_empty()
@@ -120,16 +118,43 @@ impl TimeHistogram {
         if ok {
             Ok(())
         } else {
-            Err(SketchError {
-                sketch: "time histogram",
-                message: format!(
+            Err(SketchError::new(
+                "time histogram",
+                format!(
                     "span {} s, start {}, {} buckets is not a histogram this build makes",
                     self.span,
                     self.start,
                     self.counts.len()
                 ),
-            })
+            ))
         }
+    }
+}
+
+/// The same fields as read off the wire, checked before they become a histogram: crafted
+/// bytes cannot make one this build would not (and so cannot break `merge`'s arithmetic).
+#[derive(Deserialize)]
+struct Wire {
+    start: i64,
+    span: i64,
+    counts: Vec<u64>,
+    before: u64,
+    after: u64,
+}
+
+impl TryFrom<Wire> for TimeHistogram {
+    type Error = SketchError;
+
+    fn try_from(wire: Wire) -> Result<Self, SketchError> {
+        let histogram = TimeHistogram {
+            start: wire.start,
+            span: wire.span,
+            counts: wire.counts,
+            before: wire.before,
+            after: wire.after,
+        };
+        histogram.validate()?;
+        Ok(histogram)
     }
 }
 
@@ -203,5 +228,9 @@ mod tests {
         assert!(h.validate().is_ok());
         h.span = 7;
         assert!(h.validate().is_err());
+        let bytes = crate::sketch::bytes::encode_nested(&h);
+        assert!(
+            crate::sketch::bytes::decode_nested::<TimeHistogram>(&bytes, "time histogram").is_err()
+        );
     }
 }

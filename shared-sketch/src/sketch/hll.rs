@@ -85,10 +85,10 @@ impl DistinctCount {
     /// A count whose HLL stage has 2^`lg_k` registers, `lg_k` in [`HLL_LG_K_RANGE`].
     pub fn with_lg_k(lg_k: u8) -> Result<Self, SketchError> {
         if !HLL_LG_K_RANGE.contains(&lg_k) {
-            return Err(SketchError {
-                sketch: "HLL",
-                message: format!("lg_k {lg_k} is outside {HLL_LG_K_RANGE:?}"),
-            });
+            return Err(SketchError::new(
+                "HLL",
+                format!("lg_k {lg_k} is outside {HLL_LG_K_RANGE:?}"),
+            ));
         }
         Ok(Self {
             lg_k,
@@ -182,10 +182,7 @@ impl DistinctCount {
     /// Reads `to_bytes` output; hostile input is an error, never a panic or a huge
     /// allocation (the bytes bound what can be decoded).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchError> {
-        let corrupt = |message: String| SketchError {
-            sketch: "HLL",
-            message,
-        };
+        let corrupt = |message: String| SketchError::new("HLL", message);
         let wire: Wire = super::bytes::decode_nested(bytes, "HLL")?;
         match wire {
             Wire::Exact { lg_k, values } => {
@@ -207,10 +204,8 @@ impl DistinctCount {
     /// Reads a DataSketches HLL sketch (any lg_k, any register width, from any of the
     /// Apache libraries). Registers beyond [`HLL_LG_K_RANGE`] are folded down to its top.
     pub fn from_datasketches(bytes: &[u8]) -> Result<Self, SketchError> {
-        let sketch = HllSketch::deserialize(bytes).map_err(|e| SketchError {
-            sketch: "HLL",
-            message: e.to_string(),
-        })?;
+        let sketch =
+            HllSketch::deserialize(bytes).map_err(|e| SketchError::new("HLL", e.to_string()))?;
         let lg_k = sketch
             .lg_config_k()
             .clamp(*HLL_LG_K_RANGE.start(), *HLL_LG_K_RANGE.end());

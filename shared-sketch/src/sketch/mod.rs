@@ -24,3 +24,12 @@ pub struct SketchError {
     pub sketch: &'static str,
     pub message: String,
 }
+
+impl SketchError {
+    pub(crate) fn new(sketch: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            sketch,
+            message: message.into(),
+        }
+    }
+}

@@ -47,10 +47,9 @@ impl Quantiles {
     }
 
     pub fn merge(&mut self, other: &Quantiles) -> Result<(), SketchError> {
-        self.sketch.merge(&other.sketch).map_err(|e| SketchError {
-            sketch: "DDSketch",
-            message: e.to_string(),
-        })
+        self.sketch
+            .merge(&other.sketch)
+            .map_err(|e| SketchError::new("DDSketch", e.to_string()))
     }
 
     /// The value at quantile `q` (0..=1), or `None` when empty.
@@ -69,10 +68,7 @@ impl Quantiles {
     /// Reads `to_bytes` output; only sketches with our accuracy are accepted (merging
     /// sketches of different accuracies is meaningless).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchError> {
-        let corrupt = |message: String| SketchError {
-            sketch: "DDSketch",
-            message,
-        };
+        let corrupt = |message: String| SketchError::new("DDSketch", message);
         let sketch = DDSketch::from_java_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
         let mut ours = Self::new();
         ours.sketch

@@ -207,10 +207,7 @@ impl RareItems {
     /// Reads `to_bytes` output. Hashes are recomputed from the values, so crafted bytes
     /// cannot place a value outside the hash order or above the cutoff; sizes are checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchError> {
-        let corrupt = |message: String| SketchError {
-            sketch: "rare items",
-            message,
-        };
+        let corrupt = |message: String| SketchError::new("rare items", message);
         let wire: Wire = super::bytes::decode_nested(bytes, "rare items")?;
         let n = wire.values.len();
         if n > RARE_SAMPLE_SIZE {

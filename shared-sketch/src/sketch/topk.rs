@@ -54,10 +54,10 @@ impl TopK {
             .checked_add(other.sketch.total_weight())
             .is_none()
         {
-            return Err(SketchError {
-                sketch: "FrequentItems",
-                message: "combined stream weight overflows".into(),
-            });
+            return Err(SketchError::new(
+                "FrequentItems",
+                "combined stream weight overflows",
+            ));
         }
         self.sketch.merge(&other.sketch);
         Ok(())
@@ -103,10 +103,8 @@ impl TopK {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchError> {
-        let sketch = FrequentItemsSketch::deserialize(bytes).map_err(|e| SketchError {
-            sketch: "FrequentItems",
-            message: e.to_string(),
-        })?;
+        let sketch = FrequentItemsSketch::deserialize(bytes)
+            .map_err(|e| SketchError::new("FrequentItems", e.to_string()))?;
         Ok(Self { sketch })
     }
 }
