@@ -32,7 +32,11 @@ pub async fn run_query(
 ) {
     let started = Instant::now();
     let query = match parse(text) {
-        Ok(query) => Arc::new(query),
+        Ok(mut query) => {
+            // Once, here: every worker then filters and buckets time identically.
+            query.resolve_time(now_ms());
+            Arc::new(query)
+        }
         Err(e) => {
             let _ = frames
                 .send(Frame::Error(QueryError {
@@ -148,4 +152,11 @@ async fn flush(
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Wall-clock now, epoch milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -173,7 +173,7 @@ fn accuracy(truth: &Truth, merged: &Partial, report: &mut Report) {
         AggState::Top(top),
         AggState::Rare(rare),
         AggState::Quantile(quantiles),
-    ] = &merged.aggs[..]
+    ] = &merged.all.totals.states[..]
     else {
         panic!("the workload query has four aggregates");
     };
@@ -341,7 +341,9 @@ fn sizes(
     let largest = encoded.iter().map(Vec::len).max().unwrap();
     let mean = encoded.iter().map(Vec::len).sum::<usize>() / encoded.len();
     let per_sketch: Vec<String> = partials[0]
-        .aggs
+        .all
+        .totals
+        .states
         .iter()
         .map(|agg| {
             let (name, raw) = match agg {
@@ -441,9 +443,10 @@ fn speed(
         .map(|(k, name)| {
             let alone: Vec<Partial> = partials
                 .iter()
-                .map(|p| Partial {
-                    aggs: vec![p.aggs[k].clone()],
-                    ..p.clone()
+                .map(|p| {
+                    let mut alone = p.clone();
+                    alone.all.totals.states = vec![p.all.totals.states[k].clone()];
+                    alone
                 })
                 .collect();
             format!("{name} {}", ms(timed(21, || merge_all(&alone))))

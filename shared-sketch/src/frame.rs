@@ -30,7 +30,7 @@ pub enum Frame {
     Error(QueryError),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The parsed query; the browser builds its empty `Partial` from it.
     pub query: Query,

@@ -6,17 +6,19 @@
 //! wasm32 (every hash is over explicit canonical bytes, never `usize` or slices through
 //! `std::hash::Hash`).
 
+pub mod aggregate;
 pub mod codec;
 pub mod frame;
 pub mod partial;
 pub mod query;
 pub mod result;
 pub mod sketch;
+pub mod time;
 
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
 pub use partial::{
-    AggState, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MergeError, Partial, ScanStats,
+    AggState, Aggregator, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MergeError, Partial, ScanStats,
 };
-pub use query::{Agg, Filter, ParseError, Query, StatKind, parse};
-pub use result::{AggResult, AggValue, QueryResult, TopRow};
+pub use query::{Agg, Command, Fields, Matcher, ParseError, Query, StatKind, parse};
+pub use result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series, TopRow};

@@ -1,12 +1,17 @@
 //! A `Partial` is what one scan task returns for one query: the matching-event count, one
-//! sketch state per aggregate, the newest matching events (hits), and scan statistics.
+//! sketch state per aggregate (per group and time bucket when the query asks), the newest
+//! matching events (hits), and scan statistics.
 //! Partials merge associatively and commutatively, so workers, the gateway and the browser
 //! may combine them in any order.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::query::{Agg, Query, StatKind};
-use crate::result::{AggResult, AggValue, QueryResult};
+use crate::aggregate::{Aggs, Group, Groups, TimeSeries};
+use crate::query::{Agg, Command, Fields, Query, StatKind};
+use crate::result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series};
 use crate::sketch::{
     DistinctCount, NumericSummary, QUANTILE_RELATIVE_ERROR, Quantiles, RareItems, SketchError, TopK,
 };
@@ -15,7 +20,7 @@ use crate::sketch::{
 /// not make a 10,000-line frame).
 pub const MAX_FILE_ERRORS: usize = 100;
 /// Matching events carried whole, per partial and after any merge: the newest by
-/// (file, line) — file names in a lake sort by time.
+/// (time, file, line) — file names in a lake sort by time too.
 pub const MAX_HITS: usize = 100;
 /// A hit's text is cut to this many bytes (at a character boundary): a 1 MiB line must not
 /// make a 100 MiB frame.
@@ -23,11 +28,11 @@ pub const MAX_HIT_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Partial {
-    /// Events that matched the query's filters.
-    pub matched: u64,
-    /// One state per `Query::aggs` entry, in order.
-    pub aggs: Vec<AggState>,
-    /// The last `MAX_HITS` matching events by (file, line), ascending.
+    /// Every matching event: the count, one state per aggregate, and a `timechart`'s series.
+    pub all: Group,
+    /// Per value of the `by` fields, when the query has them.
+    pub groups: Option<Groups>,
+    /// The newest `MAX_HITS` matching events by (time, file, line), ascending.
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
 }
@@ -35,6 +40,8 @@ pub struct Partial {
 /// One matching event as read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Hit {
+    /// The event's time, epoch milliseconds, when its format has one.
+    pub time: Option<i64>,
     /// The data file, relative to the data root.
     pub file: String,
     /// 1-based line number in the (decompressed) file.
@@ -42,11 +49,27 @@ pub struct Hit {
     /// The event's text, at most `MAX_HIT_BYTES` (`truncated` says if cut).
     pub text: String,
     pub truncated: bool,
+    /// The values of `| fields a, b` (absent fields left out).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Hit {
+    /// A hit without a time or fields.
+    pub fn new(file: &str, line: u64, text: &str) -> Hit {
+        Hit {
+            time: None,
+            file: file.to_string(),
+            line,
+            text: text.to_string(),
+            truncated: false,
+            fields: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum AggState {
-    /// `count()` is `Partial::matched`; nothing more to carry.
+    /// `count` is the matched count; nothing more to carry.
     Count,
     Distinct(DistinctCount),
     Top(TopK),
@@ -85,12 +108,14 @@ pub enum MergeError {
     Shape { left: usize, right: usize },
     #[error("aggregate {index} differs in kind between partials")]
     Kind { index: usize },
+    #[error("partials are for different queries (one is grouped, the other not)")]
+    Grouping,
     #[error(transparent)]
     Sketch(#[from] SketchError),
 }
 
 impl AggState {
-    fn new(agg: &Agg) -> Self {
+    pub fn new(agg: &Agg) -> Self {
         match agg {
             Agg::Count => AggState::Count,
             Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
@@ -116,62 +141,164 @@ impl AggState {
             }
         }
     }
+
+    /// Same kinds only (`Aggs::merge` checks before calling).
+    pub(crate) fn merge(&mut self, other: &AggState) -> Result<(), SketchError> {
+        match (self, other) {
+            (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
+            (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
+            (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),
+            (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
+            (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The answer of aggregate `agg` from this state; `matched` is the events it saw.
+    fn value(&self, agg: &Agg, matched: u64) -> AggValue {
+        match (agg, self) {
+            (Agg::Top { n, .. }, AggState::Top(top)) => AggValue::Top {
+                rows: top.top(*n as usize),
+                maximum_error: top.maximum_error(),
+            },
+            (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
+            (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
+                AggValue::Rare(rare.summary(*n as usize))
+            }
+            (Agg::Stat { kind, .. }, AggState::Numeric(summary)) => AggValue::Number {
+                value: match kind {
+                    StatKind::Sum => summary.sum(),
+                    StatKind::Min => summary.min(),
+                    StatKind::Max => summary.max(),
+                    StatKind::Avg => summary.avg(),
+                },
+            },
+            (Agg::Quantile { hundredths, .. }, AggState::Quantile(quantiles)) => {
+                AggValue::Quantile {
+                    value: quantiles.quantile(f64::from(*hundredths) / 10_000.0),
+                    relative_error: QUANTILE_RELATIVE_ERROR,
+                }
+            }
+            // `count`; states are built from the same query, so kinds always pair up.
+            _ => AggValue::Count { value: matched },
+        }
+    }
+}
+
+/// Builds one partial from matching events: resolves each aggregate's and `by` field once,
+/// and routes every event to its group and time bucket.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    aggs: Vec<Agg>,
+    by: Vec<String>,
+    template: Group,
+    partial: Partial,
+}
+
+impl Aggregator {
+    /// Time bounds still relative (`-7d`) are taken as open: the gateway resolves them
+    /// once per query (`Query::resolve_time`) so every worker buckets alike.
+    pub fn new(query: &Query) -> Aggregator {
+        let aggs = query.aggs();
+        let series = match &query.command {
+            Some(Command::Timechart { span, .. }) => {
+                Some(TimeSeries::new(*span, query.time_range_if_absolute()))
+            }
+            _ => None,
+        };
+        let template = Group {
+            key: Vec::new(),
+            totals: Aggs::new(&aggs),
+            series,
+        };
+        let groups = (!query.by().is_empty()).then(|| Groups::new(&template));
+        Aggregator {
+            by: query.by().to_vec(),
+            partial: Partial {
+                all: template.clone(),
+                groups,
+                hits: Vec::new(),
+                stats: ScanStats::default(),
+            },
+            aggs,
+            template,
+        }
+    }
+
+    /// The fields the aggregates and groups read.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.aggs
+            .iter()
+            .filter_map(Agg::field)
+            .chain(self.by.iter().map(String::as_str))
+    }
+
+    /// One matching event, at `time` (epoch ms) when it has one.
+    pub fn add(&mut self, event: &impl Fields, time: Option<i64>) {
+        let values: Vec<Option<Cow<'_, str>>> = self
+            .aggs
+            .iter()
+            .map(|agg| agg.field().and_then(|f| event.get(f)))
+            .collect();
+        self.partial.all.add(&values, time, &self.template.totals);
+        if let Some(groups) = &mut self.partial.groups {
+            // Like Splunk: an event without every `by` field is in no group.
+            let key: Option<Vec<Cow<'_, str>>> = self.by.iter().map(|f| event.get(f)).collect();
+            if let Some(key) = key {
+                groups.add(&key, &values, time, &self.template);
+            }
+        }
+    }
+
+    pub fn partial_mut(&mut self) -> &mut Partial {
+        &mut self.partial
+    }
+
+    pub fn finish(self) -> Partial {
+        self.partial
+    }
 }
 
 impl Partial {
-    /// An empty partial with one state per aggregate of `query`.
+    /// An empty partial for `query`.
     pub fn new(query: &Query) -> Self {
-        Partial {
-            matched: 0,
-            aggs: query.aggs.iter().map(AggState::new).collect(),
-            hits: Vec::new(),
-            stats: ScanStats::default(),
-        }
+        Aggregator::new(query).finish()
+    }
+
+    /// Events that matched.
+    pub fn matched(&self) -> u64 {
+        self.all.totals.matched
     }
 
     /// Records a matching event. Call in (file, line) order, as a scan reads: the partial
-    /// keeps the last `MAX_HITS`.
-    pub fn add_hit(&mut self, file: &str, line: u64, text: &str) {
-        let mut end = text.len().min(MAX_HIT_BYTES);
-        while !text.is_char_boundary(end) {
+    /// keeps the newest `MAX_HITS`.
+    pub fn add_hit(&mut self, hit: Hit) {
+        let mut hit = hit;
+        let mut end = hit.text.len().min(MAX_HIT_BYTES);
+        while !hit.text.is_char_boundary(end) {
             end -= 1;
         }
-        if self.hits.len() == MAX_HITS {
+        hit.truncated |= end < hit.text.len();
+        hit.text.truncate(end);
+        let at = self.hits.partition_point(|h| *h <= hit);
+        self.hits.insert(at, hit);
+        if self.hits.len() > MAX_HITS {
             self.hits.remove(0);
         }
-        self.hits.push(Hit {
-            file: file.to_string(),
-            line,
-            text: text[..end].to_string(),
-            truncated: end < text.len(),
-        });
     }
 
+    /// On error `self` is unchanged.
     pub fn merge(&mut self, other: &Partial) -> Result<(), MergeError> {
-        if self.aggs.len() != other.aggs.len() {
-            return Err(MergeError::Shape {
-                left: self.aggs.len(),
-                right: other.aggs.len(),
-            });
+        let mut all = self.all.clone();
+        all.merge(&other.all)?;
+        match (&mut self.groups, &other.groups) {
+            (Some(a), Some(b)) => a.merge(b)?,
+            (None, None) => {}
+            _ => return Err(MergeError::Grouping),
         }
-        // Check every kind first so a failed merge leaves `self` untouched.
-        for (index, (a, b)) in self.aggs.iter().zip(&other.aggs).enumerate() {
-            if std::mem::discriminant(a) != std::mem::discriminant(b) {
-                return Err(MergeError::Kind { index });
-            }
-        }
-        for (a, b) in self.aggs.iter_mut().zip(&other.aggs) {
-            match (a, b) {
-                (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
-                (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
-                (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),
-                (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
-                (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
-                _ => {}
-            }
-        }
-        self.matched = self.matched.saturating_add(other.matched);
-        // Sorted, deduplicated, the last MAX_HITS: the same whatever the merge order.
+        self.all = all;
+        // Sorted, deduplicated, the newest MAX_HITS: the same whatever the merge order.
         self.hits.extend(other.hits.iter().cloned());
         self.hits.sort();
         self.hits.dedup();
@@ -181,51 +308,70 @@ impl Partial {
         Ok(())
     }
 
-    /// The answer as a user sees it: estimates with bounds, in the query's order.
+    /// The answer as a user sees it: estimates with bounds, in the query's order, with
+    /// `where`, `head` and `fields` applied.
     pub fn result(&self, query: &Query) -> QueryResult {
-        let aggs = query
-            .aggs
-            .iter()
-            .zip(&self.aggs)
-            .map(|(agg, state)| AggResult {
-                label: agg.label(),
-                value: match (agg, state) {
-                    (Agg::Top { n, .. }, AggState::Top(top)) => AggValue::Top {
-                        rows: top.top(*n as usize),
-                        maximum_error: top.maximum_error(),
-                    },
-                    (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
-                    (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
-                        AggValue::Rare(rare.summary(*n as usize))
-                    }
-                    (Agg::Stat { kind, .. }, AggState::Numeric(summary)) => AggValue::Number {
-                        value: match kind {
-                            StatKind::Sum => summary.sum(),
-                            StatKind::Min => summary.min(),
-                            StatKind::Max => summary.max(),
-                            StatKind::Avg => summary.avg(),
-                        },
-                    },
-                    (Agg::Quantile { hundredths, .. }, AggState::Quantile(quantiles)) => {
-                        AggValue::Quantile {
-                            value: quantiles.quantile(f64::from(*hundredths) / 10_000.0),
-                            relative_error: QUANTILE_RELATIVE_ERROR,
-                        }
-                    }
-                    // `count()`; states are built from the same query, so kinds always pair up.
-                    _ => AggValue::Count {
-                        value: self.matched,
-                    },
-                },
-            })
-            .collect();
-        QueryResult {
+        let aggs = query.aggs();
+        let mut result = QueryResult {
             query: query.to_string(),
-            matched: self.matched,
-            aggs,
+            matched: self.matched(),
+            aggs: aggs_result(&aggs, &self.all.totals),
+            series: self.all.series.as_ref().map(|s| series_result(&aggs, s)),
+            groups: self.groups.as_ref().map(|g| groups_result(query, &aggs, g)),
             hits: self.hits.iter().rev().cloned().collect(),
             stats: self.stats.clone(),
+        };
+        for post in &query.post {
+            result.apply(post);
         }
+        result
+    }
+}
+
+fn aggs_result(aggs: &[Agg], totals: &Aggs) -> Vec<AggResult> {
+    aggs.iter()
+        .zip(&totals.states)
+        .map(|(agg, state)| AggResult {
+            label: agg.label(),
+            value: state.value(agg, totals.matched),
+        })
+        .collect()
+}
+
+fn series_result(aggs: &[Agg], series: &TimeSeries) -> Series {
+    Series {
+        span_seconds: series.span(),
+        untimed: series.untimed,
+        points: series
+            .buckets()
+            .map(|(time, bucket)| Point {
+                time,
+                matched: bucket.matched,
+                value: aggs.first().zip(bucket.states.first()).map_or(
+                    AggValue::Count {
+                        value: bucket.matched,
+                    },
+                    |(agg, state)| state.value(agg, bucket.matched),
+                ),
+            })
+            .collect(),
+    }
+}
+
+fn groups_result(query: &Query, aggs: &[Agg], groups: &Groups) -> GroupsResult {
+    let row = |group: &Group| GroupRow {
+        key: group.key.clone(),
+        matched: group.totals.matched,
+        aggs: aggs_result(aggs, &group.totals),
+        series: group.series.as_ref().map(|s| series_result(aggs, s)),
+    };
+    let mut rows: Vec<GroupRow> = groups.named().map(row).collect();
+    rows.sort_by(|a, b| b.matched.cmp(&a.matched).then_with(|| a.key.cmp(&b.key)));
+    GroupsResult {
+        by: query.by().to_vec(),
+        rows,
+        other: (groups.other.totals.matched > 0).then(|| row(&groups.other)),
+        complete: groups.complete(),
     }
 }
 
@@ -258,27 +404,41 @@ impl ScanStats {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::aggregate::MAX_GROUPS;
     use crate::query::parse;
 
-    fn partial(query: &Query, values: &[&str]) -> Partial {
-        let mut p = Partial::new(query);
-        for v in values {
-            p.matched += 1;
-            for agg in &mut p.aggs {
-                agg.update(v);
-            }
+    /// An event as field → value.
+    struct Event(HashMap<&'static str, String>);
+
+    impl Fields for Event {
+        fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+            self.0.get(field).map(|v| Cow::Borrowed(v.as_str()))
         }
-        p
+    }
+
+    fn event(pairs: &[(&'static str, &str)]) -> Event {
+        Event(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+
+    fn partial(query: &Query, values: &[&str]) -> Partial {
+        let mut a = Aggregator::new(query);
+        for v in values {
+            a.add(&event(&[("x", v)]), None);
+        }
+        a.finish()
     }
 
     #[test]
     fn merge_adds_counts_and_sketches() {
-        let q = parse("| stats count(), dc(x)").unwrap();
+        let q = parse("| stats count, dc(x)").unwrap();
         let mut a = partial(&q, &["a", "b"]);
         a.merge(&partial(&q, &["b", "c", "d"])).unwrap();
         let r = a.result(&q);
         assert_eq!(r.matched, 5);
+        assert_eq!(r.aggs[0].value, AggValue::Count { value: 5 });
         match &r.aggs[1].value {
             AggValue::Distinct(e) => assert_eq!(e.estimate.round(), 4.0),
             other => panic!("{other:?}"),
@@ -290,45 +450,178 @@ mod tests {
         let q = parse("| stats sum(x), avg(x), min(x), max(x), p50(x)").unwrap();
         let mut a = partial(&q, &["1", "2", "oops", "3"]);
         a.merge(&partial(&q, &["4", "100"])).unwrap();
-        let values: Vec<AggValue> = a.result(&q).aggs.into_iter().map(|r| r.value).collect();
-        let number = |v: &AggValue| match v {
-            AggValue::Number { value } => *value,
-            AggValue::Quantile { value, .. } => *value,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(number(&values[0]), Some(110.0));
-        assert_eq!(number(&values[1]), Some(22.0));
+        let values: Vec<Option<f64>> = a
+            .result(&q)
+            .aggs
+            .into_iter()
+            .map(|r| r.value.number())
+            .collect();
         assert_eq!(
-            (number(&values[2]), number(&values[3])),
-            (Some(1.0), Some(100.0))
+            values[..4],
+            [Some(110.0), Some(22.0), Some(1.0), Some(100.0)]
         );
-        let p50 = number(&values[4]).unwrap();
+        let p50 = values[4].unwrap();
         assert!((p50 - 3.0).abs() <= 0.03, "{p50}");
     }
 
     #[test]
     fn merge_rejects_partials_of_another_query() {
-        let a = parse("| stats count(), dc(x)").unwrap();
+        let a = parse("| stats count, dc(x)").unwrap();
         let b = parse("| top 3 x").unwrap();
         let mut pa = Partial::new(&a);
         assert!(matches!(
             pa.merge(&Partial::new(&b)),
             Err(MergeError::Shape { .. })
         ));
-        let c = parse("| stats dc(x), count()").unwrap();
+        let c = parse("| stats dc(x), count").unwrap();
         assert!(matches!(
             pa.merge(&Partial::new(&c)),
             Err(MergeError::Kind { index: 0 })
         ));
+        let d = parse("| stats count, dc(x) by y").unwrap();
+        assert!(matches!(
+            pa.merge(&Partial::new(&d)),
+            Err(MergeError::Grouping)
+        ));
+    }
+
+    #[test]
+    fn groups_are_exact_and_sorted_by_size() {
+        let q = parse("| stats count, dc(x) by action, port | where count > 1").unwrap();
+        let mut a = Aggregator::new(&q);
+        for (action, port, x) in [
+            ("ACCEPT", "22", "a"),
+            ("REJECT", "22", "a"),
+            ("REJECT", "22", "b"),
+            ("REJECT", "443", "c"),
+            ("ACCEPT", "22", "d"),
+            ("ACCEPT", "22", "d"),
+        ] {
+            a.add(
+                &event(&[("action", action), ("port", port), ("x", x)]),
+                None,
+            );
+        }
+        // No `port`: counted in the totals, in no group.
+        a.add(&event(&[("action", "ACCEPT")]), None);
+        let r = a.finish().result(&q);
+        assert_eq!(r.matched, 7);
+        let groups = r.groups.unwrap();
+        assert!(groups.complete && groups.other.is_none());
+        let rows: Vec<(Vec<String>, u64)> = groups
+            .rows
+            .iter()
+            .map(|g| (g.key.clone(), g.matched))
+            .collect();
+        // REJECT/443 (one event) is filtered out by `where count > 1`.
+        assert_eq!(
+            rows,
+            [
+                (vec!["ACCEPT".into(), "22".into()], 3),
+                (vec!["REJECT".into(), "22".into()], 2)
+            ]
+        );
+        assert_eq!(
+            groups.rows[0].aggs[1].value.number().map(f64::round),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn too_many_groups_keep_a_consistent_sample_whatever_the_merge_order() {
+        let q = parse("| stats count by k").unwrap();
+        let build = |range: std::ops::Range<u32>| {
+            let mut a = Aggregator::new(&q);
+            for i in range {
+                // Every key twice, in different partials for odd keys.
+                a.add(&event(&[("k", &format!("k{}", i % 900))]), None);
+            }
+            a.finish()
+        };
+        let parts = [build(0..700), build(700..1300), build(1300..1800)];
+        let mut forward = Partial::new(&q);
+        let mut backward = Partial::new(&q);
+        for p in &parts {
+            forward.merge(p).unwrap();
+        }
+        for p in parts.iter().rev() {
+            backward.merge(p).unwrap();
+        }
+        let (f, b) = (forward.result(&q), backward.result(&q));
+        assert_eq!(f, b);
+        let groups = f.groups.unwrap();
+        assert_eq!(groups.rows.len(), MAX_GROUPS);
+        assert!(!groups.complete);
+        // Named groups are exact: each key was seen twice.
+        assert!(groups.rows.iter().all(|r| r.matched == 2));
+        let other = groups.other.unwrap().matched;
+        assert_eq!(other + 2 * MAX_GROUPS as u64, 1800);
+    }
+
+    #[test]
+    fn timechart_buckets_by_span_and_coarsens_to_fit() {
+        let q = parse("| timechart span=1m count").unwrap();
+        let hour = 3_600_000;
+        let mut a = Aggregator::new(&q);
+        for minute in 0..3 {
+            for _ in 0..=minute {
+                a.add(&event(&[]), Some(10 * hour + minute * 60_000 + 5_000));
+            }
+        }
+        a.add(&event(&[]), None);
+        let r = a.finish().result(&q);
+        let series = r.series.unwrap();
+        assert_eq!(series.span_seconds, 60);
+        assert_eq!(series.untimed, 1);
+        let points: Vec<(i64, u64)> = series.points.iter().map(|p| (p.time, p.matched)).collect();
+        assert_eq!(
+            points,
+            [
+                (10 * hour, 1),
+                (10 * hour + 60_000, 2),
+                (10 * hour + 120_000, 3)
+            ]
+        );
+
+        // 3,000 distinct minutes exceed the 2,000-bucket limit: 5-minute buckets.
+        let mut a = Aggregator::new(&q);
+        let mut b = Aggregator::new(&q);
+        for minute in 0..3000 {
+            let target = if minute % 2 == 0 { &mut a } else { &mut b };
+            target.add(&event(&[]), Some(minute * 60_000));
+        }
+        let (a, b) = (a.finish(), b.finish());
+        let mut ab = a.clone();
+        ab.merge(&b).unwrap();
+        let mut ba = b.clone();
+        ba.merge(&a).unwrap();
+        let (ab, ba) = (ab.result(&q).series.unwrap(), ba.result(&q).series.unwrap());
+        assert_eq!(ab, ba);
+        assert_eq!(ab.span_seconds, 300);
+        assert_eq!(ab.points.len(), 600);
+        assert!(ab.points.iter().all(|p| p.matched == 5));
+    }
+
+    #[test]
+    fn timechart_without_span_fits_the_range() {
+        let mut q = parse("earliest=-1d latest=now | timechart dc(x) by y").unwrap();
+        q.resolve_time(86_400_000 * 100);
+        let mut a = Aggregator::new(&q);
+        a.add(&event(&[("x", "1"), ("y", "a")]), Some(86_400_000 * 99 + 1));
+        let r = a.finish().result(&q);
+        let series = r.groups.unwrap().rows[0].series.clone().unwrap();
+        // One day in at most 200 buckets: 10 minutes.
+        assert_eq!(series.span_seconds, 600);
+        assert_eq!(series.points[0].value.number().map(f64::round), Some(1.0));
     }
 
     #[test]
     fn hits_keep_the_newest_whatever_the_merge_order() {
-        let q = parse("| stats count()").unwrap();
+        let q = parse("").unwrap();
         let file_partial = |file: &str, lines: u64| {
             let mut p = Partial::new(&q);
             for line in 1..=lines {
-                p.add_hit(file, line, &format!("{file}:{line}"));
+                p.add_hit(Hit::new(file, line, &format!("{file}:{line}")));
             }
             p
         };
@@ -358,14 +651,16 @@ mod tests {
             (newest[99].file.as_str(), newest[99].line),
             ("2026/11/21", 81)
         );
+        // `head 5` after a plain search: the 5 newest.
+        let head = parse("| head 5").unwrap();
+        assert_eq!(forward.result(&head).hits[..], newest[..5]);
     }
 
     #[test]
     fn a_long_hit_is_cut_at_a_character_boundary() {
-        let q = parse("| stats count()").unwrap();
+        let q = parse("").unwrap();
         let mut p = Partial::new(&q);
-        let text = "é".repeat(MAX_HIT_BYTES);
-        p.add_hit("f", 1, &text);
+        p.add_hit(Hit::new("f", 1, &"é".repeat(MAX_HIT_BYTES)));
         let hit = &p.hits[0];
         assert!(
             hit.truncated && hit.text.len() <= MAX_HIT_BYTES && hit.text.len() > MAX_HIT_BYTES - 2

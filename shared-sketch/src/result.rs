@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::partial::{Hit, ScanStats};
+use crate::query::{CompareOp, Post};
 pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,7 +12,12 @@ pub struct QueryResult {
     /// The query in canonical form.
     pub query: String,
     pub matched: u64,
+    /// Over every matching event, in the query's order (emptied by a failing `where`).
     pub aggs: Vec<AggResult>,
+    /// `timechart` without `by`: the aggregate per time bucket.
+    pub series: Option<Series>,
+    /// `by`: one row per group.
+    pub groups: Option<GroupsResult>,
     /// The newest matching events, newest first (at most `MAX_HITS`).
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
@@ -54,4 +60,120 @@ pub struct TopRow {
     pub estimate: u64,
     pub lower: u64,
     pub upper: u64,
+}
+
+/// An aggregate per time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Bucket width: the query's `span=` or, without one, chosen to fit the range.
+    pub span_seconds: u32,
+    /// Matching events without a timestamp (counted, not charted).
+    pub untimed: u64,
+    /// Occupied buckets, oldest first.
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Bucket start, epoch milliseconds.
+    pub time: i64,
+    pub matched: u64,
+    pub value: AggValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupsResult {
+    pub by: Vec<String>,
+    /// Largest first (ties by key).
+    pub rows: Vec<GroupRow>,
+    /// Events of groups beyond the sample (`complete` is false when there are any).
+    pub other: Option<GroupRow>,
+    /// Every group is a row.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRow {
+    /// The `by` fields' values (empty for "other").
+    pub key: Vec<String>,
+    pub matched: u64,
+    pub aggs: Vec<AggResult>,
+    pub series: Option<Series>,
+}
+
+impl AggValue {
+    /// The single number a `where` compares, if this value is one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            AggValue::Count { value } => Some(*value as f64),
+            AggValue::Distinct(d) => Some(d.estimate),
+            AggValue::Number { value } | AggValue::Quantile { value, .. } => *value,
+            AggValue::Rare(_) | AggValue::Top { .. } => None,
+        }
+    }
+}
+
+fn holds(left: f64, op: CompareOp, right: f64) -> bool {
+    match op {
+        CompareOp::Eq => left == right,
+        CompareOp::Ne => left != right,
+        CompareOp::Lt => left < right,
+        CompareOp::Le => left <= right,
+        CompareOp::Gt => left > right,
+        CompareOp::Ge => left >= right,
+    }
+}
+
+impl QueryResult {
+    /// Applies one `where`, `head` or `fields` to the answer. Rows are groups when the
+    /// query has `by`, else the rows of `top`/`rare`, else the totals; `head` after a plain
+    /// search keeps the newest hits.
+    pub(crate) fn apply(&mut self, post: &Post) {
+        match post {
+            Post::Where { agg, op, value } => {
+                let keep = |aggs: &[AggResult]| {
+                    aggs.get(*agg)
+                        .and_then(|a| a.value.number())
+                        .is_some_and(|n| holds(n, *op, *value))
+                };
+                if let Some(groups) = &mut self.groups {
+                    groups.rows.retain(|row| keep(&row.aggs));
+                    return;
+                }
+                match self.aggs.first_mut().map(|a| &mut a.value) {
+                    Some(AggValue::Top { rows, .. }) => {
+                        rows.retain(|r| holds(r.estimate as f64, *op, *value));
+                    }
+                    Some(AggValue::Rare(summary)) => {
+                        summary.rows.retain(|r| holds(r.count as f64, *op, *value));
+                    }
+                    _ => {
+                        if let Some(series) = &mut self.series {
+                            series.points.retain(|p| {
+                                p.value.number().is_some_and(|n| holds(n, *op, *value))
+                            });
+                        } else if !keep(&self.aggs) {
+                            self.aggs.clear();
+                        }
+                    }
+                }
+            }
+            Post::Head(n) => {
+                let n = *n as usize;
+                if let Some(groups) = &mut self.groups {
+                    groups.rows.truncate(n);
+                } else if self.aggs.is_empty() {
+                    self.hits.truncate(n);
+                } else {
+                    match self.aggs.first_mut().map(|a| &mut a.value) {
+                        Some(AggValue::Top { rows, .. }) => rows.truncate(n),
+                        Some(AggValue::Rare(summary)) => summary.rows.truncate(n),
+                        _ => {}
+                    }
+                }
+            }
+            // Workers fill each hit's fields; nothing to do to the merged answer.
+            Post::Fields(_) => {}
+        }
+    }
 }

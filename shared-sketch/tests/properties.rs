@@ -6,32 +6,37 @@
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use shared_sketch::{Agg, AggValue, Partial, Query, QueryResult, decode, encode};
+use shared_sketch::{Agg, AggValue, Command, Partial, Query, QueryResult, decode, encode};
 
 fn query() -> Query {
     let field = "ip".to_string();
+    // Four sketches in one partial: more than one command's worth, so built directly.
+    let aggs = vec![
+        Agg::Count,
+        Agg::Distinct {
+            field: field.clone(),
+        },
+        Agg::Top {
+            n: 20,
+            field: field.clone(),
+        },
+        Agg::Rare { n: 50, field },
+    ];
     Query {
-        filters: vec![],
-        aggs: vec![
-            Agg::Count,
-            Agg::Distinct {
-                field: field.clone(),
-            },
-            Agg::Top {
-                n: 20,
-                field: field.clone(),
-            },
-            Agg::Rare { n: 50, field },
-        ],
+        search: None,
+        earliest: None,
+        latest: None,
+        command: Some(Command::Stats { aggs, by: vec![] }),
+        post: vec![],
     }
 }
 
 fn partial(q: &Query, values: &[u32]) -> Partial {
     let mut p = Partial::new(q);
     for v in values {
-        p.matched += 1;
+        p.all.totals.matched += 1;
         let text = format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255);
-        for agg in &mut p.aggs {
+        for agg in &mut p.all.totals.states {
             agg.update(&text);
         }
     }

@@ -45,7 +45,7 @@ fn thousand_way_merge_in_the_browser() {
     let built = js_sys::Date::now() - t;
     let bytes: usize = frames.iter().map(Vec::len).sum();
     let decoded: Vec<Partial> = frames.iter().map(|f| decode(f).unwrap()).collect();
-    assert_eq!(merge_all(&decoded).matched, EVENTS as u64);
+    assert_eq!(merge_all(&decoded).matched(), EVENTS as u64);
 
     let merge = median_ms(|| {
         std::hint::black_box(merge_all(&decoded));

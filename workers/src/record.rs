@@ -3,7 +3,21 @@
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
-use shared_sketch::query::aliases;
+use shared_sketch::query::{Fields, aliases};
+use shared_sketch::time::{epoch_seconds, parse_timestamp};
+
+/// Where JSON formats keep the event's time, tried in order: Cowrie and generic
+/// (`timestamp`, `@timestamp`), CloudTrail (`eventTime`), Zeek (`ts`), VPC flow logs
+/// (`start`), and common others.
+const TIME_FIELDS: &[&str] = &[
+    "timestamp",
+    "@timestamp",
+    "eventTime",
+    "ts",
+    "time",
+    "start",
+    "date",
+];
 
 /// One JSON object event.
 pub struct Record {
@@ -39,6 +53,22 @@ impl Record {
             .and_then(scalar_text)
     }
 
+    /// The event's time in epoch milliseconds: the first of `TIME_FIELDS` present, read as
+    /// an ISO-8601 text or a number of epoch seconds (milliseconds when it is that large).
+    pub fn time(&self) -> Option<i64> {
+        let value = TIME_FIELDS.iter().find_map(|f| self.fields.get(*f))?;
+        match value {
+            Value::String(s) => parse_timestamp(s),
+            // Whole numbers from 10¹¹ up are milliseconds (seconds would be past year 5000).
+            Value::Number(n) => match n.as_i64() {
+                Some(ms) if ms.unsigned_abs() >= 100_000_000_000 => Some(ms),
+                Some(seconds) => seconds.checked_mul(1000),
+                None => epoch_seconds(&n.to_string()),
+            },
+            _ => None,
+        }
+    }
+
     fn lookup(&self, path: &str) -> Option<&Value> {
         if let Some(v) = self.fields.get(path) {
             return Some(v);
@@ -49,6 +79,12 @@ impl Record {
             value = value.as_object()?.get(part)?;
         }
         Some(value)
+    }
+}
+
+impl Fields for Record {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+        Record::get(self, field)
     }
 }
 
@@ -99,6 +135,24 @@ mod tests {
         assert_eq!(vpc.get("dst_port").as_deref(), Some("443"));
         let own = rec(r#"{"src_ip":"1.1.1.1","srcaddr":"2.2.2.2"}"#);
         assert_eq!(own.get("src_ip").as_deref(), Some("1.1.1.1"));
+    }
+
+    #[test]
+    fn times_come_from_the_format_field() {
+        let noon = 1_714_564_800_000;
+        assert_eq!(
+            rec(r#"{"timestamp":"2024-05-01T12:00:00.000000Z"}"#).time(),
+            Some(noon)
+        );
+        assert_eq!(
+            rec(r#"{"eventTime":"2024-05-01T12:00:00Z"}"#).time(),
+            Some(noon)
+        );
+        assert_eq!(rec(r#"{"ts":1714564800.25}"#).time(), Some(noon + 250));
+        assert_eq!(rec(r#"{"start":1714564800}"#).time(), Some(noon));
+        assert_eq!(rec(r#"{"time":1714564800000}"#).time(), Some(noon));
+        assert_eq!(rec(r#"{"timestamp":"soon"}"#).time(), None);
+        assert_eq!(rec(r#"{"a":1}"#).time(), None);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn filters_and_top_k_match_exact_counts_across_gzip_members() {
     let q = parse("action:reject | top 10 src_ip").unwrap();
     let p = scan_file(&path, "flows.json.gz", &q);
     let exact = exact_top(&lines, |l| l.contains("REJECT"));
-    assert_eq!(p.matched, exact.values().sum::<u64>());
+    assert_eq!(p.matched(), exact.values().sum::<u64>());
     assert_eq!(p.stats.records, 1000);
     assert_eq!(p.stats.errors, vec![]);
     let AggValue::Top {
@@ -82,7 +82,7 @@ fn malformed_lines_are_counted_and_skipped() {
     let path = write(dir.path(), "mixed.json", text.as_bytes());
     let q = parse("| stats count(), dc(a)").unwrap();
     let p = scan_file(&path, "mixed.json", &q);
-    assert_eq!((p.stats.records, p.stats.malformed, p.matched), (2, 4, 2));
+    assert_eq!((p.stats.records, p.stats.malformed, p.matched()), (2, 4, 2));
 }
 
 #[test]
@@ -93,7 +93,11 @@ fn a_truncated_gzip_file_keeps_what_was_read_and_reports_it() {
     let path = write(dir.path(), "cut.json.gz", &bytes[..bytes.len() / 2]);
     let q = parse("| stats count()").unwrap();
     let p = scan_file(&path, "cut.json.gz", &q);
-    assert!(p.matched > 1000 && p.matched < 20_000, "{}", p.matched);
+    assert!(
+        p.matched() > 1000 && p.matched() < 20_000,
+        "{}",
+        p.matched()
+    );
     assert_eq!(p.stats.failed_files, 1);
     assert_eq!(p.stats.errors[0].file, "cut.json.gz");
     assert!(
@@ -107,7 +111,7 @@ fn a_truncated_gzip_file_keeps_what_was_read_and_reports_it() {
 fn a_missing_file_is_an_error_in_the_stats() {
     let q = parse("| stats count()").unwrap();
     let p = scan_file(Path::new("/nonexistent/x.gz"), "x.gz", &q);
-    assert_eq!((p.matched, p.stats.failed_files), (0, 1));
+    assert_eq!((p.matched(), p.stats.failed_files), (0, 1));
     assert!(p.stats.errors[0].message.contains("cannot open"));
 }
 
@@ -136,7 +140,7 @@ fn real_cowrie_honeypot_logs_scan_with_exact_counts() {
         })
         .count() as u64;
     assert!(expected > 0, "fixture has failed logins");
-    assert_eq!(p.matched, expected);
+    assert_eq!(p.matched(), expected);
     assert_eq!(p.stats.errors, vec![]);
 }
 

@@ -1,8 +1,10 @@
 mod error_banner;
+mod groups;
 mod progress;
 mod query_bar;
 mod rare_list;
 mod results;
+mod series;
 mod stat_tile;
 mod top_list;
 

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use shared_sketch::{AggValue, QueryResult, ScanStats};
 
+use super::groups::GroupsTable;
 use super::rare_list::RareList;
+use super::series::SeriesChart;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
 use crate::format::thousands;
@@ -11,6 +13,11 @@ use crate::format::thousands;
 pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
     move || {
         result.get().map(|r| {
+            let chart_label = r.aggs.first().map(|a| a.label.clone()).unwrap_or_default();
+            let series = r
+                .series
+                .map(|s| view! { <SeriesChart label=chart_label.clone() series=s/> });
+            let groups = r.groups.map(|g| view! { <GroupsTable groups=g/> });
             let widgets = r
                 .aggs
                 .into_iter()
@@ -48,6 +55,8 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
                     " scanned"
                 </div>
                 <FileProblems stats=r.stats/>
+                {series}
+                {groups}
                 <div class="widgets">{widgets}</div>
             }
         })

@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Zipf};
-use shared_sketch::{Agg, AggState, Partial, Query};
+use shared_sketch::{Agg, AggState, Command, Partial, Query};
 
 /// Both halves of the benchmark build the same events from it.
 pub const SEED: u64 = 20261122;
@@ -34,20 +34,25 @@ pub struct Workload {
 /// `top 100`, `dc`, `rare` on the source address and `p99` of bytes: the four sketches.
 pub fn query() -> Query {
     let ip = || "src_ip".to_string();
+    // Four sketches in one partial: more than one command's worth, so built directly.
+    let aggs = vec![
+        Agg::Distinct { field: ip() },
+        Agg::Top {
+            n: TOP_N,
+            field: ip(),
+        },
+        Agg::Rare { n: 10, field: ip() },
+        Agg::Quantile {
+            field: "bytes".to_string(),
+            hundredths: 9900,
+        },
+    ];
     Query {
-        filters: vec![],
-        aggs: vec![
-            Agg::Distinct { field: ip() },
-            Agg::Top {
-                n: TOP_N,
-                field: ip(),
-            },
-            Agg::Rare { n: 10, field: ip() },
-            Agg::Quantile {
-                field: "bytes".to_string(),
-                hundredths: 9900,
-            },
-        ],
+        search: None,
+        earliest: None,
+        latest: None,
+        command: Some(Command::Stats { aggs, by: vec![] }),
+        post: vec![],
     }
 }
 
@@ -113,8 +118,8 @@ impl Workload {
         let mut partial = Partial::new(query);
         for i in range {
             let ip = self.ip(i);
-            partial.matched += 1;
-            for agg in &mut partial.aggs {
+            partial.all.totals.matched += 1;
+            for agg in &mut partial.all.totals.states {
                 match agg {
                     AggState::Quantile(q) => q.update(self.bytes[i]),
                     other => other.update(ip),

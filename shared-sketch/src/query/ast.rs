@@ -1,24 +1,200 @@
 use serde::{Deserialize, Serialize};
 
-/// A parsed query: the events to match and the aggregates to compute over them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A parsed query: which events to match, over which time, what to compute over them, and
+/// how to shape the merged answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Query {
-    /// All must hold (implicit AND).
-    pub filters: Vec<Filter>,
-    /// In the order the user wrote them; a `Partial` holds one state per entry.
-    pub aggs: Vec<Agg>,
+    /// The search expression; `None` matches every event.
+    pub search: Option<Expr>,
+    /// `earliest=` / `latest=`: events with `earliest <= time < latest`.
+    pub earliest: Option<TimeBound>,
+    pub latest: Option<TimeBound>,
+    /// The aggregating command; `None` for a plain search (count and hits only).
+    pub command: Option<Command>,
+    /// `where`, `head`, `fields`: applied in order to the merged answer.
+    pub post: Vec<Post>,
 }
 
-/// `field:value` — the field's value equals `value`, ignoring ASCII case (as in Splunk).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Filter {
+/// A boolean search expression. Precedence: `NOT` binds tightest, then `AND` (also
+/// implicit, between adjacent terms), then `OR`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// A bare word or "quoted phrase": a case-insensitive token match anywhere in the
+    /// event's raw text. `*` in a bare word matches any run of characters within a token.
+    Term {
+        text: String,
+        phrase: bool,
+    },
+    /// `field:value`, `field=value`, `field!=value`, `field>N`, …
+    Compare(Compare),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compare {
+    /// A field name; dots reach into nested objects (`userIdentity.arn`) or name a flat
+    /// dotted key (Zeek's `id.orig_h`).
     pub field: String,
+    pub op: CompareOp,
+    /// As written (unquoted); how it is compared follows from `op` and its shape.
     pub value: String,
+    /// Written in quotes: never a wildcard or network, always literal text.
+    pub quoted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareOp {
+    /// `:` or `=`: equal ignoring ASCII case; `*` wildcards; `a.b.c.d/n` is a network.
+    Eq,
+    /// `!=`: the field is present and not equal.
+    Ne,
+    /// Numeric when both sides are numbers, else by text.
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Eq => ":",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
+/// One end of the query's time range, resolved against "now" when the query runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeBound {
+    Now,
+    /// Seconds before now, as written: `-7d` is `Ago { amount: 7, unit: Day }`.
+    Ago {
+        amount: u32,
+        unit: TimeUnit,
+    },
+    /// Milliseconds since the Unix epoch (UTC).
+    At(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+}
+
+impl TimeUnit {
+    pub fn seconds(self) -> i64 {
+        match self {
+            TimeUnit::Second => 1,
+            TimeUnit::Minute => 60,
+            TimeUnit::Hour => 3600,
+            TimeUnit::Day => 86_400,
+            TimeUnit::Week => 7 * 86_400,
+        }
+    }
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TimeUnit::Second => "s",
+            TimeUnit::Minute => "m",
+            TimeUnit::Hour => "h",
+            TimeUnit::Day => "d",
+            TimeUnit::Week => "w",
+        }
+    }
+}
+
+impl TimeBound {
+    /// Milliseconds since the epoch, given now (also in milliseconds).
+    pub fn resolve(self, now_ms: i64) -> i64 {
+        match self {
+            TimeBound::Now => now_ms,
+            TimeBound::Ago { amount, unit } => {
+                now_ms.saturating_sub(i64::from(amount) * unit.seconds() * 1000)
+            }
+            TimeBound::At(ms) => ms,
+        }
+    }
+}
+
+/// The command that aggregates matching events into sketches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// `stats agg, … [by f, …]`
+    Stats { aggs: Vec<Agg>, by: Vec<String> },
+    /// `top [N] f [by g, …]`
+    Top {
+        n: u32,
+        field: String,
+        by: Vec<String>,
+    },
+    /// `rare [N] f`
+    Rare { n: u32, field: String },
+    /// `timechart [span=…] agg [by f]`: the aggregate per time bucket (per value of `f`).
+    Timechart {
+        /// Bucket width in seconds; `None` picks one from the query's time range.
+        span: Option<u32>,
+        agg: Agg,
+        by: Option<String>,
+    },
+}
+
+impl Command {
+    /// The sketches each group (or the whole query) carries, in order.
+    pub fn aggs(&self) -> Vec<Agg> {
+        match self {
+            Command::Stats { aggs, .. } => aggs.clone(),
+            Command::Top { n, field, .. } => vec![Agg::Top {
+                n: *n,
+                field: field.clone(),
+            }],
+            Command::Rare { n, field } => vec![Agg::Rare {
+                n: *n,
+                field: field.clone(),
+            }],
+            Command::Timechart { agg, .. } => vec![agg.clone()],
+        }
+    }
+
+    /// The fields events are grouped by (empty: one group).
+    pub fn by(&self) -> &[String] {
+        match self {
+            Command::Stats { by, .. } | Command::Top { by, .. } => by,
+            Command::Timechart { by: Some(by), .. } => std::slice::from_ref(by),
+            Command::Rare { .. } | Command::Timechart { by: None, .. } => &[],
+        }
+    }
+}
+
+/// What happens to the merged answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Post {
+    /// `where <agg> <op> <number>`: keeps the rows whose aggregate compares true. `agg` is
+    /// the index into the command's aggregates.
+    Where {
+        agg: usize,
+        op: CompareOp,
+        value: f64,
+    },
+    /// `head N`: the first N rows (or hits, after a plain search).
+    Head(u32),
+    /// `fields a, b`: the fields shown for each hit.
+    Fields(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Agg {
-    /// `count()` — exact number of matching events.
+    /// `count` — exact number of matching events.
     Count,
     /// `dc(field)` — distinct values of `field` (HyperLogLog).
     Distinct { field: String },
@@ -56,7 +232,7 @@ impl Agg {
     /// The label a user sees, in the query's own syntax.
     pub fn label(&self) -> String {
         match self {
-            Agg::Count => "count()".to_string(),
+            Agg::Count => "count".to_string(),
             Agg::Distinct { field } => format!("dc({field})"),
             Agg::Top { n, field } => format!("top {n} {field}"),
             Agg::Rare { n, field } => format!("rare {n} {field}"),
@@ -81,5 +257,50 @@ impl Agg {
             | Agg::Stat { field, .. }
             | Agg::Quantile { field, .. } => Some(field),
         }
+    }
+}
+
+impl Query {
+    /// The sketches the query carries per group, in order (empty for a plain search).
+    pub fn aggs(&self) -> Vec<Agg> {
+        self.command.as_ref().map_or_else(Vec::new, Command::aggs)
+    }
+
+    /// The fields events are grouped by.
+    pub fn by(&self) -> &[String] {
+        self.command.as_ref().map_or(&[], Command::by)
+    }
+
+    /// `fields a, b` if given: what each hit shows.
+    pub fn hit_fields(&self) -> Option<&[String]> {
+        self.post.iter().rev().find_map(|p| match p {
+            Post::Fields(fields) => Some(fields.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// Replaces `now` and `-7d` with the times they mean at `now_ms`: the gateway does this
+    /// once per query, so every worker filters and buckets alike.
+    pub fn resolve_time(&mut self, now_ms: i64) {
+        for bound in [&mut self.earliest, &mut self.latest].into_iter().flatten() {
+            *bound = TimeBound::At(bound.resolve(now_ms));
+        }
+    }
+
+    /// `[earliest, latest)` where given as absolute times (relative ones count as open).
+    pub fn time_range_if_absolute(&self) -> (Option<i64>, Option<i64>) {
+        let at = |b: Option<TimeBound>| match b {
+            Some(TimeBound::At(ms)) => Some(ms),
+            _ => None,
+        };
+        (at(self.earliest), at(self.latest))
+    }
+
+    /// `[earliest, latest)` in epoch milliseconds, given now; `None` where open.
+    pub fn time_range(&self, now_ms: i64) -> (Option<i64>, Option<i64>) {
+        (
+            self.earliest.map(|b| b.resolve(now_ms)),
+            self.latest.map(|b| b.resolve(now_ms)),
+        )
     }
 }

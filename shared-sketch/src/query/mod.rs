@@ -1,15 +1,21 @@
 //! The query language. It lives here, not in the gateway, so the browser can validate a query
-//! as the user types with exactly the parser the server uses.
+//! as the user types with exactly the parser the server uses, and so every worker evaluates
+//! it with the same code.
 //!
 //! ```text
-//! action:REJECT dst_port:22 | top 10 src_ip
-//! src_ip:10.0.3.17 | stats count(), dc(dst_ip), sum(bytes), p99(bytes)
+//! action:REJECT dst_port:22 earliest=-7d | top 10 src_ip
+//! src_ip:10.0.0.0/8 NOT dst_port:443 | stats count, dc(dst_ip), p99(bytes) by action
+//! "failed password" OR "invalid user" | timechart span=1h count by src_ip
 //! ```
+//!
+//! The reference, with examples on the real datasets, is docs/QUERY.md.
 
 mod ast;
+mod eval;
 mod fields;
 mod parse;
 
-pub use ast::{Agg, Filter, Query, StatKind};
+pub use ast::{Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit};
+pub use eval::{Fields, Matcher};
 pub use fields::aliases;
-pub use parse::{ParseError, parse};
+pub use parse::{MAX_BY_FIELDS, MAX_DEPTH, MAX_LIST_N, ParseError, format_span, parse};

@@ -2,24 +2,39 @@
 //! name the column and what was expected matter more here than a generator's conveniences.
 //!
 //! ```text
-//! query   := filter* ( '|' command )?
-//! filter  := FIELD ':' ( WORD | "quoted" )
-//! command := ('top' | 'rare') [N] FIELD
-//!          | 'stats' agg ( ',' agg )*
-//! agg     := 'count' '(' ')' | ('dc' | 'sum' | 'min' | 'max' | 'avg') '(' FIELD ')'
-//!          | 'p' PERCENT '(' FIELD ')' | 'percentile' '(' FIELD ',' PERCENT ')'
+//! query    := search? ( '|' command )? ( '|' post )*
+//! search   := or
+//! or       := and ( 'OR' and )*
+//! and      := unary ( 'AND'? unary )*
+//! unary    := 'NOT' unary | '(' or ')' | compare | time | TERM | "PHRASE"
+//! compare  := FIELD ( ':' | '=' | '!=' | '<' | '<=' | '>' | '>=' ) ( WORD | "quoted" )
+//! time     := ( 'earliest' | 'latest' ) '=' ( 'now' | -N(s|m|h|d|w) | ISO-8601 | epoch )
+//! command  := 'stats' agg ( ',' agg )* by? | 'top' [N] FIELD by? | 'rare' [N] FIELD
+//!           | 'timechart' [ 'span=' N(s|m|h|d|w) ] agg [ 'by' FIELD ]
+//! by       := 'by' FIELD ( ',' FIELD )*
+//! post     := 'where' agg-name op NUMBER | 'head' N | 'fields' FIELD ( ',' FIELD )*
+//! agg      := 'count' ['(' ')'] | ('dc'|'sum'|'min'|'max'|'avg') '(' FIELD ')'
+//!           | 'p' PERCENT '(' FIELD ')' | 'percentile' '(' FIELD ',' PERCENT ')'
 //! ```
+//!
+//! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
 use std::fmt;
 
-use super::ast::{Agg, Filter, Query, StatKind};
+use super::ast::{
+    Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
+};
 
-/// Largest N accepted by `top N` and `rare N`: a list longer than this is no longer a
-/// summary (and top-K bounds would be too wide to be useful).
+/// Largest N accepted by `top N`, `rare N` and `head N`: a list longer than this is no
+/// longer a summary (and top-K bounds would be too wide to be useful).
 pub const MAX_LIST_N: u32 = 1000;
 const DEFAULT_LIST_N: u32 = 10;
 /// Longest query accepted; a query is typed by a person, anything longer is an accident.
 pub const MAX_QUERY_LEN: usize = 8 * 1024;
+/// Deepest nesting of parentheses and `NOT`s: bounds the parser's recursion.
+pub const MAX_DEPTH: usize = 64;
+/// Most fields after `by`.
+pub const MAX_BY_FIELDS: usize = 4;
 
 /// Where the query went wrong (1-based character column) and what was expected there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,28 +52,60 @@ pub fn parse(input: &str) -> Result<Query, ParseError> {
             message: format!("query is longer than {MAX_QUERY_LEN} bytes"),
         });
     }
-    let mut p = Parser { src: input, pos: 0 };
-    let filters = p.filters()?;
-    let mut aggs = Vec::new();
-    if p.eat('|') {
-        aggs = p.command()?;
+    let mut p = Parser {
+        src: input,
+        pos: 0,
+        depth: 0,
+        earliest: None,
+        latest: None,
+    };
+    p.skip_ws();
+    let search = match p.peek() {
+        None | Some('|') => None,
+        Some(_) => p.or()?,
+    };
+    let mut query = Query {
+        search,
+        earliest: p.earliest,
+        latest: p.latest,
+        command: None,
+        post: Vec::new(),
+    };
+    while p.eat('|') {
+        p.pipe(&mut query)?;
     }
     p.skip_ws();
     if let Some(c) = p.peek() {
-        let message = if c == '|' {
-            "only one `| command` per query is supported".to_string()
-        } else {
-            format!("unexpected `{c}`, expected end of query")
-        };
-        return Err(p.error(message));
+        return Err(p.error(format!("unexpected `{c}`, expected `|` or end of query")));
     }
-    Ok(Query { filters, aggs })
+    if let (Some(TimeBound::At(a)), Some(TimeBound::At(b))) = (query.earliest, query.latest)
+        && a >= b
+    {
+        return Err(ParseError {
+            column: 1,
+            message: "earliest= must be before latest=".to_string(),
+        });
+    }
+    Ok(query)
 }
 
 struct Parser<'a> {
     src: &'a str,
     /// Byte offset into `src`.
     pos: usize,
+    /// Parentheses and `NOT`s around the current position.
+    depth: usize,
+    earliest: Option<TimeBound>,
+    latest: Option<TimeBound>,
+}
+
+/// Characters that end a bare word or value.
+fn ends_word(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '|' | '(' | ')' | '"')
+}
+
+fn is_field_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')
 }
 
 impl<'a> Parser<'a> {
@@ -94,6 +141,27 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Consumes `word` (ASCII case-insensitive) if it is the next whole word.
+    fn eat_keyword(&mut self, word: &str) -> bool {
+        self.skip_ws();
+        let rest = self.rest();
+        let matches = rest.len() >= word.len()
+            && rest.is_char_boundary(word.len())
+            && rest[..word.len()].eq_ignore_ascii_case(word)
+            && !rest[word.len()..].starts_with(is_field_char);
+        if matches {
+            self.pos += word.len();
+        }
+        matches
+    }
+
+    /// The next whole word is exactly `word` (case-sensitive: search operators).
+    fn at_operator(&self, word: &str) -> bool {
+        self.rest()
+            .strip_prefix(word)
+            .is_some_and(|after| after.is_empty() || after.starts_with(ends_word))
+    }
+
     fn column(&self) -> usize {
         self.src[..self.pos].chars().count() + 1
     }
@@ -101,6 +169,13 @@ impl<'a> Parser<'a> {
     fn error(&self, message: impl Into<String>) -> ParseError {
         ParseError {
             column: self.column(),
+            message: message.into(),
+        }
+    }
+
+    fn error_at(&self, pos: usize, message: impl Into<String>) -> ParseError {
+        ParseError {
+            column: self.src[..pos].chars().count() + 1,
             message: message.into(),
         }
     }
@@ -116,9 +191,7 @@ impl<'a> Parser<'a> {
     fn ident(&mut self, what: &str) -> Result<&'a str, ParseError> {
         self.skip_ws();
         let rest = self.rest();
-        let len = rest
-            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')))
-            .unwrap_or(rest.len());
+        let len = rest.find(|c: char| !is_field_char(c)).unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error(format!("expected {what}, found {}", self.found())));
         }
@@ -126,129 +199,468 @@ impl<'a> Parser<'a> {
         Ok(&rest[..len])
     }
 
-    fn filters(&mut self) -> Result<Vec<Filter>, ParseError> {
-        let mut filters = Vec::new();
+    fn number(
+        &mut self,
+        what: &str,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ParseError> {
+        self.skip_ws();
+        let start = self.pos;
+        let digits = self
+            .rest()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap_or("");
+        match digits.parse::<u32>() {
+            Ok(n) if range.contains(&n) => {
+                self.pos += digits.len();
+                Ok(n)
+            }
+            _ => Err(self.error_at(
+                start,
+                format!(
+                    "expected {what} between {} and {}, found {}",
+                    range.start(),
+                    range.end(),
+                    self.found()
+                ),
+            )),
+        }
+    }
+
+    // ---- search expressions ----
+
+    fn or(&mut self) -> Result<Option<Expr>, ParseError> {
+        let start = self.pos;
+        let first = self.and()?;
+        let mut parts = Vec::new();
+        loop {
+            self.skip_ws();
+            if !self.at_operator("OR") {
+                break;
+            }
+            self.pos += 2;
+            match self.and()? {
+                Some(e) => parts.push(e),
+                None => return Err(self.error("expected a search term after `OR`")),
+            }
+        }
+        if parts.is_empty() {
+            return Ok(first);
+        }
+        let first =
+            first.ok_or_else(|| self.error_at(start, "expected a search term before `OR`"))?;
+        parts.insert(0, first);
+        Ok(Some(Expr::Or(parts)))
+    }
+
+    /// Terms joined by `AND` or juxtaposition. `None` when the sequence held only time
+    /// bounds (which are not part of the expression).
+    fn and(&mut self) -> Result<Option<Expr>, ParseError> {
+        let mut parts = Vec::new();
+        let mut any = false;
         loop {
             self.skip_ws();
             match self.peek() {
-                None | Some('|') => return Ok(filters),
-                Some('"') => {
-                    return Err(
-                        self.error("bare search terms are not supported yet: use field:value")
-                    );
-                }
-                Some(_) => {}
+                None | Some('|') | Some(')') => break,
+                _ if self.at_operator("OR") => break,
+                _ => {}
             }
-            let start = self.pos;
-            let field = self.ident("a field name (as in `field:value`)")?;
-            if self.peek() != Some(':') {
-                self.pos = start;
+            if self.at_operator("AND") {
+                if !any {
+                    return Err(self.error("expected a search term before `AND`"));
+                }
+                self.pos += 3;
+                self.skip_ws();
+                if matches!(self.peek(), None | Some('|') | Some(')')) || self.at_operator("OR") {
+                    return Err(self.error(format!(
+                        "expected a search term after `AND`, found {}",
+                        self.found()
+                    )));
+                }
+                continue;
+            }
+            any = true;
+            if let Some(e) = self.unary()? {
+                parts.push(e);
+            }
+        }
+        if !any {
+            return Err(self.error(format!("expected a search term, found {}", self.found())));
+        }
+        Ok(match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Expr::And(parts)),
+        })
+    }
+
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    fn unary(&mut self) -> Result<Option<Expr>, ParseError> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.at_operator("NOT") {
+            self.pos += 3;
+            self.skip_ws();
+            if matches!(self.peek(), None | Some('|') | Some(')')) {
                 return Err(self.error(format!(
-                    "expected `field:value`, found {} (bare search terms are not supported yet)",
+                    "expected a search term after `NOT`, found {}",
                     self.found()
                 )));
             }
-            self.pos += 1;
-            let value = self.value(field)?;
-            filters.push(Filter {
-                field: field.to_string(),
-                value,
-            });
+            let inner = self.nested(Self::unary)?;
+            return match inner {
+                Some(e) => Ok(Some(Expr::Not(Box::new(e)))),
+                None => Err(self.error_at(start, "`NOT` cannot apply to earliest=/latest=")),
+            };
         }
+        if self.eat('(') {
+            let inner = self.nested(Self::or)?;
+            self.expect(
+                ')',
+                &format!(
+                    "to close the `(` at column {}",
+                    self.src[..start].chars().count() + 1
+                ),
+            )?;
+            return match inner {
+                Some(e) => Ok(Some(e)),
+                None => Err(self.error_at(start, "earliest=/latest= cannot be inside parentheses")),
+            };
+        }
+        if self.peek() == Some('"') {
+            let text = self.quoted("phrase")?;
+            return Ok(Some(Expr::Term { text, phrase: true }));
+        }
+        // A field comparison if a field name is followed by an operator; else a bare word.
+        let rest = self.rest();
+        let field_len = rest.find(|c: char| !is_field_char(c)).unwrap_or(rest.len());
+        let starts_like_field =
+            rest.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'));
+        if starts_like_field && field_len > 0 {
+            let after = &rest[field_len..];
+            let op = [
+                ("!=", CompareOp::Ne),
+                ("<=", CompareOp::Le),
+                (">=", CompareOp::Ge),
+                (":", CompareOp::Eq),
+                ("=", CompareOp::Eq),
+                ("<", CompareOp::Lt),
+                (">", CompareOp::Gt),
+            ]
+            .into_iter()
+            .find(|(sym, _)| after.starts_with(sym));
+            if let Some((sym, op)) = op {
+                let field = &rest[..field_len];
+                self.pos += field_len + sym.len();
+                let lower = field.to_ascii_lowercase();
+                if (lower == "earliest" || lower == "latest") && sym == "=" {
+                    return self.time_bound(start, &lower).map(|()| None);
+                }
+                let quoted = self.peek() == Some('"');
+                let value = if quoted {
+                    self.quoted(&format!("value for `{field}`"))?
+                } else {
+                    self.word(&format!("a value after `{field}{sym}`"))?
+                        .to_string()
+                };
+                return Ok(Some(Expr::Compare(Compare {
+                    field: field.to_string(),
+                    op,
+                    value,
+                    quoted,
+                })));
+            }
+        }
+        let word = self.word("a search term")?;
+        Ok(Some(Expr::Term {
+            text: word.to_string(),
+            phrase: false,
+        }))
     }
 
-    /// The value after `field:`: a word up to white space or `|`, or a "quoted string" with
-    /// `\"` and `\\` escapes.
-    fn value(&mut self, field: &str) -> Result<String, ParseError> {
+    /// A bare word or value: up to white space, `|`, parentheses or a quote.
+    fn word(&mut self, what: &str) -> Result<&'a str, ParseError> {
         let rest = self.rest();
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut out = String::new();
-            let mut chars = quoted.char_indices();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        self.pos += 1 + i + 1;
-                        return Ok(out);
-                    }
-                    '\\' => match chars.next() {
-                        Some((_, e @ ('"' | '\\'))) => out.push(e),
-                        _ => {
-                            self.pos += 1 + i;
-                            return Err(self.error("expected `\\\"` or `\\\\` after `\\`"));
-                        }
-                    },
-                    c => out.push(c),
-                }
-            }
-            return Err(self.error(format!("unterminated quoted value for `{field}`")));
-        }
-        let len = rest
-            .find(|c: char| c.is_whitespace() || c == '|')
-            .unwrap_or(rest.len());
+        let len = rest.find(ends_word).unwrap_or(rest.len());
         if len == 0 {
-            return Err(self.error(format!("expected a value after `{field}:`")));
+            return Err(self.error(format!("expected {what}, found {}", self.found())));
         }
         self.pos += len;
-        Ok(rest[..len].to_string())
+        Ok(&rest[..len])
     }
 
-    fn command(&mut self) -> Result<Vec<Agg>, ParseError> {
+    /// A "quoted string" with `\"` and `\\` escapes, at the current position.
+    fn quoted(&mut self, what: &str) -> Result<String, ParseError> {
         let start = self.pos;
-        let name = self.ident("a command (`top`, `rare` or `stats`)")?;
-        match name.to_ascii_lowercase().as_str() {
+        let quoted = &self.rest()[1..];
+        let mut out = String::new();
+        let mut chars = quoted.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos += 1 + i + 1;
+                    return Ok(out);
+                }
+                '\\' => match chars.next() {
+                    Some((_, e @ ('"' | '\\'))) => out.push(e),
+                    _ => {
+                        self.pos += 1 + i;
+                        return Err(self.error("expected `\\\"` or `\\\\` after `\\`"));
+                    }
+                },
+                c => out.push(c),
+            }
+        }
+        Err(self.error_at(start, format!("unterminated quoted {what}")))
+    }
+
+    /// The value of `earliest=` or `latest=`, recorded on the parser.
+    fn time_bound(&mut self, start: usize, which: &str) -> Result<(), ParseError> {
+        if self.depth > 0 {
+            return Err(self.error_at(
+                start,
+                format!("{which}= cannot be inside parentheses or NOT"),
+            ));
+        }
+        let at = self.pos;
+        let text = if self.peek() == Some('"') {
+            self.quoted("time")?
+        } else {
+            self.word(&format!("a time after `{which}=`"))?.to_string()
+        };
+        let bound = parse_time_bound(&text).ok_or_else(|| {
+            self.error_at(
+                at,
+                format!(
+                    "expected a time after `{which}=`: now, -15m, -7d (units s, m, h, d, w), \
+                     2024-05-01, 2024-05-01T12:00:00Z or epoch seconds; found `{text}`"
+                ),
+            )
+        })?;
+        let slot = if which == "earliest" {
+            &mut self.earliest
+        } else {
+            &mut self.latest
+        };
+        if slot.replace(bound).is_some() {
+            return Err(self.error_at(start, format!("{which}= given twice")));
+        }
+        Ok(())
+    }
+
+    // ---- pipes ----
+
+    fn pipe(&mut self, query: &mut Query) -> Result<(), ParseError> {
+        self.skip_ws();
+        let start = self.pos;
+        let name = self.ident("a command after `|`")?.to_ascii_lowercase();
+        let aggregating = matches!(name.as_str(), "stats" | "top" | "rare" | "timechart");
+        if aggregating {
+            if query.command.is_some() {
+                return Err(self.error_at(start, format!("`{name}`: a query has one aggregating command (stats, top, rare or timechart)")));
+            }
+            if !query.post.is_empty() {
+                return Err(self.error_at(
+                    start,
+                    format!("`{name}` must come before where, head and fields"),
+                ));
+            }
+        }
+        match name.as_str() {
+            "stats" => {
+                let mut aggs = vec![self.agg()?];
+                while self.eat(',') {
+                    aggs.push(self.agg()?);
+                }
+                let by = self.by()?;
+                query.command = Some(Command::Stats { aggs, by });
+            }
             "top" => {
                 let (n, field) = self.count_and_field("top")?;
-                Ok(vec![Agg::Top { n, field }])
+                let by = self.by()?;
+                query.command = Some(Command::Top { n, field, by });
             }
             "rare" => {
                 let (n, field) = self.count_and_field("rare")?;
-                Ok(vec![Agg::Rare { n, field }])
+                query.command = Some(Command::Rare { n, field });
             }
-            "stats" => self.stats(),
-            other => {
-                self.pos = start;
+            "timechart" => {
+                let mut span = None;
+                if self.eat_keyword("span") {
+                    self.expect('=', "after `span`")?;
+                    self.skip_ws();
+                    let at = self.pos;
+                    let text = self.word("a span such as 1h")?;
+                    span = Some(parse_span(text).ok_or_else(|| {
+                        self.error_at(
+                            at,
+                            format!("expected a span such as 30s, 5m, 1h or 1d, found `{text}`"),
+                        )
+                    })?);
+                }
+                let agg = self.agg()?;
+                let by = if self.eat_keyword("by") {
+                    Some(self.ident("a field name after `by`")?.to_string())
+                } else {
+                    None
+                };
+                query.command = Some(Command::Timechart { span, agg, by });
+            }
+            "where" if query.command.is_none() => {
+                return Err(self.error_at(
+                    start,
+                    "`where` filters the rows of stats, top, rare or timechart: put one before it",
+                ));
+            }
+            "where" => {
+                let post = self.where_clause(query)?;
+                query.post.push(post);
+            }
+            "head" => {
                 self.skip_ws();
-                Err(self.error(format!(
-                    "unknown command `{other}`, expected `top`, `rare` or `stats`"
-                )))
+                let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.number("N", 1..=MAX_LIST_N)?
+                } else {
+                    DEFAULT_LIST_N
+                };
+                query.post.push(Post::Head(n));
             }
+            "fields" => {
+                let fields = self.field_list("a field name after `fields`", usize::MAX)?;
+                query.post.push(Post::Fields(fields));
+            }
+            other => {
+                return Err(self.error_at(start, format!(
+                    "unknown command `{other}`, expected stats, top, rare, timechart, where, head or fields"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn field_list(&mut self, what: &str, max: usize) -> Result<Vec<String>, ParseError> {
+        let mut fields = vec![self.ident(what)?.to_string()];
+        while self.eat(',') {
+            if fields.len() == max {
+                return Err(self.error(format!("at most {max} fields")));
+            }
+            fields.push(self.ident(what)?.to_string());
+        }
+        Ok(fields)
+    }
+
+    fn by(&mut self) -> Result<Vec<String>, ParseError> {
+        if self.eat_keyword("by") {
+            self.field_list("a field name after `by`", MAX_BY_FIELDS)
+        } else {
+            Ok(Vec::new())
         }
     }
 
     /// `[N] field` after `top` or `rare`.
     fn count_and_field(&mut self, command: &str) -> Result<(u32, String), ParseError> {
         self.skip_ws();
-        let mut n = DEFAULT_LIST_N;
-        if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            let digits = self
-                .rest()
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap_or("");
-            n = match digits.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIST_N).contains(&n) => n,
-                _ => return Err(self.error(format!("expected N between 1 and {MAX_LIST_N}"))),
-            };
-            self.pos += digits.len();
+        let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.number("N", 1..=MAX_LIST_N)?
+        } else {
+            DEFAULT_LIST_N
+        };
+        let field = self.ident(&format!("a field name after `{command}`"))?;
+        if field.eq_ignore_ascii_case("by") {
+            return Err(self.error(format!(
+                "expected a field name after `{command}`, found `by`"
+            )));
         }
-        let field = self
-            .ident(&format!("a field name after `{command}`"))?
-            .to_string();
-        Ok((n, field))
+        Ok((n, field.to_string()))
     }
 
-    fn stats(&mut self) -> Result<Vec<Agg>, ParseError> {
-        let mut aggs = vec![self.agg()?];
-        while self.eat(',') {
-            aggs.push(self.agg()?);
-        }
-        Ok(aggs)
+    /// `where <aggregate> <op> <number>`, the aggregate named as in the command.
+    fn where_clause(&mut self, query: &Query) -> Result<Post, ParseError> {
+        let Some(command) = &query.command else {
+            return Err(self.error("`where` needs stats, top, rare or timechart before it"));
+        };
+        self.skip_ws();
+        let at = self.pos;
+        let aggs = command.aggs();
+        let index = match command {
+            // `top`/`rare` rows have one number: the value's count.
+            Command::Top { .. } | Command::Rare { .. } => {
+                let name = self.ident("`count`")?;
+                if !name.eq_ignore_ascii_case("count") {
+                    return Err(self.error_at(
+                        at,
+                        format!("expected `count` (the rows' counts), found `{name}`"),
+                    ));
+                }
+                0
+            }
+            _ => {
+                let agg = self.agg()?;
+                aggs.iter().position(|a| *a == agg).ok_or_else(|| {
+                    let known: Vec<String> = aggs.iter().map(Agg::label).collect();
+                    self.error_at(
+                        at,
+                        format!(
+                            "`{}` is not computed by this query; expected one of {}",
+                            agg.label(),
+                            known.join(", ")
+                        ),
+                    )
+                })?
+            }
+        };
+        self.skip_ws();
+        let rest = self.rest();
+        let (sym, op) = [
+            ("!=", CompareOp::Ne),
+            ("<=", CompareOp::Le),
+            (">=", CompareOp::Ge),
+            ("==", CompareOp::Eq),
+            ("=", CompareOp::Eq),
+            ("<", CompareOp::Lt),
+            (">", CompareOp::Gt),
+        ]
+        .into_iter()
+        .find(|(sym, _)| rest.starts_with(sym))
+        .ok_or_else(|| {
+            self.error(format!(
+                "expected a comparison (>, >=, <, <=, =, !=), found {}",
+                self.found()
+            ))
+        })?;
+        self.pos += sym.len();
+        self.skip_ws();
+        let num_at = self.pos;
+        let text = self.word("a number")?;
+        let value: f64 = text
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| self.error_at(num_at, format!("expected a number, found `{text}`")))?;
+        Ok(Post::Where {
+            agg: index,
+            op,
+            value,
+        })
     }
 
     fn agg(&mut self) -> Result<Agg, ParseError> {
         self.skip_ws();
         let start = self.pos;
-        let name = self.ident("an aggregate such as `count()` or `dc(field)`")?;
+        let name = self.ident("an aggregate such as `count` or `dc(field)`")?;
         let lower = name.to_ascii_lowercase();
         let stat = match lower.as_str() {
             "sum" => Some(StatKind::Sum),
@@ -257,47 +669,50 @@ impl<'a> Parser<'a> {
             "avg" => Some(StatKind::Avg),
             _ => None,
         };
-        let agg = if lower == "count" {
-            self.expect('(', "after `count`")?;
-            Agg::Count
-        } else if lower == "dc" || stat.is_some() {
-            self.expect('(', &format!("after `{lower}`"))?;
-            let field = self
-                .ident(&format!("a field name inside `{lower}( )`"))?
-                .to_string();
-            match stat {
-                Some(kind) => Agg::Stat { kind, field },
-                None => Agg::Distinct { field },
-            }
-        } else if lower == "percentile" {
-            self.expect('(', "after `percentile`")?;
-            let field = self
-                .ident("a field name inside `percentile( )`")?
-                .to_string();
-            self.expect(',', "between the field and the percentile")?;
-            self.skip_ws();
-            let at = self.pos;
-            let text = self.ident("a percentile between 0 and 100")?;
-            let hundredths = percent_hundredths(text).ok_or_else(|| {
-                self.pos = at;
-                self.error(format!(
-                    "expected a percentile between 0 and 100, found `{text}`"
-                ))
-            })?;
-            Agg::Quantile { field, hundredths }
-        } else if let Some(hundredths) = lower.strip_prefix('p').and_then(percent_hundredths) {
-            self.expect('(', &format!("after `{lower}`"))?;
-            let field = self
-                .ident(&format!("a field name inside `{lower}( )`"))?
-                .to_string();
-            Agg::Quantile { field, hundredths }
-        } else {
-            self.pos = start;
-            return Err(self.error(format!(
-                "unknown aggregate `{name}`, expected count(), dc(f), sum(f), min(f), max(f), \
+        let agg =
+            if lower == "count" {
+                // `count` and `count()` alike.
+                if self.eat('(') {
+                    self.expect(')', "after `count(`")?;
+                }
+                return Ok(Agg::Count);
+            } else if lower == "dc" || stat.is_some() {
+                self.expect('(', &format!("after `{lower}`"))?;
+                let field = self
+                    .ident(&format!("a field name inside `{lower}( )`"))?
+                    .to_string();
+                match stat {
+                    Some(kind) => Agg::Stat { kind, field },
+                    None => Agg::Distinct { field },
+                }
+            } else if lower == "percentile" {
+                self.expect('(', "after `percentile`")?;
+                let field = self
+                    .ident("a field name inside `percentile( )`")?
+                    .to_string();
+                self.expect(',', "between the field and the percentile")?;
+                self.skip_ws();
+                let at = self.pos;
+                let text = self.ident("a percentile between 0 and 100")?;
+                let hundredths = percent_hundredths(text).ok_or_else(|| {
+                    self.error_at(
+                        at,
+                        format!("expected a percentile between 0 and 100, found `{text}`"),
+                    )
+                })?;
+                Agg::Quantile { field, hundredths }
+            } else if let Some(hundredths) = lower.strip_prefix('p').and_then(percent_hundredths) {
+                self.expect('(', &format!("after `{lower}`"))?;
+                let field = self
+                    .ident(&format!("a field name inside `{lower}( )`"))?
+                    .to_string();
+                Agg::Quantile { field, hundredths }
+            } else {
+                return Err(self.error_at(start, format!(
+                "unknown aggregate `{name}`, expected count, dc(f), sum(f), min(f), max(f), \
                  avg(f), p50(f) … p99.9(f) or percentile(f, q)"
             )));
-        };
+            };
         self.expect(')', "to close the aggregate")?;
         Ok(agg)
     }
@@ -311,146 +726,369 @@ fn percent_hundredths(text: &str) -> Option<u32> {
         .then_some(hundredths as u32)
 }
 
-impl fmt::Display for Query {
-    /// The canonical text of the query; `parse(q.to_string()) == q`.
+/// `30s`, `5m`, `1h`, `1d`, `1w` → seconds (at most 366 days).
+fn parse_span(text: &str) -> Option<u32> {
+    let (amount, unit) = amount_and_unit(text)?;
+    let seconds = i64::from(amount) * unit.seconds();
+    (1..=366 * 86_400)
+        .contains(&seconds)
+        .then_some(seconds as u32)
+}
+
+fn amount_and_unit(text: &str) -> Option<(u32, TimeUnit)> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let amount: u32 = text[..split].parse().ok()?;
+    let unit = match &text[split..] {
+        "s" | "sec" | "secs" | "second" | "seconds" => TimeUnit::Second,
+        "m" | "min" | "mins" | "minute" | "minutes" => TimeUnit::Minute,
+        "h" | "hr" | "hrs" | "hour" | "hours" => TimeUnit::Hour,
+        "d" | "day" | "days" => TimeUnit::Day,
+        "w" | "week" | "weeks" => TimeUnit::Week,
+        _ => return None,
+    };
+    (amount > 0).then_some((amount, unit))
+}
+
+/// `now`, `-7d`, an ISO-8601 date or date-time (UTC unless it says otherwise), or epoch
+/// seconds.
+fn parse_time_bound(text: &str) -> Option<TimeBound> {
+    if text.eq_ignore_ascii_case("now") {
+        return Some(TimeBound::Now);
+    }
+    if let Some(ago) = text.strip_prefix('-') {
+        let (amount, unit) = amount_and_unit(ago)?;
+        return Some(TimeBound::Ago { amount, unit });
+    }
+    crate::time::parse_timestamp(text).map(TimeBound::At)
+}
+
+impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for filter in &self.filters {
-            if !first {
-                f.write_str(" ")?;
-            }
-            first = false;
-            let plain = !filter.value.is_empty()
-                && !filter
-                    .value
-                    .contains(|c: char| c.is_whitespace() || matches!(c, '|' | '"' | '\\'));
-            if plain {
-                write!(f, "{}:{}", filter.field, filter.value)?;
-            } else {
-                let escaped = filter.value.replace('\\', "\\\\").replace('"', "\\\"");
-                write!(f, "{}:\"{escaped}\"", filter.field)?;
-            }
+        match self {
+            TimeBound::Now => f.write_str("now"),
+            TimeBound::Ago { amount, unit } => write!(f, "-{amount}{}", unit.suffix()),
+            TimeBound::At(ms) => f.write_str(&crate::time::format_timestamp(*ms)),
         }
-        match self.aggs.as_slice() {
-            [] => Ok(()),
-            [command @ (Agg::Top { .. } | Agg::Rare { .. })] => {
-                write!(f, "{}| {}", if first { "" } else { " " }, command.label())
+    }
+}
+
+/// A value as the parser reads it back: bare when it can be, else quoted and escaped.
+fn write_value(f: &mut fmt::Formatter<'_>, value: &str, force_quotes: bool) -> fmt::Result {
+    let bare =
+        !force_quotes && !value.is_empty() && !value.contains(ends_word) && !value.contains('\\');
+    if bare {
+        f.write_str(value)
+    } else {
+        write!(
+            f,
+            "\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        )
+    }
+}
+
+impl fmt::Display for Expr {
+    /// Canonical text with explicit `AND`, and parentheses wherever precedence needs them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, parts: &[Expr], sep: &str, wrap_or: bool| {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(sep)?;
+                }
+                let wrap = matches!(part, Expr::Or(_)) || (wrap_or && matches!(part, Expr::And(_)));
+                if wrap {
+                    write!(f, "({part})")?;
+                } else {
+                    write!(f, "{part}")?;
+                }
             }
-            aggs => {
-                let labels: Vec<String> = aggs.iter().map(Agg::label).collect();
-                write!(
-                    f,
-                    "{}| stats {}",
-                    if first { "" } else { " " },
-                    labels.join(", ")
-                )
+            Ok(())
+        };
+        match self {
+            Expr::And(parts) => join(f, parts, " AND ", false),
+            Expr::Or(parts) => join(f, parts, " OR ", true),
+            Expr::Not(inner) => match **inner {
+                Expr::And(_) | Expr::Or(_) => write!(f, "NOT ({inner})"),
+                _ => write!(f, "NOT {inner}"),
+            },
+            Expr::Term { text, phrase } => write_value(f, text, *phrase),
+            Expr::Compare(c) => {
+                write!(f, "{}{}", c.field, c.op.symbol())?;
+                write_value(f, &c.value, c.quoted)
             }
         }
     }
+}
+
+impl fmt::Display for Query {
+    /// The canonical text of the query; `parse(q.to_string()) == q`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(search) = &self.search {
+            parts.push(search.to_string());
+        }
+        if let Some(b) = self.earliest {
+            parts.push(format!("earliest={b}"));
+        }
+        if let Some(b) = self.latest {
+            parts.push(format!("latest={b}"));
+        }
+        let by = |fields: &[String]| {
+            if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", fields.join(", "))
+            }
+        };
+        let aggs = self.aggs();
+        if let Some(command) = &self.command {
+            parts.push(match command {
+                Command::Stats { aggs, by: fields } => {
+                    let labels: Vec<String> = aggs.iter().map(Agg::label).collect();
+                    format!("| stats {}{}", labels.join(", "), by(fields))
+                }
+                Command::Top {
+                    n,
+                    field,
+                    by: fields,
+                } => format!("| top {n} {field}{}", by(fields)),
+                Command::Rare { n, field } => format!("| rare {n} {field}"),
+                Command::Timechart {
+                    span,
+                    agg,
+                    by: field,
+                } => {
+                    let span = span
+                        .map(|s| format!("span={} ", format_span(s)))
+                        .unwrap_or_default();
+                    let by = field
+                        .as_ref()
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default();
+                    format!("| timechart {span}{}{by}", agg.label())
+                }
+            });
+        }
+        for post in &self.post {
+            parts.push(match post {
+                Post::Where { agg, op, value } => {
+                    let name = match &self.command {
+                        Some(Command::Top { .. } | Command::Rare { .. }) => "count".to_string(),
+                        _ => aggs.get(*agg).map(Agg::label).unwrap_or_default(),
+                    };
+                    let op = match op {
+                        CompareOp::Eq => "=",
+                        op => op.symbol(),
+                    };
+                    format!("| where {name} {op} {value}")
+                }
+                Post::Head(n) => format!("| head {n}"),
+                Post::Fields(fields) => format!("| fields {}", fields.join(", ")),
+            });
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// Seconds as the largest whole unit: 3600 → `1h`.
+pub fn format_span(seconds: u32) -> String {
+    let seconds = i64::from(seconds);
+    [
+        TimeUnit::Week,
+        TimeUnit::Day,
+        TimeUnit::Hour,
+        TimeUnit::Minute,
+        TimeUnit::Second,
+    ]
+    .into_iter()
+    .find(|u| seconds % u.seconds() == 0)
+    .map(|u| format!("{}{}", seconds / u.seconds(), u.suffix()))
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn filter(field: &str, value: &str) -> Filter {
-        Filter {
+    fn cmp(field: &str, op: CompareOp, value: &str) -> Expr {
+        Expr::Compare(Compare {
             field: field.into(),
+            op,
             value: value.into(),
+            quoted: false,
+        })
+    }
+
+    fn term(text: &str) -> Expr {
+        Expr::Term {
+            text: text.into(),
+            phrase: false,
         }
     }
 
+    fn search(text: &str) -> Expr {
+        parse(text).unwrap().search.unwrap()
+    }
+
     #[test]
-    fn filters_and_top() {
-        let q = parse("action:REJECT dst_port:22 | top 5 src_ip").unwrap();
+    fn field_values_and_operators() {
         assert_eq!(
-            q.filters,
-            vec![filter("action", "REJECT"), filter("dst_port", "22")]
+            search("action:REJECT"),
+            cmp("action", CompareOp::Eq, "REJECT")
         );
         assert_eq!(
-            q.aggs,
-            vec![Agg::Top {
-                n: 5,
-                field: "src_ip".into()
-            }]
+            search("action=REJECT"),
+            cmp("action", CompareOp::Eq, "REJECT")
+        );
+        assert_eq!(search("port!=22"), cmp("port", CompareOp::Ne, "22"));
+        assert_eq!(search("bytes>1000"), cmp("bytes", CompareOp::Gt, "1000"));
+        assert_eq!(search("bytes>=1e3"), cmp("bytes", CompareOp::Ge, "1e3"));
+        assert_eq!(search("bytes<5"), cmp("bytes", CompareOp::Lt, "5"));
+        assert_eq!(search("bytes<=5"), cmp("bytes", CompareOp::Le, "5"));
+        assert_eq!(
+            search("src_ip:10.0.0.0/8"),
+            cmp("src_ip", CompareOp::Eq, "10.0.0.0/8")
+        );
+        assert_eq!(search("user:adm*"), cmp("user", CompareOp::Eq, "adm*"));
+        assert_eq!(
+            search(r#"userIdentity.arn:"arn:aws:iam::1:user/a \"b\"""#),
+            Expr::Compare(Compare {
+                field: "userIdentity.arn".into(),
+                op: CompareOp::Eq,
+                value: r#"arn:aws:iam::1:user/a "b""#.into(),
+                quoted: true,
+            })
         );
     }
 
     #[test]
-    fn rare_takes_a_count_and_a_field() {
+    fn bare_terms_phrases_and_boolean_precedence() {
+        assert_eq!(search("wget"), term("wget"));
         assert_eq!(
-            parse("| rare 5 src_ip").unwrap().aggs,
-            vec![Agg::Rare {
-                n: 5,
-                field: "src_ip".into()
-            }]
+            search(r#""failed password""#),
+            Expr::Term {
+                text: "failed password".into(),
+                phrase: true
+            }
+        );
+        // NOT > AND (implicit too) > OR.
+        assert_eq!(
+            search("a b OR c NOT d"),
+            Expr::Or(vec![
+                Expr::And(vec![term("a"), term("b")]),
+                Expr::And(vec![term("c"), Expr::Not(Box::new(term("d")))]),
+            ])
         );
         assert_eq!(
-            parse("| RARE dst_port").unwrap().aggs,
-            vec![Agg::Rare {
+            search("a AND (b OR c)"),
+            Expr::And(vec![term("a"), Expr::Or(vec![term("b"), term("c")])])
+        );
+        // Lower-case `or` is a word.
+        assert_eq!(
+            search("a or b"),
+            Expr::And(vec![term("a"), term("or"), term("b")])
+        );
+        assert_eq!(search("10.0.0.1:443"), term("10.0.0.1:443"));
+    }
+
+    #[test]
+    fn time_bounds() {
+        let q = parse("earliest=-7d latest=now action:REJECT").unwrap();
+        assert_eq!(
+            q.earliest,
+            Some(TimeBound::Ago {
+                amount: 7,
+                unit: TimeUnit::Day
+            })
+        );
+        assert_eq!(q.latest, Some(TimeBound::Now));
+        assert_eq!(q.search, Some(cmp("action", CompareOp::Eq, "REJECT")));
+        let q = parse("earliest=2024-05-01 latest=\"2024-05-01 12:00:00\"").unwrap();
+        assert_eq!(q.earliest, Some(TimeBound::At(1_714_521_600_000)));
+        assert_eq!(q.latest, Some(TimeBound::At(1_714_564_800_000)));
+        assert_eq!(q.search, None);
+        let mut q = parse("earliest=-15m").unwrap();
+        q.resolve_time(1_000_000_000);
+        assert_eq!(q.time_range(0), (Some(1_000_000_000 - 900_000), None));
+    }
+
+    #[test]
+    fn commands() {
+        let q = parse("| stats count(), dc(dst_ip), p99(bytes) by action, dst_port").unwrap();
+        assert_eq!(
+            q.command,
+            Some(Command::Stats {
+                aggs: vec![
+                    Agg::Count,
+                    Agg::Distinct {
+                        field: "dst_ip".into()
+                    },
+                    Agg::Quantile {
+                        field: "bytes".into(),
+                        hundredths: 9900
+                    }
+                ],
+                by: vec!["action".into(), "dst_port".into()],
+            })
+        );
+        assert_eq!(
+            parse("| top src_ip by action").unwrap().command,
+            Some(Command::Top {
                 n: 10,
-                field: "dst_port".into()
-            }]
+                field: "src_ip".into(),
+                by: vec!["action".into()]
+            })
         );
-        assert!(
-            parse("| rare 5")
-                .unwrap_err()
-                .message
-                .contains("after `rare`")
-        );
-    }
-
-    #[test]
-    fn top_defaults_to_ten() {
-        let q = parse("| top src_ip").unwrap();
         assert_eq!(
-            q.aggs,
-            vec![Agg::Top {
-                n: 10,
-                field: "src_ip".into()
-            }]
+            parse("| RARE 5 user").unwrap().command,
+            Some(Command::Rare {
+                n: 5,
+                field: "user".into()
+            })
         );
-    }
-
-    #[test]
-    fn stats_with_several_aggregates() {
-        let q = parse("src_ip:10.0.3.17 | stats count(), dc(dst_ip)").unwrap();
         assert_eq!(
-            q.aggs,
+            parse("| timechart span=1h avg(bytes) by action")
+                .unwrap()
+                .command,
+            Some(Command::Timechart {
+                span: Some(3600),
+                agg: Agg::Stat {
+                    kind: StatKind::Avg,
+                    field: "bytes".into()
+                },
+                by: Some("action".into())
+            })
+        );
+        let q = parse("| stats count, dc(x) by y | where dc(x) > 2.5 | head 3 | fields a, b.c")
+            .unwrap();
+        assert_eq!(
+            q.post,
             vec![
-                Agg::Count,
-                Agg::Distinct {
-                    field: "dst_ip".into()
-                }
+                Post::Where {
+                    agg: 1,
+                    op: CompareOp::Gt,
+                    value: 2.5
+                },
+                Post::Head(3),
+                Post::Fields(vec!["a".into(), "b.c".into()])
             ]
         );
+        assert_eq!(parse("x | head").unwrap().post, vec![Post::Head(10)]);
     }
 
     #[test]
-    fn numeric_aggregates_and_percentiles() {
-        let q = parse(
-            "| stats sum(bytes), AVG(bytes), min(x), max(x), p50(d), p99.9(d), percentile(d, 95)",
-        )
-        .unwrap();
-        let labels: Vec<String> = q.aggs.iter().map(Agg::label).collect();
+    fn percentiles() {
+        let q = parse("| stats sum(b), AVG(b), p50(d), p99.9(d), percentile(d, 95)").unwrap();
+        let labels: Vec<String> = q.aggs().iter().map(Agg::label).collect();
         assert_eq!(
             labels,
             [
-                "sum(bytes)",
-                "avg(bytes)",
-                "min(x)",
-                "max(x)",
+                "sum(b)",
+                "avg(b)",
                 "p50(d)",
                 "percentile(d, 99.9)",
                 "p95(d)"
             ]
-        );
-        assert_eq!(
-            q.aggs[5],
-            Agg::Quantile {
-                field: "d".into(),
-                hundredths: 9990
-            }
         );
         for bad in [
             "| stats p101(d)",
@@ -460,57 +1098,51 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
-        let e = parse("| stats percentile(d, 250)").unwrap_err();
-        assert_eq!(e.column, 23);
-    }
-
-    #[test]
-    fn quoted_values_and_nested_fields() {
-        let q =
-            parse(r#"userIdentity.arn:"arn:aws:iam::1:user/a \"b\"" id.orig_h:1.2.3.4"#).unwrap();
-        assert_eq!(
-            q.filters[0],
-            filter("userIdentity.arn", r#"arn:aws:iam::1:user/a "b""#)
-        );
-        assert_eq!(q.filters[1], filter("id.orig_h", "1.2.3.4"));
-    }
-
-    #[test]
-    fn empty_query_matches_everything() {
-        assert_eq!(
-            parse("  ").unwrap(),
-            Query {
-                filters: vec![],
-                aggs: vec![]
-            }
-        );
     }
 
     #[test]
     fn errors_name_the_column_and_what_was_expected() {
-        let e = parse("action:REJECT | top 10").unwrap_err();
-        assert_eq!(e.column, 23);
-        assert!(e.message.contains("field name"), "{e}");
-
-        let e = parse("action:REJECT | frobnicate x").unwrap_err();
-        assert_eq!(e.column, 17);
-        assert!(e.message.contains("unknown command"), "{e}");
-
-        let e = parse("REJECT").unwrap_err();
-        assert_eq!(e.column, 1);
-        assert!(e.message.contains("field:value"), "{e}");
-
-        let e = parse("| stats dc(src_ip").unwrap_err();
-        assert_eq!(e.column, 18);
-
-        let e = parse("a:\"open").unwrap_err();
-        assert!(e.message.contains("unterminated"), "{e}");
-
-        let e = parse("| top 0 src_ip").unwrap_err();
-        assert!(e.message.contains("between 1"), "{e}");
-
-        let e = parse("| top 5 a | top 5 b").unwrap_err();
-        assert!(e.message.contains("one `| command`"), "{e}");
+        let cases: &[(&str, usize, &str)] = &[
+            ("action:REJECT | top 10", 23, "field name"),
+            ("action:REJECT | frobnicate x", 17, "unknown command"),
+            ("| stats dc(src_ip", 18, "`)`"),
+            ("a:\"open", 3, "unterminated"),
+            ("| top 0 src_ip", 7, "between 1"),
+            ("| top 5 a | top 5 b", 13, "one aggregating command"),
+            ("(a OR b", 8, "to close the `(` at column 1"),
+            ("a AND", 6, "after `AND`"),
+            ("OR a", 1, "search term"),
+            ("NOT", 4, "after `NOT`"),
+            ("x:", 3, "value after `x:`"),
+            ("earliest=yesterday", 10, "expected a time"),
+            ("(earliest=-1d)", 2, "inside parentheses"),
+            ("earliest=-1d earliest=-2d", 14, "given twice"),
+            ("| where count > 5", 3, "put one before it"),
+            (
+                "| stats count | where dc(x) > 1",
+                23,
+                "not computed by this query",
+            ),
+            (
+                "| stats count | where count > many",
+                31,
+                "expected a number",
+            ),
+            ("| head 5 | stats count", 12, "before where"),
+            ("| timechart span=7q count", 18, "expected a span"),
+            ("| timechart top x", 13, "unknown aggregate `top`"),
+            ("| stats count by a, b, c, d, e", 29, "at most 4"),
+            ("a ) b", 3, "unexpected `)`"),
+        ];
+        for (text, column, message) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(
+                e.column == *column && e.message.contains(message),
+                "{text}: got {e}, wanted column {column} and {message:?}"
+            );
+        }
+        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(&deep).unwrap_err().message.contains("nested deeper"));
     }
 
     #[test]
@@ -523,14 +1155,21 @@ mod tests {
     fn display_round_trips() {
         for text in [
             "action:REJECT | top 10 src_ip",
-            r#"a:"x y" b:"q\"uote" | stats count(), dc(c)"#,
-            "| stats sum(b), p99(b), percentile(b, 99.9), percentile(b, 12.5)",
-            "| top 3 dst_port",
+            r#"a:"x y" b:"q\"uote" | stats count, dc(c)"#,
+            "| stats sum(b), p99(b), percentile(b, 99.9), percentile(b, 12.5) by x, y",
+            "| top 3 dst_port by action | where count >= 2 | head 2",
             "a:b | rare 7 c",
+            "a b OR c NOT (d OR e) x!=1 y>2 z<=3",
+            r#""failed password" OR "invalid user" user:adm* ip:10.0.0.0/8"#,
+            "earliest=-7d latest=2024-05-01T12:00:00Z | timechart span=90m count by action",
+            "earliest=now | timechart p99(latency)",
+            "x | head 5 | fields a, b",
             "",
         ] {
             let q = parse(text).unwrap();
-            assert_eq!(parse(&q.to_string()).unwrap(), q, "{text}");
+            let again = parse(&q.to_string()).unwrap_or_else(|e| panic!("{text} → {q}: {e}"));
+            assert_eq!(again, q, "{text} → {q}");
         }
+        assert_eq!(parse("a b OR c").unwrap().to_string(), "(a AND b) OR c");
     }
 }

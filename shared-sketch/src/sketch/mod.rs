@@ -3,14 +3,12 @@
 //! portable byte format, and reports its error bounds alongside every estimate.
 
 mod bytes;
-mod histogram;
 mod hll;
 mod quantile;
 mod rare;
 mod summary;
 mod topk;
 
-pub use histogram::{MAX_BUCKETS, SPANS, TimeHistogram};
 pub use hll::{DistinctCount, DistinctEstimate, EXACT_LIMIT, HLL_LG_K, HLL_LG_K_RANGE};
 pub use quantile::{QUANTILE_RELATIVE_ERROR, Quantiles};
 pub use rare::{RARE_SAMPLE_SIZE, RARE_THRESHOLD, RareItems, RareRow, RareSummary};

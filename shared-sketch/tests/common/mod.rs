@@ -1,7 +1,7 @@
 //! The fixed partial behind the cross-target test vectors: built the same way natively and
 //! in wasm, so equal bytes prove both targets hash, sketch and encode identically.
 
-use shared_sketch::{Partial, Query, parse};
+use shared_sketch::{Hit, Partial, Query, parse};
 
 pub const VECTOR_QUERY: &str = "action:REJECT | stats count(), dc(src_ip)";
 pub const TOP_QUERY: &str = "action:REJECT | top 5 src_ip";
@@ -19,19 +19,22 @@ pub fn vector_partial(text: &str) -> (Query, Partial) {
         x ^= x << 17;
         let host = if i % 4 == 0 { x % 8 } else { x % 5_000 };
         let ip = format!("10.{}.{}.{}", host / 65_536, (host / 256) % 256, host % 256);
-        partial.matched += 1;
+        partial.all.totals.matched += 1;
         partial.stats.records += 1;
-        for agg in &mut partial.aggs {
+        for agg in &mut partial.all.totals.states {
             agg.update(&ip);
         }
     }
-    partial.add_hit(
+    let mut hit = Hit::new(
         "2026/11/22/07.json.gz",
         41,
         r#"{"srcaddr":"10.0.0.7","action":"REJECT"}"#,
     );
+    hit.time = Some(1_795_330_000_000);
+    hit.fields.insert("srcaddr".into(), "10.0.0.7".into());
+    partial.add_hit(hit);
     // Cut at a character boundary, the same on both targets.
-    partial.add_hit("2026/11/22/08.json.gz", 3, &"é".repeat(3000));
+    partial.add_hit(Hit::new("2026/11/22/08.json.gz", 3, &"é".repeat(3000)));
     partial.stats.files = 1;
     partial.stats.bytes = 123_456;
     partial.stats.add_error(

@@ -1,0 +1,421 @@
+//! What a query computes over matching events, in mergeable pieces: [`Aggs`] (a count and
+//! one sketch per aggregate), a [`TimeSeries`] of them for `timechart`, and [`Groups`] of
+//! them for `by`. Every piece merges associatively and commutatively and is bounded in size
+//! whatever the data: a series coarsens its buckets, groups keep a consistent sample.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::partial::{AggState, MergeError};
+use crate::query::Agg;
+use crate::sketch::SketchError;
+
+/// Named groups per partial (and after any merge); the rest are counted as "other".
+pub const MAX_GROUPS: usize = 500;
+/// Buckets of a `timechart` without `span=`: a chart's worth.
+pub const AUTO_BUCKETS: u32 = 200;
+/// Most buckets of a `timechart` with `span=`; a finer span is coarsened to fit.
+pub const MAX_BUCKETS: u32 = 2_000;
+/// Bucket widths in seconds, each a multiple of the one before: a series coarsens along it.
+pub const SPANS: [u32; 15] = [
+    1, 5, 10, 30, 60, 300, 600, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400, 604_800, 2_419_200,
+];
+
+/// The count of matching events and one state per aggregate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Aggs {
+    pub matched: u64,
+    pub states: Vec<AggState>,
+}
+
+impl Aggs {
+    pub fn new(aggs: &[Agg]) -> Aggs {
+        Aggs {
+            matched: 0,
+            states: aggs.iter().map(AggState::new).collect(),
+        }
+    }
+
+    /// One matching event; `values[i]` is the value of aggregate `i`'s field.
+    pub fn add(&mut self, values: &[Option<Cow<'_, str>>]) {
+        self.matched += 1;
+        for (state, value) in self.states.iter_mut().zip(values) {
+            if let Some(value) = value {
+                state.update(value);
+            }
+        }
+    }
+
+    /// Both sides must come from the same query; on error `self` is unchanged.
+    pub fn merge(&mut self, other: &Aggs) -> Result<(), MergeError> {
+        self.check_shape(other)?;
+        for (a, b) in self.states.iter_mut().zip(&other.states) {
+            a.merge(b)?;
+        }
+        self.matched = self.matched.saturating_add(other.matched);
+        Ok(())
+    }
+
+    fn check_shape(&self, other: &Aggs) -> Result<(), MergeError> {
+        if self.states.len() != other.states.len() {
+            return Err(MergeError::Shape {
+                left: self.states.len(),
+                right: other.states.len(),
+            });
+        }
+        for (index, (a, b)) in self.states.iter().zip(&other.states).enumerate() {
+            if std::mem::discriminant(a) != std::mem::discriminant(b) {
+                return Err(MergeError::Kind { index });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Aggs` per time bucket. Buckets are `span` seconds wide with edges on multiples of the
+/// span since the epoch; when more than `limit` buckets are occupied the span steps up the
+/// `SPANS` ladder (each width a multiple of the one before, so a coarse bucket is a union of
+/// fine ones). The span a merge ends at is the narrowest that fits every event of all its
+/// inputs, whatever the order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "SeriesWire")]
+pub struct TimeSeries {
+    span: u32,
+    limit: u32,
+    /// Keyed by bucket start, epoch milliseconds.
+    buckets: BTreeMap<i64, Aggs>,
+    /// Matching events without a timestamp: counted here, not charted.
+    pub untimed: u64,
+}
+
+#[derive(Deserialize)]
+struct SeriesWire {
+    span: u32,
+    limit: u32,
+    buckets: BTreeMap<i64, Aggs>,
+    untimed: u64,
+}
+
+impl TryFrom<SeriesWire> for TimeSeries {
+    type Error = SketchError;
+
+    fn try_from(w: SeriesWire) -> Result<Self, SketchError> {
+        let bad = |m: String| Err(SketchError::new("time series", m));
+        if w.span == 0 || w.limit == 0 || w.limit > MAX_BUCKETS {
+            return bad(format!("span {} s, limit {}", w.span, w.limit));
+        }
+        if w.buckets.len() > w.limit as usize {
+            return bad(format!(
+                "{} buckets over the limit {}",
+                w.buckets.len(),
+                w.limit
+            ));
+        }
+        let width = i64::from(w.span) * 1000;
+        if w.buckets.keys().any(|start| start % width != 0) {
+            return bad("a bucket is not aligned to the span".to_string());
+        }
+        Ok(TimeSeries {
+            span: w.span,
+            limit: w.limit,
+            buckets: w.buckets,
+            untimed: w.untimed,
+        })
+    }
+}
+
+impl TimeSeries {
+    /// An explicit `span=` (seconds) is kept while at most `MAX_BUCKETS` are needed;
+    /// without one the span is the narrowest on the ladder that shows `range` (epoch ms,
+    /// when the query bounds it) in `AUTO_BUCKETS`, and widens as the data needs.
+    pub fn new(span: Option<u32>, range: (Option<i64>, Option<i64>)) -> TimeSeries {
+        let (span, limit) = match (span, range) {
+            (Some(span), _) => (span.max(1), MAX_BUCKETS),
+            (None, (Some(start), Some(end))) if end > start => {
+                let needed = |s: u32| (end - start).div_euclid(i64::from(s) * 1000) + 2;
+                let span = SPANS
+                    .into_iter()
+                    .find(|&s| needed(s) <= i64::from(AUTO_BUCKETS))
+                    .unwrap_or(SPANS[SPANS.len() - 1]);
+                (span, AUTO_BUCKETS)
+            }
+            (None, _) => (SPANS[0], AUTO_BUCKETS),
+        };
+        TimeSeries {
+            span,
+            limit,
+            buckets: BTreeMap::new(),
+            untimed: 0,
+        }
+    }
+
+    /// Bucket width in seconds.
+    pub fn span(&self) -> u32 {
+        self.span
+    }
+
+    /// `(bucket start in epoch ms, aggregates)`, oldest first.
+    pub fn buckets(&self) -> impl Iterator<Item = (i64, &Aggs)> {
+        self.buckets.iter().map(|(t, a)| (*t, a))
+    }
+
+    fn start_of(&self, time_ms: i64) -> i64 {
+        let width = i64::from(self.span) * 1000;
+        time_ms.div_euclid(width) * width
+    }
+
+    /// The bucket of `time_ms`, created from `template` if new; `None` only for a time so
+    /// far out that no span fits it in the limit.
+    pub fn bucket(&mut self, time_ms: i64, template: &Aggs) -> Option<&mut Aggs> {
+        while !self.buckets.contains_key(&self.start_of(time_ms))
+            && self.buckets.len() >= self.limit as usize
+        {
+            if !self.widen() {
+                return None;
+            }
+        }
+        let start = self.start_of(time_ms);
+        Some(
+            self.buckets
+                .entry(start)
+                .or_insert_with(|| template.clone()),
+        )
+    }
+
+    /// Steps the span up the ladder (then doubles it past the ladder's end).
+    fn widen(&mut self) -> bool {
+        let next = SPANS
+            .into_iter()
+            .find(|&s| s > self.span && s % self.span == 0)
+            .unwrap_or(self.span.saturating_mul(2));
+        if next == self.span {
+            return false;
+        }
+        self.rebucket(next);
+        true
+    }
+
+    /// Re-buckets at `span`, a multiple of the current one.
+    fn rebucket(&mut self, span: u32) {
+        let old = std::mem::take(&mut self.buckets);
+        self.span = span;
+        for (start, aggs) in old {
+            let start = self.start_of(start);
+            match self.buckets.entry(start) {
+                Entry::Vacant(e) => {
+                    e.insert(aggs);
+                }
+                Entry::Occupied(mut e) => {
+                    // Same query, same shape: merging cannot fail.
+                    let _ = e.get_mut().merge(&aggs);
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &TimeSeries) -> Result<(), MergeError> {
+        let (wide, narrow) = (self.span.max(other.span), self.span.min(other.span));
+        if self.limit != other.limit || wide % narrow != 0 {
+            return Err(MergeError::Sketch(SketchError::new(
+                "time series",
+                format!(
+                    "spans {} s and {} s (limits {}, {}) do not belong to one query",
+                    self.span, other.span, self.limit, other.limit
+                ),
+            )));
+        }
+        let mut other = other.clone();
+        if other.span < wide {
+            other.rebucket(wide);
+        }
+        let mut merged = self.clone();
+        if merged.span < wide {
+            merged.rebucket(wide);
+        }
+        for (start, aggs) in &other.buckets {
+            match merged.buckets.entry(*start) {
+                Entry::Vacant(e) => {
+                    e.insert(aggs.clone());
+                }
+                Entry::Occupied(mut e) => e.get_mut().merge(aggs)?,
+            }
+        }
+        merged.untimed = merged.untimed.saturating_add(other.untimed);
+        while merged.buckets.len() > merged.limit as usize && merged.widen() {}
+        *self = merged;
+        Ok(())
+    }
+}
+
+/// The aggregates of one group (or of every event).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    /// The `by` fields' values; empty for "other".
+    pub key: Vec<String>,
+    pub totals: Aggs,
+    pub series: Option<TimeSeries>,
+}
+
+impl Group {
+    pub fn merge(&mut self, other: &Group) -> Result<(), MergeError> {
+        self.totals.check_shape(&other.totals)?;
+        match (&mut self.series, &other.series) {
+            (Some(a), Some(b)) => a.merge(b)?,
+            (None, None) => {}
+            _ => {
+                return Err(MergeError::Sketch(SketchError::new(
+                    "group",
+                    "one side has a time series, the other not",
+                )));
+            }
+        }
+        self.totals.merge(&other.totals)
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        values: &[Option<Cow<'_, str>>],
+        time: Option<i64>,
+        template: &Aggs,
+    ) {
+        self.totals.add(values);
+        if let Some(series) = &mut self.series {
+            match time.and_then(|t| series.bucket(t, template)) {
+                Some(bucket) => bucket.add(values),
+                None => series.untimed += 1,
+            }
+        }
+    }
+}
+
+/// Groups for `by`: a consistent sample of at most `MAX_GROUPS` keys — those whose hash
+/// (xxh3 of the values, each length-prefixed) is smallest — and "other" for the rest. A
+/// key is named in a partial only if it is named in every partial that saw it, so merged
+/// groups are exact and the sample is the same whatever the order of merging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Groups {
+    named: BTreeMap<u64, Group>,
+    pub other: Group,
+    /// Keys hashing at or above this went to "other" (`None`: none did).
+    threshold: Option<u64>,
+}
+
+/// The hash that orders group keys: explicit bytes, the same on every target.
+pub fn key_hash<S: AsRef<str>>(key: &[S]) -> u64 {
+    let mut h = Xxh3::new();
+    for part in key {
+        let bytes = part.as_ref().as_bytes();
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.digest()
+}
+
+impl Groups {
+    pub fn new(template: &Group) -> Groups {
+        Groups {
+            named: BTreeMap::new(),
+            other: template.clone(),
+            threshold: None,
+        }
+    }
+
+    /// Named groups by hash (the order carries no meaning to a reader).
+    pub fn named(&self) -> impl Iterator<Item = &Group> {
+        self.named.values()
+    }
+
+    /// Every key was named: "other" holds nothing.
+    pub fn complete(&self) -> bool {
+        self.threshold.is_none()
+    }
+
+    /// One matching event whose `by` values are `key`.
+    pub fn add(
+        &mut self,
+        key: &[Cow<'_, str>],
+        values: &[Option<Cow<'_, str>>],
+        time: Option<i64>,
+        template: &Group,
+    ) {
+        let hash = key_hash(key);
+        let named = self.threshold.is_none_or(|t| hash < t);
+        let group = match self.named.entry(hash) {
+            Entry::Occupied(e) if e.get().key.iter().eq(key.iter()) => e.into_mut(),
+            // Two keys with one hash (~n²/2⁶⁵): the later one is "other".
+            Entry::Occupied(_) => &mut self.other,
+            Entry::Vacant(_) if !named => &mut self.other,
+            Entry::Vacant(e) => {
+                let mut group = template.clone();
+                group.key = key.iter().map(|k| k.to_string()).collect();
+                e.insert(group)
+            }
+        };
+        group.add(values, time, &template.totals);
+        self.evict();
+    }
+
+    /// Folds the groups above the threshold, then the largest hashes until `MAX_GROUPS`
+    /// remain, into "other".
+    fn evict(&mut self) {
+        loop {
+            let over_threshold = self
+                .named
+                .last_key_value()
+                .is_some_and(|(h, _)| self.threshold.is_some_and(|t| *h >= t));
+            if !over_threshold && self.named.len() <= MAX_GROUPS {
+                return;
+            }
+            let Some((hash, group)) = self.named.pop_last() else {
+                return;
+            };
+            self.threshold = Some(self.threshold.map_or(hash, |t| t.min(hash)));
+            let mut folded = group;
+            folded.key.clear();
+            // Groups of one query share a shape: merging cannot fail.
+            let _ = self.other.merge(&folded);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Groups) -> Result<(), MergeError> {
+        if other.named.len() > MAX_GROUPS {
+            return Err(MergeError::Sketch(SketchError::new(
+                "groups",
+                format!("{} named groups, more than {MAX_GROUPS}", other.named.len()),
+            )));
+        }
+        let mut merged = self.clone();
+        merged.other.merge(&other.other)?;
+        merged.threshold = match (merged.threshold, other.threshold) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (hash, group) in &other.named {
+            if key_hash(&group.key) != *hash {
+                return Err(MergeError::Sketch(SketchError::new(
+                    "groups",
+                    "a group's hash does not match its key",
+                )));
+            }
+            match merged.named.entry(*hash) {
+                Entry::Occupied(mut e) if e.get().key == group.key => e.get_mut().merge(group)?,
+                Entry::Occupied(_) => {
+                    let mut folded = group.clone();
+                    folded.key.clear();
+                    merged.other.merge(&folded)?;
+                }
+                Entry::Vacant(e) => {
+                    merged.other.totals.check_shape(&group.totals)?;
+                    e.insert(group.clone());
+                }
+            }
+        }
+        merged.evict();
+        *self = merged;
+        Ok(())
+    }
+}

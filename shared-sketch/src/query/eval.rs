@@ -1,0 +1,450 @@
+//! Evaluates a search expression against one event. The expression is compiled once per
+//! scan into a [`Matcher`]: patterns lowered, networks and numbers parsed, so matching an
+//! event does no parsing of the query and no allocation.
+//!
+//! - A bare word or phrase is a case-insensitive (ASCII) token match in the event's raw text:
+//!   where the term starts or ends with a letter or digit, the text next to it must not be
+//!   one (`admin` matches `"user":"admin"`, not `administrator`). `*` in a word matches any
+//!   run of characters within one token (not across white space, quotes or brackets).
+//! - `field:value` is equality ignoring ASCII case; `*` matches any characters; an address
+//!   with a prefix length (`10.0.0.0/8`, `2001:db8::/32`) matches addresses in that network.
+//! - `field!=value` needs the field present and not matching (`NOT field:value` also
+//!   matches events without the field).
+//! - `<`, `<=`, `>`, `>=` compare as numbers when both sides are numbers, else as text.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use memchr::memmem;
+
+use super::ast::{Compare, CompareOp, Expr};
+
+/// Read access to one event's fields, as canonical text.
+pub trait Fields {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>>;
+}
+
+/// A compiled search expression.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    node: Option<Node>,
+    reads_text: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Term(Glob),
+    Field { field: String, test: Test },
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Equal(Glob),
+    NotEqual(Glob),
+    Network(IpNet),
+    Order(CompareOp, Operand),
+}
+
+#[derive(Debug, Clone)]
+enum Operand {
+    Number(f64),
+    Text(String),
+}
+
+/// A lower-cased literal split at `*`.
+#[derive(Debug, Clone)]
+struct Glob {
+    pieces: Vec<Vec<u8>>,
+    /// Starts or ends with `*`.
+    open_start: bool,
+    open_end: bool,
+}
+
+impl Glob {
+    fn new(text: &str, wildcards: bool) -> Glob {
+        let lower = text.to_ascii_lowercase();
+        if !wildcards {
+            return Glob {
+                pieces: vec![lower.into_bytes()],
+                open_start: false,
+                open_end: false,
+            };
+        }
+        Glob {
+            pieces: lower
+                .split('*')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.as_bytes().to_vec())
+                .collect(),
+            open_start: lower.starts_with('*'),
+            open_end: lower.ends_with('*'),
+        }
+    }
+
+    /// The whole of `value` matches, ignoring ASCII case.
+    fn matches_value(&self, value: &[u8]) -> bool {
+        let pieces = &self.pieces;
+        if pieces.is_empty() {
+            return true; // `*`: any value
+        }
+        if pieces.len() == 1 && !self.open_start && !self.open_end {
+            return value.eq_ignore_ascii_case(&pieces[0]);
+        }
+        // Anchor the first and last pieces, then find the middle ones in order.
+        let (mut lo, mut hi) = (0, pieces.len());
+        let (mut start, mut end) = (0, value.len());
+        if !self.open_start {
+            if !starts_with_ignore_case(value, &pieces[0]) {
+                return false;
+            }
+            start = pieces[0].len();
+            lo = 1;
+        }
+        if !self.open_end {
+            let last = &pieces[hi - 1];
+            if end < start + last.len() || !value[end - last.len()..].eq_ignore_ascii_case(last) {
+                return false;
+            }
+            end -= last.len();
+            hi -= 1;
+        }
+        for piece in &pieces[lo..hi] {
+            match find_ignore_case(&value[start..end], piece) {
+                Some(i) => start += i + piece.len(),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// A token of `text` (already lower-cased) matches.
+    fn matches_text(&self, text: &[u8]) -> bool {
+        let Some((first, rest)) = self.pieces.split_first() else {
+            return true;
+        };
+        for start in memmem::find_iter(text, first) {
+            if !self.open_start && !left_boundary(text, start, first) {
+                continue;
+            }
+            let mut pos = start + first.len();
+            if rest.is_empty() {
+                if self.open_end || right_boundary(text, pos, first) {
+                    return true;
+                }
+                continue;
+            }
+            // The remaining pieces must lie in the same token.
+            let token_end = text[pos..]
+                .iter()
+                .position(|&b| is_breaker(b))
+                .map_or(text.len(), |i| pos + i);
+            let token = &text[..token_end];
+            let Some((last, middle)) = rest.split_last() else {
+                continue;
+            };
+            let mut ok = true;
+            for piece in middle {
+                match memmem::find(&token[pos..], piece) {
+                    Some(i) => pos += i + piece.len(),
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let found = memmem::find_iter(&token[pos..], last)
+                .any(|i| self.open_end || right_boundary(token, pos + i + last.len(), last));
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Ends a token for wildcards: white space, quotes, brackets and separators.
+fn is_breaker(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'"' | b'\''
+                | b','
+                | b';'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'<'
+                | b'>'
+                | b'|'
+        )
+}
+
+fn left_boundary(text: &[u8], start: usize, piece: &[u8]) -> bool {
+    start == 0 || !piece.first().is_some_and(|&b| is_word_byte(b)) || !is_word_byte(text[start - 1])
+}
+
+fn right_boundary(text: &[u8], end: usize, piece: &[u8]) -> bool {
+    end == text.len() || !piece.last().is_some_and(|&b| is_word_byte(b)) || !is_word_byte(text[end])
+}
+
+fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
+    value.len() >= prefix.len() && value[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// `needle` is lower case.
+fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - needle.len())
+        .find(|&i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+impl Matcher {
+    /// Compiles `expr`; `None` matches every event.
+    pub fn new(expr: Option<&Expr>) -> Matcher {
+        let node = expr.map(compile);
+        let reads_text = node.as_ref().is_some_and(reads_text);
+        Matcher { node, reads_text }
+    }
+
+    /// The expression has bare terms: `matches` needs the event's text, lower-cased.
+    pub fn reads_text(&self) -> bool {
+        self.reads_text
+    }
+
+    /// `lowered_text` is the raw event with ASCII letters lower-cased (may be empty when
+    /// `reads_text()` is false).
+    pub fn matches(&self, fields: &impl Fields, lowered_text: &[u8]) -> bool {
+        self.node
+            .as_ref()
+            .is_none_or(|node| eval(node, fields, lowered_text))
+    }
+
+    /// The fields the expression reads, each once, in first-use order.
+    pub fn fields(&self) -> Vec<&str> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
+            match node {
+                Node::And(parts) | Node::Or(parts) => parts.iter().for_each(|p| walk(p, out)),
+                Node::Not(inner) => walk(inner, out),
+                Node::Term(_) => {}
+                Node::Field { field, .. } => {
+                    if !out.contains(&field.as_str()) {
+                        out.push(field);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(node) = &self.node {
+            walk(node, &mut out);
+        }
+        out
+    }
+}
+
+fn reads_text(node: &Node) -> bool {
+    match node {
+        Node::And(parts) | Node::Or(parts) => parts.iter().any(reads_text),
+        Node::Not(inner) => reads_text(inner),
+        Node::Term(_) => true,
+        Node::Field { .. } => false,
+    }
+}
+
+fn compile(expr: &Expr) -> Node {
+    match expr {
+        Expr::And(parts) => Node::And(parts.iter().map(compile).collect()),
+        Expr::Or(parts) => Node::Or(parts.iter().map(compile).collect()),
+        Expr::Not(inner) => Node::Not(Box::new(compile(inner))),
+        Expr::Term { text, phrase } => Node::Term(Glob::new(text, !phrase)),
+        Expr::Compare(c) => Node::Field {
+            field: c.field.clone(),
+            test: compile_compare(c),
+        },
+    }
+}
+
+fn compile_compare(c: &Compare) -> Test {
+    let glob = || Glob::new(&c.value, !c.quoted);
+    match c.op {
+        CompareOp::Eq if !c.quoted && c.value.contains('/') => match c.value.parse::<IpNet>() {
+            Ok(net) => Test::Network(net.trunc()),
+            Err(_) => Test::Equal(glob()),
+        },
+        CompareOp::Eq => Test::Equal(glob()),
+        CompareOp::Ne => Test::NotEqual(glob()),
+        op => Test::Order(
+            op,
+            match c.value.parse::<f64>() {
+                Ok(n) if n.is_finite() => Operand::Number(n),
+                _ => Operand::Text(c.value.clone()),
+            },
+        ),
+    }
+}
+
+fn eval(node: &Node, fields: &impl Fields, text: &[u8]) -> bool {
+    match node {
+        Node::And(parts) => parts.iter().all(|p| eval(p, fields, text)),
+        Node::Or(parts) => parts.iter().any(|p| eval(p, fields, text)),
+        Node::Not(inner) => !eval(inner, fields, text),
+        Node::Term(glob) => glob.matches_text(text),
+        Node::Field { field, test } => {
+            let Some(value) = fields.get(field) else {
+                return false;
+            };
+            let value = value.as_ref();
+            match test {
+                Test::Equal(glob) => glob.matches_value(value.as_bytes()),
+                Test::NotEqual(glob) => !glob.matches_value(value.as_bytes()),
+                Test::Network(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
+                Test::Order(op, operand) => {
+                    let ordering = match operand {
+                        Operand::Number(n) => match value.parse::<f64>() {
+                            Ok(v) => v.partial_cmp(n),
+                            Err(_) => None,
+                        },
+                        Operand::Text(t) => Some(value.cmp(t.as_str())),
+                    };
+                    ordering.is_some_and(|o| match op {
+                        CompareOp::Lt => o == Ordering::Less,
+                        CompareOp::Le => o != Ordering::Greater,
+                        CompareOp::Gt => o == Ordering::Greater,
+                        CompareOp::Ge => o != Ordering::Less,
+                        CompareOp::Eq => o == Ordering::Equal,
+                        CompareOp::Ne => o != Ordering::Equal,
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::query::parse;
+
+    struct Event {
+        fields: HashMap<&'static str, &'static str>,
+        text: Vec<u8>,
+    }
+
+    impl Fields for Event {
+        fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+            self.fields.get(field).map(|v| Cow::Borrowed(*v))
+        }
+    }
+
+    fn event(text: &'static str, fields: &[(&'static str, &'static str)]) -> Event {
+        Event {
+            fields: fields.iter().copied().collect(),
+            text: text.to_ascii_lowercase().into_bytes(),
+        }
+    }
+
+    fn matches(query: &str, e: &Event) -> bool {
+        let q = parse(query).unwrap();
+        Matcher::new(q.search.as_ref()).matches(e, &e.text)
+    }
+
+    #[test]
+    fn terms_match_whole_tokens_ignoring_case() {
+        let e = event(
+            r#"{"eventid":"cowrie.login.failed","username":"Admin","src_ip":"10.0.0.15"}"#,
+            &[],
+        );
+        assert!(matches("admin", &e));
+        assert!(matches("ADMIN", &e));
+        assert!(matches("login", &e));
+        assert!(matches("cowrie.login.failed", &e));
+        assert!(!matches("adm", &e));
+        assert!(!matches("10.0.0.1", &e));
+        assert!(matches("10.0.0.15", &e));
+        assert!(matches("adm*", &e));
+        assert!(matches("*dmin", &e));
+        assert!(matches("cowrie*failed", &e));
+        // A wildcard stays inside one token: not across the quotes.
+        assert!(!matches("admin*10.0.0.15", &e));
+        assert!(matches("*", &e));
+        assert!(matches(r#""login.failed""#, &e));
+        assert!(!matches(r#""login fail""#, &e));
+        let cowrie = event("Failed password for root from 1.2.3.4", &[]);
+        assert!(matches(r#""failed password""#, &cowrie));
+        assert!(!matches(r#""failed pass""#, &cowrie));
+    }
+
+    #[test]
+    fn field_comparisons() {
+        let e = event(
+            "",
+            &[
+                ("action", "REJECT"),
+                ("port", "22"),
+                ("ip", "10.1.2.3"),
+                ("v6", "2001:db8::1"),
+                ("t", "2024-05-01"),
+            ],
+        );
+        for (q, want) in [
+            ("action:reject", true),
+            ("action=REJECT", true),
+            ("action:acc*", false),
+            ("action:RE*", true),
+            ("action:*JEC*", true),
+            ("action:*ct", true),
+            ("action:*", true),
+            ("missing:*", false),
+            ("action!=ACCEPT", true),
+            ("missing!=x", false),
+            ("NOT missing:x", true),
+            ("port>21", true),
+            ("port>=22", true),
+            ("port<22", false),
+            ("port<=22.0", true),
+            ("action>5", false),
+            ("t>2024-04-30", true),
+            ("t<\"2024-05-01\"", false),
+            ("ip:10.0.0.0/8", true),
+            ("ip:10.1.2.0/24", true),
+            ("ip:10.1.3.0/24", false),
+            ("ip:\"10.0.0.0/8\"", false),
+            ("v6:2001:db8::/32", true),
+            ("action:REJECT port:22", true),
+            ("action:ACCEPT OR port:22", true),
+            ("action:ACCEPT OR NOT port:22", false),
+            ("(action:ACCEPT OR port:23) OR ip:10.*", true),
+        ] {
+            assert_eq!(matches(q, &e), want, "{q}");
+        }
+    }
+
+    #[test]
+    fn knows_when_it_reads_the_text_and_which_fields() {
+        let q = parse("a:1 (b:2 OR NOT c>3) a:4").unwrap();
+        let m = Matcher::new(q.search.as_ref());
+        assert!(!m.reads_text());
+        assert_eq!(m.fields(), ["a", "b", "c"]);
+        let q = parse("a:1 NOT word").unwrap();
+        assert!(Matcher::new(q.search.as_ref()).reads_text());
+        assert!(Matcher::new(None).matches(&event("", &[]), b""));
+    }
+}

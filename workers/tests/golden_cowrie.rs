@@ -1,0 +1,248 @@
+//! Golden answers on real Cowrie honeypot logs (../shared/data/real/cowrie-honeypot): each
+//! query's answer is checked against exact counts computed here from the parsed JSON,
+//! independently of the query engine.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use shared_sketch::{AggValue, Partial, Query, QueryResult, parse};
+use workers::scan_file;
+
+const DAYS: [&str; 3] = ["2018-05-06", "2018-05-07", "2018-05-08"];
+
+fn path(day: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../../shared/data/real/cowrie-honeypot/cowrie.json.{day}.gz"
+    ))
+}
+
+/// Every event of the three days, parsed.
+fn events() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for day in DAYS {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path(day)).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            out.push((line.to_string(), serde_json::from_str(line).unwrap()));
+        }
+    }
+    out
+}
+
+/// The query over the three files, one partial each, merged: as the gateway runs it.
+fn run(text: &str) -> QueryResult {
+    let mut query: Query = parse(text).unwrap();
+    query.resolve_time(0);
+    let mut merged = Partial::new(&query);
+    for day in DAYS {
+        let p = scan_file(&path(day), day, &query);
+        assert_eq!(p.stats.errors, vec![], "{day}");
+        merged.merge(&p).unwrap();
+    }
+    merged.result(&query)
+}
+
+fn s<'a>(e: &'a Value, field: &str) -> Option<&'a str> {
+    e.get(field).and_then(Value::as_str)
+}
+
+fn count(result: &QueryResult) -> u64 {
+    result.matched
+}
+
+#[test]
+fn field_match_and_wildcards() {
+    let ev = events();
+    let failed = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid") == Some("cowrie.login.failed"))
+        .count() as u64;
+    assert!(failed > 100);
+    assert_eq!(count(&run("eventid:cowrie.login.failed")), failed);
+    // Values ignore case; field names do not (as in Splunk).
+    assert_eq!(count(&run("eventid=COWRIE.LOGIN.FAILED")), failed);
+    assert_eq!(count(&run("EVENTID=cowrie.login.failed")), 0);
+    let logins = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid").is_some_and(|id| id.starts_with("cowrie.login.")))
+        .count() as u64;
+    assert_eq!(count(&run("eventid:cowrie.login.*")), logins);
+    let not_root = ev
+        .iter()
+        .filter(|(_, e)| {
+            s(e, "eventid") == Some("cowrie.login.failed") && s(e, "username") != Some("root")
+        })
+        .count() as u64;
+    assert_eq!(
+        count(&run("eventid:cowrie.login.failed NOT username:root")),
+        not_root
+    );
+}
+
+#[test]
+fn cidr_numeric_and_boolean() {
+    let ev = events();
+    let in_net = |ip: &str, prefix: &str| ip.starts_with(prefix);
+    let expected = ev
+        .iter()
+        .filter(|(_, e)| {
+            let ip = s(e, "src_ip").unwrap_or("");
+            (in_net(ip, "5.188.") || in_net(ip, "185."))
+                && s(e, "eventid") == Some("cowrie.session.connect")
+        })
+        .count() as u64;
+    assert!(expected > 0);
+    assert_eq!(
+        count(&run(
+            "(src_ip:5.188.0.0/16 OR src_ip:185.0.0.0/8) AND eventid:cowrie.session.connect"
+        )),
+        expected
+    );
+    let long = ev
+        .iter()
+        .filter(|(_, e)| {
+            e.get("duration")
+                .and_then(Value::as_f64)
+                .is_some_and(|d| d > 30.0)
+        })
+        .count() as u64;
+    assert!(long > 0);
+    assert_eq!(count(&run("duration>30")), long);
+}
+
+#[test]
+fn bare_terms_are_token_matches() {
+    let ev = events();
+    // Independent: a whole-word, case-insensitive occurrence in the raw line.
+    let word = |line: &str, w: &str| {
+        let lower = line.to_ascii_lowercase();
+        lower.match_indices(w).any(|(i, _)| {
+            let before = lower[..i].chars().next_back();
+            let after = lower[i + w.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+    };
+    let expected = ev.iter().filter(|(l, _)| word(l, "uname")).count() as u64;
+    assert!(expected > 0);
+    assert_eq!(count(&run("UNAME")), expected);
+    let phrase = ev.iter().filter(|(l, _)| word(l, "login attempt")).count() as u64;
+    assert!(phrase > 0);
+    assert_eq!(count(&run("\"LOGIN ATTEMPT\"")), phrase);
+}
+
+#[test]
+fn stats_by_groups_are_exact() {
+    let ev = events();
+    let mut by_event: BTreeMap<String, (u64, HashSet<String>)> = BTreeMap::new();
+    for (_, e) in &ev {
+        if let Some(id) = s(e, "eventid") {
+            let entry = by_event.entry(id.to_string()).or_default();
+            entry.0 += 1;
+            entry
+                .1
+                .insert(s(e, "src_ip").unwrap_or_default().to_string());
+        }
+    }
+    let r = run("| stats count, dc(src_ip) by eventid");
+    let groups = r.groups.unwrap();
+    assert!(groups.complete);
+    assert_eq!(groups.rows.len(), by_event.len());
+    for row in &groups.rows {
+        let (n, ips) = &by_event[&row.key[0]];
+        assert_eq!(row.matched, *n, "{:?}", row.key);
+        let AggValue::Distinct(dc) = &row.aggs[1].value else {
+            panic!()
+        };
+        // Below 1,000 distinct values the count is exact.
+        if ips.len() < 1000 {
+            assert_eq!(dc.estimate, ips.len() as f64, "{:?}", row.key);
+        }
+        assert!(dc.lower <= ips.len() as f64 && ips.len() as f64 <= dc.upper);
+    }
+    // Rows are largest first.
+    assert!(groups.rows.windows(2).all(|w| w[0].matched >= w[1].matched));
+}
+
+#[test]
+fn top_by_and_where_and_head() {
+    let ev = events();
+    let mut users: HashMap<(String, String), u64> = HashMap::new();
+    for (_, e) in &ev {
+        if let (Some("cowrie.login.failed" | "cowrie.login.success"), Some(u)) =
+            (s(e, "eventid"), s(e, "username"))
+        {
+            *users
+                .entry((s(e, "eventid").unwrap().to_string(), u.to_string()))
+                .or_default() += 1;
+        }
+    }
+    let r = run("eventid:cowrie.login.* | top 3 username by eventid | head 1");
+    let groups = r.groups.unwrap();
+    assert_eq!(groups.rows.len(), 1, "head 1 keeps the largest group");
+    let row = &groups.rows[0];
+    let AggValue::Top { rows, .. } = &row.aggs[0].value else {
+        panic!()
+    };
+    assert_eq!(rows.len(), 3);
+    for top in rows {
+        let exact = users[&(row.key[0].clone(), top.value.clone())];
+        assert!(
+            top.lower <= exact && exact <= top.upper,
+            "{top:?} vs {exact}"
+        );
+    }
+    let r = run("| stats count by eventid | where count < 10");
+    let rows = r.groups.unwrap().rows;
+    assert!(!rows.is_empty() && rows.iter().all(|g| g.matched < 10));
+}
+
+#[test]
+fn time_bounds_and_timechart() {
+    let ev = events();
+    let hour = |t: &str| t[..13].to_string(); // 2018-05-06T17
+    let mut per_hour: BTreeMap<String, u64> = BTreeMap::new();
+    let mut in_range = 0;
+    for (_, e) in &ev {
+        let t = s(e, "timestamp").unwrap();
+        if ("2018-05-07T00".."2018-05-07T12").contains(&&t[..13]) {
+            in_range += 1;
+            *per_hour.entry(hour(t)).or_default() += 1;
+        }
+    }
+    assert!(in_range > 0);
+    let r =
+        run("earliest=2018-05-07T00:00:00Z latest=2018-05-07T12:00:00Z | timechart span=1h count");
+    assert_eq!(r.matched, in_range);
+    let series = r.series.unwrap();
+    assert_eq!(series.span_seconds, 3600);
+    let got: BTreeMap<String, u64> = series
+        .points
+        .iter()
+        .map(|p| {
+            (
+                hour(&shared_sketch::time::format_timestamp(p.time)),
+                p.matched,
+            )
+        })
+        .collect();
+    assert_eq!(got, per_hour);
+}
+
+#[test]
+fn fields_picks_what_each_hit_shows() {
+    let r = run("eventid:cowrie.login.success | fields username, password, src_ip");
+    assert!(!r.hits.is_empty());
+    for hit in &r.hits {
+        assert!(hit.time.is_some());
+        let keys: Vec<&str> = hit.fields.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["password", "src_ip", "username"]);
+    }
+    // Newest first.
+    assert!(r.hits.windows(2).all(|w| w[0].time >= w[1].time));
+}
