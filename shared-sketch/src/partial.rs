@@ -423,6 +423,19 @@ mod tests {
         Event(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
     }
 
+    /// `parts` merged first to last and last to first.
+    fn merged_both_ways(query: &Query, parts: &[Partial]) -> (Partial, Partial) {
+        let mut forward = Partial::new(query);
+        let mut backward = Partial::new(query);
+        for p in parts {
+            forward.merge(p).unwrap();
+        }
+        for p in parts.iter().rev() {
+            backward.merge(p).unwrap();
+        }
+        (forward, backward)
+    }
+
     fn partial(query: &Query, values: &[&str]) -> Partial {
         let mut a = Aggregator::new(query);
         for v in values {
@@ -539,14 +552,7 @@ mod tests {
             a.finish()
         };
         let parts = [build(0..700), build(700..1300), build(1300..1800)];
-        let mut forward = Partial::new(&q);
-        let mut backward = Partial::new(&q);
-        for p in &parts {
-            forward.merge(p).unwrap();
-        }
-        for p in parts.iter().rev() {
-            backward.merge(p).unwrap();
-        }
+        let (forward, backward) = merged_both_ways(&q, &parts);
         let (f, b) = (forward.result(&q), backward.result(&q));
         assert_eq!(f, b);
         let groups = f.groups.unwrap();
@@ -631,14 +637,7 @@ mod tests {
             file_partial("2026/11/21", 150),
         ];
         assert_eq!(parts[2].hits.len(), MAX_HITS);
-        let mut forward = Partial::new(&q);
-        let mut backward = Partial::new(&q);
-        for p in &parts {
-            forward.merge(p).unwrap();
-        }
-        for p in parts.iter().rev() {
-            backward.merge(p).unwrap();
-        }
+        let (forward, backward) = merged_both_ways(&q, &parts);
         assert_eq!(forward.hits, backward.hits);
         let newest = &forward.result(&q).hits;
         assert_eq!(newest.len(), MAX_HITS);

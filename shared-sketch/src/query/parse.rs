@@ -104,6 +104,21 @@ fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '|' | '(' | ')' | '"')
 }
 
+/// The comparison operator `text` starts with (longest first: `<=` before `<`).
+fn comparison(text: &str) -> Option<(&'static str, CompareOp)> {
+    const OPERATORS: [(&str, CompareOp); 8] = [
+        ("!=", CompareOp::Ne),
+        ("<=", CompareOp::Le),
+        (">=", CompareOp::Ge),
+        ("==", CompareOp::Eq),
+        (":", CompareOp::Eq),
+        ("=", CompareOp::Eq),
+        ("<", CompareOp::Lt),
+        (">", CompareOp::Gt),
+    ];
+    OPERATORS.into_iter().find(|(sym, _)| text.starts_with(sym))
+}
+
 fn is_field_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')
 }
@@ -351,18 +366,7 @@ impl<'a> Parser<'a> {
             rest.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'));
         if starts_like_field && field_len > 0 {
             let after = &rest[field_len..];
-            let op = [
-                ("!=", CompareOp::Ne),
-                ("<=", CompareOp::Le),
-                (">=", CompareOp::Ge),
-                (":", CompareOp::Eq),
-                ("=", CompareOp::Eq),
-                ("<", CompareOp::Lt),
-                (">", CompareOp::Gt),
-            ]
-            .into_iter()
-            .find(|(sym, _)| after.starts_with(sym));
-            if let Some((sym, op)) = op {
+            if let Some((sym, op)) = comparison(after) {
                 let field = &rest[..field_len];
                 self.pos += field_len + sym.len();
                 let lower = field.to_ascii_lowercase();
@@ -624,18 +628,7 @@ impl<'a> Parser<'a> {
         };
         self.skip_ws();
         let rest = self.rest();
-        let (sym, op) = [
-            ("!=", CompareOp::Ne),
-            ("<=", CompareOp::Le),
-            (">=", CompareOp::Ge),
-            ("==", CompareOp::Eq),
-            ("=", CompareOp::Eq),
-            ("<", CompareOp::Lt),
-            (">", CompareOp::Gt),
-        ]
-        .into_iter()
-        .find(|(sym, _)| rest.starts_with(sym))
-        .ok_or_else(|| {
+        let (sym, op) = comparison(rest).ok_or_else(|| {
             self.error(format!(
                 "expected a comparison (>, >=, <, <=, =, !=), found {}",
                 self.found()
