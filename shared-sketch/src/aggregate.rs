@@ -50,7 +50,8 @@ impl Aggs {
         }
     }
 
-    /// Both sides must come from the same query; on error `self` is unchanged.
+    /// Both sides must come from the same query: a shape error leaves `self` unchanged (a
+    /// sketch's own error, from crafted bytes, may come after others merged).
     pub fn merge(&mut self, other: &Aggs) -> Result<(), MergeError> {
         self.check_shape(other)?;
         for (a, b) in self.states.iter_mut().zip(&other.states) {
@@ -261,19 +262,24 @@ pub struct Group {
 }
 
 impl Group {
+    /// Shape errors (another query's group) leave `self` unchanged.
     pub fn merge(&mut self, other: &Group) -> Result<(), MergeError> {
-        self.totals.check_shape(&other.totals)?;
-        match (&mut self.series, &other.series) {
-            (Some(a), Some(b)) => a.merge(b)?,
-            (None, None) => {}
-            _ => {
-                return Err(MergeError::Sketch(SketchError::new(
-                    "group",
-                    "one side has a time series, the other not",
-                )));
-            }
+        self.check_shape(other)?;
+        if let (Some(a), Some(b)) = (&mut self.series, &other.series) {
+            a.merge(b)?;
         }
         self.totals.merge(&other.totals)
+    }
+
+    fn check_shape(&self, other: &Group) -> Result<(), MergeError> {
+        self.totals.check_shape(&other.totals)?;
+        if self.series.is_some() != other.series.is_some() {
+            return Err(MergeError::Sketch(SketchError::new(
+                "group",
+                "one side has a time series, the other not",
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn add(
@@ -381,41 +387,42 @@ impl Groups {
         }
     }
 
+    /// `other` is checked whole before anything is merged: a partial of another query, or
+    /// crafted bytes, leave `self` unchanged.
     pub fn merge(&mut self, other: &Groups) -> Result<(), MergeError> {
+        let bad = |m: String| Err(MergeError::Sketch(SketchError::new("groups", m)));
         if other.named.len() > MAX_GROUPS {
-            return Err(MergeError::Sketch(SketchError::new(
-                "groups",
-                format!("{} named groups, more than {MAX_GROUPS}", other.named.len()),
-            )));
+            return bad(format!(
+                "{} named groups, more than {MAX_GROUPS}",
+                other.named.len()
+            ));
         }
-        let mut merged = self.clone();
-        merged.other.merge(&other.other)?;
-        merged.threshold = match (merged.threshold, other.threshold) {
+        for (hash, group) in &other.named {
+            if key_hash(&group.key) != *hash {
+                return bad("a group's hash does not match its key".to_string());
+            }
+            self.other.check_shape(group)?;
+        }
+        self.other.check_shape(&other.other)?;
+        self.other.merge(&other.other)?;
+        self.threshold = match (self.threshold, other.threshold) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         for (hash, group) in &other.named {
-            if key_hash(&group.key) != *hash {
-                return Err(MergeError::Sketch(SketchError::new(
-                    "groups",
-                    "a group's hash does not match its key",
-                )));
-            }
-            match merged.named.entry(*hash) {
+            match self.named.entry(*hash) {
                 Entry::Occupied(mut e) if e.get().key == group.key => e.get_mut().merge(group)?,
                 Entry::Occupied(_) => {
                     let mut folded = group.clone();
                     folded.key.clear();
-                    merged.other.merge(&folded)?;
+                    self.other.merge(&folded)?;
                 }
                 Entry::Vacant(e) => {
-                    merged.other.totals.check_shape(&group.totals)?;
                     e.insert(group.clone());
                 }
             }
         }
-        merged.evict();
-        *self = merged;
+        self.evict();
         Ok(())
     }
 }

@@ -288,16 +288,15 @@ impl Partial {
         }
     }
 
-    /// On error `self` is unchanged.
+    /// A partial of another query leaves `self` unchanged.
     pub fn merge(&mut self, other: &Partial) -> Result<(), MergeError> {
-        let mut all = self.all.clone();
-        all.merge(&other.all)?;
-        match (&mut self.groups, &other.groups) {
-            (Some(a), Some(b)) => a.merge(b)?,
-            (None, None) => {}
-            _ => return Err(MergeError::Grouping),
+        if self.groups.is_some() != other.groups.is_some() {
+            return Err(MergeError::Grouping);
         }
-        self.all = all;
+        self.all.merge(&other.all)?;
+        if let (Some(a), Some(b)) = (&mut self.groups, &other.groups) {
+            a.merge(b)?;
+        }
         // Sorted, deduplicated, the newest MAX_HITS: the same whatever the merge order.
         self.hits.extend(other.hits.iter().cloned());
         self.hits.sort();
