@@ -229,25 +229,30 @@ impl TimeSeries {
                 ),
             )));
         }
-        let mut other = other.clone();
-        if other.span < wide {
-            other.rebucket(wide);
+        // Shapes are checked above; only the side with the narrower span is re-bucketed, and
+        // `other` is copied only then.
+        if self.span < wide {
+            self.rebucket(wide);
         }
-        let mut merged = self.clone();
-        if merged.span < wide {
-            merged.rebucket(wide);
-        }
+        let coarsened;
+        let other = if other.span < wide {
+            let mut copy = other.clone();
+            copy.rebucket(wide);
+            coarsened = copy;
+            &coarsened
+        } else {
+            other
+        };
         for (start, aggs) in &other.buckets {
-            match merged.buckets.entry(*start) {
+            match self.buckets.entry(*start) {
                 Entry::Vacant(e) => {
                     e.insert(aggs.clone());
                 }
                 Entry::Occupied(mut e) => e.get_mut().merge(aggs)?,
             }
         }
-        merged.untimed = merged.untimed.saturating_add(other.untimed);
-        while merged.buckets.len() > merged.limit as usize && merged.widen() {}
-        *self = merged;
+        self.untimed = self.untimed.saturating_add(other.untimed);
+        while self.buckets.len() > self.limit as usize && self.widen() {}
         Ok(())
     }
 }
@@ -350,6 +355,7 @@ impl Groups {
     ) {
         let hash = key_hash(key);
         let named = self.threshold.is_none_or(|t| hash < t);
+        let mut inserted = false;
         let group = match self.named.entry(hash) {
             Entry::Occupied(e) if e.get().key.iter().eq(key.iter()) => e.into_mut(),
             // Two keys with one hash (~n²/2⁶⁵): the later one is "other".
@@ -358,11 +364,15 @@ impl Groups {
             Entry::Vacant(e) => {
                 let mut group = template.clone();
                 group.key = key.iter().map(|k| k.to_string()).collect();
+                inserted = true;
                 e.insert(group)
             }
         };
         group.add(values, time, &template.totals);
-        self.evict();
+        // Only a new group can take the named ones past `MAX_GROUPS`.
+        if inserted {
+            self.evict();
+        }
     }
 
     /// Folds the groups above the threshold, then the largest hashes until `MAX_GROUPS`

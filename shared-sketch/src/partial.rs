@@ -226,14 +226,6 @@ impl Aggregator {
         }
     }
 
-    /// The fields the aggregates and groups read.
-    pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.aggs
-            .iter()
-            .filter_map(Agg::field)
-            .chain(self.by.iter().map(String::as_str))
-    }
-
     /// One matching event, at `time` (epoch ms) when it has one.
     pub fn add(&mut self, event: &impl Fields, time: Option<i64>) {
         let values: Vec<Option<Cow<'_, str>>> = self
@@ -273,8 +265,7 @@ impl Partial {
 
     /// Records a matching event. Call in (file, line) order, as a scan reads: the partial
     /// keeps the newest `MAX_HITS`.
-    pub fn add_hit(&mut self, hit: Hit) {
-        let mut hit = hit;
+    pub fn add_hit(&mut self, mut hit: Hit) {
         let mut end = hit.text.len().min(MAX_HIT_BYTES);
         while !hit.text.is_char_boundary(end) {
             end -= 1;

@@ -22,13 +22,7 @@ fn query() -> Query {
         },
         Agg::Rare { n: 50, field },
     ];
-    Query {
-        search: None,
-        earliest: None,
-        latest: None,
-        command: Some(Command::Stats { aggs, by: vec![] }),
-        post: vec![],
-    }
+    Query::aggregating(Command::Stats { aggs, by: vec![] })
 }
 
 fn partial(q: &Query, values: &[u32]) -> Partial {

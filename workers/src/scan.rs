@@ -128,15 +128,17 @@ impl<'q> Scan<'q> {
             return;
         };
         self.partial().stats.records += 1;
-        let time = record.time();
-        let in_range = match self.range {
-            (None, None) => true,
-            (start, end) => {
-                time.is_some_and(|t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e))
+        // The time is read for every record only when the query bounds it; otherwise only
+        // for matches (their bucket and hit order).
+        let bounded = self.range != (None, None);
+        let time = if bounded { record.time() } else { None };
+        if bounded {
+            let (start, end) = self.range;
+            let inside =
+                time.is_some_and(|t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e));
+            if !inside {
+                return;
             }
-        };
-        if !in_range {
-            return;
         }
         if self.matcher.reads_text() {
             self.lowered.clear();
@@ -145,6 +147,7 @@ impl<'q> Scan<'q> {
         if !self.matcher.matches(&record, &self.lowered) {
             return;
         }
+        let time = if bounded { time } else { record.time() };
         self.aggregator.add(&record, time);
         let fields = self.query.hit_fields().map_or_else(BTreeMap::new, |names| {
             names

@@ -47,13 +47,7 @@ pub fn query() -> Query {
             hundredths: 9900,
         },
     ];
-    Query {
-        search: None,
-        earliest: None,
-        latest: None,
-        command: Some(Command::Stats { aggs, by: vec![] }),
-        post: vec![],
-    }
+    Query::aggregating(Command::Stats { aggs, by: vec![] })
 }
 
 /// A bijection of u32 (odd multiplier), so ranks become scattered but distinct addresses.

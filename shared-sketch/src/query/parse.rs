@@ -1002,7 +1002,10 @@ mod tests {
         assert_eq!(q.search, None);
         let mut q = parse("earliest=-15m").unwrap();
         q.resolve_time(1_000_000_000);
-        assert_eq!(q.time_range(0), (Some(1_000_000_000 - 900_000), None));
+        assert_eq!(
+            q.time_range_if_absolute(),
+            (Some(1_000_000_000 - 900_000), None)
+        );
     }
 
     #[test]
