@@ -45,7 +45,8 @@ enum Node {
 #[derive(Debug, Clone)]
 enum Test {
     Equal(Glob),
-    NotEqual(Glob),
+    /// `!=`: the `:` test of the same value, negated (the field must still be present).
+    Differs(Box<Test>),
     Network(IpNet),
     Order(CompareOp, Operand),
 }
@@ -281,14 +282,16 @@ fn compile(expr: &Expr) -> Node {
 }
 
 fn compile_compare(c: &Compare) -> Test {
-    let glob = || Glob::new(&c.value, !c.quoted);
     match c.op {
         CompareOp::Eq if !c.quoted && c.value.contains('/') => match c.value.parse::<IpNet>() {
             Ok(net) => Test::Network(net.trunc()),
-            Err(_) => Test::Equal(glob()),
+            Err(_) => Test::Equal(Glob::new(&c.value, true)),
         },
-        CompareOp::Eq => Test::Equal(glob()),
-        CompareOp::Ne => Test::NotEqual(glob()),
+        CompareOp::Eq => Test::Equal(Glob::new(&c.value, !c.quoted)),
+        CompareOp::Ne => Test::Differs(Box::new(compile_compare(&Compare {
+            op: CompareOp::Eq,
+            ..c.clone()
+        }))),
         op => Test::Order(
             op,
             match c.value.parse::<f64>() {
@@ -305,33 +308,31 @@ fn eval(node: &Node, fields: &impl Fields, text: &[u8]) -> bool {
         Node::Or(parts) => parts.iter().any(|p| eval(p, fields, text)),
         Node::Not(inner) => !eval(inner, fields, text),
         Node::Term(glob) => glob.matches_text(text),
-        Node::Field { field, test } => {
-            let Some(value) = fields.get(field) else {
-                return false;
+        Node::Field { field, test } => fields
+            .get(field)
+            .is_some_and(|value| passes(test, value.as_ref())),
+    }
+}
+
+/// One present field value against a compiled comparison.
+fn passes(test: &Test, value: &str) -> bool {
+    match test {
+        Test::Equal(glob) => glob.matches_value(value.as_bytes()),
+        Test::Differs(inner) => !passes(inner, value),
+        Test::Network(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
+        Test::Order(op, operand) => {
+            let ordering = match operand {
+                Operand::Number(n) => value.parse::<f64>().ok().and_then(|v| v.partial_cmp(n)),
+                Operand::Text(t) => Some(value.cmp(t.as_str())),
             };
-            let value = value.as_ref();
-            match test {
-                Test::Equal(glob) => glob.matches_value(value.as_bytes()),
-                Test::NotEqual(glob) => !glob.matches_value(value.as_bytes()),
-                Test::Network(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
-                Test::Order(op, operand) => {
-                    let ordering = match operand {
-                        Operand::Number(n) => match value.parse::<f64>() {
-                            Ok(v) => v.partial_cmp(n),
-                            Err(_) => None,
-                        },
-                        Operand::Text(t) => Some(value.cmp(t.as_str())),
-                    };
-                    ordering.is_some_and(|o| match op {
-                        CompareOp::Lt => o == Ordering::Less,
-                        CompareOp::Le => o != Ordering::Greater,
-                        CompareOp::Gt => o == Ordering::Greater,
-                        CompareOp::Ge => o != Ordering::Less,
-                        CompareOp::Eq => o == Ordering::Equal,
-                        CompareOp::Ne => o != Ordering::Equal,
-                    })
-                }
-            }
+            ordering.is_some_and(|o| match op {
+                CompareOp::Lt => o == Ordering::Less,
+                CompareOp::Le => o != Ordering::Greater,
+                CompareOp::Gt => o == Ordering::Greater,
+                CompareOp::Ge => o != Ordering::Less,
+                CompareOp::Eq => o == Ordering::Equal,
+                CompareOp::Ne => o != Ordering::Equal,
+            })
         }
     }
 }
@@ -428,6 +429,8 @@ mod tests {
             ("ip:10.1.3.0/24", false),
             ("ip:\"10.0.0.0/8\"", false),
             ("v6:2001:db8::/32", true),
+            ("ip!=10.0.0.0/8", false),
+            ("ip!=192.168.0.0/16", true),
             ("action:REJECT port:22", true),
             ("action:ACCEPT OR port:22", true),
             ("action:ACCEPT OR NOT port:22", false),
