@@ -53,13 +53,19 @@ pub async fn query(
     State(engine): State<Arc<Engine>>,
     Json(request): Json<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
+    answer(&engine, &request.q).await.map(Json)
+}
+
+/// Runs `q` to the end and merges every partial: the API's and the CLI's answer.
+pub async fn answer(engine: &Arc<Engine>, q: &str) -> Result<QueryResponse, ApiError> {
     let (tx, mut rx) = mpsc::channel(16);
     let cancel = CancellationToken::new();
     // Dropping this future (client gone) drops `rx`, which stops the run.
     let runner = tokio::spawn({
         let engine = engine.clone();
         let cancel = cancel.clone();
-        async move { run_query(&engine, &request.q, tx, cancel).await }
+        let q = q.to_string();
+        async move { run_query(&engine, &q, tx, cancel).await }
     });
     let _stop_on_drop = cancel.drop_guard();
     let mut state: Option<(Query, Partial)> = None;
@@ -88,10 +94,10 @@ pub async fn query(
                 let (query, total) = state
                     .take()
                     .ok_or_else(|| ApiError::Internal("done before plan".into()))?;
-                return Ok(Json(QueryResponse {
+                return Ok(QueryResponse {
                     result: total.result(&query),
                     elapsed_ms: progress.elapsed_ms,
-                }));
+                });
             }
         }
     }

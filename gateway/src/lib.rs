@@ -7,4 +7,5 @@ pub mod executor;
 pub mod planner;
 pub mod run;
 pub mod server;
+pub mod table;
 pub mod ws;

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
 use gateway::run::Engine;
-use gateway::server;
+use gateway::{api, server, table};
 use tracing_subscriber::EnvFilter;
+use workers::{Format, ScanOptions};
 
 /// sketchlake: fast search over security logs where they already are.
 #[derive(Parser)]
@@ -35,6 +36,25 @@ enum Command {
         /// Scan tasks run at once (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Run one query over a folder or file and print the merged answer (the same JSON as
+    /// `POST /api/v1/query`, or a table).
+    Query {
+        /// Folder of log files (searched recursively) or one file.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output: `json` (as the HTTP API answers) or `table` (for reading).
+        #[arg(long, value_enum, default_value_t = Output::Json)]
+        format: Output,
+        /// Scan tasks run at once (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        #[command(flatten)]
+        input: InputArgs,
+        /// The query, e.g. `action:REJECT | top 10 src_ip`.
+        query: String,
     },
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo {
@@ -50,22 +70,90 @@ enum Command {
     },
 }
 
+/// How to read the data files.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Read every file as this format (ndjson, json, zeek, vpcflow, apache, csv, text)
+    /// instead of recognising each from its first bytes.
+    #[arg(long)]
+    input_format: Option<Format>,
+    /// The field holding each event's time, instead of the format's usual one.
+    #[arg(long)]
+    time_field: Option<String>,
+}
+
+impl InputArgs {
+    fn options(self) -> ScanOptions {
+        ScanOptions {
+            format: self.input_format,
+            time_field: self.time_field,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Output {
+    Json,
+    Table,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // A one-shot query prints its answer; only problems go to stderr.
+    let level = match cli.command {
+        Command::Query { .. } => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve {
             data,
             listen,
             ui,
             workers,
-        } => serve(data, listen, ui, workers).await,
+            input,
+        } => {
+            anyhow::ensure!(
+                data.is_dir(),
+                "data folder {} does not exist",
+                data.display()
+            );
+            let engine = engine(data, workers, input);
+            serve(engine, listen, ui).await
+        }
+        Command::Query {
+            data,
+            format,
+            workers,
+            input,
+            query,
+        } => {
+            anyhow::ensure!(data.exists(), "{} does not exist", data.display());
+            let response = match api::answer(&engine(data, workers, input), &query).await {
+                Ok(response) => response,
+                Err(api::ApiError::Query { message, column }) => {
+                    // As a compiler would: the query, a caret under the column, the reason.
+                    let caret = column.map_or(String::new(), |c| {
+                        format!("\n  {}^", " ".repeat(c.saturating_sub(1) as usize))
+                    });
+                    eprintln!("error: {message}\n  {query}{caret}");
+                    std::process::exit(2);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match format {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&response)?),
+                Output::Table => print!("{}", table::render(&response.result, response.elapsed_ms)),
+            }
+            Ok(())
+        }
         Command::Demo {
             out,
             records,
@@ -91,25 +179,19 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(
-    data: PathBuf,
-    listen: SocketAddr,
-    ui: PathBuf,
-    workers: Option<usize>,
-) -> Result<()> {
-    anyhow::ensure!(
-        data.is_dir(),
-        "data folder {} does not exist",
-        data.display()
-    );
+fn engine(data: PathBuf, workers: Option<usize>, input: InputArgs) -> Arc<Engine> {
     let executor = match workers {
         Some(n) => LocalPool::new(n),
         None => LocalPool::with_cores(),
     };
-    let engine = Arc::new(Engine {
+    Arc::new(Engine {
         data_dir: data,
         executor: Arc::new(executor),
-    });
+        scan: Arc::new(input.options()),
+    })
+}
+
+async fn serve(engine: Arc<Engine>, listen: SocketAddr, ui: PathBuf) -> Result<()> {
     let ui_dir = if ui.join("index.html").is_file() {
         Some(ui)
     } else {

@@ -6,9 +6,22 @@ use std::path::Path;
 
 use crate::executor::ScanTask;
 
-/// Every regular, non-hidden file under `root`, in path order (deterministic plans).
+/// `root` itself when it is a file, else every regular, non-hidden file under it, in path
+/// order (deterministic plans).
 pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
     let mut tasks = Vec::new();
+    if root.is_file() {
+        let name = root.file_name().map_or_else(
+            || root.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        tasks.push(ScanTask {
+            name,
+            bytes: root.metadata()?.len(),
+            path: root.to_path_buf(),
+        });
+        return Ok(tasks);
+    }
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -57,5 +70,7 @@ mod tests {
             .map(|t| t.name)
             .collect();
         assert_eq!(names, ["a.json", "b/1.json", "b/c/2.json.gz"]);
+        let one = list_files(&dir.path().join("b/1.json")).unwrap();
+        assert_eq!((one.len(), one[0].name.as_str()), (1, "1.json"));
     }
 }

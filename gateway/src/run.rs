@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use workers::ScanOptions;
+
 use crate::executor::Executor;
 use crate::planner::list_files;
 
@@ -18,8 +20,10 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What a query runs against.
 pub struct Engine {
+    /// A folder of log files (searched recursively) or one file.
     pub data_dir: PathBuf,
     pub executor: Arc<dyn Executor>,
+    pub scan: Arc<ScanOptions>,
 }
 
 /// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
@@ -79,7 +83,9 @@ pub async fn run_query(
         return;
     }
 
-    let mut partials = engine.executor.execute(query.clone(), tasks);
+    let mut partials = engine
+        .executor
+        .execute(query.clone(), engine.scan.clone(), tasks);
     let mut pending: Option<Partial> = None;
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

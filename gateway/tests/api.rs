@@ -122,3 +122,56 @@ async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
         "{error}"
     );
 }
+
+/// `sketchlake query` prints what `POST /api/v1/query` answers (less the timing), for a
+/// folder or a single file, in any format the folder holds.
+#[tokio::test]
+async fn the_cli_prints_the_api_answer() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real");
+    let zeek = real.join("stratosphere-zeek/001-zeek-scenario-malicious");
+    let q = "proto:tcp | stats count, dc(dst_ip) by id.orig_h";
+    let url = start(&zeek).await;
+    let (status, mut api) = common::post_query(&url, q).await;
+    assert_eq!(status, 200, "{api}");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["query", "--data"])
+        .arg(&zeek)
+        .arg(q)
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let mut printed: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    for answer in [&mut api, &mut printed] {
+        answer.as_object_mut().unwrap().remove("elapsed_ms");
+    }
+    assert!(api["matched"].as_u64().unwrap() > 100);
+    assert_eq!(printed, api);
+
+    // One file, as a table; a bad query fails with the column.
+    let file = zeek.join("conn.log.gz");
+    let table = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["query", "--format", "table", "--data"])
+        .arg(&file)
+        .arg("| top 3 dst_port")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("53     339"), "{text}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["query", "--data"])
+        .arg(&file)
+        .arg("| stats nope(x)")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("unknown aggregate `nope`"), "{stderr}");
+    assert!(
+        stderr.contains("\n          ^"),
+        "the caret under column 9: {stderr}"
+    );
+}

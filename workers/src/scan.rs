@@ -1,6 +1,8 @@
-//! The scan loop: one file in, one `Partial` out. A failure part-way through a file (a
-//! truncated gzip stream, an unreadable block) keeps everything read before it and is
-//! reported in the partial's stats; it never fails the query.
+//! The scan loop: one file in, one `Partial` out. The file's format is recognised from
+//! its first bytes (or given), each event is read for only the fields the query needs, and
+//! lines that cannot contain a match are skipped before they are parsed. A failure
+//! part-way through a file (a truncated gzip stream, an unreadable block) keeps everything
+//! read before it and is reported in the partial's stats; it never fails the query.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -8,18 +10,33 @@ use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
-use shared_sketch::{Aggregator, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query};
+use memchr::memmem;
+use shared_sketch::{Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query};
 
+use crate::apache;
+use crate::array::{ArrayReader, Element};
+use crate::columns::{Csv, VpcFlow, Zeek};
+use crate::format::{Format, event_time};
+use crate::json;
 use crate::lines::{Line, LineReader};
-use crate::record::Record;
+use crate::plan::{Plan, Values};
 
 const READ_BUFFER: usize = 256 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Scans one data file (NDJSON, plain or gzip with any number of members, detected by
-/// content). `name` is how the file is named in error reports (relative to the data root:
-/// server paths stay on the server).
-pub fn scan_file(path: &Path, name: &str, query: &Query) -> Partial {
+/// How to read files: both default to what the data says.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// The format of every file, instead of recognising each from its first bytes.
+    pub format: Option<Format>,
+    /// The field holding each event's time, instead of the format's usual ones.
+    pub time_field: Option<String>,
+}
+
+/// Scans one data file, plain or gzip (any number of members), detected by content.
+/// `name` is how the file is named in error reports (relative to the data root: server
+/// paths stay on the server).
+pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) -> Partial {
     let mut scan = Scan::new(query);
     scan.partial().stats.files = 1;
     let file = match File::open(path) {
@@ -36,9 +53,9 @@ pub fn scan_file(path: &Path, name: &str, query: &Query) -> Partial {
     let outcome = match reader.fill_buf() {
         Ok(head) if head.starts_with(&GZIP_MAGIC) => {
             let inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
-            scan.lines(inflated)
+            scan.run(inflated, options)
         }
-        Ok(_) => scan.lines(reader),
+        Ok(_) => scan.run(reader, options),
         Err(e) => Err(e),
     };
     if let Err(e) = outcome {
@@ -58,11 +75,28 @@ pub fn scan_file(path: &Path, name: &str, query: &Query) -> Partial {
     scan.finish(name)
 }
 
-/// Scans NDJSON from `reader` (the contents of `file`). Malformed lines are counted and
-/// skipped; an I/O error ends the stream and is returned with everything read before it.
-pub fn scan_reader<R: BufRead>(reader: R, file: &str, query: &Query) -> (Partial, io::Result<()>) {
+/// The format `scan_file` would read `path` as (gzip is looked through).
+pub fn detect_format(path: &Path) -> io::Result<Format> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, File::open(path)?);
+    if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        let mut inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
+        Ok(Format::detect(inflated.fill_buf()?))
+    } else {
+        Ok(Format::detect(reader.fill_buf()?))
+    }
+}
+
+/// Scans the (uncompressed) contents of `file` from `reader`. Malformed events are
+/// counted and skipped; an I/O error ends the stream and is returned with everything read
+/// before it.
+pub fn scan_reader<R: BufRead>(
+    reader: R,
+    file: &str,
+    query: &Query,
+    options: &ScanOptions,
+) -> (Partial, io::Result<()>) {
     let mut scan = Scan::new(query);
-    let outcome = scan.lines(reader);
+    let outcome = scan.run(reader, options);
     (scan.finish(file), outcome)
 }
 
@@ -70,15 +104,17 @@ pub fn scan_reader<R: BufRead>(reader: R, file: &str, query: &Query) -> (Partial
 struct Scan<'q> {
     query: &'q Query,
     matcher: Matcher,
+    /// Byte strings of which every match contains one (see `Matcher::needles`).
+    needles: Option<Vec<memmem::Finder<'static>>>,
     /// `[earliest, latest)`, epoch ms, where the query bounds time.
     range: (Option<i64>, Option<i64>),
     aggregator: Aggregator,
-    /// The current line, lower-cased, when the search has bare terms.
+    /// The current event's text, lower-cased, when the search has bare terms.
     lowered: Vec<u8>,
     recent: RecentLines,
 }
 
-/// The last `MAX_HITS` matching lines, their buffers reused: remembering a match costs a
+/// The last `MAX_HITS` matching events, their buffers reused: remembering a match costs a
 /// copy, not an allocation.
 #[derive(Default)]
 struct RecentLines {
@@ -94,9 +130,17 @@ struct Recent {
 
 impl<'q> Scan<'q> {
     fn new(query: &'q Query) -> Scan<'q> {
+        let matcher = Matcher::new(query.search.as_ref());
+        let needles = matcher.needles().map(|needles| {
+            needles
+                .into_iter()
+                .map(|n| memmem::Finder::new(&n).into_owned())
+                .collect()
+        });
         Scan {
             query,
-            matcher: Matcher::new(query.search.as_ref()),
+            matcher,
+            needles,
             range: query.time_range_if_absolute(),
             aggregator: Aggregator::new(query),
             lowered: Vec::new(),
@@ -108,34 +152,93 @@ impl<'q> Scan<'q> {
         self.aggregator.partial_mut()
     }
 
-    fn lines<R: BufRead>(&mut self, reader: R) -> io::Result<()> {
+    fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
+        let format = match options.format {
+            Some(format) => format,
+            None => Format::detect(reader.fill_buf()?),
+        };
+        let time_fields: Vec<String> = match &options.time_field {
+            Some(field) => vec![field.clone()],
+            None => format.time_fields().iter().map(|f| f.to_string()).collect(),
+        };
+        let plan = Plan::new(self.query, &self.matcher, &time_fields);
+        match format {
+            Format::Json => self.elements(ArrayReader::new(reader), &plan),
+            _ => self.lines(reader, format, &plan),
+        }
+    }
+
+    fn lines<R: BufRead>(&mut self, reader: R, format: Format, plan: &Plan) -> io::Result<()> {
         let mut lines = LineReader::new(reader);
+        let mut rows = Rows::new(format);
         let mut number = 0u64;
         while let Some(line) = lines.next_line()? {
             number += 1;
-            match line {
-                Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => {}
-                Line::Text(text) => self.event(number, text),
-                Line::TooLong => self.partial().stats.malformed += 1,
+            let text = match line {
+                Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Text(text) => text,
+                Line::TooLong => {
+                    self.partial().stats.malformed += 1;
+                    continue;
+                }
+            };
+            if rows.header(text, plan) {
+                continue;
+            }
+            if self.cannot_match(text) {
+                self.partial().stats.records += 1;
+                continue;
+            }
+            let mut values = plan.empty_values();
+            match rows.row(text, plan, &mut values) {
+                Ok(()) => self.event(number, text, plan, &values),
+                Err(()) => self.partial().stats.malformed += 1,
             }
         }
         Ok(())
     }
 
-    fn event(&mut self, number: u64, text: &[u8]) {
-        let Ok(record) = Record::parse(text) else {
-            self.partial().stats.malformed += 1;
-            return;
-        };
+    fn elements<R: BufRead>(&mut self, mut reader: ArrayReader<R>, plan: &Plan) -> io::Result<()> {
+        let mut number = 0u64;
+        while let Some(element) = reader.next_element()? {
+            number += 1;
+            let Element::Json(text) = element else {
+                self.partial().stats.malformed += 1;
+                continue;
+            };
+            if self.cannot_match(text) {
+                self.partial().stats.records += 1;
+                continue;
+            }
+            let mut values = plan.empty_values();
+            match json::extract(text, plan, &mut values) {
+                Ok(()) => self.event(number, text, plan, &values),
+                Err(_) => self.partial().stats.malformed += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// The text holds none of the needles every match contains: no need to parse it.
+    fn cannot_match(&self, text: &[u8]) -> bool {
+        self.needles.as_ref().is_some_and(|needles| {
+            !needles.iter().any(|n| n.find(text).is_some())
+                // An escape (`\u0031` is `1` in JSON) could hide one: such text is parsed.
+                && memchr::memchr(b'\\', text).is_none()
+        })
+    }
+
+    fn event(&mut self, number: u64, text: &[u8], plan: &Plan, values: &Values<'_>) {
         self.partial().stats.records += 1;
-        // The time is read for every record only when the query bounds it; otherwise only
+        let time = || plan.time_text(values).and_then(event_time);
+        // The time is read for every event only when the query bounds it; otherwise only
         // for matches (their bucket and hit order).
         let bounded = self.range != (None, None);
-        let time = if bounded { record.time() } else { None };
+        let bounded_time = if bounded { time() } else { None };
         if bounded {
             let (start, end) = self.range;
-            let inside =
-                time.is_some_and(|t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e));
+            let inside = bounded_time
+                .is_some_and(|t| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e));
             if !inside {
                 return;
             }
@@ -144,15 +247,16 @@ impl<'q> Scan<'q> {
             self.lowered.clear();
             self.lowered.extend(text.iter().map(u8::to_ascii_lowercase));
         }
-        if !self.matcher.matches(&record, &self.lowered) {
+        let event = plan.event(values);
+        if !self.matcher.matches(&event, &self.lowered) {
             return;
         }
-        let time = if bounded { time } else { record.time() };
-        self.aggregator.add(&record, time);
+        let time = if bounded { bounded_time } else { time() };
+        self.aggregator.add(&event, time);
         let fields = self.query.hit_fields().map_or_else(BTreeMap::new, |names| {
             names
                 .iter()
-                .filter_map(|n| record.get(n).map(|v| (n.clone(), v.into_owned())))
+                .filter_map(|n| Fields::get(&event, n).map(|v| (n.clone(), v.into_owned())))
                 .collect()
         });
         self.recent.push(number, time, text, fields);
@@ -197,5 +301,55 @@ impl RecentLines {
             text: buffer,
             fields,
         });
+    }
+}
+
+/// The line-based formats' per-file state (column layouts, CSV buffers).
+enum Rows {
+    Ndjson,
+    Zeek(Zeek),
+    VpcFlow(VpcFlow),
+    Apache,
+    Csv(Box<Csv>),
+    Text,
+}
+
+impl Rows {
+    fn new(format: Format) -> Rows {
+        match format {
+            Format::Ndjson | Format::Json => Rows::Ndjson,
+            Format::Zeek => Rows::Zeek(Zeek::new()),
+            Format::VpcFlow => Rows::VpcFlow(VpcFlow::new()),
+            Format::Apache => Rows::Apache,
+            Format::Csv => Rows::Csv(Box::new(Csv::new())),
+            Format::Text => Rows::Text,
+        }
+    }
+
+    /// Takes a header line (Zeek directives, the CSV header, a VPC field-name line).
+    fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+        match self {
+            Rows::Zeek(zeek) => zeek.header(line, plan),
+            Rows::VpcFlow(vpc) => vpc.header(line, plan),
+            Rows::Csv(csv) => csv.header(line, plan),
+            Rows::Ndjson | Rows::Apache | Rows::Text => false,
+        }
+    }
+
+    /// Reads one event's fields; `Err` for a line that is not one of this format.
+    fn row<'a>(
+        &'a mut self,
+        line: &'a [u8],
+        plan: &Plan,
+        values: &mut Values<'a>,
+    ) -> Result<(), ()> {
+        match self {
+            Rows::Ndjson => json::extract(line, plan, values).map_err(drop),
+            Rows::Zeek(zeek) => zeek.row(line, values).map_err(drop),
+            Rows::VpcFlow(vpc) => vpc.row(line, values).map_err(drop),
+            Rows::Apache => apache::extract(line, plan, values).map_err(drop),
+            Rows::Csv(csv) => csv.row(line, values).map_err(drop),
+            Rows::Text => Ok(()),
+        }
     }
 }

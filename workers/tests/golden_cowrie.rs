@@ -3,31 +3,28 @@
 //! independently of the query engine.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::path::PathBuf;
 
+use common::read_text;
 use serde_json::Value;
-use shared_sketch::{AggValue, Partial, Query, QueryResult, parse};
-use workers::scan_file;
+use shared_sketch::{AggValue, QueryResult};
 
 const DAYS: [&str; 3] = ["2018-05-06", "2018-05-07", "2018-05-08"];
 
-fn path(day: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../../shared/data/real/cowrie-honeypot/cowrie.json.{day}.gz"
-    ))
+fn files() -> Vec<PathBuf> {
+    DAYS.iter()
+        .map(|day| common::real(&format!("cowrie-honeypot/cowrie.json.{day}.gz")))
+        .collect()
 }
 
 /// Every event of the three days, parsed.
 fn events() -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for day in DAYS {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(path(day)).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    for file in files() {
+        for line in read_text(&file).lines().filter(|l| !l.trim().is_empty()) {
             out.push((line.to_string(), serde_json::from_str(line).unwrap()));
         }
     }
@@ -36,15 +33,7 @@ fn events() -> Vec<(String, Value)> {
 
 /// The query over the three files, one partial each, merged: as the gateway runs it.
 fn run(text: &str) -> QueryResult {
-    let mut query: Query = parse(text).unwrap();
-    query.resolve_time(0);
-    let mut merged = Partial::new(&query);
-    for day in DAYS {
-        let p = scan_file(&path(day), day, &query);
-        assert_eq!(p.stats.errors, vec![], "{day}");
-        merged.merge(&p).unwrap();
-    }
-    merged.result(&query)
+    common::run(&files(), text)
 }
 
 fn s<'a>(e: &'a Value, field: &str) -> Option<&'a str> {

@@ -6,7 +6,7 @@ use std::path::Path;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use shared_sketch::{AggValue, parse};
-use workers::scan_file;
+use workers::{ScanOptions, scan_file};
 
 fn gzip(lines: &[String]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
@@ -56,7 +56,7 @@ fn filters_and_top_k_match_exact_counts_across_gzip_members() {
     let path = write(dir.path(), "flows.json.gz", &bytes);
 
     let q = parse("action:reject | top 10 src_ip").unwrap();
-    let p = scan_file(&path, "flows.json.gz", &q);
+    let p = scan_file(&path, "flows.json.gz", &q, &ScanOptions::default());
     let exact = exact_top(&lines, |l| l.contains("REJECT"));
     assert_eq!(p.matched(), exact.values().sum::<u64>());
     assert_eq!(p.stats.records, 1000);
@@ -81,7 +81,7 @@ fn malformed_lines_are_counted_and_skipped() {
     let text = "{\"a\":1}\nnot json\n[1,2]\n\n{\"a\":2}\n{\"a\":\n\u{0}\u{ff}\n";
     let path = write(dir.path(), "mixed.json", text.as_bytes());
     let q = parse("| stats count(), dc(a)").unwrap();
-    let p = scan_file(&path, "mixed.json", &q);
+    let p = scan_file(&path, "mixed.json", &q, &ScanOptions::default());
     assert_eq!((p.stats.records, p.stats.malformed, p.matched()), (2, 4, 2));
 }
 
@@ -92,7 +92,7 @@ fn a_truncated_gzip_file_keeps_what_was_read_and_reports_it() {
     let bytes = gzip(&lines);
     let path = write(dir.path(), "cut.json.gz", &bytes[..bytes.len() / 2]);
     let q = parse("| stats count()").unwrap();
-    let p = scan_file(&path, "cut.json.gz", &q);
+    let p = scan_file(&path, "cut.json.gz", &q, &ScanOptions::default());
     assert!(
         p.matched() > 1000 && p.matched() < 20_000,
         "{}",
@@ -110,7 +110,12 @@ fn a_truncated_gzip_file_keeps_what_was_read_and_reports_it() {
 #[test]
 fn a_missing_file_is_an_error_in_the_stats() {
     let q = parse("| stats count()").unwrap();
-    let p = scan_file(Path::new("/nonexistent/x.gz"), "x.gz", &q);
+    let p = scan_file(
+        Path::new("/nonexistent/x.gz"),
+        "x.gz",
+        &q,
+        &ScanOptions::default(),
+    );
     assert_eq!((p.matched(), p.stats.failed_files), (0, 1));
     assert!(p.stats.errors[0].message.contains("cannot open"));
 }
@@ -120,7 +125,7 @@ fn real_cowrie_honeypot_logs_scan_with_exact_counts() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/real/cowrie-honeypot/cowrie.json.2018-05-06.gz");
     let q = parse("eventid:cowrie.login.failed | top 5 src_ip").unwrap();
-    let p = scan_file(&file, "cowrie", &q);
+    let p = scan_file(&file, "cowrie", &q, &ScanOptions::default());
     // Independent count: decompress and count lines naively.
     let raw = std::fs::read(&file).unwrap();
     let mut text = String::new();
@@ -151,7 +156,7 @@ fn hits_are_the_last_matching_lines_with_their_numbers() {
     lines.insert(500, "not json".to_string());
     let path = write(dir.path(), "flows.json.gz", &gzip(&lines));
     let q = parse("action:reject").unwrap();
-    let p = scan_file(&path, "2026/flows.json.gz", &q);
+    let p = scan_file(&path, "2026/flows.json.gz", &q, &ScanOptions::default());
     let expected: Vec<(u64, &String)> = lines
         .iter()
         .enumerate()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use shared_sketch::{Partial, Query};
 use tokio::sync::mpsc;
+use workers::ScanOptions;
 
 pub use pool::LocalPool;
 
@@ -24,5 +25,10 @@ pub trait Executor: Send + Sync + 'static {
     /// Starts every task and returns their partials as they complete, in any order; each
     /// task yields exactly one partial (failures are recorded in its stats). Dropping the
     /// receiver cancels: tasks not yet started never start.
-    fn execute(&self, query: Arc<Query>, tasks: Vec<ScanTask>) -> mpsc::Receiver<Partial>;
+    fn execute(
+        &self,
+        query: Arc<Query>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<Partial>;
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
+use workers::ScanOptions;
 
 use super::{Executor, ScanTask};
 
@@ -28,7 +29,12 @@ impl LocalPool {
 }
 
 impl Executor for LocalPool {
-    fn execute(&self, query: Arc<Query>, tasks: Vec<ScanTask>) -> mpsc::Receiver<Partial> {
+    fn execute(
+        &self,
+        query: Arc<Query>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<Partial> {
         let (tx, rx) = mpsc::channel(self.width * 2);
         let slots = self.slots.clone();
         tokio::spawn(async move {
@@ -38,13 +44,13 @@ impl Executor for LocalPool {
                     () = tx.closed() => return,
                 };
                 let Ok(slot) = slot else { return };
-                let (tx, query) = (tx.clone(), query.clone());
+                let (tx, query, options) = (tx.clone(), query.clone(), options.clone());
                 tokio::task::spawn_blocking(move || {
                     let _slot = slot;
                     if tx.is_closed() {
                         return;
                     }
-                    let partial = workers::scan_file(&task.path, &task.name, &query);
+                    let partial = workers::scan_file(&task.path, &task.name, &query, &options);
                     // The receiver may be gone (cancelled): nothing to do then.
                     let _ = tx.blocking_send(partial);
                 });

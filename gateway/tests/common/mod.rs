@@ -14,6 +14,7 @@ pub async fn start(data: &Path, workers: usize) -> SocketAddr {
     let engine = Arc::new(Engine {
         data_dir: data.to_path_buf(),
         executor: Arc::new(LocalPool::new(workers)),
+        scan: Arc::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -87,6 +87,21 @@ impl Glob {
         }
     }
 
+    /// The longest piece that any match contains byte for byte in its raw text: one with
+    /// no letters (lower-casing leaves it alone), no quote or backslash (escaped when
+    /// written), that `usable` accepts.
+    fn needle(&self, usable: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+        self.pieces
+            .iter()
+            .filter(|p| {
+                !p.iter()
+                    .any(|b| b.is_ascii_alphabetic() || *b == b'"' || *b == b'\\')
+                    && usable(p)
+            })
+            .max_by_key(|p| p.len())
+            .cloned()
+    }
+
     /// The whole of `value` matches, ignoring ASCII case.
     fn matches_value(&self, value: &[u8]) -> bool {
         let pieces = &self.pieces;
@@ -237,6 +252,16 @@ impl Matcher {
             .is_none_or(|node| eval(node, fields, lowered_text))
     }
 
+    /// Byte strings of which every matching event's raw text contains at least one, so a
+    /// reader may skip text holding none of them without parsing it; `None` when no such
+    /// set is known (e.g. `NOT`, ranges, networks, or values with letters, whose case may
+    /// differ). Sound for text without backslash escapes: a field value must appear in it
+    /// as written. Number-like pieces are left out, since a JSON number's canonical text
+    /// (`1e1` reads as `10.0`) need not appear in the raw event.
+    pub fn needles(&self) -> Option<Vec<Vec<u8>>> {
+        self.node.as_ref().and_then(needles)
+    }
+
     /// The fields the expression reads, each once, in first-use order.
     pub fn fields(&self) -> Vec<&str> {
         fn walk<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
@@ -256,6 +281,37 @@ impl Matcher {
             walk(node, &mut out);
         }
         out
+    }
+}
+
+fn needles(node: &Node) -> Option<Vec<Vec<u8>>> {
+    match node {
+        // Any one part's needles will do: the most selective has the longest shortest one.
+        Node::And(parts) => parts
+            .iter()
+            .filter_map(needles)
+            .max_by_key(|set| set.iter().map(Vec::len).min().unwrap_or(0)),
+        Node::Or(parts) => parts
+            .iter()
+            .map(needles)
+            .try_fold(Vec::new(), |mut all, set| {
+                all.extend(set?);
+                Some(all)
+            }),
+        Node::Not(_) => None,
+        Node::Term(glob) => glob.needle(|_| true).map(|n| vec![n]),
+        Node::Field {
+            test: Test::Equal(glob),
+            ..
+        } => glob
+            .needle(|piece| {
+                piece.iter().filter(|&&b| b == b'.').count() > 1
+                    || piece
+                        .iter()
+                        .any(|b| !matches!(b, b'0'..=b'9' | b'.' | b'+' | b'-'))
+            })
+            .map(|n| vec![n]),
+        Node::Field { .. } => None,
     }
 }
 
@@ -438,6 +494,40 @@ mod tests {
         ] {
             assert_eq!(matches(q, &e), want, "{q}");
         }
+    }
+
+    #[test]
+    fn needles_are_what_every_match_must_contain() {
+        let needles = |q: &str| {
+            let query = parse(q).expect("parses");
+            Matcher::new(query.search.as_ref()).needles().map(|set| {
+                set.into_iter()
+                    .map(|n| String::from_utf8(n).expect("utf-8"))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(needles("src_ip:10.0.0.1"), Some(vec!["10.0.0.1".into()]));
+        assert_eq!(
+            needles("action:reject src_ip:10.0.* dst_ip:192.168.1.1"),
+            Some(vec!["192.168.1.1".into()])
+        );
+        assert_eq!(
+            needles("src_ip:1.2.3.4 OR dst_ip:2001::1"),
+            Some(vec!["1.2.3.4".into(), "2001::1".into()])
+        );
+        assert_eq!(needles("\"10.1.1.1\""), Some(vec!["10.1.1.1".into()]));
+        assert_eq!(needles("user:admin"), None, "letters may differ in case");
+        assert_eq!(
+            needles("dst_port:22"),
+            None,
+            "a number's text may be rewritten"
+        );
+        assert_eq!(needles("bytes:1.5"), None);
+        assert_eq!(needles("src_ip:1.2.3.4 OR user:root"), None);
+        assert_eq!(needles("NOT src_ip:1.2.3.4"), None);
+        assert_eq!(needles("src_ip:10.0.0.0/8"), None);
+        assert_eq!(needles("bytes>100"), None);
+        assert_eq!(needles("*"), None);
     }
 
     #[test]

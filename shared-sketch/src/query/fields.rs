@@ -1,5 +1,6 @@
 //! Common field names across log formats. A security engineer types `src_ip` whether the
-//! data is a VPC flow log (`srcaddr`), Zeek (`id.orig_h`) or CloudTrail (`sourceIPAddress`);
+//! data is a VPC flow log (`srcaddr`), Zeek (`id.orig_h`), CloudTrail (`sourceIPAddress`),
+//! an access log (`clientip`) or CICFlowMeter CSV (`Src IP`);
 //! a record's own field name always wins, and these are tried, in order, when it is absent.
 
 const ALIASES: &[(&str, &[&str])] = &[
@@ -11,11 +12,27 @@ const ALIASES: &[(&str, &[&str])] = &[
             "sourceIPAddress",
             "src_addr",
             "clientip",
+            "srcAddr",
+            "Src IP",
+            "Source IP",
         ],
     ),
-    ("dst_ip", &["dstaddr", "id.resp_h", "dest_ip", "dst_addr"]),
-    ("src_port", &["srcport", "id.orig_p"]),
-    ("dst_port", &["dstport", "id.resp_p", "dest_port"]),
+    (
+        "dst_ip",
+        &[
+            "dstaddr",
+            "id.resp_h",
+            "dest_ip",
+            "dst_addr",
+            "dstAddr",
+            "Dst IP",
+        ],
+    ),
+    ("src_port", &["srcport", "id.orig_p", "srcPort", "Src Port"]),
+    (
+        "dst_port",
+        &["dstport", "id.resp_p", "dest_port", "dstPort", "Dst Port"],
+    ),
     ("bytes", &["orig_bytes"]),
     ("user", &["username", "userIdentity.userName"]),
 ];

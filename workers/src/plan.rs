@@ -1,0 +1,144 @@
+//! Which fields one scan reads, fixed before the first event: readers extract only these
+//! (the JSON reader skips every other key without building it, a column reader cuts only
+//! these columns), and an event is a row of slots, one per source field name.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use shared_sketch::query::aliases;
+use shared_sketch::{Fields, Matcher, Query};
+
+/// One event's values, by slot; `None` where the event lacks the field.
+pub(crate) type Values<'a> = Vec<Option<Cow<'a, str>>>;
+
+#[derive(Default)]
+pub(crate) struct Plan {
+    /// Slot → the source field name it holds.
+    names: Vec<String>,
+    /// A name the query uses → its slots: its own name first, then its aliases.
+    lookups: Vec<(String, Vec<usize>)>,
+    /// Slots holding the event's time, tried in order.
+    time: Vec<usize>,
+    /// Every proper dotted prefix of a slot name (`userIdentity` for `userIdentity.arn`):
+    /// the JSON objects worth descending into.
+    prefixes: HashSet<String>,
+}
+
+impl Plan {
+    /// The fields `query` reads (search, aggregates, `by`, `fields`), then `time_fields`.
+    pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Plan {
+        let mut used: Vec<&str> = matcher.fields();
+        let aggs = query.aggs();
+        used.extend(aggs.iter().filter_map(|a| a.field()));
+        used.extend(query.by().iter().map(String::as_str));
+        used.extend(query.hit_fields().unwrap_or(&[]).iter().map(String::as_str));
+
+        let mut plan = Plan {
+            names: Vec::new(),
+            lookups: Vec::new(),
+            time: Vec::new(),
+            prefixes: HashSet::new(),
+        };
+        for field in used {
+            if plan.lookups.iter().any(|(name, _)| name == field) {
+                continue;
+            }
+            let slots = std::iter::once(field)
+                .chain(aliases(field).iter().copied())
+                .map(|name| plan.slot_for(name))
+                .collect();
+            plan.lookups.push((field.to_string(), slots));
+        }
+        plan.time = time_fields.iter().map(|f| plan.slot_for(f)).collect();
+        for name in &plan.names {
+            let mut end = 0;
+            while let Some(dot) = name[end..].find('.') {
+                end += dot;
+                plan.prefixes.insert(name[..end].to_string());
+                end += 1;
+            }
+        }
+        plan
+    }
+
+    fn slot_for(&mut self, name: &str) -> usize {
+        self.slot(name).unwrap_or_else(|| {
+            self.names.push(name.to_string());
+            self.names.len() - 1
+        })
+    }
+
+    /// The slot a source field fills, if the scan reads it.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    #[cfg(test)]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// A JSON object at this dotted path holds fields the scan reads.
+    pub fn descends(&self, path: &str) -> bool {
+        self.prefixes.contains(path)
+    }
+
+    pub fn empty_values<'a>(&self) -> Values<'a> {
+        vec![None; self.names.len()]
+    }
+
+    /// The first present time field's text.
+    pub fn time_text<'v>(&self, values: &'v Values<'_>) -> Option<&'v str> {
+        self.time.iter().find_map(|&s| values[s].as_deref())
+    }
+
+    pub fn event<'v, 'a>(&'v self, values: &'v Values<'a>) -> Event<'v, 'a> {
+        Event { plan: self, values }
+    }
+}
+
+/// One event as the query sees it: a name resolves to its first present slot.
+pub(crate) struct Event<'v, 'a> {
+    plan: &'v Plan,
+    values: &'v Values<'a>,
+}
+
+impl Fields for Event<'_, '_> {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+        let (_, slots) = self.plan.lookups.iter().find(|(name, _)| name == field)?;
+        slots
+            .iter()
+            .find_map(|&s| self.values[s].as_deref())
+            .map(Cow::Borrowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared_sketch::parse;
+
+    use super::*;
+
+    #[test]
+    fn a_plan_holds_each_name_the_query_reads_once_with_its_aliases() {
+        let query = parse("src_ip:10.0.0.1 userIdentity.arn:x | stats dc(src_ip) by action")
+            .expect("parses");
+        let matcher = Matcher::new(query.search.as_ref());
+        let plan = Plan::new(&query, &matcher, &["ts".to_string()]);
+        let names = plan.names();
+        assert_eq!(names[0], "src_ip");
+        assert!(names.contains(&"srcaddr".to_string()));
+        assert!(names.contains(&"action".to_string()));
+        assert_eq!(names.iter().filter(|n| *n == "src_ip").count(), 1);
+        assert!(plan.descends("userIdentity") && plan.descends("id"));
+        assert!(!plan.descends("userIdentity.arn"));
+
+        let mut values = plan.empty_values();
+        values[plan.slot("srcaddr").expect("slot")] = Some("10.0.0.1".into());
+        values[plan.slot("ts").expect("slot")] = Some("17".into());
+        let event = plan.event(&values);
+        assert_eq!(event.get("src_ip").as_deref(), Some("10.0.0.1"));
+        assert_eq!(event.get("action"), None);
+        assert_eq!(plan.time_text(&values), Some("17"));
+    }
+}
