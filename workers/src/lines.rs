@@ -9,6 +9,9 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 pub(crate) struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
+    /// Bytes of the last line returned in place (from `inner`'s buffer), consumed on the
+    /// next call: most lines lie whole in the read buffer and are never copied.
+    lent: usize,
 }
 
 pub(crate) enum Line<'a> {
@@ -21,13 +24,23 @@ impl<R: BufRead> LineReader<R> {
         Self {
             inner,
             buf: Vec::with_capacity(4096),
+            lent: 0,
         }
     }
 
     /// The next line without its `\n` (or `\r\n`), `TooLong` for an over-long one, `None`
     /// at the end. An I/O error (e.g. a truncated gzip stream) ends the file.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.inner.consume(std::mem::take(&mut self.lent));
         self.buf.clear();
+        let whole = memchr::memchr(b'\n', self.inner.fill_buf()?).filter(|&i| i <= MAX_LINE_BYTES);
+        if let Some(i) = whole {
+            // Asked again, a `BufRead` returns the same unconsumed bytes without reading.
+            let chunk = self.inner.fill_buf()?;
+            let line = &chunk[..(i + 1).min(chunk.len())];
+            self.lent = line.len();
+            return Ok(Some(Line::Text(trim_newline(line))));
+        }
         let mut too_long = false;
         loop {
             let chunk = self.inner.fill_buf()?;
@@ -37,7 +50,7 @@ impl<R: BufRead> LineReader<R> {
                 }
                 break;
             }
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
@@ -57,15 +70,13 @@ impl<R: BufRead> LineReader<R> {
         if too_long {
             return Ok(Some(Line::TooLong));
         }
-        let mut line = self.buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
-        }
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        Ok(Some(Line::Text(line)))
+        Ok(Some(Line::Text(trim_newline(&self.buf))))
     }
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]

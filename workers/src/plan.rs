@@ -3,7 +3,6 @@
 //! these columns), and an event is a row of slots, one per source field name.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use shared_sketch::query::aliases;
 use shared_sketch::{Fields, Matcher, Query};
@@ -21,7 +20,7 @@ pub(crate) struct Plan {
     time: Vec<usize>,
     /// Every proper dotted prefix of a slot name (`userIdentity` for `userIdentity.arn`):
     /// the JSON objects worth descending into.
-    prefixes: HashSet<String>,
+    prefixes: Vec<String>,
 }
 
 impl Plan {
@@ -37,7 +36,7 @@ impl Plan {
             names: Vec::new(),
             lookups: Vec::new(),
             time: Vec::new(),
-            prefixes: HashSet::new(),
+            prefixes: Vec::new(),
         };
         for field in used {
             if plan.lookups.iter().any(|(name, _)| name == field) {
@@ -54,7 +53,10 @@ impl Plan {
             let mut end = 0;
             while let Some(dot) = name[end..].find('.') {
                 end += dot;
-                plan.prefixes.insert(name[..end].to_string());
+                let prefix = &name[..end];
+                if !plan.prefixes.iter().any(|p| p == prefix) {
+                    plan.prefixes.push(prefix.to_string());
+                }
                 end += 1;
             }
         }
@@ -70,7 +72,12 @@ impl Plan {
 
     /// The slot a source field fills, if the scan reads it.
     pub fn slot(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+        // Called for every key of every JSON event: the last byte rules most names out
+        // before a full comparison.
+        let last = name.as_bytes().last();
+        self.names
+            .iter()
+            .position(|n| n.as_bytes().last() == last && n == name)
     }
 
     #[cfg(test)]
@@ -78,9 +85,10 @@ impl Plan {
         &self.names
     }
 
-    /// A JSON object at this dotted path holds fields the scan reads.
+    /// A JSON object at this dotted path holds fields the scan reads. (A handful of
+    /// names: a scan beats hashing each key of every event.)
     pub fn descends(&self, path: &str) -> bool {
-        self.prefixes.contains(path)
+        !self.prefixes.is_empty() && self.prefixes.iter().any(|p| p == path)
     }
 
     pub fn empty_values<'a>(&self) -> Values<'a> {

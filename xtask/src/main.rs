@@ -4,6 +4,7 @@
 //! - `run [--listen ADDR] [--data DIR]` — build everything, make demo data, serve the UI
 //! - `test` — every test: fmt, clippy, native, wasm in headless Chromium, e2e
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
+//! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
 
 mod cmd;
 mod frontend;
@@ -34,7 +35,7 @@ fn real_main() -> Result<()> {
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches|scan>"
             );
             bail!("unknown command")
         }
@@ -105,8 +106,75 @@ fn bench(root: &Path, which: Option<&str>) -> Result<()> {
                 .args(["--", "--nocapture"])
                 .run()
         }
-        _ => bail!("usage: cargo xtask bench sketches"),
+        Some("scan") => bench_scan(root),
+        _ => bail!("usage: cargo xtask bench <sketches | scan>"),
     }
+}
+
+/// Demo background records for the scan benchmark: 4M VPC flow records ≈ 1.1 GB of NDJSON.
+const SCAN_BENCH_RECORDS: u64 = 4_000_000;
+/// The engines we compare against, pinned so figures are reproducible.
+const SCAN_BENCH_PACKAGES: &[&str] = &["duckdb==2.0.0", "chdb==4.4.0"];
+
+/// sketchlake vs DuckDB vs ClickHouse (chdb) on the same demo data. The data and the
+/// Python venv are made once under ~/.cache/sketchlake/bench and reused.
+fn bench_scan(root: &Path) -> Result<()> {
+    anyhow::ensure!(
+        Path::new("/usr/bin/time").is_file(),
+        "the scan bench measures peak RSS with GNU time: apt-get install time"
+    );
+    let tools = Toolchain::bootstrap(root, Needs::Build)?;
+    tools
+        .cargo()
+        .args(["build", "--release", "-p", "gateway"])
+        .run()?;
+    let bin = tools.target_dir.join("release/sketchlake");
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    let cache = PathBuf::from(home).join(".cache/sketchlake/bench");
+    std::fs::create_dir_all(&cache)?;
+
+    let data = cache.join(format!("vpc-{SCAN_BENCH_RECORDS}"));
+    if !data.is_dir() {
+        println!(
+            "==> writing {SCAN_BENCH_RECORDS} demo records to {}",
+            data.display()
+        );
+        let partial = cache.join("vpc.partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        Cmd::new(&bin)
+            .args([
+                "demo",
+                "--records",
+                &SCAN_BENCH_RECORDS.to_string(),
+                "--out",
+            ])
+            .arg(&partial)
+            .run()?;
+        std::fs::rename(&partial, &data)?;
+    }
+    let venv = cache.join("venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(SCAN_BENCH_PACKAGES.join("+"));
+    if !stamp.is_file() {
+        println!(
+            "==> installing {} into {}",
+            SCAN_BENCH_PACKAGES.join(", "),
+            venv.display()
+        );
+        Cmd::new("python3").args(["-m", "venv"]).arg(&venv).run()?;
+        Cmd::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(SCAN_BENCH_PACKAGES)
+            .run()?;
+        std::fs::write(&stamp, b"")?;
+    }
+    Cmd::new(&python)
+        .arg(root.join("xtask/bench/scan.py"))
+        .arg("--sketchlake")
+        .arg(&bin)
+        .arg("--data")
+        .arg(&data)
+        .run()
 }
 
 /// A named test step.

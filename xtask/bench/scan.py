@@ -1,0 +1,145 @@
+"""`cargo xtask bench scan`: sketchlake against DuckDB and ClickHouse (chdb) on the same
+gzip NDJSON VPC flow logs, same machine, same run. Each engine answers each query three
+times; the best wall time counts. Answers are cross-checked, so a fast wrong answer fails
+the bench instead of winning it. Run by xtask inside a venv it creates (pinned versions).
+"""
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import subprocess
+import time
+
+import chdb
+import duckdb
+
+RUNS = 3
+NEEDLE = "198.51.100.23"  # the demo's port scanner
+
+
+def uncompressed_bytes(files, cache):
+    if os.path.exists(cache):
+        return int(open(cache).read())
+    total = 0
+    for f in files:
+        with gzip.open(f, "rb") as z:
+            while chunk := z.read(1 << 20):
+                total += len(chunk)
+    open(cache, "w").write(str(total))
+    return total
+
+
+def best(fn):
+    times, answer = [], None
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        answer = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), answer
+
+
+def sketchlake(binary, data, q):
+    def go():
+        out = subprocess.run(
+            [binary, "query", "--data", data, q], check=True, capture_output=True
+        ).stdout
+        return json.loads(out)
+
+    return go
+
+
+def peak_rss_kb(args):
+    """Peak resident set of one process, by GNU time. (Python's own rusage would not do:
+    a child's maximum starts at the size of the interpreter that forked it.)"""
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *args], check=True, capture_output=True, text=True
+    )
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sketchlake", required=True)
+    ap.add_argument("--data", required=True)
+    a = ap.parse_args()
+    files = sorted(glob.glob(f"{a.data}/**/*.json.gz", recursive=True))
+    raw = uncompressed_bytes(files, os.path.join(a.data, ".uncompressed-bytes"))
+    stored = sum(os.path.getsize(f) for f in files)
+    cores = os.cpu_count()
+    pattern = f"{a.data}/**/*.json.gz"
+    print(
+        f"data: {len(files)} files, {raw / 1e9:.2f} GB NDJSON ({stored / 1e6:.0f} MB gzip); "
+        f"{cores} cores; duckdb {duckdb.__version__}, chdb {chdb.__version__}"
+    )
+
+    def duck(sql):
+        return lambda: duckdb.connect().execute(sql.format(src=f"read_json_auto('{pattern}')")).fetchall()
+
+    def ch(sql):
+        src = f"file('{pattern}', JSONEachRow)"
+        return lambda: [
+            json.loads(line) for line in str(chdb.query(sql.format(src=src), "JSONCompactEachRow")).splitlines()
+        ]
+
+    cases = [
+        (
+            "| top 10 srcaddr",
+            duck("SELECT srcaddr, count(*) AS c FROM {src} GROUP BY srcaddr ORDER BY c DESC, srcaddr LIMIT 10"),
+            ch("SELECT srcaddr, count() AS c FROM {src} GROUP BY srcaddr ORDER BY c DESC, srcaddr LIMIT 10"),
+        ),
+        (
+            "| stats dc(dstaddr), p99(bytes)",
+            duck("SELECT approx_count_distinct(dstaddr), approx_quantile(bytes, 0.99) FROM {src}"),
+            ch("SELECT uniq(dstaddr), quantile(0.99)(bytes) FROM {src}"),
+        ),
+        (
+            f"srcaddr:{NEEDLE} | stats count",
+            duck(f"SELECT count(*) FROM {{src}} WHERE srcaddr = '{NEEDLE}'"),
+            ch(f"SELECT count() FROM {{src}} WHERE srcaddr = '{NEEDLE}'"),
+        ),
+    ]
+    rows = []
+    for q, duck_fn, ch_fn in cases:
+        ours_s, ours = best(sketchlake(a.sketchlake, a.data, q))
+        duck_s, duck_ans = best(duck_fn)
+        ch_s, ch_ans = best(ch_fn)
+        check(q, ours, duck_ans, ch_ans)
+        for engine, secs in [("sketchlake", ours_s), ("DuckDB", duck_s), ("chdb", ch_s)]:
+            rows.append((q, engine, secs, raw / 1e6 / secs / cores, secs / ours_s))
+    print("\n| query | engine | wall s | MB/s/core | time vs sketchlake |")
+    print("|---|---|---:|---:|---:|")
+    for q, engine, secs, rate, ratio in rows:
+        cell = q.replace("|", "\\|")
+        print(f"| `{cell}` | {engine} | {secs:.2f} | {rate:.0f} | {ratio:.2f}× |")
+
+    one = max(files, key=os.path.getsize)
+    rss = peak_rss_kb([a.sketchlake, "query", "--workers", "1", "--data", one, "| stats dc(dstaddr), p99(bytes)"])
+    rss_all = peak_rss_kb([a.sketchlake, "query", "--data", a.data, "| top 10 srcaddr"])
+    print(f"\npeak RSS, one-file scan ({os.path.getsize(one) / 1e6:.1f} MB gzip): {rss / 1024:.1f} MiB")
+    print(f"peak RSS, all {len(files)} files on {cores} workers: {rss_all / 1024:.1f} MiB")
+
+
+def check(q, ours, duck, ch):
+    """Answers must agree: exact ones exactly, estimates within their stated bounds."""
+    if q.startswith("| top"):
+        rows = ours["aggs"][0]["value"]["rows"]
+        want = [(r[0], r[1]) for r in duck]
+        assert want == [(r[0], r[1]) for r in ch], (want, ch)
+        assert [r["value"] for r in rows] == [w[0] for w in want], (rows, want)
+        for r, (_, count) in zip(rows, want):
+            assert r["lower"] <= count <= r["upper"], (r, count)
+    elif q.startswith("| stats"):
+        dc = ours["aggs"][0]["value"]
+        p99 = ours["aggs"][1]["value"]["value"]
+        for other_dc, other_p99 in [duck[0], ch[0]]:
+            # Three different sketches: each within ~3% of the others.
+            assert abs(dc["estimate"] - other_dc) / other_dc < 0.03, (dc, other_dc)
+            assert abs(p99 - other_p99) / other_p99 < 0.15, (p99, other_p99)
+    else:
+        assert ours["matched"] == duck[0][0] == ch[0][0], (ours["matched"], duck, ch)
+
+
+if __name__ == "__main__":
+    main()
