@@ -14,4 +14,4 @@ mod scan;
 
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use lines::MAX_LINE_BYTES;
-pub use scan::{ScanOptions, detect_format, scan_file, scan_reader};
+pub use scan::{ScanOptions, detect_format, scan_file};

@@ -86,20 +86,6 @@ pub fn detect_format(path: &Path) -> io::Result<Format> {
     }
 }
 
-/// Scans the (uncompressed) contents of `file` from `reader`. Malformed events are
-/// counted and skipped; an I/O error ends the stream and is returned with everything read
-/// before it.
-pub fn scan_reader<R: BufRead>(
-    reader: R,
-    file: &str,
-    query: &Query,
-    options: &ScanOptions,
-) -> (Partial, io::Result<()>) {
-    let mut scan = Scan::new(query);
-    let outcome = scan.run(reader, options);
-    (scan.finish(file), outcome)
-}
-
 /// One query's evaluation over one file's events.
 struct Scan<'q> {
     query: &'q Query,
@@ -186,6 +172,7 @@ impl<'q> Scan<'q> {
                 continue;
             }
             if self.cannot_match(text) {
+                // Counted as read, unparsed: a malformed line among these is not noticed.
                 self.partial().stats.records += 1;
                 continue;
             }
