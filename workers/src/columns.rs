@@ -44,11 +44,12 @@ impl Layout {
         Layout { wanted, width }
     }
 
-    /// Fills `values` from the row's cells; `absent` says which cell texts mean "no value".
+    /// Fills `values` from the row's cells; `value` reads a cell (`None`: the format's mark
+    /// for "no value").
     fn fill<'a>(
         &self,
         cells: impl Iterator<Item = &'a [u8]>,
-        absent: impl Fn(&[u8]) -> bool,
+        value: impl Fn(&'a [u8]) -> Option<Cow<'a, str>>,
         values: &mut Values<'a>,
     ) -> Result<(), RowError> {
         let mut wanted = self.wanted.iter().peekable();
@@ -59,9 +60,7 @@ impl Layout {
                 if c != column {
                     break;
                 }
-                if !absent(cell) {
-                    values[slot] = Some(String::from_utf8_lossy(cell));
-                }
+                values[slot] = value(cell);
                 wanted.next();
             }
         }
@@ -135,17 +134,16 @@ impl Zeek {
     pub fn row<'a>(&self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
         let layout = self.layout.as_ref().ok_or(RowError::NoHeader)?;
         let cells = line.split(move |&b| b == self.separator);
-        // `(empty)` is an empty set or string: present, with no text.
-        layout.fill(cells, |cell| cell == self.unset, values)?;
-        for (_, slot) in &layout.wanted {
-            if values[*slot]
-                .as_deref()
-                .is_some_and(|v| v.as_bytes() == self.empty)
-            {
-                values[*slot] = Some(Cow::Borrowed(""));
-            }
-        }
-        Ok(())
+        layout.fill(
+            cells,
+            |cell| match cell {
+                _ if cell == self.unset => None,
+                // An empty set or string: present, with no text.
+                _ if cell == self.empty => Some(Cow::Borrowed("")),
+                _ => Some(String::from_utf8_lossy(cell)),
+            },
+            values,
+        )
     }
 }
 
@@ -187,7 +185,7 @@ impl VpcFlow {
     pub fn row<'a>(&self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
         let layout = self.layout.as_ref().ok_or(RowError::NoHeader)?;
         let cells = line.split(|&b| b == b' ').filter(|c| !c.is_empty());
-        layout.fill(cells, |cell| cell == b"-", values)
+        layout.fill(cells, |cell| present(cell, b"-"), values)
     }
 }
 
@@ -251,7 +249,11 @@ impl Csv {
     pub fn row<'a>(&'a mut self, line: &[u8], values: &mut Values<'a>) -> Result<(), RowError> {
         self.split(line)?;
         let layout = self.layout.as_ref().ok_or(RowError::NoHeader)?;
-        layout.fill(cells(&self.out, &self.ends), <[u8]>::is_empty, values)
+        layout.fill(
+            cells(&self.out, &self.ends),
+            |cell| present(cell, b""),
+            values,
+        )
     }
 
     /// Parses one line into `out` (the cells' unquoted bytes, end to end) and `ends`.
@@ -285,6 +287,11 @@ impl Csv {
         self.ends.truncate(cells);
         Ok(())
     }
+}
+
+/// A cell's text, or `None` when it is the format's `absent` mark.
+fn present<'a>(cell: &'a [u8], absent: &[u8]) -> Option<Cow<'a, str>> {
+    (cell != absent).then(|| String::from_utf8_lossy(cell))
 }
 
 /// The cells of a parsed record: `out` cut at `ends`.

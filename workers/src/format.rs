@@ -144,12 +144,13 @@ fn starts_with_records_key(head: &[u8]) -> bool {
 /// A header of two or more non-empty names and a next line of as many cells (a header
 /// alone is not enough to tell CSV from prose with a comma).
 fn looks_like_csv(first: &[u8], second: Option<&[u8]>) -> bool {
-    let cells = |line: &[u8]| line.split(|&b| b == b',').count();
-    let header_ok = cells(first) >= 2
-        && first
-            .split(|&b| b == b',')
-            .all(|name| !name.is_empty() && name.len() <= 128);
-    header_ok && second.is_some_and(|line| !line.is_empty() && csv_cells(line) == csv_cells(first))
+    let header = csv_cells(first);
+    let names_ok = first
+        .split(|&b| b == b',')
+        .all(|name| !name.is_empty() && name.len() <= 128);
+    header >= 2
+        && names_ok
+        && second.is_some_and(|line| !line.is_empty() && csv_cells(line) == header)
 }
 
 /// Cells in a CSV line, honouring quotes.

@@ -29,6 +29,7 @@ pub(crate) fn extract<'a>(
     let is_object = de.deserialize_any(Value {
         plan,
         values,
+        slot: None,
         path: None,
     })?;
     de.end()?;
@@ -39,16 +40,18 @@ pub(crate) fn extract<'a>(
     }
 }
 
-/// One JSON value at `path` (`None` at the top). Deserializes to "it was an object".
+/// One JSON value at `path` (`None` at the top), filling `slot` if it is a scalar the plan
+/// names. Deserializes to "it was an object".
 struct Value<'p, 'v, 'a> {
     plan: &'p Plan,
     values: &'v mut Values<'a>,
+    slot: Option<usize>,
     path: Option<Cow<'a, str>>,
 }
 
-impl<'p, 'v, 'a> Value<'p, 'v, 'a> {
+impl<'a> Value<'_, '_, 'a> {
     fn set(self, text: Cow<'a, str>) -> bool {
-        if let Some(slot) = self.path.as_deref().and_then(|p| self.plan.slot(p)) {
+        if let Some(slot) = self.slot {
             self.values[slot] = Some(text);
         }
         false
@@ -106,7 +109,9 @@ impl<'de: 'a, 'a> Visitor<'de> for Value<'_, '_, 'a> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let Value { plan, values, path } = self;
+        let Value {
+            plan, values, path, ..
+        } = self;
         if path.as_deref().is_some_and(|p| !plan.descends(p)) {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             return Ok(true);
@@ -116,10 +121,12 @@ impl<'de: 'a, 'a> Visitor<'de> for Value<'_, '_, 'a> {
                 None => key,
                 Some(parent) => Cow::Owned(format!("{parent}.{key}")),
             };
-            if plan.slot(&child).is_some() || plan.descends(&child) {
+            let slot = plan.slot(&child);
+            if slot.is_some() || plan.descends(&child) {
                 map.next_value_seed(Value {
                     plan,
                     values,
+                    slot,
                     path: Some(child),
                 })?;
             } else {

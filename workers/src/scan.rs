@@ -171,16 +171,7 @@ impl<'q> Scan<'q> {
             if rows.header(text, plan) {
                 continue;
             }
-            if self.cannot_match(text) {
-                // Counted as read, unparsed: a malformed line among these is not noticed.
-                self.partial().stats.records += 1;
-                continue;
-            }
-            let mut values = plan.empty_values();
-            match rows.row(text, plan, &mut values) {
-                Ok(()) => self.event(number, text, plan, &values),
-                Err(()) => self.partial().stats.malformed += 1,
-            }
+            self.take(number, text, plan, |values| rows.row(text, plan, values));
         }
         Ok(())
     }
@@ -193,17 +184,32 @@ impl<'q> Scan<'q> {
                 self.partial().stats.malformed += 1;
                 continue;
             };
-            if self.cannot_match(text) {
-                self.partial().stats.records += 1;
-                continue;
-            }
-            let mut values = plan.empty_values();
-            match json::extract(text, plan, &mut values) {
-                Ok(()) => self.event(number, text, plan, &values),
-                Err(_) => self.partial().stats.malformed += 1,
-            }
+            self.take(number, text, plan, |values| {
+                json::extract(text, plan, values).map_err(drop)
+            });
         }
         Ok(())
+    }
+
+    /// One event's text: skipped unparsed when it cannot match, else read by `read` (an
+    /// error is a malformed event) and evaluated.
+    fn take<'a>(
+        &mut self,
+        number: u64,
+        text: &'a [u8],
+        plan: &Plan,
+        read: impl FnOnce(&mut Values<'a>) -> Result<(), ()>,
+    ) {
+        if self.cannot_match(text) {
+            // Counted as read, unparsed: a malformed line among these is not noticed.
+            self.partial().stats.records += 1;
+            return;
+        }
+        let mut values = plan.empty_values();
+        match read(&mut values) {
+            Ok(()) => self.event(number, text, plan, &values),
+            Err(()) => self.partial().stats.malformed += 1,
+        }
     }
 
     /// The text holds none of the needles every match contains: no need to parse it.

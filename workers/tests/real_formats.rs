@@ -7,10 +7,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{read_text, real, run, run_with};
+use common::{read_text, real, run, run_with, write};
 use serde_json::Value;
 use shared_sketch::{AggValue, QueryResult};
 use workers::{Format, ScanOptions, detect_format};
@@ -161,15 +160,6 @@ fn largest(counts: &HashMap<String, u64>, n: usize) -> Vec<(String, u64)> {
     v
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    path
-}
-
 #[test]
 fn cloudtrail_arrays_and_records_files() {
     let files: Vec<PathBuf> = log_files(&real("stratus-cloudtrail"))
@@ -219,7 +209,7 @@ fn cloudtrail_arrays_and_records_files() {
     let wrapped = write(
         dir.path(),
         "trail.json",
-        &format!("{{\"Records\": {array}}}"),
+        format!("{{\"Records\": {array}}}"),
     );
     let q = "| stats count, dc(eventName) by eventSource";
     assert_eq!(counts(&run(&[wrapped], q)), counts(&run(&[one], q)));
@@ -324,7 +314,7 @@ fn vpc_flow_text_with_and_without_a_header() {
     let dir = tempfile::tempdir().unwrap();
     let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol \
                   packets bytes start end action log-status";
-    let with_header = write(dir.path(), "custom.log", &format!("{header}\n{text}"));
+    let with_header = write(dir.path(), "custom.log", format!("{header}\n{text}"));
     let again = run(&[with_header], q);
     assert_eq!(
         (again.matched, number(&again, 1)),

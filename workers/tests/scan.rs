@@ -1,8 +1,11 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
+use common::write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use shared_sketch::{AggValue, parse};
@@ -38,12 +41,6 @@ fn exact_top(lines: &[String], pred: impl Fn(&str) -> bool) -> HashMap<String, u
         }
     }
     counts
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 #[test]
@@ -154,7 +151,7 @@ fn hits_are_the_last_matching_lines_with_their_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let mut lines = flows(1000);
     lines.insert(500, "not json".to_string());
-    let path = write(dir.path(), "flows.json.gz", &gzip(&lines));
+    let path = write(dir.path(), "flows.json.gz", gzip(&lines));
     let q = parse("action:reject").unwrap();
     let p = scan_file(&path, "2026/flows.json.gz", &q, &ScanOptions::default());
     let expected: Vec<(u64, &String)> = lines

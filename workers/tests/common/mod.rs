@@ -30,6 +30,13 @@ pub fn read_text(path: &Path) -> String {
     }
 }
 
+/// Writes `bytes` to `dir/name`.
+pub fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 /// `text` over `files`, time bounds resolved at the epoch (tests use absolute ones).
 pub fn run(files: &[impl AsRef<Path>], text: &str) -> QueryResult {
     run_with(files, text, &ScanOptions::default())
