@@ -1,166 +1,110 @@
-//! Reads the fields a scan needs out of one JSON object without building it: keys the plan
-//! does not name are skipped by the parser (validated, not allocated), objects are entered
-//! only on a path to a needed field, and unescaped strings are borrowed from the input.
+//! Reads the fields a scan needs out of one JSON object. The object is parsed whole by
+//! sonic-rs (SIMD: measured 1.6× faster than a serde_json visitor that skips unneeded keys,
+//! decision 0007) and validated whole, so a malformed line is always counted as such; the
+//! needed values are then picked from it by the plan, entering nested objects only on a
+//! path to a needed field.
 
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::Write as _;
+use std::ops::Range;
 
-use serde::Deserializer as _;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
 use crate::plan::{Plan, Values};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum JsonError {
     #[error("not JSON: {0}")]
-    Syntax(#[from] serde_json::Error),
+    Syntax(#[from] sonic_rs::Error),
     #[error("not a JSON object")]
     NotAnObject,
 }
 
-/// Fills `values` from the object in `text`. A key named both flat (`"id.orig_h"`, as
-/// Zeek writes) and nested is read from whichever comes last.
-pub(crate) fn extract<'a>(
-    text: &'a [u8],
-    plan: &Plan,
-    values: &mut Values<'a>,
-) -> Result<(), JsonError> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let is_object = de.deserialize_any(Value {
-        plan,
-        values,
-        slot: None,
-        path: None,
-    })?;
-    de.end()?;
-    if is_object {
+/// Holds the current event's parsed object and the text of its numbers: the values read
+/// from it borrow from these, so reading an event allocates only inside the parser.
+#[derive(Default)]
+pub(crate) struct JsonReader {
+    document: Value,
+    /// The text of the numbers the plan reads, back to back.
+    numbers: String,
+    /// Slot → its number's range in `numbers`, filled in once all are written.
+    pending: Vec<(usize, Range<usize>)>,
+}
+
+impl JsonReader {
+    /// Fills `values` from the object in `text`. A key named both flat (`"id.orig_h"`, as
+    /// Zeek writes) and nested is read from whichever comes last.
+    pub(crate) fn read<'a>(
+        &'a mut self,
+        text: &[u8],
+        plan: &Plan,
+        values: &mut Values<'a>,
+    ) -> Result<(), JsonError> {
+        self.document = sonic_rs::from_slice(text)?;
+        let object = self.document.as_object().ok_or(JsonError::NotAnObject)?;
+        self.numbers.clear();
+        self.pending.clear();
+        let mut fill = Fill {
+            plan,
+            values,
+            numbers: &mut self.numbers,
+            pending: &mut self.pending,
+        };
+        fill.object(object, None);
+        for (slot, range) in self.pending.drain(..) {
+            values[slot] = Some(Cow::Borrowed(&self.numbers[range]));
+        }
         Ok(())
-    } else {
-        Err(JsonError::NotAnObject)
     }
 }
 
-/// One JSON value at `path` (`None` at the top), filling `slot` if it is a scalar the plan
-/// names. Deserializes to "it was an object".
-struct Value<'p, 'v, 'a> {
-    plan: &'p Plan,
-    values: &'v mut Values<'a>,
-    slot: Option<usize>,
-    path: Option<Cow<'a, str>>,
+struct Fill<'f, 'a> {
+    plan: &'f Plan,
+    values: &'f mut Values<'a>,
+    numbers: &'f mut String,
+    pending: &'f mut Vec<(usize, Range<usize>)>,
 }
 
-impl<'a> Value<'_, '_, 'a> {
-    fn set(self, text: Cow<'a, str>) -> bool {
-        if let Some(slot) = self.slot {
-            self.values[slot] = Some(text);
-        }
-        false
-    }
-}
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for Value<'_, '_, 'a> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for Value<'_, '_, 'a> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<bool, E> {
-        Ok(self.set(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        Ok(self.set(Cow::Owned(v.to_string())))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
-        Ok(self.set(Cow::Owned(v.to_string())))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
-        Ok(self.set(Cow::Owned(v.to_string())))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
-        // As serde_json writes it (shortest round-trip form), so `1.50` reads as `1.5`.
-        let text = serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string());
-        Ok(self.set(Cow::Owned(text)))
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
-        Ok(self.set(Cow::Borrowed(if v { "true" } else { "false" })))
-    }
-
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let Value {
-            plan, values, path, ..
-        } = self;
-        if path.as_deref().is_some_and(|p| !plan.descends(p)) {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(true);
-        }
-        while let Some(key) = map.next_key_seed(Key)? {
-            let child = match &path {
-                None => key,
+impl<'a> Fill<'_, 'a> {
+    fn object(&mut self, object: &'a Object, path: Option<&str>) {
+        for (key, value) in object.iter() {
+            let name = match path {
+                None => Cow::Borrowed(key),
                 Some(parent) => Cow::Owned(format!("{parent}.{key}")),
             };
-            let slot = plan.slot(&child);
-            if slot.is_some() || plan.descends(&child) {
-                map.next_value_seed(Value {
-                    plan,
-                    values,
-                    slot,
-                    path: Some(child),
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            if let Some(slot) = self.plan.slot(&name) {
+                self.scalar(slot, value);
+            } else if let Some(inner) = value.as_object()
+                && self.plan.descends(&name)
+            {
+                self.object(inner, Some(&name));
             }
         }
-        Ok(true)
-    }
-}
-
-/// A key, borrowed from the input unless it has escapes.
-struct Key;
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
+    /// A string, number or boolean as text; a number as serde_json would write it
+    /// (shortest round-trip form: `1.50` reads as `1.5`).
+    fn scalar(&mut self, slot: usize, value: &'a Value) {
+        let text = match value.get_type() {
+            JsonType::String => value.as_str(),
+            JsonType::Boolean => Some(if value.is_true() { "true" } else { "false" }),
+            JsonType::Number => {
+                if let Some(number) = value.as_number() {
+                    let start = self.numbers.len();
+                    // Writing to a String cannot fail.
+                    let _ = write!(self.numbers, "{number}");
+                    self.values[slot] = None;
+                    self.pending.push((slot, start..self.numbers.len()));
+                }
+                return;
+            }
+            JsonType::Null | JsonType::Array | JsonType::Object => return,
+        };
+        if let Some(text) = text {
+            // The last of a repeated key wins, even over an earlier number.
+            self.pending.retain(|(s, _)| *s != slot);
+            self.values[slot] = Some(Cow::Borrowed(text));
+        }
     }
 }
 
@@ -173,8 +117,9 @@ mod tests {
     fn read(query: &str, json: &str) -> Result<Vec<(String, Option<String>)>, JsonError> {
         let query = parse(query).expect("parses");
         let plan = Plan::new(&query, &Matcher::new(query.search.as_ref()), &[]);
+        let mut reader = JsonReader::default();
         let mut values = plan.empty_values();
-        extract(json.as_bytes(), &plan, &mut values)?;
+        reader.read(json.as_bytes(), &plan, &mut values)?;
         Ok(plan
             .names()
             .iter()
@@ -224,15 +169,36 @@ mod tests {
     }
 
     #[test]
-    fn skipped_parts_are_still_validated() {
-        assert!(matches!(
-            read("a:1", r#"{"b":[1,}"#),
-            Err(JsonError::Syntax(_))
-        ));
-        assert!(matches!(
-            read("a:1", r#"{"a":1} x"#),
-            Err(JsonError::Syntax(_))
-        ));
+    fn the_last_of_a_repeated_key_wins() {
+        assert_eq!(get("n:1", r#"{"n":1,"n":"x"}"#, "n").as_deref(), Some("x"));
+        assert_eq!(get("n:1", r#"{"n":"x","n":2}"#, "n").as_deref(), Some("2"));
+        assert_eq!(
+            get("n:1", r#"{"n":1,"m":2.25,"n":3}"#, "n").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            get("n:1 m:1", r#"{"n":1,"m":2.25,"n":3}"#, "m").as_deref(),
+            Some("2.25")
+        );
+    }
+
+    #[test]
+    fn every_part_is_validated_even_unread_keys() {
+        for bad in [
+            r#"{"b":[1,}"#,
+            r#"{"a":1} x"#,
+            r#"{"b":"\q","a":1}"#,
+            r#"{"b":tru,"a":1}"#,
+            r#"{"b":01,"a":1}"#,
+            r#"{"b":"\ud800","a":1}"#,
+            "{\"b\":\"tab\there\",\"a\":1}",
+            r#"{"a":1,"b":2"#,
+        ] {
+            assert!(
+                matches!(read("a:1", bad), Err(JsonError::Syntax(_))),
+                "{bad} is malformed"
+            );
+        }
         assert!(matches!(read("a:1", "[1,2]"), Err(JsonError::NotAnObject)));
         assert!(matches!(read("a:1", "7"), Err(JsonError::NotAnObject)));
     }

@@ -21,6 +21,22 @@ pub(crate) struct Plan {
     /// Every proper dotted prefix of a slot name (`userIdentity` for `userIdentity.arn`):
     /// the JSON objects worth descending into.
     prefixes: Vec<String>,
+    /// A bit per (length, first byte, last byte) signature of the slot names: most keys
+    /// of an event are not wanted, and this rules them out without comparing names.
+    signatures: [u64; SIGNATURE_WORDS],
+}
+
+const SIGNATURE_WORDS: usize = 1024 / 64;
+
+fn signature(name: &[u8]) -> usize {
+    let (first, last) = match name {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let key = (name.len() as u32) << 16 | u32::from(first) << 8 | u32::from(last);
+    // Fibonacci hashing: the top 10 bits pick one of the 1024.
+    (key.wrapping_mul(0x9E37_79B9) >> 22) as usize
 }
 
 impl Plan {
@@ -32,12 +48,7 @@ impl Plan {
         used.extend(query.by().iter().map(String::as_str));
         used.extend(query.hit_fields().unwrap_or(&[]).iter().map(String::as_str));
 
-        let mut plan = Plan {
-            names: Vec::new(),
-            lookups: Vec::new(),
-            time: Vec::new(),
-            prefixes: Vec::new(),
-        };
+        let mut plan = Plan::default();
         for field in used {
             if plan.lookups.iter().any(|(name, _)| name == field) {
                 continue;
@@ -50,6 +61,8 @@ impl Plan {
         }
         plan.time = time_fields.iter().map(|f| plan.slot_for(f)).collect();
         for name in &plan.names {
+            let bit = signature(name.as_bytes());
+            plan.signatures[bit / 64] |= 1 << (bit % 64);
             let mut end = 0;
             while let Some(dot) = name[end..].find('.') {
                 end += dot;
@@ -64,20 +77,22 @@ impl Plan {
     }
 
     fn slot_for(&mut self, name: &str) -> usize {
-        self.slot(name).unwrap_or_else(|| {
-            self.names.push(name.to_string());
-            self.names.len() - 1
-        })
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| {
+                self.names.push(name.to_string());
+                self.names.len() - 1
+            })
     }
 
     /// The slot a source field fills, if the scan reads it.
     pub fn slot(&self, name: &str) -> Option<usize> {
-        // Called for every key of every JSON event: the last byte rules most names out
-        // before a full comparison.
-        let last = name.as_bytes().last();
-        self.names
-            .iter()
-            .position(|n| n.as_bytes().last() == last && n == name)
+        let bit = signature(name.as_bytes());
+        if self.signatures[bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
+        self.names.iter().position(|n| n == name)
     }
 
     #[cfg(test)]
@@ -91,8 +106,14 @@ impl Plan {
         !self.prefixes.is_empty() && self.prefixes.iter().any(|p| p == path)
     }
 
+    /// How many values an event has.
+    pub fn slots(&self) -> usize {
+        self.names.len()
+    }
+
+    #[cfg(test)]
     pub fn empty_values<'a>(&self) -> Values<'a> {
-        vec![None; self.names.len()]
+        vec![None; self.slots()]
     }
 
     /// The first present time field's text.

@@ -17,7 +17,7 @@ use crate::apache;
 use crate::array::{ArrayReader, Element};
 use crate::columns::{Csv, VpcFlow, Zeek};
 use crate::format::{Format, event_time};
-use crate::json;
+use crate::json::JsonReader;
 use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
 
@@ -97,6 +97,8 @@ struct Scan<'q> {
     aggregator: Aggregator,
     /// The current event's text, lower-cased, when the search has bare terms.
     lowered: Vec<u8>,
+    /// The values buffer of the last event, kept for the next one's.
+    spare: Values<'static>,
     recent: RecentLines,
 }
 
@@ -130,6 +132,7 @@ impl<'q> Scan<'q> {
             range: query.time_range_if_absolute(),
             aggregator: Aggregator::new(query),
             lowered: Vec::new(),
+            spare: Vec::new(),
             recent: RecentLines::default(),
         }
     }
@@ -177,6 +180,7 @@ impl<'q> Scan<'q> {
     }
 
     fn elements<R: BufRead>(&mut self, mut reader: ArrayReader<R>, plan: &Plan) -> io::Result<()> {
+        let mut json = JsonReader::default();
         let mut number = 0u64;
         while let Some(element) = reader.next_element()? {
             number += 1;
@@ -185,7 +189,7 @@ impl<'q> Scan<'q> {
                 continue;
             };
             self.take(number, text, plan, |values| {
-                json::extract(text, plan, values).map_err(drop)
+                json.read(text, plan, values).map_err(drop)
             });
         }
         Ok(())
@@ -205,11 +209,13 @@ impl<'q> Scan<'q> {
             self.partial().stats.records += 1;
             return;
         }
-        let mut values = plan.empty_values();
+        let mut values = recycle(std::mem::take(&mut self.spare));
+        values.resize(plan.slots(), None);
         match read(&mut values) {
             Ok(()) => self.event(number, text, plan, &values),
             Err(()) => self.partial().stats.malformed += 1,
         }
+        self.spare = recycle(values);
     }
 
     /// The text holds none of the needles every match contains: no need to parse it.
@@ -272,6 +278,13 @@ impl<'q> Scan<'q> {
     }
 }
 
+/// An empty values buffer with the allocation of `values`, for events of another lifetime.
+/// (The collect is done in place: no element survives to carry the old borrow.)
+fn recycle<'b>(mut values: Values<'_>) -> Values<'b> {
+    values.clear();
+    values.into_iter().map(|_| None).collect()
+}
+
 impl RecentLines {
     fn push(
         &mut self,
@@ -299,7 +312,7 @@ impl RecentLines {
 
 /// The line-based formats' per-file state (column layouts, CSV buffers).
 enum Rows {
-    Ndjson,
+    Ndjson(JsonReader),
     Zeek(Zeek),
     VpcFlow(VpcFlow),
     Apache,
@@ -310,7 +323,7 @@ enum Rows {
 impl Rows {
     fn new(format: Format) -> Rows {
         match format {
-            Format::Ndjson | Format::Json => Rows::Ndjson,
+            Format::Ndjson | Format::Json => Rows::Ndjson(JsonReader::default()),
             Format::Zeek => Rows::Zeek(Zeek::new()),
             Format::VpcFlow => Rows::VpcFlow(VpcFlow::new()),
             Format::Apache => Rows::Apache,
@@ -325,7 +338,7 @@ impl Rows {
             Rows::Zeek(zeek) => zeek.header(line, plan),
             Rows::VpcFlow(vpc) => vpc.header(line, plan),
             Rows::Csv(csv) => csv.header(line, plan),
-            Rows::Ndjson | Rows::Apache | Rows::Text => false,
+            Rows::Ndjson(_) | Rows::Apache | Rows::Text => false,
         }
     }
 
@@ -337,7 +350,7 @@ impl Rows {
         values: &mut Values<'a>,
     ) -> Result<(), ()> {
         match self {
-            Rows::Ndjson => json::extract(line, plan, values).map_err(drop),
+            Rows::Ndjson(json) => json.read(line, plan, values).map_err(drop),
             Rows::Zeek(zeek) => zeek.row(line, values).map_err(drop),
             Rows::VpcFlow(vpc) => vpc.row(line, values).map_err(drop),
             Rows::Apache => apache::extract(line, plan, values).map_err(drop),

@@ -43,7 +43,10 @@ fn real_main() -> Result<()> {
 }
 
 fn workspace_root() -> Result<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `cargo run` names the checkout it was run in. The path compiled in can be another
+    // checkout's: clones sharing one CARGO_TARGET_DIR share the xtask binary.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     Ok(manifest
         .parent()
         .context("xtask lives in the workspace")?
