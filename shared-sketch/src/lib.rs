@@ -19,6 +19,7 @@ pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
 pub use partial::{
     AggState, Aggregator, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MergeError, Partial, ScanStats,
+    recycle,
 };
 pub use query::{Agg, Command, Fields, Matcher, ParseError, Query, StatKind, parse};
 pub use result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series, TopRow};

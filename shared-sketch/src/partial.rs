@@ -194,6 +194,15 @@ pub struct Aggregator {
     by: Vec<String>,
     template: Group,
     partial: Partial,
+    /// The last event's values buffer, kept for the next one's.
+    spare: Vec<Option<Cow<'static, str>>>,
+}
+
+/// An empty buffer with the allocation of `values`, for values of another lifetime: the
+/// collect reuses it in place, and no element survives to carry the old borrow.
+pub fn recycle<'b>(mut values: Vec<Option<Cow<'_, str>>>) -> Vec<Option<Cow<'b, str>>> {
+    values.clear();
+    values.into_iter().map(|_| None).collect()
 }
 
 impl Aggregator {
@@ -223,16 +232,18 @@ impl Aggregator {
             },
             aggs,
             template,
+            spare: Vec::new(),
         }
     }
 
     /// One matching event, at `time` (epoch ms) when it has one.
     pub fn add(&mut self, event: &impl Fields, time: Option<i64>) {
-        let values: Vec<Option<Cow<'_, str>>> = self
-            .aggs
-            .iter()
-            .map(|agg| agg.field().and_then(|f| event.get(f)))
-            .collect();
+        let mut values = recycle(std::mem::take(&mut self.spare));
+        values.extend(
+            self.aggs
+                .iter()
+                .map(|agg| agg.field().and_then(|f| event.get(f))),
+        );
         self.partial.all.add(&values, time, &self.template.totals);
         if let Some(groups) = &mut self.partial.groups {
             // Like Splunk: an event without every `by` field is in no group.
@@ -241,6 +252,7 @@ impl Aggregator {
                 groups.add(&key, &values, time, &self.template);
             }
         }
+        self.spare = recycle(values);
     }
 
     pub fn partial_mut(&mut self) -> &mut Partial {

@@ -1,6 +1,6 @@
 //! Which fields one scan reads, fixed before the first event: readers extract only these
-//! (the JSON reader skips every other key without building it, a column reader cuts only
-//! these columns), and an event is a row of slots, one per source field name.
+//! (the JSON reader picks them out of the parsed object, a column reader cuts only these
+//! columns), and an event is a row of slots, one per source field name.
 
 use std::borrow::Cow;
 

@@ -11,7 +11,9 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
-use shared_sketch::{Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query};
+use shared_sketch::{
+    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query, recycle,
+};
 
 use crate::apache;
 use crate::array::{ArrayReader, Element};
@@ -276,13 +278,6 @@ impl<'q> Scan<'q> {
         }
         self.aggregator.finish()
     }
-}
-
-/// An empty values buffer with the allocation of `values`, for events of another lifetime.
-/// (The collect is done in place: no element survives to carry the old borrow.)
-fn recycle<'b>(mut values: Values<'_>) -> Values<'b> {
-    values.clear();
-    values.into_iter().map(|_| None).collect()
 }
 
 impl RecentLines {
