@@ -86,6 +86,12 @@ pub struct ScanStats {
     pub files: u64,
     /// Bytes of those files as stored (compressed).
     pub bytes: u64,
+    /// Of those bytes, how many were read: all of a plain file, the pages of a segment
+    /// that its index could not rule out.
+    pub bytes_read: u64,
+    /// Pages of indexed segments considered, and how many of them the index ruled out.
+    pub pages: u64,
+    pub pages_pruned: u64,
     /// Records read.
     pub records: u64,
     /// Lines that were not valid records: counted, skipped.
@@ -381,6 +387,9 @@ impl ScanStats {
     pub fn merge(&mut self, other: &ScanStats) {
         self.files = self.files.saturating_add(other.files);
         self.bytes = self.bytes.saturating_add(other.bytes);
+        self.bytes_read = self.bytes_read.saturating_add(other.bytes_read);
+        self.pages = self.pages.saturating_add(other.pages);
+        self.pages_pruned = self.pages_pruned.saturating_add(other.pages_pruned);
         self.records = self.records.saturating_add(other.records);
         self.malformed = self.malformed.saturating_add(other.malformed);
         self.failed_files = self.failed_files.saturating_add(other.failed_files);

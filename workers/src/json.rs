@@ -58,6 +58,63 @@ impl JsonReader {
     }
 }
 
+/// Objects nested deeper than this are not walked by `for_each_field`.
+const MAX_DEPTH: usize = 32;
+
+impl JsonReader {
+    /// Calls `field` with every string, number and boolean of the object in `text`, by the
+    /// dotted name `read` finds it under and as the same text. Returns `false` when some
+    /// object was nested too deep to walk (its fields were left out).
+    pub(crate) fn for_each_field(
+        &mut self,
+        text: &[u8],
+        mut field: impl FnMut(&str, &str),
+    ) -> Result<bool, JsonError> {
+        self.document = sonic_rs::from_slice(text)?;
+        let object = self.document.as_object().ok_or(JsonError::NotAnObject)?;
+        let mut name = String::new();
+        Ok(walk(object, &mut name, &mut self.numbers, 0, &mut field))
+    }
+}
+
+fn walk(
+    object: &Object,
+    name: &mut String,
+    number: &mut String,
+    depth: usize,
+    field: &mut impl FnMut(&str, &str),
+) -> bool {
+    let parent = name.len();
+    let mut complete = true;
+    for (key, value) in object.iter() {
+        name.truncate(parent);
+        if parent > 0 {
+            name.push('.');
+        }
+        name.push_str(key);
+        match value.get_type() {
+            JsonType::String => field(name, value.as_str().unwrap_or_default()),
+            JsonType::Boolean => field(name, if value.is_true() { "true" } else { "false" }),
+            JsonType::Number => {
+                if let Some(n) = value.as_number() {
+                    number.clear();
+                    let _ = write!(number, "{n}");
+                    field(name, number);
+                }
+            }
+            JsonType::Object if depth < MAX_DEPTH => {
+                if let Some(inner) = value.as_object() {
+                    complete &= walk(inner, name, number, depth + 1, field);
+                }
+            }
+            JsonType::Object => complete = false,
+            JsonType::Null | JsonType::Array => {}
+        }
+    }
+    name.truncate(parent);
+    complete
+}
+
 struct Fill<'f, 'a> {
     plan: &'f Plan,
     values: &'f mut Values<'a>,
@@ -165,6 +222,29 @@ mod tests {
         assert_eq!(
             get(q, trail, "userIdentity.sessionContext.attributes.mfa").as_deref(),
             Some("false")
+        );
+    }
+
+    #[test]
+    fn every_field_is_walked_as_read_finds_it() {
+        let mut reader = JsonReader::default();
+        let mut fields = Vec::new();
+        let complete = reader
+            .for_each_field(
+                br#"{"a":"x","n":1.50,"o":{"b":true,"c":{"d":2}},"id.orig_h":"h","z":null,"l":[1]}"#,
+                |name, value| fields.push(format!("{name}={value}")),
+            )
+            .expect("reads");
+        assert!(complete);
+        assert_eq!(
+            fields,
+            ["a=x", "n=1.5", "o.b=true", "o.c.d=2", "id.orig_h=h"]
+        );
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(40), "}".repeat(40));
+        assert!(
+            !reader
+                .for_each_field(deep.as_bytes(), |_, _| {})
+                .expect("reads")
         );
     }
 

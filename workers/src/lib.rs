@@ -7,11 +7,17 @@ mod apache;
 mod array;
 mod columns;
 mod format;
+mod index;
+mod ingest;
 mod json;
 mod lines;
 mod plan;
 mod scan;
+mod segment;
 
 pub use format::{FORMATS, Format, UnknownFormat};
+pub use index::{PageIndex, SegmentIndex};
+pub use ingest::{Ingested, SEGMENT_BYTES, ingest_file};
 pub use lines::MAX_LINE_BYTES;
 pub use scan::{ScanOptions, detect_format, scan_file};
+pub use segment::{PAGE_BYTES, Segment, SegmentWriter, index_path, read_index, scan_segment};

@@ -50,7 +50,9 @@ pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) 
             return scan.finish(name);
         }
     };
-    scan.partial().stats.bytes = file.metadata().map_or(0, |m| m.len());
+    let bytes = file.metadata().map_or(0, |m| m.len());
+    scan.partial().stats.bytes = bytes;
+    scan.partial().stats.bytes_read = bytes;
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let outcome = match reader.fill_buf() {
         Ok(head) if head.starts_with(&GZIP_MAGIC) => {
@@ -79,17 +81,32 @@ pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) 
 
 /// The format `scan_file` would read `path` as (gzip is looked through).
 pub fn detect_format(path: &Path) -> io::Result<Format> {
+    Ok(Format::detect(open_text(path)?.fill_buf()?))
+}
+
+/// The text of a file, plain or gzip (any number of members).
+pub(crate) fn open_text(path: &Path) -> io::Result<Box<dyn BufRead>> {
     let mut reader = BufReader::with_capacity(READ_BUFFER, File::open(path)?);
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
-        let mut inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
-        Ok(Format::detect(inflated.fill_buf()?))
+        Ok(Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(reader),
+        )))
     } else {
-        Ok(Format::detect(reader.fill_buf()?))
+        Ok(Box::new(reader))
+    }
+}
+
+/// The fields an event's time is read from, in order.
+pub(crate) fn time_fields(format: Format, options: &ScanOptions) -> Vec<String> {
+    match &options.time_field {
+        Some(field) => vec![field.clone()],
+        None => format.time_fields().iter().map(|f| f.to_string()).collect(),
     }
 }
 
 /// One query's evaluation over one file's events.
-struct Scan<'q> {
+pub(crate) struct Scan<'q> {
     query: &'q Query,
     matcher: Matcher,
     /// Byte strings of which every match contains one (see `Matcher::needles`).
@@ -119,7 +136,7 @@ struct Recent {
 }
 
 impl<'q> Scan<'q> {
-    fn new(query: &'q Query) -> Scan<'q> {
+    pub(crate) fn new(query: &'q Query) -> Scan<'q> {
         let matcher = Matcher::new(query.search.as_ref());
         let needles = matcher.needles().map(|needles| {
             needles
@@ -139,8 +156,17 @@ impl<'q> Scan<'q> {
         }
     }
 
-    fn partial(&mut self) -> &mut Partial {
+    pub(crate) fn partial(&mut self) -> &mut Partial {
         self.aggregator.partial_mut()
+    }
+
+    pub(crate) fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// What this query reads of each event, with its time from `time_fields`.
+    pub(crate) fn plan(&self, time_fields: &[String]) -> Plan {
+        Plan::new(self.query, &self.matcher, time_fields)
     }
 
     fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
@@ -148,21 +174,24 @@ impl<'q> Scan<'q> {
             Some(format) => format,
             None => Format::detect(reader.fill_buf()?),
         };
-        let time_fields: Vec<String> = match &options.time_field {
-            Some(field) => vec![field.clone()],
-            None => format.time_fields().iter().map(|f| f.to_string()).collect(),
-        };
-        let plan = Plan::new(self.query, &self.matcher, &time_fields);
+        let plan = self.plan(&time_fields(format, options));
         match format {
             Format::Json => self.elements(ArrayReader::new(reader), &plan),
-            _ => self.lines(reader, format, &plan),
+            _ => self.lines(reader, format, &plan, 1),
         }
     }
 
-    fn lines<R: BufRead>(&mut self, reader: R, format: Format, plan: &Plan) -> io::Result<()> {
+    /// The events of `reader`, its lines numbered from `first_line`.
+    pub(crate) fn lines<R: BufRead>(
+        &mut self,
+        reader: R,
+        format: Format,
+        plan: &Plan,
+        first_line: u64,
+    ) -> io::Result<()> {
         let mut lines = LineReader::new(reader);
         let mut rows = Rows::new(format);
-        let mut number = 0u64;
+        let mut number = first_line.saturating_sub(1);
         while let Some(line) = lines.next_line()? {
             number += 1;
             let text = match line {
@@ -263,7 +292,7 @@ impl<'q> Scan<'q> {
         self.recent.push(number, time, text, fields);
     }
 
-    fn finish(mut self, file: &str) -> Partial {
+    pub(crate) fn finish(mut self, file: &str) -> Partial {
         let recent = std::mem::take(&mut self.recent.lines);
         let partial = self.partial();
         for r in recent {

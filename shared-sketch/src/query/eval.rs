@@ -29,12 +29,12 @@ pub trait Fields {
 /// A compiled search expression.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    node: Option<Node>,
+    pub(super) node: Option<Node>,
     reads_text: bool,
 }
 
 #[derive(Debug, Clone)]
-enum Node {
+pub(super) enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -43,7 +43,7 @@ enum Node {
 }
 
 #[derive(Debug, Clone)]
-enum Test {
+pub(super) enum Test {
     Equal(Glob),
     /// `!=`: the `:` test of the same value, negated (the field must still be present).
     Differs(Box<Test>),
@@ -52,18 +52,18 @@ enum Test {
 }
 
 #[derive(Debug, Clone)]
-enum Operand {
+pub(super) enum Operand {
     Number(f64),
     Text(String),
 }
 
 /// A lower-cased literal split at `*`.
 #[derive(Debug, Clone)]
-struct Glob {
-    pieces: Vec<Vec<u8>>,
+pub(super) struct Glob {
+    pub(super) pieces: Vec<Vec<u8>>,
     /// Starts or ends with `*`.
-    open_start: bool,
-    open_end: bool,
+    pub(super) open_start: bool,
+    pub(super) open_end: bool,
 }
 
 impl Glob {
@@ -186,7 +186,7 @@ impl Glob {
     }
 }
 
-fn is_word_byte(b: u8) -> bool {
+pub(super) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
 

@@ -14,8 +14,10 @@ mod ast;
 mod eval;
 mod fields;
 mod parse;
+mod prune;
 
 pub use ast::{Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit};
 pub use eval::{Fields, Matcher};
 pub use fields::aliases;
 pub use parse::{MAX_BY_FIELDS, MAX_DEPTH, MAX_LIST_N, ParseError, format_span, parse};
+pub use prune::{Indexed, Summary, index_field, index_text};

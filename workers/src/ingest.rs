@@ -1,0 +1,115 @@
+//! Ingest: a source file in, indexed segments out. JSON sources (NDJSON, a JSON array,
+//! CloudTrail's `{"Records":[...]}`) are copied event by event into segments; the source
+//! file itself is left untouched. Other formats are not converted yet: they stay as they
+//! are and are scanned whole.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::array::{ArrayReader, Element};
+use crate::format::Format;
+use crate::lines::{Line, LineReader};
+use crate::scan::{ScanOptions, open_text, time_fields};
+use crate::segment::{Segment, SegmentWriter};
+
+/// Uncompressed bytes at which a segment is closed and the next begun.
+pub const SEGMENT_BYTES: u64 = 256 << 20;
+
+/// What ingesting one source file made of it.
+#[derive(Debug)]
+pub enum Ingested {
+    Segments {
+        segments: Vec<Segment>,
+        /// Events that were not JSON objects: counted, left out.
+        malformed: u64,
+    },
+    /// A format ingest does not convert: the file is scanned as it is.
+    Raw(Format),
+}
+
+/// Writes the events of `path` into segments at `segment_path(0)`, `segment_path(1)`, …
+/// (one per `SEGMENT_BYTES`).
+pub fn ingest_file(
+    path: &Path,
+    options: &ScanOptions,
+    mut segment_path: impl FnMut(u32) -> PathBuf,
+) -> io::Result<Ingested> {
+    let mut text = open_text(path)?;
+    let format = match options.format {
+        Some(format) => format,
+        None => Format::detect(text.fill_buf()?),
+    };
+    if !matches!(format, Format::Ndjson | Format::Json) {
+        return Ok(Ingested::Raw(format));
+    }
+    let mut out = Output {
+        time_fields: time_fields(format, options),
+        writer: None,
+        segments: Vec::new(),
+        malformed: 0,
+        segment_path: &mut segment_path,
+    };
+    if format == Format::Json {
+        let mut elements = ArrayReader::new(text);
+        while let Some(element) = elements.next_element()? {
+            match element {
+                Element::Json(json) => out.add(json)?,
+                Element::TooLong => out.malformed += 1,
+            }
+        }
+    } else {
+        let mut lines = LineReader::new(text);
+        while let Some(line) = lines.next_line()? {
+            match line {
+                Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => {}
+                Line::Text(text) => out.add(text)?,
+                Line::TooLong => out.malformed += 1,
+            }
+        }
+    }
+    out.finish()
+}
+
+struct Output<'p, F> {
+    time_fields: Vec<String>,
+    writer: Option<SegmentWriter>,
+    segments: Vec<Segment>,
+    malformed: u64,
+    segment_path: &'p mut F,
+}
+
+impl<F: FnMut(u32) -> PathBuf> Output<'_, F> {
+    fn add(&mut self, json: &[u8]) -> io::Result<()> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                let n = u32::try_from(self.segments.len()).unwrap_or(u32::MAX);
+                let path = (self.segment_path)(n);
+                self.writer
+                    .insert(SegmentWriter::create(&path, self.time_fields.clone())?)
+            }
+        };
+        if !writer.add_json(json)? {
+            self.malformed += 1;
+        }
+        if writer.size() >= SEGMENT_BYTES {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        if let Some(writer) = self.writer.take() {
+            self.segments.extend(writer.finish()?);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<Ingested> {
+        self.close()?;
+        Ok(Ingested::Segments {
+            segments: self.segments,
+            malformed: self.malformed,
+        })
+    }
+}

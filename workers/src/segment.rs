@@ -1,0 +1,275 @@
+//! Segments: what ingest writes. A segment is NDJSON in gzip members of about `PAGE_BYTES`
+//! each (a page), so zcat, DuckDB or Athena read it as one file while a worker range-reads
+//! and inflates only the pages its index sidecar (`index.rs`) cannot rule out.
+//!
+//! Writing goes to `*.part` files that are synced, then renamed into place, sidecar first:
+//! a crash leaves at worst a stray `.part` file, never a segment without its index, and the
+//! catalog names a segment only after both are in place.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::bufread::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use shared_sketch::query::{Indexed, index_field, index_text};
+use shared_sketch::{Partial, Query};
+
+use crate::format::{Format, event_time};
+use crate::index::{PageSummary, SegmentIndex};
+use crate::json::JsonReader;
+use crate::scan::{Scan, ScanOptions, scan_file, time_fields};
+
+/// Uncompressed bytes per page (gzip member).
+pub const PAGE_BYTES: usize = 1 << 20;
+const GZIP_LEVEL: u32 = 6;
+
+/// The sidecar of the segment at `path`.
+pub fn index_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".idx");
+    PathBuf::from(name)
+}
+
+fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// A segment written and in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub path: PathBuf,
+    pub rows: u64,
+    /// Compressed size.
+    pub bytes: u64,
+    pub index_bytes: u64,
+    /// Earliest and latest event time (epoch ms) among rows with one.
+    pub time: Option<(i64, i64)>,
+}
+
+/// Writes one segment and its sidecar.
+pub struct SegmentWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    written: u64,
+    /// The open page's lines.
+    page: Vec<u8>,
+    summary: PageSummary,
+    index: SegmentIndex,
+    rows: u64,
+    /// Uncompressed bytes written and pending.
+    text_bytes: u64,
+    json: JsonReader,
+    /// Per time field (in order): the time read from the current event's value, if it
+    /// has the field.
+    times: Vec<Option<Option<i64>>>,
+}
+
+impl SegmentWriter {
+    /// Starts `path` (written as `path.part` until `finish`). Each row's time is read from
+    /// the first of `time_fields` it has, as a scan reads it.
+    pub fn create(path: &Path, time_fields: Vec<String>) -> io::Result<SegmentWriter> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        Ok(SegmentWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(File::create(part_path(path))?),
+            written: 0,
+            page: Vec::with_capacity(PAGE_BYTES + 64 * 1024),
+            summary: PageSummary::default(),
+            times: vec![None; time_fields.len()],
+            index: SegmentIndex {
+                time_fields,
+                pages: Vec::new(),
+            },
+            rows: 0,
+            text_bytes: 0,
+            json: JsonReader::default(),
+        })
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Uncompressed bytes so far.
+    pub fn size(&self) -> u64 {
+        self.text_bytes
+    }
+
+    /// Adds one JSON object (its text as read: line breaks between tokens become spaces,
+    /// so it stays one line). `false`, and nothing written, when it is not one.
+    pub(crate) fn add_json(&mut self, text: &[u8]) -> io::Result<bool> {
+        self.times.iter_mut().for_each(|t| *t = None);
+        let (summary, times, time_fields) =
+            (&mut self.summary, &mut self.times, &self.index.time_fields);
+        let complete = match self.json.for_each_field(text, |name, value| {
+            let rank = time_fields.iter().position(|f| f == name);
+            index_field(name, value, |i| {
+                // No tokens for times (see `SegmentIndex::time_fields`).
+                if rank.is_none() || matches!(i, Indexed::Number(..)) {
+                    summary.record(i);
+                }
+            });
+            if let Some(rank) = rank {
+                times[rank] = Some(event_time(value));
+            }
+        }) {
+            Ok(complete) => complete,
+            Err(_) => return Ok(false),
+        };
+        let time = self.times.iter().find_map(|t| *t).flatten();
+        let start = self.page.len();
+        self.page.extend(
+            text.iter()
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
+        index_text(&self.page[start..], |i| self.summary.record(i));
+        self.page.push(b'\n');
+        self.text_bytes += (self.page.len() - start) as u64;
+        self.summary.add_row(time, complete);
+        self.rows += 1;
+        if self.page.len() >= PAGE_BYTES {
+            self.seal_page()?;
+        }
+        Ok(true)
+    }
+
+    fn seal_page(&mut self) -> io::Result<()> {
+        if self.summary.rows() == 0 {
+            return Ok(());
+        }
+        let first_line = self.rows - self.summary.rows() + 1;
+        let mut gz = GzEncoder::new(Vec::new(), Compression::new(GZIP_LEVEL));
+        gz.write_all(&self.page)?;
+        let member = gz.finish()?;
+        self.out.write_all(&member)?;
+        let length = member.len() as u64;
+        self.index
+            .pages
+            .push(self.summary.finish(self.written, length, first_line));
+        self.written += length;
+        self.page.clear();
+        Ok(())
+    }
+
+    /// Seals the last page, syncs both files and moves them into place. A segment with no
+    /// rows is removed instead (`None`).
+    pub fn finish(mut self) -> io::Result<Option<Segment>> {
+        self.seal_page()?;
+        let part = part_path(&self.path);
+        let file = self
+            .out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        if self.rows == 0 {
+            drop(file);
+            fs::remove_file(&part)?;
+            return Ok(None);
+        }
+        file.sync_all()?;
+        drop(file);
+
+        let index = shared_sketch::encode(&self.index).map_err(io::Error::other)?;
+        let index_path = index_path(&self.path);
+        let index_part = part_path(&index_path);
+        let mut sidecar = File::create(&index_part)?;
+        sidecar.write_all(&index)?;
+        sidecar.sync_all()?;
+        drop(sidecar);
+        fs::rename(&index_part, &index_path)?;
+        fs::rename(&part, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            // The renames themselves must survive a crash.
+            File::open(dir)?.sync_all()?;
+        }
+        let time = self
+            .index
+            .pages
+            .iter()
+            .filter_map(|p| p.time)
+            .fold(None, |acc, (lo, hi)| {
+                Some(acc.map_or((lo, hi), |(a, b): (i64, i64)| (a.min(lo), b.max(hi))))
+            });
+        Ok(Some(Segment {
+            path: self.path,
+            rows: self.rows,
+            bytes: self.written,
+            index_bytes: index.len() as u64,
+            time,
+        }))
+    }
+}
+
+/// Reads a segment's sidecar.
+pub fn read_index(path: &Path) -> io::Result<SegmentIndex> {
+    let bytes = fs::read(index_path(path))?;
+    shared_sketch::decode(&bytes).map_err(io::Error::other)
+}
+
+/// Scans a segment, reading only the pages its index cannot rule out. Without a readable
+/// index the segment is scanned whole, as the gzip NDJSON file it is.
+pub fn scan_segment(path: &Path, name: &str, query: &Query, options: &ScanOptions) -> Partial {
+    let index = match read_index(path) {
+        Ok(index) => index,
+        Err(e) => {
+            tracing::warn!(segment = name, error = %e, "unreadable index: scanning the segment whole");
+            return scan_file(path, name, query, options);
+        }
+    };
+    let mut scan = Scan::new(query);
+    let stats = &mut scan.partial().stats;
+    stats.files = 1;
+    stats.pages = index.pages.len() as u64;
+    let outcome = File::open(path).and_then(|file| {
+        scan.partial().stats.bytes = file.metadata()?.len();
+        read_pages(&mut scan, file, &index, query, options)
+    });
+    if let Err(e) = outcome {
+        scan.partial()
+            .stats
+            .add_error(name, format!("cannot read the segment: {e}"));
+    }
+    scan.finish(name)
+}
+
+fn read_pages(
+    scan: &mut Scan<'_>,
+    mut file: File,
+    index: &SegmentIndex,
+    query: &Query,
+    options: &ScanOptions,
+) -> io::Result<()> {
+    let time_fields = time_fields(Format::Ndjson, options);
+    // Page times were read from the index's fields: they bound a scan reading the same.
+    let range = if time_fields == index.time_fields {
+        query.time_range_if_absolute()
+    } else {
+        (None, None)
+    };
+    let plan = scan.plan(&time_fields);
+    let mut compressed = Vec::new();
+    for page in &index.pages {
+        if !page.may_overlap(range) || !scan.matcher().may_match(&index.summary(page)) {
+            scan.partial().stats.pages_pruned += 1;
+            continue;
+        }
+        file.seek(SeekFrom::Start(page.offset))?;
+        compressed.clear();
+        (&mut file).take(page.length).read_to_end(&mut compressed)?;
+        if compressed.len() as u64 != page.length {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the segment is shorter than its index says",
+            ));
+        }
+        scan.partial().stats.bytes_read += page.length;
+        let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
+        scan.lines(inflated, Format::Ndjson, &plan, page.first_line)?;
+    }
+    Ok(())
+}

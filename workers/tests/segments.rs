@@ -1,0 +1,180 @@
+//! Segments and their index on real logs: every query answers the same over the segments
+//! ingest writes (pages ruled out by the index) as over the source files read whole, the
+//! index rules out pages for selective queries, and it stays within 5% of the data.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{real, run};
+use shared_sketch::{Partial, QueryResult, parse};
+use workers::{
+    Ingested, ScanOptions, Segment, SegmentWriter, ingest_file, read_index, scan_segment,
+};
+
+fn sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["cowrie-honeypot", "stratus-cloudtrail"] {
+        for entry in std::fs::read_dir(real(dir)).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    files.push(real("zeek-wrccdc/zeek-json/dns.json.gz"));
+    files.sort();
+    files
+}
+
+fn ingest(sources: &[PathBuf], out: &Path) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        match ingest_file(source, &ScanOptions::default(), |n| {
+            out.join(format!("{i:03}-{n}.ndjson.gz"))
+        })
+        .unwrap()
+        {
+            Ingested::Segments {
+                segments: written,
+                malformed,
+            } => {
+                assert_eq!(malformed, 0, "{}", source.display());
+                segments.extend(written);
+            }
+            Ingested::Raw(format) => panic!("{} stayed raw ({format})", source.display()),
+        }
+    }
+    segments
+}
+
+/// `text` over the segments, as the gateway runs it: one partial per segment, merged.
+fn run_segments(segments: &[Segment], text: &str) -> QueryResult {
+    let mut query = parse(text).unwrap();
+    query.resolve_time(0);
+    let mut merged = Partial::new(&query);
+    for segment in segments {
+        let name = segment.path.display().to_string();
+        let partial = scan_segment(&segment.path, &name, &query, &ScanOptions::default());
+        assert_eq!(partial.stats.errors, vec![], "{name}");
+        merged.merge(&partial).unwrap();
+    }
+    merged.result(&query)
+}
+
+#[test]
+fn pruned_segment_scans_answer_as_full_scans_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources();
+    let segments = ingest(&sources, dir.path());
+    let pages: u64 = segments
+        .iter()
+        .map(|s| read_index(&s.path).unwrap().pages.len() as u64)
+        .sum();
+    assert!(pages > 60, "{pages} pages");
+
+    for (query, prunes) in [
+        ("| stats count, dc(src_ip) by eventid", false),
+        ("src_ip:185.222.209.108 | stats count by eventid", true),
+        ("src_ip:103.19.176.22 OR src_ip:105.184.22.235", true),
+        ("\"Remote SSH version\" | top 5 version", true),
+        ("eventid:cowrie.login.success | top 10 username", true),
+        ("eventid:cowrie.login.success password:admin", true),
+        ("dst_port>3000 | stats count", true),
+        ("src_port<1024 | stats count", true),
+        (
+            "eventName:GetPasswordData | stats count by userIdentity.arn",
+            true,
+        ),
+        ("userIdentity.type:AssumedRole | top 5 eventSource", true),
+        ("qtype_name:AAAA | rare 5 query", true),
+        ("NOT eventid:cowrie.session.connect | stats count", false),
+        ("src_ip:185.222.* | stats count", false),
+        (
+            "earliest=2018-05-10T00:00:00Z latest=2018-05-12T00:00:00Z | stats count by eventid",
+            true,
+        ),
+        (
+            "username:root earliest=2018-05-19T00:00:00Z | timechart span=1d count",
+            true,
+        ),
+        ("nosuchfield:x", true),
+    ] {
+        let full = run(&sources, query);
+        let pruned = run_segments(&segments, query);
+        assert_eq!(pruned.matched, full.matched, "{query}");
+        assert_eq!(pruned.aggs, full.aggs, "{query}");
+        assert_eq!(pruned.series, full.series, "{query}");
+        assert_eq!(pruned.groups, full.groups, "{query}");
+        assert_eq!(pruned.hits.len(), full.hits.len(), "{query}");
+        assert_eq!(
+            pruned.stats.records + pruned_rows(&segments, query),
+            full.stats.records,
+            "{query}"
+        );
+        assert_eq!(pruned.stats.pages, pages, "{query}");
+        assert_eq!(
+            pruned.stats.pages_pruned > 0,
+            prunes,
+            "{query}: {:?}",
+            pruned.stats
+        );
+        if prunes {
+            assert!(pruned.stats.bytes_read < pruned.stats.bytes, "{query}");
+        }
+    }
+}
+
+/// Rows in the pages a query's scan ruled out.
+fn pruned_rows(segments: &[Segment], text: &str) -> u64 {
+    let mut query = parse(text).unwrap();
+    query.resolve_time(0);
+    let matcher = shared_sketch::Matcher::new(query.search.as_ref());
+    let range = query.time_range_if_absolute();
+    let mut rows = 0;
+    for segment in segments {
+        let index = read_index(&segment.path).unwrap();
+        for page in &index.pages {
+            if !page.may_overlap(range) || !matcher.may_match(&index.summary(page)) {
+                rows += page.rows;
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn the_index_is_small_and_segments_are_plain_gzip_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = sources();
+    let segments = ingest(&sources, dir.path());
+    let data: u64 = segments.iter().map(|s| s.bytes).sum();
+    let index: u64 = segments.iter().map(|s| s.index_bytes).sum();
+    assert!(
+        index * 20 <= data,
+        "index {index} B for {data} B of segments"
+    );
+
+    // Any gzip reader sees every event, one JSON object per line.
+    let rows: u64 = segments.iter().map(|s| s.rows).sum();
+    let lines: usize = segments
+        .iter()
+        .map(|s| common::read_text(&s.path).lines().count())
+        .sum();
+    assert_eq!(lines as u64, rows);
+    let full = run(&sources, "| stats count");
+    assert_eq!(full.matched, rows);
+}
+
+#[test]
+fn a_crash_before_finish_leaves_no_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.ndjson.gz");
+    let writer = SegmentWriter::create(&path, vec!["timestamp".to_string()]).unwrap();
+    drop(writer);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["s.ndjson.gz.part"]);
+    assert!(read_index(&path).is_err());
+}
