@@ -4,6 +4,7 @@
 pub mod api;
 pub mod demo;
 pub mod executor;
+pub mod ingest;
 pub mod planner;
 pub mod run;
 pub mod server;

@@ -56,6 +56,18 @@ enum Command {
         /// The query, e.g. `action:REJECT | top 10 src_ip`.
         query: String,
     },
+    /// Copy log files into indexed segments (gzip NDJSON pages with an index sidecar), so
+    /// queries over `--out` read only the pages that may match. The sources are left as
+    /// they are; JSON sources are converted, other formats are reported and not copied.
+    Ingest {
+        /// Folder to write the segments to (the folder to query afterwards).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// A log file, or a folder of them (searched recursively).
+        source: PathBuf,
+    },
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo {
         #[arg(long)]
@@ -152,6 +164,30 @@ async fn main() -> Result<()> {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&response)?),
                 Output::Table => print!("{}", table::render(&response.result, response.elapsed_ms)),
             }
+            Ok(())
+        }
+        Command::Ingest { out, input, source } => {
+            anyhow::ensure!(source.exists(), "{} does not exist", source.display());
+            let options = input.options();
+            let started = std::time::Instant::now();
+            let report = tokio::task::spawn_blocking(move || {
+                gateway::ingest::ingest(&source, &out, &options)
+            })
+            .await?
+            .context("ingest failed")?;
+            for (file, format) in &report.kept {
+                eprintln!("kept as it is ({format}: not converted yet): {file}");
+            }
+            println!(
+                "ingested {} files into {} segments in {:.1?}: {} rows, {} malformed, {} bytes, index {} bytes",
+                report.files,
+                report.segments,
+                started.elapsed(),
+                report.rows,
+                report.malformed,
+                report.bytes,
+                report.index_bytes
+            );
             Ok(())
         }
         Command::Demo {

@@ -1,8 +1,11 @@
-//! Turns a query into scan tasks. For now: every data file under the root is one task
-//! (time and index pruning arrive with the catalog).
+//! Turns a query into scan tasks. For now: every data file under the root is one task,
+//! and a segment (a file with an index sidecar beside it, as `sketchlake ingest` writes)
+//! is scanned through its index. Time pruning of whole segments arrives with the catalog.
 
 use std::io;
 use std::path::Path;
+
+use workers::index_path;
 
 use crate::executor::ScanTask;
 
@@ -18,6 +21,7 @@ pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
         tasks.push(ScanTask {
             name,
             bytes: root.metadata()?.len(),
+            segment: index_path(root).is_file(),
             path: root.to_path_buf(),
         });
         return Ok(tasks);
@@ -26,7 +30,13 @@ pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            // Sidecars are read with their segment; `.part` files are unfinished writes.
+            if file_name.starts_with('.')
+                || file_name.ends_with(".idx")
+                || file_name.ends_with(".part")
+            {
                 continue;
             }
             let kind = entry.file_type()?;
@@ -37,6 +47,7 @@ pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
                 tasks.push(ScanTask {
                     name: relative_name(root, &path),
                     bytes: entry.metadata()?.len(),
+                    segment: index_path(&path).is_file(),
                     path,
                 });
             }
@@ -61,7 +72,16 @@ mod tests {
     fn lists_nested_files_in_order_and_skips_hidden_ones() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
-        for name in ["b/c/2.json.gz", "a.json", "b/1.json", ".hidden", "b/.tmp"] {
+        for name in [
+            "b/c/2.json.gz",
+            "a.json",
+            "b/1.json",
+            ".hidden",
+            "b/.tmp",
+            "s.ndjson.gz",
+            "s.ndjson.gz.idx",
+            "t.ndjson.gz.part",
+        ] {
             std::fs::write(dir.path().join(name), b"{}\n").unwrap();
         }
         let names: Vec<String> = list_files(dir.path())
@@ -69,7 +89,15 @@ mod tests {
             .into_iter()
             .map(|t| t.name)
             .collect();
-        assert_eq!(names, ["a.json", "b/1.json", "b/c/2.json.gz"]);
+        assert_eq!(
+            names,
+            ["a.json", "b/1.json", "b/c/2.json.gz", "s.ndjson.gz"]
+        );
+        let tasks = list_files(dir.path()).unwrap();
+        assert_eq!(
+            tasks.iter().map(|t| t.segment).collect::<Vec<_>>(),
+            [false, false, false, true]
+        );
         let one = list_files(&dir.path().join("b/1.json")).unwrap();
         assert_eq!((one.len(), one[0].name.as_str()), (1, "1.json"));
     }

@@ -12,13 +12,25 @@ use workers::ScanOptions;
 
 pub use pool::LocalPool;
 
-/// One unit of scan work: a whole data file for now (page ranges come with the index).
+/// One unit of scan work: a data file, or a segment written by ingest (whose pages its
+/// index sidecar may rule out).
 #[derive(Debug, Clone)]
 pub struct ScanTask {
     pub path: PathBuf,
     /// The file's name relative to the data root, used in reports.
     pub name: String,
     pub bytes: u64,
+    pub segment: bool,
+}
+
+impl ScanTask {
+    pub fn scan(&self, query: &Query, options: &ScanOptions) -> Partial {
+        if self.segment {
+            workers::scan_segment(&self.path, &self.name, query, options)
+        } else {
+            workers::scan_file(&self.path, &self.name, query, options)
+        }
+    }
 }
 
 pub trait Executor: Send + Sync + 'static {

@@ -50,7 +50,7 @@ impl Executor for LocalPool {
                     if tx.is_closed() {
                         return;
                     }
-                    let partial = workers::scan_file(&task.path, &task.name, &query, &options);
+                    let partial = task.scan(&query, &options);
                     // The receiver may be gone (cancelled): nothing to do then.
                     let _ = tx.blocking_send(partial);
                 });
