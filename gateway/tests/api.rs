@@ -203,7 +203,10 @@ async fn ingested_segments_answer_as_the_sources_do() {
     let indexed = start(segments.path()).await;
     // Answers that do not depend on the order partials arrive in (a top-K's tied tail may).
     for (q, prunes) in [
-        ("action:REJECT | stats count, sum(bytes), max(packets)", false),
+        (
+            "action:REJECT | stats count, sum(bytes), max(packets)",
+            false,
+        ),
         (
             &*format!("srcaddr:{PORT_SCANNER} | stats count, dc(dstport)"),
             true,

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use shared_sketch::query::{Indexed, Summary};
 use xxhash_rust::xxh3::xxh3_128;
 
-/// Filter bits per distinct token when the budget allows: with 8 probes, about 0.3% false
+/// Filter bits per distinct token when the budget allows: with 10 probes, about 0.1% false
 /// positives.
-const BITS_PER_TOKEN: usize = 12;
-/// A page's filter takes at most this share of the page's compressed bytes (in percent),
+const BITS_PER_TOKEN: usize = 14;
+/// A page's filter takes at most this share of the page's compressed bytes (per mille),
 /// so the sidecar stays within 5% of the segment however many tokens a page has; a denser
 /// page gets a filter with more false positives instead.
-const FILTER_BUDGET_PERCENT: u64 = 4;
+const FILTER_BUDGET_PER_MILLE: u64 = 45;
 /// Fields with a numeric range kept per page; a page with more is never pruned by numbers.
 const MAX_NUMERIC_FIELDS: usize = 256;
 
@@ -206,7 +206,7 @@ impl PageSummary {
             time: self.time,
             tokens: Bloom::build(
                 &mut self.hashes,
-                (length * 8 * FILTER_BUDGET_PERCENT / 100) as usize,
+                (length * 8 * FILTER_BUDGET_PER_MILLE / 1000) as usize,
             ),
             numbers,
             complete: !self.incomplete,
@@ -231,9 +231,9 @@ mod tests {
         let false_positives = (0..100_000)
             .filter(|i| bloom.may_contain(format!("ip=192.168.{i}").as_bytes()))
             .count();
-        // 12 bits and 8 probes per token: about 0.3%.
-        assert!(false_positives < 600, "{false_positives} in 100,000");
-        assert_eq!(bloom.bytes(), (5000 * 12usize).div_ceil(64) * 8);
+        // 14 bits and 10 probes per token: about 0.1%.
+        assert!(false_positives < 250, "{false_positives} in 100,000");
+        assert_eq!(bloom.bytes(), (5000 * 14usize).div_ceil(64) * 8);
 
         // Over budget: fewer bits, more false positives, still no false negatives.
         let small = Bloom::build(&mut hashes, 5000 * 4);

@@ -5,6 +5,7 @@ the bench instead of winning it. Run by xtask inside a venv it creates (pinned v
 """
 
 import argparse
+import shutil
 import glob
 import gzip
 import json
@@ -63,6 +64,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sketchlake", required=True)
     ap.add_argument("--data", required=True)
+    ap.add_argument("--segments", help="ingest --data here and measure index pruning")
     a = ap.parse_args()
     files = sorted(glob.glob(f"{a.data}/**/*.json.gz", recursive=True))
     raw = uncompressed_bytes(files, os.path.join(a.data, ".uncompressed-bytes"))
@@ -119,6 +121,35 @@ def main():
     rss_all = peak_rss_kb([a.sketchlake, "query", "--data", a.data, "| top 10 srcaddr"])
     print(f"\npeak RSS, one-file scan ({os.path.getsize(one) / 1e6:.1f} MB gzip): {rss / 1024:.1f} MiB")
     print(f"peak RSS, all {len(files)} files on {cores} workers: {rss_all / 1024:.1f} MiB")
+    if a.segments:
+        index_pruning(a.sketchlake, a.data, a.segments)
+
+
+def index_pruning(binary, data, segments):
+    """Ingests the data into indexed segments, then runs needle queries over the sources
+    and over the segments: answers must agree; reports bytes read and wall time."""
+    shutil.rmtree(segments, ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run([binary, "ingest", "--out", segments, data], check=True, capture_output=True)
+    ingest_s = time.perf_counter() - t
+    seg_files = glob.glob(f"{segments}/**/*.ndjson.gz", recursive=True)
+    data_bytes = sum(os.path.getsize(f) for f in seg_files)
+    index_bytes = sum(os.path.getsize(f + ".idx") for f in seg_files)
+    print(f"\ningest: {len(seg_files)} segments in {ingest_s:.1f} s; index {index_bytes / 1e6:.2f} MB = "
+          f"{100 * index_bytes / data_bytes:.2f}% of {data_bytes / 1e6:.1f} MB of segments")
+    # The five rarest background sources (one flow each), then two absent addresses.
+    rare = sketchlake(binary, segments, "| rare 5 srcaddr")()
+    needles = [r["value"] for r in rare["aggs"][0]["value"]["rows"]] + ["45.33.32.156", "8.8.8.8"]
+    print("\n| needle | matched | pages read | bytes read (of all) | wall s, sources | wall s, segments |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for ip in needles:
+        q = f"srcaddr:{ip} | stats count"
+        full_s, full = best(sketchlake(binary, data, q))
+        seg_s, seg = best(sketchlake(binary, segments, q))
+        assert full["matched"] == seg["matched"], (q, full["matched"], seg["matched"])
+        st = seg["stats"]
+        print(f"| {ip} | {seg['matched']} | {st['pages'] - st['pages_pruned']} of {st['pages']} | "
+              f"{100 * st['bytes_read'] / st['bytes']:.3f}% | {full_s:.2f} | {seg_s:.2f} |")
 
 
 def check(q, ours, duck, ch):

@@ -177,6 +177,8 @@ fn bench_scan(root: &Path) -> Result<()> {
         .arg(&bin)
         .arg("--data")
         .arg(&data)
+        .arg("--segments")
+        .arg(cache.join(format!("vpc-{SCAN_BENCH_RECORDS}-segments")))
         .run()
 }
 
