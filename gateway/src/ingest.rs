@@ -4,13 +4,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
 use workers::{Ingested, ScanOptions, ingest_file};
 
 use crate::planner::list_files;
 
 /// What one `ingest` run wrote.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct Report {
     pub files: u64,
     pub segments: u64,
