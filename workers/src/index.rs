@@ -16,7 +16,7 @@ const BITS_PER_TOKEN: usize = 14;
 /// A page's filter takes at most this share of the page's compressed bytes (per mille),
 /// so the sidecar stays within 5% of the segment however many tokens a page has; a denser
 /// page gets a filter with more false positives instead.
-const FILTER_BUDGET_PER_MILLE: u64 = 45;
+const FILTER_BUDGET_PER_MILLE: u64 = 40;
 /// Fields with a numeric range kept per page; a page with more is never pruned by numbers.
 const MAX_NUMERIC_FIELDS: usize = 256;
 
