@@ -135,7 +135,8 @@ impl Bloom {
         })
     }
 
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         self.words.len() * 8
     }
 }

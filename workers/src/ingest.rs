@@ -32,13 +32,10 @@ pub enum Ingested {
 pub fn ingest_file(
     path: &Path,
     options: &ScanOptions,
-    mut segment_path: impl FnMut(u32) -> PathBuf,
+    segment_path: impl FnMut(u32) -> PathBuf,
 ) -> io::Result<Ingested> {
     let mut text = open_text(path)?;
-    let format = match options.format {
-        Some(format) => format,
-        None => Format::detect(text.fill_buf()?),
-    };
+    let format = options.format_of(&mut text)?;
     if !matches!(format, Format::Ndjson | Format::Json) {
         return Ok(Ingested::Raw(format));
     }
@@ -47,7 +44,7 @@ pub fn ingest_file(
         writer: None,
         segments: Vec::new(),
         malformed: 0,
-        segment_path: &mut segment_path,
+        segment_path,
     };
     if format == Format::Json {
         let mut elements = ArrayReader::new(text);
@@ -70,15 +67,15 @@ pub fn ingest_file(
     out.finish()
 }
 
-struct Output<'p, F> {
+struct Output<F> {
     time_fields: Vec<String>,
     writer: Option<SegmentWriter>,
     segments: Vec<Segment>,
     malformed: u64,
-    segment_path: &'p mut F,
+    segment_path: F,
 }
 
-impl<F: FnMut(u32) -> PathBuf> Output<'_, F> {
+impl<F: FnMut(u32) -> PathBuf> Output<F> {
     fn add(&mut self, json: &[u8]) -> io::Result<()> {
         let writer = match &mut self.writer {
             Some(writer) => writer,

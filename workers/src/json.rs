@@ -40,8 +40,7 @@ impl JsonReader {
         plan: &Plan,
         values: &mut Values<'a>,
     ) -> Result<(), JsonError> {
-        self.document = sonic_rs::from_slice(text)?;
-        let object = self.document.as_object().ok_or(JsonError::NotAnObject)?;
+        let object = parse(&mut self.document, text)?;
         self.numbers.clear();
         self.pending.clear();
         let mut fill = Fill {
@@ -56,12 +55,7 @@ impl JsonReader {
         }
         Ok(())
     }
-}
 
-/// Objects nested deeper than this are not walked by `for_each_field`.
-const MAX_DEPTH: usize = 32;
-
-impl JsonReader {
     /// Calls `field` with every string, number and boolean of the object in `text`, by the
     /// dotted name `read` finds it under and as the same text. Returns `false` when some
     /// object was nested too deep to walk (its fields were left out).
@@ -70,10 +64,35 @@ impl JsonReader {
         text: &[u8],
         mut field: impl FnMut(&str, &str),
     ) -> Result<bool, JsonError> {
-        self.document = sonic_rs::from_slice(text)?;
-        let object = self.document.as_object().ok_or(JsonError::NotAnObject)?;
+        let object = parse(&mut self.document, text)?;
         let mut name = String::new();
         Ok(walk(object, &mut name, &mut self.numbers, 0, &mut field))
+    }
+}
+
+/// Objects nested deeper than this are not walked by `for_each_field`.
+const MAX_DEPTH: usize = 32;
+
+/// Parses `text` into `document`: it must be one JSON object.
+fn parse<'d>(document: &'d mut Value, text: &[u8]) -> Result<&'d Object, JsonError> {
+    *document = sonic_rs::from_slice(text)?;
+    document.as_object().ok_or(JsonError::NotAnObject)
+}
+
+/// A value a field can hold: strings and booleans as text, numbers to be written (as
+/// serde_json writes them, shortest round-trip form: `1.50` reads as `1.5`). Nulls, arrays
+/// and objects hold none.
+enum Scalar<'v> {
+    Text(&'v str),
+    Number(sonic_rs::Number),
+}
+
+fn scalar(value: &Value) -> Option<Scalar<'_>> {
+    match value.get_type() {
+        JsonType::String => value.as_str().map(Scalar::Text),
+        JsonType::Boolean => Some(Scalar::Text(if value.is_true() { "true" } else { "false" })),
+        JsonType::Number => value.as_number().map(Scalar::Number),
+        JsonType::Null | JsonType::Array | JsonType::Object => None,
     }
 }
 
@@ -92,23 +111,19 @@ fn walk(
             name.push('.');
         }
         name.push_str(key);
-        match value.get_type() {
-            JsonType::String => field(name, value.as_str().unwrap_or_default()),
-            JsonType::Boolean => field(name, if value.is_true() { "true" } else { "false" }),
-            JsonType::Number => {
-                if let Some(n) = value.as_number() {
-                    number.clear();
-                    let _ = write!(number, "{n}");
-                    field(name, number);
-                }
+        match (scalar(value), value.as_object()) {
+            (Some(Scalar::Text(text)), _) => field(name, text),
+            (Some(Scalar::Number(n)), _) => {
+                number.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(number, "{n}");
+                field(name, number);
             }
-            JsonType::Object if depth < MAX_DEPTH => {
-                if let Some(inner) = value.as_object() {
-                    complete &= walk(inner, name, number, depth + 1, field);
-                }
+            (None, Some(inner)) if depth < MAX_DEPTH => {
+                complete &= walk(inner, name, number, depth + 1, field);
             }
-            JsonType::Object => complete = false,
-            JsonType::Null | JsonType::Array => {}
+            (None, Some(_)) => complete = false,
+            (None, None) => {}
         }
     }
     name.truncate(parent);
@@ -139,28 +154,20 @@ impl<'a> Fill<'_, 'a> {
         }
     }
 
-    /// A string, number or boolean as text; a number as serde_json would write it
-    /// (shortest round-trip form: `1.50` reads as `1.5`).
+    /// Sets `slot` to the value's text. The last of a repeated key wins, whichever kinds.
     fn scalar(&mut self, slot: usize, value: &'a Value) {
-        let text = match value.get_type() {
-            JsonType::String => value.as_str(),
-            JsonType::Boolean => Some(if value.is_true() { "true" } else { "false" }),
-            JsonType::Number => {
-                if let Some(number) = value.as_number() {
-                    let start = self.numbers.len();
-                    // Writing to a String cannot fail.
-                    let _ = write!(self.numbers, "{number}");
-                    self.values[slot] = None;
-                    self.pending.push((slot, start..self.numbers.len()));
-                }
-                return;
+        match scalar(value) {
+            Some(Scalar::Text(text)) => {
+                self.pending.retain(|(s, _)| *s != slot);
+                self.values[slot] = Some(Cow::Borrowed(text));
             }
-            JsonType::Null | JsonType::Array | JsonType::Object => return,
-        };
-        if let Some(text) = text {
-            // The last of a repeated key wins, even over an earlier number.
-            self.pending.retain(|(s, _)| *s != slot);
-            self.values[slot] = Some(Cow::Borrowed(text));
+            Some(Scalar::Number(number)) => {
+                let start = self.numbers.len();
+                let _ = write!(self.numbers, "{number}");
+                self.values[slot] = None;
+                self.pending.push((slot, start..self.numbers.len()));
+            }
+            None => {}
         }
     }
 }

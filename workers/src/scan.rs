@@ -79,6 +79,16 @@ pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) 
     scan.finish(name)
 }
 
+impl ScanOptions {
+    /// The format to read `text` as: the one given, else the one its first bytes show.
+    pub(crate) fn format_of(&self, text: &mut impl BufRead) -> io::Result<Format> {
+        match self.format {
+            Some(format) => Ok(format),
+            None => Ok(Format::detect(text.fill_buf()?)),
+        }
+    }
+}
+
 /// The format `scan_file` would read `path` as (gzip is looked through).
 pub fn detect_format(path: &Path) -> io::Result<Format> {
     Ok(Format::detect(open_text(path)?.fill_buf()?))
@@ -170,10 +180,7 @@ impl<'q> Scan<'q> {
     }
 
     fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
-        let format = match options.format {
-            Some(format) => format,
-            None => Format::detect(reader.fill_buf()?),
-        };
+        let format = options.format_of(&mut reader)?;
         let plan = self.plan(&time_fields(format, options));
         match format {
             Format::Json => self.elements(ArrayReader::new(reader), &plan),

@@ -27,14 +27,17 @@ const GZIP_LEVEL: u32 = 6;
 
 /// The sidecar of the segment at `path`.
 pub fn index_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".idx");
-    PathBuf::from(name)
+    suffixed(path, ".idx")
 }
 
+/// Where `path` is written until it is complete.
 fn part_path(path: &Path) -> PathBuf {
+    suffixed(path, ".part")
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".part");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -90,10 +93,6 @@ impl SegmentWriter {
             text_bytes: 0,
             json: JsonReader::default(),
         })
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Uncompressed bytes so far.

@@ -186,6 +186,12 @@ impl Glob {
     }
 }
 
+/// How a field's value reads as a number for `<`, `>` (NaN compares with nothing). Page
+/// pruning reads values the same way.
+pub(super) fn as_number(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok().filter(|n| !n.is_nan())
+}
+
 pub(super) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
@@ -378,7 +384,7 @@ fn passes(test: &Test, value: &str) -> bool {
         Test::Network(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
         Test::Order(op, operand) => {
             let ordering = match operand {
-                Operand::Number(n) => value.parse::<f64>().ok().and_then(|v| v.partial_cmp(n)),
+                Operand::Number(n) => as_number(value).and_then(|v| v.partial_cmp(n)),
                 Operand::Text(t) => Some(value.cmp(t.as_str())),
             };
             ordering.is_some_and(|o| match op {

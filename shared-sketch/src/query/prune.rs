@@ -1,8 +1,8 @@
 //! Skipping blocks of events (a segment's pages) that cannot hold a match, from a small
 //! summary of each block: a filter of its tokens and the range of each field's numbers.
-//! What a summary records (`index_field`, `index_text`) and what a query asks of it (`may_match`) live
-//! side by side here, next to the matcher whose semantics they must follow: a block is
-//! skipped only when no event in it can match, never on a guess.
+//! What a summary records (`index_field`, `index_text`) and what a query asks of it
+//! (`may_match`) live side by side here, next to the matcher whose semantics they must
+//! follow: a block is skipped only when no event in it can match, never on a guess.
 //!
 //! - `field:value` with a value that is not a number asks for the token `field=value`
 //!   (lower-cased) under the field's name or any alias, unless the index keeps no tokens
@@ -16,7 +16,7 @@
 //! - everything else (`NOT`, `!=`, wildcards, networks, text order) may match.
 
 use super::ast::CompareOp;
-use super::eval::{Glob, Matcher, Node, Operand, Test, is_word_byte};
+use super::eval::{Glob, Matcher, Node, Operand, Test, as_number, is_word_byte};
 use super::fields::aliases;
 
 /// What an index knows about a block of events.
@@ -42,7 +42,7 @@ pub enum Indexed<'a> {
 /// What an index records of one field of an event (its value as the reader presents it,
 /// under the name it reads it by) for `may_match` to be sound.
 pub fn index_field<'a>(field: &'a str, value: &str, mut record: impl FnMut(Indexed<'a>)) {
-    match number(value) {
+    match as_number(value) {
         Some(n) => record(Indexed::Number(field, n)),
         None => record(Indexed::Token(field_token(field, value.as_bytes()))),
     }
@@ -79,7 +79,7 @@ fn may(node: &Node, summary: &impl Summary) -> bool {
             let mut names = std::iter::once(field.as_str()).chain(aliases(field).iter().copied());
             match test {
                 Test::Equal(glob) => match exact(glob) {
-                    Some(value) => match std::str::from_utf8(value).ok().and_then(number) {
+                    Some(value) => match std::str::from_utf8(value).ok().and_then(as_number) {
                         Some(n) => names.any(|f| {
                             summary
                                 .numbers(f)
@@ -112,11 +112,6 @@ fn exact(glob: &Glob) -> Option<&[u8]> {
         [piece] if !glob.open_start && !glob.open_end => Some(piece),
         _ => None,
     }
-}
-
-/// How a value reads as a number, as `field>N` reads it (NaN compares with nothing).
-fn number(value: &str) -> Option<f64> {
-    value.parse::<f64>().ok().filter(|n| !n.is_nan())
 }
 
 fn field_token(field: &str, value: &[u8]) -> Vec<u8> {
