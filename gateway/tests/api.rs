@@ -201,14 +201,15 @@ async fn ingested_segments_answer_as_the_sources_do() {
 
     let sources = start(dir.path()).await;
     let indexed = start(segments.path()).await;
-    // Answers that do not depend on the order partials arrive in (a top-K's tied tail may).
+    // Exact answers only: a top-K's tied tail and a dc estimate above 1,000 depend on the
+    // order partials are merged in (seen: dc 1,671 vs 1,674, inside its bounds).
     for (q, prunes) in [
         (
             "action:REJECT | stats count, sum(bytes), max(packets)",
             false,
         ),
         (
-            &*format!("srcaddr:{PORT_SCANNER} | stats count, dc(dstport)"),
+            &*format!("srcaddr:{PORT_SCANNER} | stats count, min(dstport), max(dstport)"),
             true,
         ),
         ("| stats count, p99(bytes) by action", false),
