@@ -1,12 +1,16 @@
 //! The gateway: serves the frontend, accepts queries over WebSocket and HTTP, plans one scan
-//! task per data file, runs them on an executor, and streams merged partials back.
+//! task per catalogued file, runs them on an executor, and streams merged partials back.
 
 pub mod api;
+pub mod catalog;
+pub mod compact;
 pub mod demo;
 pub mod executor;
 pub mod ingest;
+pub mod lake;
 pub mod planner;
 pub mod run;
 pub mod server;
 pub mod table;
+pub mod watch;
 pub mod ws;

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use gateway::compact::{Compacted, compact};
 use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
+use gateway::lake::{Lake, SWEEP_GRACE};
 use gateway::run::Engine;
 use gateway::{api, server, table};
 use tracing_subscriber::EnvFilter;
@@ -24,9 +26,16 @@ struct Cli {
 enum Command {
     /// Serve the web UI, the WebSocket query stream and the HTTP API.
     Serve {
-        /// Folder of log files to search (searched recursively).
+        /// The lake: a folder of log files (searched recursively), registered in its catalog
+        /// at start, and where ingested segments are kept.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
+        /// Ingest files arriving in this folder (it may be the data folder itself) while
+        /// serving, and compact small segments.
+        #[arg(long)]
+        watch: Option<PathBuf>,
         /// Address to listen on (port 0 picks a free port; the URL is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -42,9 +51,12 @@ enum Command {
     /// Run one query over a folder or file and print the merged answer (the same JSON as
     /// `POST /api/v1/query`, or a table).
     Query {
-        /// Folder of log files (searched recursively) or one file.
+        /// A lake or folder of log files (searched recursively), or one file. A folder
+        /// without a catalog is read without writing one.
         #[arg(long)]
         data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
         /// Output: `json` (as the HTTP API answers) or `table` (for reading).
         #[arg(long, value_enum, default_value_t = Output::Json)]
         format: Output,
@@ -56,17 +68,28 @@ enum Command {
         /// The query, e.g. `action:REJECT | top 10 src_ip`.
         query: String,
     },
-    /// Copy log files into indexed segments (gzip NDJSON pages with an index sidecar), so
-    /// queries over `--out` read only the pages that may match. The sources are left as
-    /// they are; JSON sources are converted, other formats are reported and not copied.
+    /// Copy log files into a lake's indexed segments (gzip NDJSON pages with an index
+    /// sidecar) and register them, so queries read only the pages that may match. The
+    /// sources are left as they are; formats not converted yet are registered as they are.
+    /// Safe to interrupt: a rerun continues where it stopped.
     Ingest {
-        /// Folder to write the segments to (the folder to query afterwards).
-        #[arg(long)]
-        out: PathBuf,
+        /// The lake to ingest into.
+        #[arg(long, visible_alias = "out")]
+        data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
         #[command(flatten)]
         input: InputArgs,
         /// A log file, or a folder of them (searched recursively).
         source: PathBuf,
+    },
+    /// Copy a lake's small segments into large ones, then delete files the catalog no
+    /// longer reads (after a grace period for running queries). Safe to interrupt.
+    Compact {
+        #[arg(long)]
+        data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
     },
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo {
@@ -80,6 +103,15 @@ enum Command {
         #[arg(long, default_value_t = DemoConfig::default().seed)]
         seed: u64,
     },
+}
+
+/// Where the catalog is.
+#[derive(clap::Args)]
+struct CatalogArg {
+    /// The catalog database: `postgres://…` to share one between gateways, or
+    /// `sqlite://…`. Default: SQLite in the lake's `.sketchlake` folder.
+    #[arg(long = "catalog")]
+    url: Option<String>,
 }
 
 /// How to read the data files.
@@ -127,6 +159,8 @@ async fn main() -> Result<()> {
     match cli.command {
         Command::Serve {
             data,
+            catalog,
+            watch,
             listen,
             ui,
             workers,
@@ -137,18 +171,44 @@ async fn main() -> Result<()> {
                 "data folder {} does not exist",
                 data.display()
             );
-            let engine = engine(data, workers, input);
-            serve(engine, listen, ui).await
+            let options = input.options();
+            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+            let synced = lake.sync(&data, &options).await?;
+            tracing::info!(lake = %lake.root.display(), added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
+            let engine = engine(lake, workers, options.clone());
+            let stop = tokio_util::sync::CancellationToken::new();
+            if let Some(dir) = watch {
+                anyhow::ensure!(
+                    dir.is_dir(),
+                    "watched folder {} does not exist",
+                    dir.display()
+                );
+                let dir = std::path::absolute(dir)?;
+                tokio::spawn(gateway::watch::watch(
+                    engine.lake.clone(),
+                    dir,
+                    options,
+                    gateway::watch::WATCH_INTERVAL,
+                    stop.clone(),
+                ));
+            }
+            let served = serve(engine, listen, ui).await;
+            stop.cancel();
+            served
         }
         Command::Query {
             data,
+            catalog,
             format,
             workers,
             input,
             query,
         } => {
             anyhow::ensure!(data.exists(), "{} does not exist", data.display());
-            let response = match api::answer(&engine(data, workers, input), &query).await {
+            let options = input.options();
+            let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
+            lake.sync(&data, &options).await?;
+            let response = match api::answer(&engine(lake, workers, options), &query).await {
                 Ok(response) => response,
                 Err(api::ApiError::Query { message, column }) => {
                     // As a compiler would: the query, a caret under the column, the reason.
@@ -166,27 +226,52 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Ingest { out, input, source } => {
+        Command::Ingest {
+            data,
+            catalog,
+            input,
+            source,
+        } => {
             anyhow::ensure!(source.exists(), "{} does not exist", source.display());
-            let options = input.options();
+            std::fs::create_dir_all(&data)
+                .with_context(|| format!("cannot create {}", data.display()))?;
+            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
             let started = std::time::Instant::now();
-            let report = tokio::task::spawn_blocking(move || {
-                gateway::ingest::ingest(&source, &out, &options)
-            })
-            .await?
-            .context("ingest failed")?;
+            let report = gateway::ingest::ingest(&lake, &source, &input.options())
+                .await
+                .context("ingest failed")?;
             for (file, format) in &report.kept {
-                eprintln!("kept as it is ({format}: not converted yet): {file}");
+                eprintln!("registered as it is ({format}: not converted yet): {file}");
             }
             println!(
-                "ingested {} files into {} segments in {:.1?}: {} rows, {} malformed, {} bytes, index {} bytes",
-                report.files,
+                "ingested {} files into {} segments in {:.1?}: {} rows, {} malformed, {} bytes, index {} bytes; {} ingested before",
+                report.files - report.skipped,
                 report.segments,
                 started.elapsed(),
                 report.rows,
                 report.malformed,
                 report.bytes,
-                report.index_bytes
+                report.index_bytes,
+                report.skipped,
+            );
+            Ok(())
+        }
+        Command::Compact { data, catalog } => {
+            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+            let mut total = Compacted::default();
+            loop {
+                let step = compact(&lake).await?;
+                if step.merged == 0 {
+                    break;
+                }
+                total.merged += step.merged;
+                total.into += step.into;
+                total.rows += step.rows;
+            }
+            let deleted = lake.sweep(SWEEP_GRACE).await?;
+            println!(
+                "compacted {} segments into {} ({} rows); deleted {deleted} files no longer read",
+                total.merged, total.into, total.rows
             );
             Ok(())
         }
@@ -215,15 +300,15 @@ async fn main() -> Result<()> {
     }
 }
 
-fn engine(data: PathBuf, workers: Option<usize>, input: InputArgs) -> Arc<Engine> {
+fn engine(lake: Lake, workers: Option<usize>, options: ScanOptions) -> Arc<Engine> {
     let executor = match workers {
         Some(n) => LocalPool::new(n),
         None => LocalPool::with_cores(),
     };
     Arc::new(Engine {
-        data_dir: data,
+        lake: Arc::new(lake),
         executor: Arc::new(executor),
-        scan: Arc::new(input.options()),
+        scan: Arc::new(options),
     })
 }
 

@@ -1,104 +1,45 @@
-//! Turns a query into scan tasks. For now: every data file under the root is one task,
-//! and a segment (a file with an index sidecar beside it, as `sketchlake ingest` writes)
-//! is scanned through its index. Time pruning of whole segments arrives with the catalog.
+//! Turns a query into scan tasks: the catalog's active files, less those whose time range
+//! rules them out. Pages are pruned later, by each segment's index, in the worker.
 
-use std::io;
-use std::path::Path;
+use shared_sketch::Query;
+use workers::{Format, ScanOptions, time_fields};
 
-use workers::index_path;
-
+use crate::catalog::Kind;
 use crate::executor::ScanTask;
+use crate::lake::{Lake, LakeError, path_of};
 
-/// `root` itself when it is a file, else every regular, non-hidden file under it, in path
-/// order (deterministic plans).
-pub fn list_files(root: &Path) -> io::Result<Vec<ScanTask>> {
-    let mut tasks = Vec::new();
-    if root.is_file() {
-        let name = root.file_name().map_or_else(
-            || root.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        tasks.push(ScanTask {
-            name,
-            bytes: root.metadata()?.len(),
-            segment: index_path(root).is_file(),
-            path: root.to_path_buf(),
-        });
-        return Ok(tasks);
-    }
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let file_name = entry.file_name();
-            let file_name = file_name.to_string_lossy();
-            // Sidecars are read with their segment; `.part` files are unfinished writes.
-            if file_name.starts_with('.')
-                || file_name.ends_with(".idx")
-                || file_name.ends_with(".part")
-            {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            let path = entry.path();
-            if kind.is_dir() {
-                dirs.push(path);
-            } else if kind.is_file() {
-                tasks.push(ScanTask {
-                    name: relative_name(root, &path),
-                    bytes: entry.metadata()?.len(),
-                    segment: index_path(&path).is_file(),
-                    path,
-                });
-            }
-        }
-    }
-    tasks.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(tasks)
+/// A query's scan tasks, and what the catalog ruled out without reading.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub tasks: Vec<ScanTask>,
+    pub pruned: u64,
+    pub pruned_bytes: u64,
 }
 
-fn relative_name(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists_nested_files_in_order_and_skips_hidden_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
-        for name in [
-            "b/c/2.json.gz",
-            "a.json",
-            "b/1.json",
-            ".hidden",
-            "b/.tmp",
-            "s.ndjson.gz",
-            "s.ndjson.gz.idx",
-            "t.ndjson.gz.part",
-        ] {
-            std::fs::write(dir.path().join(name), b"{}\n").unwrap();
-        }
-        let names: Vec<String> = list_files(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
-        assert_eq!(
-            names,
-            ["a.json", "b/1.json", "b/c/2.json.gz", "s.ndjson.gz"]
-        );
-        let tasks = list_files(dir.path()).unwrap();
-        assert_eq!(
-            tasks.iter().map(|t| t.segment).collect::<Vec<_>>(),
-            [false, false, false, true]
-        );
-        let one = list_files(&dir.path().join("b/1.json")).unwrap();
-        assert_eq!((one.len(), one[0].name.as_str()), (1, "1.json"));
-    }
+pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<Planned, LakeError> {
+    // Segment time ranges were read from the NDJSON time fields: they bound a scan reading
+    // the same fields (raw files have no recorded range and are never ruled out).
+    let fields = time_fields(Format::Ndjson, options).join(",");
+    let planned = lake
+        .catalog
+        .plan(query.time_range_if_absolute(), &fields)
+        .await?;
+    let tasks = planned
+        .entries
+        .into_iter()
+        .map(|e| {
+            let path = path_of(&e.uri)?;
+            Ok(ScanTask {
+                name: lake.name(&path),
+                bytes: e.bytes,
+                segment: e.kind == Kind::Segment,
+                path,
+            })
+        })
+        .collect::<Result<_, LakeError>>()?;
+    Ok(Planned {
+        tasks,
+        pruned: planned.pruned,
+        pruned_bytes: planned.pruned_bytes,
+    })
 }

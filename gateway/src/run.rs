@@ -2,7 +2,6 @@
 //! flushes into one `Partial` frame, so the frame rate to the client stays bounded
 //! (≤ 1/FLUSH_INTERVAL) however many files the query fans out to.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +13,14 @@ use tokio_util::sync::CancellationToken;
 use workers::ScanOptions;
 
 use crate::executor::Executor;
-use crate::planner::list_files;
+use crate::lake::{Lake, now_ms};
+use crate::planner::plan;
 
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What a query runs against.
 pub struct Engine {
-    /// A folder of log files (searched recursively) or one file.
-    pub data_dir: PathBuf,
+    pub lake: Arc<Lake>,
     pub executor: Arc<dyn Executor>,
     pub scan: Arc<ScanOptions>,
 }
@@ -51,24 +50,20 @@ pub async fn run_query(
             return;
         }
     };
-    let root = engine.data_dir.clone();
-    let listed = tokio::task::spawn_blocking(move || list_files(&root))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|listed| listed.map_err(|e| e.to_string()));
-    let tasks = match listed {
-        Ok(tasks) => tasks,
+    let planned = match plan(&engine.lake, &query, &engine.scan).await {
+        Ok(planned) => planned,
         Err(why) => {
-            tracing::error!(data = %engine.data_dir.display(), %why, "cannot list data files");
+            tracing::error!(lake = %engine.lake.root.display(), %why, "cannot plan");
             let _ = frames
                 .send(Frame::Error(QueryError {
-                    message: format!("cannot list the data files: {why}"),
+                    message: format!("cannot plan the query: {why}"),
                     column: None,
                 }))
                 .await;
             return;
         }
     };
+    let tasks = planned.tasks;
     let mut progress = Progress {
         files_total: tasks.len() as u64,
         bytes_total: tasks.iter().map(|t| t.bytes).sum(),
@@ -78,6 +73,8 @@ pub async fn run_query(
         query: (*query).clone(),
         files: progress.files_total,
         bytes: progress.bytes_total,
+        files_pruned: planned.pruned,
+        bytes_pruned: planned.pruned_bytes,
     };
     if frames.send(Frame::Plan(plan)).await.is_err() {
         return;
@@ -158,11 +155,4 @@ async fn flush(
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Wall-clock now, epoch milliseconds.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

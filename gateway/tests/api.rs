@@ -18,9 +18,9 @@ async fn start(data: &Path) -> String {
 /// Every record of every gzip file under `dir`, parsed independently of the scan engine.
 fn records(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
-    for task in gateway::planner::list_files(dir).unwrap() {
+    for path in gateway::lake::list_files(dir).unwrap() {
         let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(&task.path).unwrap())
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
             .read_to_string(&mut text)
             .unwrap();
         out.extend(
@@ -183,7 +183,7 @@ async fn ingested_segments_answer_as_the_sources_do() {
     let (dir, _) = common::demo_data(24_000);
     let segments = tempfile::tempdir().unwrap();
     let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args(["ingest", "--out"])
+        .args(["ingest", "--data"])
         .arg(segments.path())
         .arg(dir.path())
         .output()

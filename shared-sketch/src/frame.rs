@@ -34,8 +34,12 @@ pub enum Frame {
 pub struct Plan {
     /// The parsed query; the browser builds its empty `Partial` from it.
     pub query: Query,
+    /// Files (raw or segments) the query reads, and their stored bytes.
     pub files: u64,
     pub bytes: u64,
+    /// Files the catalog ruled out by their time range, unread, and their bytes.
+    pub files_pruned: u64,
+    pub bytes_pruned: u64,
 }
 
 /// Cumulative progress of the query.

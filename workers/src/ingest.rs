@@ -19,6 +19,8 @@ pub const SEGMENT_BYTES: u64 = 256 << 20;
 #[derive(Debug)]
 pub enum Ingested {
     Segments {
+        /// The source's format.
+        format: Format,
         segments: Vec<Segment>,
         /// Events that were not JSON objects: counted, left out.
         malformed: u64,
@@ -64,7 +66,47 @@ pub fn ingest_file(
             }
         }
     }
-    out.finish()
+    let (segments, malformed) = out.finish()?;
+    Ok(Ingested::Segments {
+        format,
+        segments,
+        malformed,
+    })
+}
+
+/// Copies the events of `segments` (as ingest wrote them, read whole) into new segments at
+/// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`): many small segments
+/// become few large ones. Their time was read from `time_fields`, as it will be again.
+pub fn compact_segments(
+    segments: &[PathBuf],
+    time_fields: Vec<String>,
+    segment_path: impl FnMut(u32) -> PathBuf,
+) -> io::Result<Vec<Segment>> {
+    let mut out = Output {
+        time_fields,
+        writer: None,
+        segments: Vec::new(),
+        malformed: 0,
+        segment_path,
+    };
+    for path in segments {
+        let mut lines = LineReader::new(open_text(path)?);
+        while let Some(line) = lines.next_line()? {
+            match line {
+                Line::Text(text) => out.add(text)?,
+                Line::TooLong => out.malformed += 1,
+            }
+        }
+    }
+    let (segments, malformed) = out.finish()?;
+    if malformed > 0 {
+        // Ingest wrote only JSON objects of bounded size: this is not one of its segments.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a segment holds lines that are not JSON objects",
+        ));
+    }
+    Ok(segments)
 }
 
 struct Output<F> {
@@ -102,11 +144,9 @@ impl<F: FnMut(u32) -> PathBuf> Output<F> {
         Ok(())
     }
 
-    fn finish(mut self) -> io::Result<Ingested> {
+    /// The segments written, and the events left out as malformed.
+    fn finish(mut self) -> io::Result<(Vec<Segment>, u64)> {
         self.close()?;
-        Ok(Ingested::Segments {
-            segments: self.segments,
-            malformed: self.malformed,
-        })
+        Ok((self.segments, self.malformed))
     }
 }

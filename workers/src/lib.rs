@@ -17,7 +17,7 @@ mod segment;
 
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
-pub use ingest::{Ingested, SEGMENT_BYTES, ingest_file};
+pub use ingest::{Ingested, SEGMENT_BYTES, compact_segments, ingest_file};
 pub use lines::MAX_LINE_BYTES;
-pub use scan::{ScanOptions, detect_format, scan_file};
+pub use scan::{ScanOptions, detect_format, scan_file, time_fields};
 pub use segment::{PAGE_BYTES, Segment, SegmentWriter, index_path, read_index, scan_segment};

@@ -108,7 +108,7 @@ pub(crate) fn open_text(path: &Path) -> io::Result<Box<dyn BufRead>> {
 }
 
 /// The fields an event's time is read from, in order.
-pub(crate) fn time_fields(format: Format, options: &ScanOptions) -> Vec<String> {
+pub fn time_fields(format: Format, options: &ScanOptions) -> Vec<String> {
     match &options.time_field {
         Some(field) => vec![field.clone()],
         None => format.time_fields().iter().map(|f| f.to_string()).collect(),

@@ -51,6 +51,8 @@ pub struct Segment {
     pub index_bytes: u64,
     /// Earliest and latest event time (epoch ms) among rows with one.
     pub time: Option<(i64, i64)>,
+    /// The fields `time` was read from (see `SegmentIndex::time_fields`).
+    pub time_fields: Vec<String>,
 }
 
 /// Writes one segment and its sidecar.
@@ -200,6 +202,7 @@ impl SegmentWriter {
             bytes: self.written,
             index_bytes: index.len() as u64,
             time,
+            time_fields: self.index.time_fields,
         }))
     }
 }

@@ -37,6 +37,7 @@ fn ingest(sources: &[PathBuf], out: &Path) -> Vec<Segment> {
             Ingested::Segments {
                 segments: written,
                 malformed,
+                ..
             } => {
                 assert_eq!(malformed, 0, "{}", source.display());
                 segments.extend(written);

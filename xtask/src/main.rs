@@ -8,6 +8,7 @@
 
 mod cmd;
 mod frontend;
+mod postgres;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -189,6 +190,8 @@ type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
 fn test(root: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     let tools = Toolchain::bootstrap(root, Needs::Everything)?;
+    // Stopped when dropped, after the last step.
+    let postgres = postgres::Postgres::start()?;
     let steps: Vec<Step<'_>> = vec![
         (
             "format",
@@ -235,6 +238,7 @@ fn test(root: &Path) -> Result<()> {
                 tools
                     .cargo()
                     .args(["test", "--workspace", "--exclude", "frontend"])
+                    .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
                     .run()
             }),
         ),

@@ -76,6 +76,10 @@ impl Toolchain {
         {
             apt.install(&["chromium", "chromium-driver"])?;
         }
+        if needs == Needs::Everything && crate::postgres::server_bin().is_none() {
+            // The catalog tests run against a real PostgreSQL server too.
+            apt.install(&["postgresql"])?;
+        }
         ensure_trunk(&tools_dir)?;
         ensure_wasm_bindgen(&tools_dir, &lock_version(root, "wasm-bindgen")?)?;
         ensure_wasm_opt(&tools_dir)?;

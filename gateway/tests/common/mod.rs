@@ -7,12 +7,18 @@ use std::sync::Arc;
 use gateway::demo::{self, DemoConfig};
 
 use gateway::executor::LocalPool;
+use gateway::lake::Lake;
 use gateway::run::Engine;
+use workers::ScanOptions;
 
-/// Serves `data` with `workers` scan slots; returns the bound address.
+/// Serves `data` (the lake's catalog if it has one, synced with its files; nothing is
+/// written into folders the tests do not own) with `workers` scan slots; returns the bound
+/// address.
 pub async fn start(data: &Path, workers: usize) -> SocketAddr {
+    let lake = Lake::open_for_reading(data, None).await.unwrap();
+    lake.sync(data, &ScanOptions::default()).await.unwrap();
     let engine = Arc::new(Engine {
-        data_dir: data.to_path_buf(),
+        lake: Arc::new(lake),
         executor: Arc::new(LocalPool::new(workers)),
         scan: Arc::default(),
     });

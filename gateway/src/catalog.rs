@@ -1,0 +1,360 @@
+//! The catalog: every file a query may read — log files registered where they are, and the
+//! segments ingest writes — with what planning needs to rule one out unread (its time range)
+//! and to report on it (rows, bytes). Embedded SQLite by default, PostgreSQL by URL when
+//! several gateways share one lake: the same SQL through sqlx's Any driver, tested on both.
+//!
+//! Every change that makes data visible or invisible is one transaction, so a query plans
+//! either the old files or the new ones, never half of each.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+/// Bumped when the tables change; a newer catalog is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS segments (
+        uri TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        format TEXT NOT NULL,
+        time_min BIGINT,
+        time_max BIGINT,
+        time_fields TEXT NOT NULL,
+        row_count BIGINT,
+        bytes BIGINT NOT NULL,
+        index_uri TEXT,
+        source TEXT,
+        modified_ms BIGINT NOT NULL,
+        state TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS segments_by_state_time ON segments (state, time_max)",
+];
+
+/// The columns of `segments`, in `Entry` order: a macro so every statement stays a literal
+/// (sqlx takes only literal SQL; values are always bound).
+macro_rules! columns {
+    () => {
+        "uri, kind, format, time_min, time_max, time_fields, row_count, bytes, index_uri, \
+         source, modified_ms, state"
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(
+        "the catalog has schema version {found}; this sketchlake reads version {SCHEMA_VERSION}"
+    )]
+    Schema { found: i64 },
+    #[error("catalog row {uri}: {why}")]
+    Row { uri: String, why: String },
+}
+
+/// What a catalogued file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A log file read where it is, whole.
+    Raw,
+    /// A segment written by ingest: gzip NDJSON pages with an index sidecar.
+    Segment,
+}
+
+/// Whether queries read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Planned by queries.
+    Active,
+    /// A source whose events are in segments: not read again, not ingested again.
+    Ingested,
+    /// A segment compacted into a larger one: no longer planned; its file is deleted once
+    /// queries that planned it have had time to finish.
+    Retired,
+}
+
+/// One catalogued file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub uri: String,
+    pub kind: Kind,
+    /// The source format (`ndjson`, `vpcflow`, …); segments are always NDJSON.
+    pub format: String,
+    /// Earliest and latest event time (epoch ms), when known.
+    pub time: Option<(i64, i64)>,
+    /// The fields `time` was read from, comma-separated: a scan reading time from other
+    /// fields cannot be pruned by it.
+    pub time_fields: String,
+    pub rows: Option<u64>,
+    /// Size as stored (compressed).
+    pub bytes: u64,
+    pub index_uri: Option<String>,
+    /// For a segment, the source file it was copied from (none once compacted).
+    pub source: Option<String>,
+    /// Raw files: the file's modification time when registered, to notice changes.
+    /// Segments: when written.
+    pub modified_ms: i64,
+    pub state: State,
+}
+
+/// The files a query reads, and how many the catalog ruled out by time.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub entries: Vec<Entry>,
+    pub pruned: u64,
+    pub pruned_bytes: u64,
+}
+
+#[derive(Clone)]
+pub struct Catalog {
+    pool: AnyPool,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`)
+    /// and creates the tables if they are missing.
+    pub async fn open(url: &str) -> Result<Catalog, CatalogError> {
+        install_default_drivers();
+        let memory = url.starts_with("sqlite::memory:") || url.contains("mode=memory");
+        // Each connection to an in-memory SQLite database is its own database.
+        let max = if memory { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        if url.starts_with("sqlite:") && !memory {
+            // Readers do not block the writer, and a commit is durable without a full sync
+            // of the database per transaction.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let catalog = Catalog { pool };
+        catalog.migrate().await?;
+        Ok(catalog)
+    }
+
+    async fn migrate(&self) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        let found: Option<i64> =
+            sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+        match found {
+            None => {
+                sqlx::query(
+                    "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', $1) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(SCHEMA_VERSION)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(found) => return Err(CatalogError::Schema { found }),
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The entry for `uri`, in any state.
+    pub async fn get(&self, uri: &str) -> Result<Option<Entry>, CatalogError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM segments WHERE uri = $1"
+        ))
+        .bind(uri)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| entry(&row))
+        .transpose()
+    }
+
+    /// Every entry in `state`, in uri order.
+    pub async fn list(&self, state: State) -> Result<Vec<Entry>, CatalogError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM segments WHERE state = $1 ORDER BY uri"
+        ))
+        .bind(state_name(state))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry)
+        .collect()
+    }
+
+    /// Adds or replaces raw files, read where they are.
+    pub async fn register(&self, entries: &[Entry]) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            upsert(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets entries (raw files that are gone, retired segments whose files are deleted).
+    pub async fn remove(&self, uris: &[String]) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for uri in uris {
+            sqlx::query("DELETE FROM segments WHERE uri = $1")
+                .bind(uri)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One step, all or nothing: `added` become active, `replaced` stop being read
+    /// (`state` says as what: `Ingested` sources, `Retired` segments). Before the commit
+    /// queries plan the old files; after it, the new ones.
+    pub async fn swap(
+        &self,
+        replaced: &[Entry],
+        state: State,
+        added: &[Entry],
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        for e in added {
+            upsert(&mut tx, e).await?;
+        }
+        for e in replaced {
+            upsert(&mut tx, &Entry { state, ..e.clone() }).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The active entries a query over `[start, end)` (epoch ms, open where `None`) reads,
+    /// in uri order. An entry is ruled out only when its time range was read from the
+    /// fields the scan reads (`time_fields`) and lies wholly outside.
+    pub async fn plan(
+        &self,
+        (start, end): (Option<i64>, Option<i64>),
+        time_fields: &str,
+    ) -> Result<Planned, CatalogError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM segments WHERE state = 'active' AND (
+                time_fields <> $1 OR time_min IS NULL OR time_max IS NULL
+                OR (time_max >= $2 AND time_min < $3)
+            ) ORDER BY uri"
+        ))
+        .bind(time_fields)
+        .bind(start.unwrap_or(i64::MIN))
+        .bind(end.unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let entries = rows.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+        let totals = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM segments \
+             WHERE state = 'active'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let (count, bytes): (i64, i64) = (totals.try_get(0)?, totals.try_get(1)?);
+        let kept_bytes: u64 = entries.iter().map(|e| e.bytes).sum();
+        Ok(Planned {
+            pruned: u64::try_from(count)
+                .unwrap_or(0)
+                .saturating_sub(entries.len() as u64),
+            pruned_bytes: u64::try_from(bytes).unwrap_or(0).saturating_sub(kept_bytes),
+            entries,
+        })
+    }
+}
+
+async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Entry) -> Result<(), CatalogError> {
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    sqlx::query(concat!(
+        "INSERT INTO segments (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind, format = excluded.format,
+           time_min = excluded.time_min, time_max = excluded.time_max,
+           time_fields = excluded.time_fields, row_count = excluded.row_count,
+           bytes = excluded.bytes, index_uri = excluded.index_uri, source = excluded.source,
+           modified_ms = excluded.modified_ms, state = excluded.state"
+    ))
+    .bind(&e.uri)
+    .bind(match e.kind {
+        Kind::Raw => "raw",
+        Kind::Segment => "segment",
+    })
+    .bind(&e.format)
+    .bind(e.time.map(|t| t.0))
+    .bind(e.time.map(|t| t.1))
+    .bind(&e.time_fields)
+    .bind(e.rows.map(to_i64))
+    .bind(to_i64(e.bytes))
+    .bind(e.index_uri.as_deref())
+    .bind(e.source.as_deref())
+    .bind(e.modified_ms)
+    .bind(state_name(e.state))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Active => "active",
+        State::Ingested => "ingested",
+        State::Retired => "retired",
+    }
+}
+
+fn entry(row: &AnyRow) -> Result<Entry, CatalogError> {
+    let uri: String = row.try_get("uri")?;
+    let bad = |why: String| CatalogError::Row {
+        uri: uri.clone(),
+        why,
+    };
+    let kind = match row.try_get::<String, _>("kind")?.as_str() {
+        "raw" => Kind::Raw,
+        "segment" => Kind::Segment,
+        other => return Err(bad(format!("unknown kind {other:?}"))),
+    };
+    let state = match row.try_get::<String, _>("state")?.as_str() {
+        "active" => State::Active,
+        "ingested" => State::Ingested,
+        "retired" => State::Retired,
+        other => return Err(bad(format!("unknown state {other:?}"))),
+    };
+    let time_min: Option<i64> = row.try_get("time_min")?;
+    let time_max: Option<i64> = row.try_get("time_max")?;
+    let unsigned = |n: i64, what: &str| u64::try_from(n).map_err(|_| bad(format!("{what} {n}")));
+    let rows: Option<i64> = row.try_get("row_count")?;
+    Ok(Entry {
+        kind,
+        format: row.try_get("format")?,
+        time: time_min.zip(time_max),
+        time_fields: row.try_get("time_fields")?,
+        rows: rows.map(|n| unsigned(n, "row count")).transpose()?,
+        bytes: unsigned(row.try_get("bytes")?, "bytes")?,
+        index_uri: row.try_get("index_uri")?,
+        source: row.try_get("source")?,
+        modified_ms: row.try_get("modified_ms")?,
+        state,
+        uri,
+    })
+}

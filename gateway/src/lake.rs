@@ -1,0 +1,337 @@
+//! A lake: a folder of log files, the segments ingest writes beside them, and the catalog
+//! of what queries read. Its layout:
+//!
+//! ```text
+//! DIR/…                          log files, registered and read where they are
+//! DIR/.sketchlake/catalog.db     the catalog (unless --catalog names another database)
+//! DIR/.sketchlake/segments/…     segments and their .idx sidecars, managed by the catalog
+//! ```
+//!
+//! A file under `segments/` is read only once the catalog lists it, so a segment that a
+//! crash left unregistered is never half-visible: the sweep deletes it later.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use workers::{ScanOptions, detect_format, index_path};
+
+use crate::catalog::{Catalog, CatalogError, Entry, Kind, State};
+
+/// The lake's own folder: the catalog and the segments.
+pub const MANAGED_DIR: &str = ".sketchlake";
+
+/// How long a segment file may exist without a catalog row (being written by some ingest
+/// that has not committed yet), or stay on disk after it was retired (being read by a
+/// query that planned it), before the sweep deletes it.
+pub const SWEEP_GRACE: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} is not an absolute file path")]
+    NotAFilePath(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
+    move |source| LakeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub struct Lake {
+    pub root: PathBuf,
+    pub catalog: Catalog,
+}
+
+/// What a sync of the lake's files changed in the catalog.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    pub added: u64,
+    pub changed: u64,
+    pub removed: u64,
+}
+
+impl Lake {
+    /// Opens the lake at `root` with its catalog: `catalog_url`, or the SQLite file in the
+    /// lake's own folder (created when missing).
+    pub async fn open(root: &Path, catalog_url: Option<&str>) -> Result<Lake, LakeError> {
+        let root = std::path::absolute(root).map_err(io_error(root))?;
+        let url = match catalog_url {
+            Some(url) => url.to_string(),
+            None => {
+                let dir = root.join(MANAGED_DIR);
+                std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+                format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display())
+            }
+        };
+        Ok(Lake {
+            catalog: Catalog::open(&url).await?,
+            root,
+        })
+    }
+
+    /// For reading `data` (a folder or one file) without writing into it: the lake's own
+    /// catalog when it has one (or `catalog_url` names one), else a catalog in memory.
+    /// The caller syncs it with the files.
+    pub async fn open_for_reading(
+        data: &Path,
+        catalog_url: Option<&str>,
+    ) -> Result<Lake, LakeError> {
+        if catalog_url.is_some() || data.join(MANAGED_DIR).join("catalog.db").is_file() {
+            return Lake::open(data, catalog_url).await;
+        }
+        let root = if data.is_file() {
+            data.parent().unwrap_or(data)
+        } else {
+            data
+        };
+        Ok(Lake {
+            root: std::path::absolute(root).map_err(io_error(root))?,
+            catalog: Catalog::open("sqlite::memory:").await?,
+        })
+    }
+
+    pub fn segments_dir(&self) -> PathBuf {
+        self.root.join(MANAGED_DIR).join("segments")
+    }
+
+    /// How reports name a file: relative to the lake's root when under it.
+    pub fn name(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Brings the catalog up to date with the log files at `scope` (a file, or a folder
+    /// searched recursively; the lake's own folder excepted): new files are registered as
+    /// raw, changed ones updated, and raw files that are gone forgotten. A source that
+    /// ingest copied into segments is not read again; if it changed afterwards, that is
+    /// reported and the segments stay as they were.
+    pub async fn sync(&self, scope: &Path, options: &ScanOptions) -> Result<Synced, LakeError> {
+        let scope = std::path::absolute(scope).map_err(io_error(scope))?;
+        let (files, known) = {
+            let (within, options) = (scope.clone(), options.clone());
+            let known = self.raw_entries().await?;
+            tokio::task::spawn_blocking(move || {
+                let files = list_files(&within)?;
+                files
+                    .into_iter()
+                    .map(|path| describe(&path, &options, &known).map(|e| (path, e)))
+                    .collect::<Result<Vec<_>, LakeError>>()
+                    .map(|files| (files, known))
+            })
+            .await
+            .map_err(|e| LakeError::Io {
+                path: scope.clone(),
+                source: io::Error::other(e),
+            })??
+        };
+        let mut synced = Synced::default();
+        let mut register = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (path, fresh) in files {
+            seen.insert(fresh.uri.clone());
+            match known.get(&fresh.uri) {
+                None => {
+                    synced.added += 1;
+                    register.push(fresh);
+                }
+                Some(old) if (old.bytes, old.modified_ms) == (fresh.bytes, fresh.modified_ms) => {}
+                Some(old) if old.state == State::Ingested => {
+                    tracing::warn!(file = %path.display(), "changed after it was ingested; its segments hold the earlier contents");
+                }
+                Some(_) => {
+                    synced.changed += 1;
+                    register.push(fresh);
+                }
+            }
+        }
+        let scope_uri = uri_of(&scope)?;
+        let gone: Vec<String> = known
+            .into_keys()
+            .filter(|uri| {
+                (uri == &scope_uri || uri.starts_with(&format!("{scope_uri}/")))
+                    && !seen.contains(uri)
+            })
+            .collect();
+        synced.removed = gone.len() as u64;
+        self.catalog.register(&register).await?;
+        self.catalog.remove(&gone).await?;
+        Ok(synced)
+    }
+
+    /// Raw files in the catalog (read in place, or ingested), by uri.
+    async fn raw_entries(&self) -> Result<HashMap<String, Entry>, LakeError> {
+        let mut known = HashMap::new();
+        for state in [State::Active, State::Ingested] {
+            for e in self.catalog.list(state).await? {
+                if e.kind == Kind::Raw {
+                    known.insert(e.uri.clone(), e);
+                }
+            }
+        }
+        Ok(known)
+    }
+
+    /// Deletes segment files the catalog does not read: retired ones, and ones a crash left
+    /// unregistered, once older than `grace`. Returns how many files were deleted.
+    pub async fn sweep(&self, grace: Duration) -> Result<u64, LakeError> {
+        let now = now_ms();
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        let mut keep = std::collections::HashSet::new();
+        for state in [State::Active, State::Ingested] {
+            for e in self.catalog.list(state).await? {
+                keep.insert(e.uri);
+            }
+        }
+        let mut deleted = 0;
+        let mut forget = Vec::new();
+        for e in self.catalog.list(State::Retired).await? {
+            if now.saturating_sub(e.modified_ms) < grace_ms {
+                keep.insert(e.uri);
+                continue;
+            }
+            let path = path_of(&e.uri)?;
+            for file in [index_path(&path), path] {
+                match std::fs::remove_file(&file) {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(&file)(e)),
+                }
+            }
+            forget.push(e.uri);
+        }
+        self.catalog.remove(&forget).await?;
+        let dir = self.segments_dir();
+        if !dir.is_dir() {
+            return Ok(deleted);
+        }
+        for path in walk(&dir).map_err(io_error(&dir))? {
+            let segment = match path.to_str() {
+                Some(p) if p.ends_with(".idx") => PathBuf::from(&p[..p.len() - 4]),
+                Some(p) if p.ends_with(".part") => PathBuf::from(&p[..p.len() - 5]),
+                _ => path.clone(),
+            };
+            if keep.contains(&uri_of(&segment)?)
+                || now.saturating_sub(modified_ms(&path)) < grace_ms
+            {
+                continue;
+            }
+            tracing::info!(file = %path.display(), "deleting a segment file the catalog does not list");
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+}
+
+/// The catalog's name for a local file: a `file://` URL.
+pub fn uri_of(path: &Path) -> Result<String, LakeError> {
+    url::Url::from_file_path(path)
+        .map(String::from)
+        .map_err(|()| LakeError::NotAFilePath(path.display().to_string()))
+}
+
+/// The local file a `file://` uri names.
+pub fn path_of(uri: &str) -> Result<PathBuf, LakeError> {
+    url::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.to_file_path().ok())
+        .ok_or_else(|| LakeError::NotAFilePath(uri.to_string()))
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn modified_ms(path: &Path) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A raw catalog entry for the file at `path`, read where it is; its format is left for
+/// the caller to fill in.
+pub fn raw_entry(path: &Path) -> Result<Entry, LakeError> {
+    let bytes = std::fs::metadata(path).map_err(io_error(path))?.len();
+    Ok(Entry {
+        uri: uri_of(path)?,
+        kind: Kind::Raw,
+        format: String::new(),
+        time: None,
+        time_fields: String::new(),
+        rows: None,
+        bytes,
+        index_uri: None,
+        source: None,
+        modified_ms: modified_ms(path),
+        state: State::Active,
+    })
+}
+
+/// `raw_entry` with the file's format, detected only when the file is new or changed.
+fn describe(
+    path: &Path,
+    options: &ScanOptions,
+    known: &HashMap<String, Entry>,
+) -> Result<Entry, LakeError> {
+    let mut entry = raw_entry(path)?;
+    entry.format = match known.get(&entry.uri) {
+        Some(old) if (old.bytes, old.modified_ms) == (entry.bytes, entry.modified_ms) => {
+            old.format.clone()
+        }
+        _ => match options.format {
+            Some(format) => format.to_string(),
+            None => detect_format(path).map_err(io_error(path))?.to_string(),
+        },
+    };
+    Ok(entry)
+}
+
+/// `root` itself when it is a file, else every regular, non-hidden file under it (hidden
+/// folders, the lake's own among them, are skipped), in path order.
+pub fn list_files(root: &Path) -> Result<Vec<PathBuf>, LakeError> {
+    if root.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut files = walk(root).map_err(io_error(root))?;
+    files.retain(|path| {
+        path.strip_prefix(root).is_ok_and(|relative| {
+            !relative
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        })
+    });
+    Ok(files)
+}
+
+/// Every regular file under `dir`, sorted.
+fn walk(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,258 @@
+//! The catalog on both of its databases: embedded SQLite, and a real PostgreSQL server
+//! (`cargo xtask test` starts one on loopback and passes its URL in
+//! `SKETCHLAKE_TEST_POSTGRES`; without it, only SQLite is tested and that is said).
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use gateway::catalog::{Catalog, CatalogError, Entry, Kind, State};
+use gateway::lake::{Lake, Synced};
+use workers::ScanOptions;
+
+/// A fresh, empty catalog on each backend: (name, url). The SQLite file lives in `dir`.
+async fn backends(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    let mut urls = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display()),
+    )];
+    match std::env::var("SKETCHLAKE_TEST_POSTGRES") {
+        Ok(admin) => {
+            // One database per test: tests run in parallel.
+            let name = format!(
+                "catalog_{}_{}",
+                std::process::id(),
+                dir.file_name().unwrap().to_string_lossy().to_lowercase()
+            )
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            urls.push(("postgres", format!("{base}/{name}")));
+        }
+        Err(_) => eprintln!("SKETCHLAKE_TEST_POSTGRES is not set: PostgreSQL not tested"),
+    }
+    urls
+}
+
+fn segment(uri: &str, time: Option<(i64, i64)>, bytes: u64) -> Entry {
+    Entry {
+        uri: uri.to_string(),
+        kind: Kind::Segment,
+        format: "ndjson".to_string(),
+        time,
+        time_fields: "timestamp,ts".to_string(),
+        rows: Some(10),
+        bytes,
+        index_uri: Some(format!("{uri}.idx")),
+        source: Some("file:///src/a.json".to_string()),
+        modified_ms: 1,
+        state: State::Active,
+    }
+}
+
+fn raw(uri: &str, bytes: u64) -> Entry {
+    Entry {
+        kind: Kind::Raw,
+        format: "vpcflow".to_string(),
+        time: None,
+        time_fields: String::new(),
+        rows: None,
+        index_uri: None,
+        source: None,
+        ..segment(uri, None, bytes)
+    }
+}
+
+fn uris(entries: &[Entry]) -> Vec<&str> {
+    entries.iter().map(|e| e.uri.as_str()).collect()
+}
+
+#[tokio::test]
+async fn plans_prune_by_time_only_what_cannot_match() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        catalog
+            .register(&[
+                segment("file:///s/early", Some((0, 999)), 100),
+                segment("file:///s/edge", Some((1_000, 1_000)), 10),
+                segment("file:///s/late", Some((2_000, 2_999)), 1_000),
+                segment("file:///s/untimed", None, 1),
+                raw("file:///r/raw.log", 5),
+            ])
+            .await
+            .unwrap();
+        let fields = "timestamp,ts";
+        let all = catalog.plan((None, None), fields).await.unwrap();
+        assert_eq!(all.entries.len(), 5, "{backend}");
+        assert_eq!((all.pruned, all.pruned_bytes), (0, 0), "{backend}");
+        // [1000, 2000): `early` ends before, `late` starts at the exclusive end.
+        let mid = catalog
+            .plan((Some(1_000), Some(2_000)), fields)
+            .await
+            .unwrap();
+        assert_eq!(
+            uris(&mid.entries),
+            ["file:///r/raw.log", "file:///s/edge", "file:///s/untimed"],
+            "{backend}"
+        );
+        assert_eq!((mid.pruned, mid.pruned_bytes), (2, 1_100), "{backend}");
+        let open_start = catalog.plan((None, Some(1_000)), fields).await.unwrap();
+        assert_eq!(open_start.pruned, 2, "{backend}: edge and late");
+        // Times read from other fields bound nothing for this scan.
+        let other = catalog
+            .plan((Some(1_000), Some(2_000)), "start")
+            .await
+            .unwrap();
+        assert_eq!((other.entries.len(), other.pruned), (5, 0), "{backend}");
+        // What went in comes back out, field by field.
+        let back = catalog.get("file:///s/early").await.unwrap().unwrap();
+        assert_eq!(
+            back,
+            segment("file:///s/early", Some((0, 999)), 100),
+            "{backend}"
+        );
+        assert_eq!(
+            catalog.get("file:///r/raw.log").await.unwrap().unwrap(),
+            raw("file:///r/raw.log", 5),
+            "{backend}"
+        );
+        assert_eq!(
+            catalog.get("file:///nope").await.unwrap(),
+            None,
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_swap_replaces_sources_with_segments_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        let source = raw("file:///r/a.json", 50);
+        catalog
+            .register(std::slice::from_ref(&source))
+            .await
+            .unwrap();
+        let segments = [
+            segment("file:///s/a.0", Some((0, 5)), 20),
+            segment("file:///s/a.1", Some((5, 9)), 20),
+        ];
+        catalog
+            .swap(std::slice::from_ref(&source), State::Ingested, &segments)
+            .await
+            .unwrap();
+        let planned = catalog.plan((None, None), "").await.unwrap();
+        assert_eq!(
+            uris(&planned.entries),
+            ["file:///s/a.0", "file:///s/a.1"],
+            "{backend}"
+        );
+        let ingested = catalog.list(State::Ingested).await.unwrap();
+        assert_eq!(uris(&ingested), ["file:///r/a.json"], "{backend}");
+
+        // Compaction: both segments retired, one in their place.
+        let merged = segment("file:///s/merged", Some((0, 9)), 35);
+        catalog
+            .swap(&segments, State::Retired, std::slice::from_ref(&merged))
+            .await
+            .unwrap();
+        let planned = catalog.plan((None, None), "").await.unwrap();
+        assert_eq!(uris(&planned.entries), ["file:///s/merged"], "{backend}");
+        assert_eq!(catalog.list(State::Retired).await.unwrap().len(), 2);
+        catalog
+            .remove(&["file:///s/a.0".to_string(), "file:///s/a.1".to_string()])
+            .await
+            .unwrap();
+        assert!(catalog.list(State::Retired).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn reopening_keeps_the_rows_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        catalog.register(&[raw("file:///r/x", 1)]).await.unwrap();
+        drop(catalog);
+        let again = Catalog::open(&url).await.unwrap();
+        assert_eq!(
+            again.list(State::Active).await.unwrap().len(),
+            1,
+            "{backend}"
+        );
+        drop(again);
+
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE catalog_meta SET value = 99 WHERE key = 'schema_version'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let refused = Catalog::open(&url).await.unwrap_err();
+        assert!(
+            matches!(refused, CatalogError::Schema { found: 99 }),
+            "{backend}: {refused}"
+        );
+    }
+}
+
+/// A lake's catalog follows its folder: new files are registered, changed ones updated,
+/// deleted ones forgotten; the lake's own folder and hidden files are not data.
+#[tokio::test]
+async fn a_lake_sync_follows_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    std::fs::create_dir_all(root.join("zeek")).unwrap();
+    std::fs::write(root.join("a.json"), "{\"x\":1}\n").unwrap();
+    std::fs::write(
+        root.join("zeek/conn.log"),
+        "#separator \\x09\n#fields\tts\n1\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".hidden"), "x\n").unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let lake = Lake::open(&root, Some(&url)).await.unwrap();
+        let options = ScanOptions::default();
+        let synced = lake.sync(&root, &options).await.unwrap();
+        assert_eq!(
+            synced,
+            Synced {
+                added: 2,
+                changed: 0,
+                removed: 0
+            },
+            "{backend}"
+        );
+        let active = lake.catalog.list(State::Active).await.unwrap();
+        let formats: Vec<&str> = active.iter().map(|e| e.format.as_str()).collect();
+        assert_eq!(formats, ["ndjson", "zeek"], "{backend}");
+        assert_eq!(lake.sync(&root, &options).await.unwrap(), Synced::default());
+
+        std::fs::write(root.join("a.json"), "{\"x\":1}\n{\"x\":2}\n").unwrap();
+        std::fs::remove_file(root.join("zeek/conn.log")).unwrap();
+        let synced = lake.sync(&root, &options).await.unwrap();
+        assert_eq!(
+            synced,
+            Synced {
+                added: 0,
+                changed: 1,
+                removed: 1
+            },
+            "{backend}"
+        );
+        let active = lake.catalog.list(State::Active).await.unwrap();
+        assert_eq!(active.len(), 1, "{backend}");
+        assert_eq!(active[0].bytes, 16, "{backend}");
+        // Put back for the next backend.
+        std::fs::write(root.join("a.json"), "{\"x\":1}\n").unwrap();
+        std::fs::write(
+            root.join("zeek/conn.log"),
+            "#separator \\x09\n#fields\tts\n1\n",
+        )
+        .unwrap();
+    }
+}
