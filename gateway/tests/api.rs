@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use gateway::demo::PORT_SCANNER;
@@ -15,26 +14,10 @@ async fn start(data: &Path) -> String {
     format!("http://{}/api/v1/query", common::start(data, 2).await)
 }
 
-/// Every record of every gzip file under `dir`, parsed independently of the scan engine.
-fn records(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    for path in gateway::lake::list_files(dir).unwrap() {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        out.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    out
-}
-
 #[tokio::test]
 async fn top_and_stats_match_exact_answers_over_demo_data() {
     let (dir, _) = common::demo_data(24_000);
-    let all = records(dir.path());
+    let all = common::records(dir.path());
     let url = start(dir.path()).await;
 
     let mut exact: HashMap<String, u64> = HashMap::new();
@@ -102,7 +85,7 @@ async fn a_bad_query_is_a_400_naming_the_column() {
 async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
     let (dir, files) = common::demo_data(2_400);
     let victim = &files[3];
-    let whole = records(dir.path()).len() as u64;
+    let whole = common::records(dir.path()).len() as u64;
     let bytes = std::fs::read(victim).unwrap();
     std::fs::write(victim, &bytes[..bytes.len() / 2]).unwrap();
     let url = start(dir.path()).await;

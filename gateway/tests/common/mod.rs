@@ -1,5 +1,6 @@
 //! A real gateway on a free loopback port, for the integration tests.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,4 +54,20 @@ pub async fn post_query(url: &str, q: &str) -> (u16, serde_json::Value) {
         .await
         .unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Every record of every gzip file under `dir`, parsed independently of the scan engine.
+pub fn records(dir: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for path in gateway::lake::list_files(dir).unwrap() {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        out.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()),
+        );
+    }
+    out
 }
