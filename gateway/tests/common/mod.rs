@@ -1,4 +1,5 @@
 //! A real gateway on a free loopback port, for the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
 
 use std::io::Read;
 use std::net::SocketAddr;
