@@ -2,6 +2,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +37,10 @@ enum Command {
         /// serving, and compact small segments.
         #[arg(long)]
         watch: Option<PathBuf>,
+        /// Seconds between looks at the watched folder; a file is ingested once it has not
+        /// changed for this long.
+        #[arg(long, default_value_t = 2.0)]
+        watch_every: f64,
         /// Address to listen on (port 0 picks a free port; the URL is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -161,6 +166,7 @@ async fn main() -> Result<()> {
             data,
             catalog,
             watch,
+            watch_every,
             listen,
             ui,
             workers,
@@ -188,7 +194,10 @@ async fn main() -> Result<()> {
                     engine.lake.clone(),
                     dir,
                     options,
-                    gateway::watch::WATCH_INTERVAL,
+                    Duration::try_from_secs_f64(watch_every)
+                        .ok()
+                        .filter(|d| !d.is_zero())
+                        .context("--watch-every takes a positive number of seconds")?,
                     stop.clone(),
                 ));
             }

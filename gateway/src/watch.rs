@@ -15,8 +15,6 @@ use crate::compact::compact;
 use crate::ingest::{Report, ingest_one};
 use crate::lake::{Lake, LakeError, SWEEP_GRACE, list_files, raw_entry};
 
-/// How often the folder is looked at.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 /// Ticks between sweeps.
 const SWEEP_EVERY: u32 = 300;
 

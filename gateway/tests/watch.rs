@@ -1,0 +1,88 @@
+//! `sketchlake serve --watch`: files dropped into the watched folder become searchable
+//! (as indexed segments) while the server runs, and small segments are compacted, with
+//! every answer along the way exact.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
+    let (demo, files) = common::demo_data(24_000);
+    let expected = common::records(demo.path()).len() as u64;
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--watch-every",
+            "0.2",
+            "--data",
+        ])
+        .arg(lake.path())
+        .arg("--watch")
+        .arg(inbox.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let base = line.rsplit(' ').next().unwrap().to_string();
+    let url = format!("{base}/api/v1/query");
+
+    let (status, empty) = common::post_query(&url, "| stats count").await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["matched"], 0);
+
+    // As a log shipper does: each file written elsewhere, then renamed in whole.
+    for file in &files {
+        std::fs::rename(file, inbox.path().join(file.file_name().unwrap())).unwrap();
+    }
+    let q = "| stats count, sum(bytes) by action";
+    let started = Instant::now();
+    let answer = loop {
+        let (status, body) = common::post_query(&url, q).await;
+        assert_eq!(status, 200, "{body}");
+        let matched = body["matched"].as_u64().unwrap();
+        assert!(matched <= expected, "counted twice: {body}");
+        // Ingested and compacted: everything, in one segment.
+        if matched == expected && body["stats"]["files"] == 1 {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not ingested and compacted in time: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(answer["stats"]["pages"].as_u64().unwrap() > 0, "{answer}");
+
+    // The same answer as a one-off query over the files themselves.
+    let (status, direct) = common::post_query(
+        &format!(
+            "http://{}/api/v1/query",
+            common::start(inbox.path(), 2).await
+        ),
+        q,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["groups"], direct["groups"]);
+}
