@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use shared_sketch::{Frame, Partial, Query, QueryResult};
+use shared_sketch::{Frame, Partial, Progress, Query, QueryResult};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::run::{Engine, run_query};
 
@@ -24,6 +25,9 @@ pub struct QueryResponse {
     #[serde(flatten)]
     pub result: QueryResult,
     pub elapsed_ms: u64,
+    /// Set when the server stopped the query early (its time limit): the answer covers
+    /// only part of the data, and says which part.
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,73 +41,162 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, column) = match &self {
-            ApiError::Query { column, .. } => (StatusCode::BAD_REQUEST, *column),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+impl ApiError {
+    fn body(&self) -> serde_json::Value {
+        let column = match self {
+            ApiError::Query { column, .. } => *column,
+            ApiError::Internal(_) => None,
         };
-        let body = serde_json::json!({ "error": self.to_string(), "column": column });
-        (status, Json(body)).into_response()
+        serde_json::json!({ "error": self.to_string(), "column": column })
     }
 }
 
-/// `POST /api/v1/query` with `{"q": "..."}`.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Query { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// `POST /api/v1/query` with `{"q": "..."}`: the final answer. A query stopped at its time
+/// limit answers 504, with what it has and why in the body, so scripts do not take a
+/// partial answer for a whole one.
 pub async fn query(
     State(engine): State<Arc<Engine>>,
     Json(request): Json<QueryRequest>,
-) -> Result<Json<QueryResponse>, ApiError> {
-    answer(&engine, &request.q).await.map(Json)
+) -> Result<Response, ApiError> {
+    let response = answer(&engine, &request.q).await?;
+    let status = if response.stopped.is_some() {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(response)).into_response())
+}
+
+/// `GET /api/v1/query/stream?q=...`: newline-delimited JSON as the query runs — one
+/// `{"plan": …}`, then `{"progress": …}` (at most ~10 a second), then `{"result": …}` (the
+/// same answer as `POST /api/v1/query`) or `{"error": …}`. Closing the connection stops
+/// the query.
+pub async fn stream(
+    State(engine): State<Arc<Engine>>,
+    axum::extract::Query(request): axum::extract::Query<QueryRequest>,
+) -> Response {
+    let run = Run::start(&engine, &request.q);
+    let lines = futures_util::stream::unfold(Some(run), |run| async move {
+        let mut run = run?;
+        let (line, more) = match run.next().await {
+            Ok(Event::Plan(plan)) => (serde_json::json!({ "plan": plan }), true),
+            Ok(Event::Progress(progress)) => (serde_json::json!({ "progress": progress }), true),
+            Ok(Event::Done(response)) => (serde_json::json!({ "result": response }), false),
+            Err(e) => (e.body(), false),
+        };
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        Some((
+            Ok::<_, std::convert::Infallible>(bytes),
+            more.then_some(run),
+        ))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
+        .into_response()
 }
 
 /// Runs `q` to the end and merges every partial: the API's and the CLI's answer.
 pub async fn answer(engine: &Arc<Engine>, q: &str) -> Result<QueryResponse, ApiError> {
-    let (tx, mut rx) = mpsc::channel(16);
-    let cancel = CancellationToken::new();
-    // Dropping this future (client gone) drops `rx`, which stops the run.
-    let runner = tokio::spawn({
-        let engine = engine.clone();
-        let cancel = cancel.clone();
-        let q = q.to_string();
-        async move { run_query(&engine, &q, tx, cancel).await }
-    });
-    let _stop_on_drop = cancel.drop_guard();
-    let mut state: Option<(Query, Partial)> = None;
-    while let Some(frame) = rx.recv().await {
-        match frame {
-            Frame::Plan(plan) => {
-                let total = Partial::new(&plan.query);
-                state = Some((plan.query, total));
-            }
-            Frame::Partial(partial) => {
-                let (_, total) = state
-                    .as_mut()
-                    .ok_or_else(|| ApiError::Internal("partial before plan".into()))?;
-                total
-                    .merge(&partial)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-            }
-            Frame::Progress(_) => {}
-            Frame::Error(e) => {
-                return Err(ApiError::Query {
-                    message: e.message,
-                    column: e.column,
-                });
-            }
-            Frame::Done(progress) => {
-                let (query, total) = state
-                    .take()
-                    .ok_or_else(|| ApiError::Internal("done before plan".into()))?;
-                return Ok(QueryResponse {
-                    result: total.result(&query),
-                    elapsed_ms: progress.elapsed_ms,
-                });
+    let mut run = Run::start(engine, q);
+    loop {
+        if let Event::Done(response) = run.next().await? {
+            return Ok(*response);
+        }
+    }
+}
+
+/// What an API caller hears of a running query.
+enum Event {
+    Plan(serde_json::Value),
+    Progress(Progress),
+    Done(Box<QueryResponse>),
+}
+
+/// One query running for an API caller, its partials merged as they arrive. Dropping it
+/// (the caller went away) stops the query.
+struct Run {
+    frames: mpsc::Receiver<Frame>,
+    merged: Option<(Query, Partial)>,
+    _stop: DropGuard,
+}
+
+impl Run {
+    fn start(engine: &Arc<Engine>, q: &str) -> Run {
+        let (tx, frames) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        tokio::spawn({
+            let engine = engine.clone();
+            let cancel = cancel.clone();
+            let q = q.to_string();
+            async move { run_query(&engine, &q, tx, cancel).await }
+        });
+        Run {
+            frames,
+            merged: None,
+            _stop: cancel.drop_guard(),
+        }
+    }
+
+    async fn next(&mut self) -> Result<Event, ApiError> {
+        loop {
+            let frame =
+                self.frames.recv().await.ok_or_else(|| {
+                    ApiError::Internal("the query ended without an answer".into())
+                })?;
+            match frame {
+                Frame::Plan(plan) => {
+                    let summary = serde_json::json!({
+                        "query": plan.query.to_string(),
+                        "files": plan.files,
+                        "bytes": plan.bytes,
+                        "files_pruned": plan.files_pruned,
+                        "bytes_pruned": plan.bytes_pruned,
+                    });
+                    let total = Partial::new(&plan.query);
+                    self.merged = Some((plan.query, total));
+                    return Ok(Event::Plan(summary));
+                }
+                Frame::Partial(partial) => {
+                    let (_, total) = self
+                        .merged
+                        .as_mut()
+                        .ok_or_else(|| ApiError::Internal("partial before plan".into()))?;
+                    total
+                        .merge(&partial)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                }
+                Frame::Progress(progress) => return Ok(Event::Progress(progress)),
+                Frame::Error(e) => {
+                    return Err(ApiError::Query {
+                        message: e.message,
+                        column: e.column,
+                    });
+                }
+                Frame::Done(progress) => {
+                    let (query, total) = self
+                        .merged
+                        .take()
+                        .ok_or_else(|| ApiError::Internal("done before plan".into()))?;
+                    return Ok(Event::Done(Box::new(QueryResponse {
+                        result: total.result(&query),
+                        elapsed_ms: progress.elapsed_ms,
+                        stopped: progress.stopped,
+                    })));
+                }
             }
         }
     }
-    let why = match runner.await {
-        Err(e) => e.to_string(),
-        Ok(()) => "query ended without an answer".to_string(),
-    };
-    Err(ApiError::Internal(why))
 }

@@ -10,7 +10,7 @@ use gateway::compact::{Compacted, compact};
 use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
 use gateway::lake::{Lake, SWEEP_GRACE};
-use gateway::run::Engine;
+use gateway::run::{DEFAULT_TIMEOUT, Engine};
 use gateway::{api, server, table};
 use tracing_subscriber::EnvFilter;
 use workers::{Format, ScanOptions};
@@ -47,9 +47,8 @@ enum Command {
         /// The built frontend (trunk's dist folder).
         #[arg(long, default_value = "dist")]
         ui: PathBuf,
-        /// Scan tasks run at once (default: one per core).
-        #[arg(long)]
-        workers: Option<usize>,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         input: InputArgs,
     },
@@ -65,9 +64,8 @@ enum Command {
         /// Output: `json` (as the HTTP API answers) or `table` (for reading).
         #[arg(long, value_enum, default_value_t = Output::Json)]
         format: Output,
-        /// Scan tasks run at once (default: one per core).
-        #[arg(long)]
-        workers: Option<usize>,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         input: InputArgs,
         /// The query, e.g. `action:REJECT | top 10 src_ip`.
@@ -108,6 +106,17 @@ enum Command {
         #[arg(long, default_value_t = DemoConfig::default().seed)]
         seed: u64,
     },
+}
+
+/// How queries run.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scan tasks run at once (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Seconds a query may run; then it stops and its answer says what it covers.
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs_f64())]
+    query_timeout: f64,
 }
 
 /// Where the catalog is.
@@ -169,7 +178,7 @@ async fn main() -> Result<()> {
             watch_every,
             listen,
             ui,
-            workers,
+            run,
             input,
         } => {
             anyhow::ensure!(
@@ -181,7 +190,7 @@ async fn main() -> Result<()> {
             let lake = Lake::open(&data, catalog.url.as_deref()).await?;
             let synced = lake.sync(&data, &options).await?;
             tracing::info!(lake = %lake.root.display(), added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
-            let engine = engine(lake, workers, options.clone());
+            let engine = engine(lake, &run, options.clone())?;
             let stop = tokio_util::sync::CancellationToken::new();
             if let Some(dir) = watch {
                 anyhow::ensure!(
@@ -194,10 +203,7 @@ async fn main() -> Result<()> {
                     engine.lake.clone(),
                     dir,
                     options,
-                    Duration::try_from_secs_f64(watch_every)
-                        .ok()
-                        .filter(|d| !d.is_zero())
-                        .context("--watch-every takes a positive number of seconds")?,
+                    seconds(watch_every, "--watch-every")?,
                     stop.clone(),
                 ));
             }
@@ -209,7 +215,7 @@ async fn main() -> Result<()> {
             data,
             catalog,
             format,
-            workers,
+            run,
             input,
             query,
         } => {
@@ -217,7 +223,7 @@ async fn main() -> Result<()> {
             let options = input.options();
             let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
             lake.sync(&data, &options).await?;
-            let response = match api::answer(&engine(lake, workers, options), &query).await {
+            let response = match api::answer(&engine(lake, &run, options)?, &query).await {
                 Ok(response) => response,
                 Err(api::ApiError::Query { message, column }) => {
                     // As a compiler would: the query, a caret under the column, the reason.
@@ -232,6 +238,10 @@ async fn main() -> Result<()> {
             match format {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&response)?),
                 Output::Table => print!("{}", table::render(&response.result, response.elapsed_ms)),
+            }
+            if let Some(why) = &response.stopped {
+                eprintln!("warning: {why}");
+                std::process::exit(3);
             }
             Ok(())
         }
@@ -309,16 +319,25 @@ async fn main() -> Result<()> {
     }
 }
 
-fn engine(lake: Lake, workers: Option<usize>, options: ScanOptions) -> Arc<Engine> {
-    let executor = match workers {
+fn engine(lake: Lake, run: &RunArgs, options: ScanOptions) -> Result<Arc<Engine>> {
+    let executor = match run.workers {
         Some(n) => LocalPool::new(n),
         None => LocalPool::with_cores(),
     };
-    Arc::new(Engine {
+    Ok(Arc::new(Engine {
         lake: Arc::new(lake),
         executor: Arc::new(executor),
         scan: Arc::new(options),
-    })
+        timeout: seconds(run.query_timeout, "--query-timeout")?,
+    }))
+}
+
+/// A positive number of seconds from the command line.
+fn seconds(value: f64, flag: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} takes a positive number of seconds, not {value}"))
 }
 
 async fn serve(engine: Arc<Engine>, listen: SocketAddr, ui: PathBuf) -> Result<()> {

@@ -23,7 +23,13 @@ pub struct Engine {
     pub lake: Arc<Lake>,
     pub executor: Arc<dyn Executor>,
     pub scan: Arc<ScanOptions>,
+    /// A query still running after this long is stopped; its answer covers what was
+    /// scanned, and says so.
+    pub timeout: Duration,
 }
+
+/// `Engine::timeout` unless configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
 /// query cannot run. Returns early, quietly, if the receiver of `frames` goes away.
@@ -86,11 +92,22 @@ pub async fn run_query(
     let mut pending: Option<Partial> = None;
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let deadline = tokio::time::sleep(engine.timeout);
+    tokio::pin!(deadline);
     loop {
         tokio::select! {
             biased;
             () = cancel.cancelled() => {
                 progress.cancelled = true;
+                break;
+            }
+            () = &mut deadline => {
+                progress.stopped = Some(format!(
+                    "stopped at the {} s time limit for a query: the answer covers {} of {} files",
+                    engine.timeout.as_secs_f64(),
+                    progress.files_done,
+                    progress.files_total
+                ));
                 break;
             }
             next = partials.recv() => {
@@ -134,6 +151,7 @@ pub async fn run_query(
         bytes = progress.bytes_done,
         elapsed_ms = progress.elapsed_ms,
         cancelled = progress.cancelled,
+        stopped = progress.stopped.is_some(),
         "query finished"
     );
     let _ = frames.send(Frame::Done(progress)).await;

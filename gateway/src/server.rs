@@ -15,6 +15,7 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
     let routes = Router::new()
         .route("/ws", get(ws::handler))
         .route("/api/v1/query", post(api::query))
+        .route("/api/v1/query/stream", get(api::stream))
         .with_state(engine);
     match ui_dir {
         Some(dir) => {

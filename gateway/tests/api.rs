@@ -215,4 +215,118 @@ async fn ingested_segments_answer_as_the_sources_do() {
         );
         assert_eq!(read < total, prunes, "{q}: {stats}");
     }
+
+    // Two hours of the day: the catalog rules out the other segments before any is read.
+    let first = common::records(dir.path())
+        .iter()
+        .map(|r| r["start"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    let from = first - first % 3600 + 3 * 3600;
+    let q = format!(
+        "earliest={from} latest={} | stats count, sum(bytes)",
+        from + 2 * 3600
+    );
+    let (_, full) = common::post_query(&sources, &q).await;
+    let text = reqwest::get(format!(
+        "{}/stream?q={}",
+        indexed,
+        url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plan = &lines[0]["plan"];
+    let result = &lines.last().unwrap()["result"];
+    assert!(full["matched"].as_u64().unwrap() > 0);
+    assert_eq!(result["matched"], full["matched"]);
+    assert_eq!(result["aggs"], full["aggs"]);
+    let (files, pruned) = (
+        plan["files"].as_u64().unwrap(),
+        plan["files_pruned"].as_u64().unwrap(),
+    );
+    assert_eq!(files + pruned, 24, "{plan}");
+    assert!(files <= 4 && pruned >= 20, "{plan}");
+}
+
+/// A query past its time limit stops, answers 504 with what it covers, and says why.
+#[tokio::test]
+async fn a_query_past_its_time_limit_says_what_it_covers() {
+    let (dir, _) = common::demo_data(24_000);
+    let addr = common::start_with(dir.path(), 1, std::time::Duration::from_millis(1)).await;
+    let (status, body) =
+        common::post_query(&format!("http://{addr}/api/v1/query"), "| stats count").await;
+    assert_eq!(status, 504, "{body}");
+    let why = body["stopped"].as_str().unwrap();
+    assert!(
+        why.starts_with("stopped at the 0.001 s time limit for a query: the answer covers "),
+        "{why}"
+    );
+    assert!(body["stats"]["files"].as_u64().unwrap() < 24, "{body}");
+    assert!(body["matched"].as_u64().unwrap() < 24_000, "{body}");
+}
+
+/// `GET /api/v1/query/stream`: a plan line, progress lines, then the same answer as `POST`;
+/// a bad query is one error line.
+#[tokio::test]
+async fn the_stream_endpoint_sends_plan_progress_and_the_final_answer() {
+    let (dir, _) = common::demo_data(24_000);
+    let addr = common::start(dir.path(), 2).await;
+    let q = "action:REJECT | stats count, sum(bytes) by dstport";
+    let text = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/query/stream"))
+        .query(&[("q", q)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plan = &lines[0]["plan"];
+    assert_eq!(plan["files"], 24, "{text}");
+    assert_eq!(plan["files_pruned"], 0, "{text}");
+    let last = &lines.last().unwrap()["result"];
+    let progress: Vec<&Value> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| &l["progress"])
+        .collect();
+    assert!(
+        !progress.is_empty() && progress.iter().all(|p| p.is_object()),
+        "{text}"
+    );
+    assert_eq!(progress.last().unwrap()["files_done"], 24);
+    let (status, posted) = common::post_query(&format!("http://{addr}/api/v1/query"), q).await;
+    assert_eq!(status, 200);
+    for key in ["matched", "aggs", "groups"] {
+        assert_eq!(last[key], posted[key], "{key}");
+    }
+
+    let bad = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/query/stream"))
+        .query(&[("q", "| top 0 x")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = bad
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{bad}");
+    assert!(
+        lines[0]["error"].is_string() && lines[0]["column"].is_number(),
+        "{bad}"
+    );
 }

@@ -52,6 +52,9 @@ pub struct Progress {
     pub elapsed_ms: u64,
     /// True when the query stopped early (cancel or client gone).
     pub cancelled: bool,
+    /// Why the server stopped the query before every file was scanned (its time limit),
+    /// for people: the answer covers `files_done` of `files_total`.
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

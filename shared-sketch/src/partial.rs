@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggs, Group, Groups, TimeSeries};
+use crate::aggregate::{Aggs, Group, Groups, MAX_GROUPS, TimeSeries};
 use crate::query::{Agg, Command, Fields, Query, StatKind};
 use crate::result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series};
 use crate::sketch::{
@@ -328,7 +328,21 @@ impl Partial {
             groups: self.groups.as_ref().map(|g| groups_result(query, &aggs, g)),
             hits: self.hits.iter().rev().cloned().collect(),
             stats: self.stats.clone(),
+            limits: Vec::new(),
         };
+        if result.matched > result.hits.len() as u64 && result.hits.len() == MAX_HITS {
+            result.limits.push(format!(
+                "the events list keeps the newest {MAX_HITS} of {} matching events",
+                result.matched
+            ));
+        }
+        if let Some(other) = result.groups.as_ref().and_then(|g| g.other.as_ref()) {
+            result.limits.push(format!(
+                "more than {MAX_GROUPS} groups: {MAX_GROUPS} are named, and the {} events of \
+                 the rest are summed in \"other\"",
+                other.matched
+            ));
+        }
         for post in &query.post {
             result.apply(post);
         }
@@ -418,7 +432,6 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::aggregate::MAX_GROUPS;
     use crate::query::parse;
 
     /// An event as field → value.
@@ -573,6 +586,14 @@ mod tests {
         assert!(groups.rows.iter().all(|r| r.matched == 2));
         let other = groups.other.unwrap().matched;
         assert_eq!(other + 2 * MAX_GROUPS as u64, 1800);
+        // The answer says so, in words.
+        assert_eq!(
+            f.limits,
+            [format!(
+                "more than 500 groups: 500 are named, and the {other} events of the rest are \
+                 summed in \"other\""
+            )]
+        );
     }
 
     #[test]

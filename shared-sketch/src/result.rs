@@ -21,6 +21,8 @@ pub struct QueryResult {
     /// The newest matching events, newest first (at most `MAX_HITS`).
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
+    /// The limits this answer reached, for people: what is left out and why.
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

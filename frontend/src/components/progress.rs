@@ -25,8 +25,14 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
         } else {
             0.0
         };
+        let pruned = run.with(|r| r.plan.as_ref().map_or(0, |plan| plan.files_pruned));
+        let pruned = if pruned > 0 {
+            format!(" ({} more ruled out by time)", thousands(pruned))
+        } else {
+            String::new()
+        };
         format!(
-            "{} / {} files · {} / {} · {}/s · {:.1} s · {} partials merged",
+            "{} / {} files{pruned} · {} / {} · {}/s · {:.1} s · {} partials merged",
             thousands(p.files_done),
             thousands(p.files_total),
             bytes(p.bytes_done),
@@ -40,6 +46,8 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
         let p = progress();
         if p.cancelled {
             "cancelled".to_string()
+        } else if let Some(why) = p.stopped {
+            why
         } else {
             format!("done in {:.2} s", p.elapsed_ms as f64 / 1000.0)
         }

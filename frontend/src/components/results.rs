@@ -55,6 +55,11 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
                     " scanned"
                 </div>
                 <FileProblems stats=r.stats/>
+                {(!r.limits.is_empty()).then(|| view! {
+                    <ul class="warning" data-testid="limits">
+                        {r.limits.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                    </ul>
+                })}
                 {series}
                 {groups}
                 <div class="widgets">{widgets}</div>

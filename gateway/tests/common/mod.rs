@@ -5,6 +5,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use gateway::demo::{self, DemoConfig};
 
@@ -17,12 +18,18 @@ use workers::ScanOptions;
 /// written into folders the tests do not own) with `workers` scan slots; returns the bound
 /// address.
 pub async fn start(data: &Path, workers: usize) -> SocketAddr {
+    start_with(data, workers, gateway::run::DEFAULT_TIMEOUT).await
+}
+
+/// `start`, with queries stopped after `timeout`.
+pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> SocketAddr {
     let lake = Lake::open_for_reading(data, None).await.unwrap();
     lake.sync(data, &ScanOptions::default()).await.unwrap();
     let engine = Arc::new(Engine {
         lake: Arc::new(lake),
         executor: Arc::new(LocalPool::new(workers)),
         scan: Arc::default(),
+        timeout,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
