@@ -25,14 +25,14 @@ pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<P
         .plan(query.time_range_if_absolute(), &fields)
         .await?;
     let tasks = planned
-        .entries
+        .targets
         .into_iter()
-        .map(|e| {
-            let path = path_of(&e.uri)?;
+        .map(|t| {
+            let path = path_of(&t.uri)?;
             Ok(ScanTask {
                 name: lake.name(&path),
-                bytes: e.bytes,
-                segment: e.kind == Kind::Segment,
+                bytes: t.bytes,
+                segment: t.kind == Kind::Segment,
                 path,
             })
         })

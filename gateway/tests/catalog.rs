@@ -3,7 +3,7 @@
 //! `SKETCHLAKE_TEST_POSTGRES`; without it, only SQLite is tested and that is said).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use gateway::catalog::{Catalog, CatalogError, Entry, Kind, State};
+use gateway::catalog::{Catalog, CatalogError, Entry, Kind, Selection, State};
 use gateway::lake::{Lake, Synced};
 use workers::ScanOptions;
 
@@ -69,6 +69,10 @@ fn uris(entries: &[Entry]) -> Vec<&str> {
     entries.iter().map(|e| e.uri.as_str()).collect()
 }
 
+fn targets(selection: &Selection) -> Vec<&str> {
+    selection.targets.iter().map(|t| t.uri.as_str()).collect()
+}
+
 #[tokio::test]
 async fn plans_prune_by_time_only_what_cannot_match() {
     let dir = tempfile::tempdir().unwrap();
@@ -86,7 +90,7 @@ async fn plans_prune_by_time_only_what_cannot_match() {
             .unwrap();
         let fields = "timestamp,ts";
         let all = catalog.plan((None, None), fields).await.unwrap();
-        assert_eq!(all.entries.len(), 5, "{backend}");
+        assert_eq!(all.targets.len(), 5, "{backend}");
         assert_eq!((all.pruned, all.pruned_bytes), (0, 0), "{backend}");
         // [1000, 2000): `early` ends before, `late` starts at the exclusive end.
         let mid = catalog
@@ -94,7 +98,7 @@ async fn plans_prune_by_time_only_what_cannot_match() {
             .await
             .unwrap();
         assert_eq!(
-            uris(&mid.entries),
+            targets(&mid),
             ["file:///r/raw.log", "file:///s/edge", "file:///s/untimed"],
             "{backend}"
         );
@@ -106,7 +110,7 @@ async fn plans_prune_by_time_only_what_cannot_match() {
             .plan((Some(1_000), Some(2_000)), "start")
             .await
             .unwrap();
-        assert_eq!((other.entries.len(), other.pruned), (5, 0), "{backend}");
+        assert_eq!((other.targets.len(), other.pruned), (5, 0), "{backend}");
         // What went in comes back out, field by field.
         let back = catalog.get("file:///s/early").await.unwrap().unwrap();
         assert_eq!(
@@ -147,7 +151,7 @@ async fn a_swap_replaces_sources_with_segments_in_one_step() {
             .unwrap();
         let planned = catalog.plan((None, None), "").await.unwrap();
         assert_eq!(
-            uris(&planned.entries),
+            targets(&planned),
             ["file:///s/a.0", "file:///s/a.1"],
             "{backend}"
         );
@@ -161,7 +165,7 @@ async fn a_swap_replaces_sources_with_segments_in_one_step() {
             .await
             .unwrap();
         let planned = catalog.plan((None, None), "").await.unwrap();
-        assert_eq!(uris(&planned.entries), ["file:///s/merged"], "{backend}");
+        assert_eq!(targets(&planned), ["file:///s/merged"], "{backend}");
         assert_eq!(catalog.list(State::Retired).await.unwrap().len(), 2);
         catalog
             .remove(&["file:///s/a.0".to_string(), "file:///s/a.1".to_string()])

@@ -5,6 +5,7 @@
 //! - `test` — every test: fmt, clippy, native, wasm in headless Chromium, e2e
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
 //! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
+//! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
 
 mod cmd;
 mod frontend;
@@ -36,7 +37,7 @@ fn real_main() -> Result<()> {
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches|scan>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches|scan|lake>"
             );
             bail!("unknown command")
         }
@@ -111,7 +112,16 @@ fn bench(root: &Path, which: Option<&str>) -> Result<()> {
                 .run()
         }
         Some("scan") => bench_scan(root),
-        _ => bail!("usage: cargo xtask bench <sketches | scan>"),
+        Some("lake") => {
+            let tools = Toolchain::bootstrap(root, Needs::Build)?;
+            let postgres = postgres::Postgres::start()?;
+            tools
+                .cargo()
+                .args(["bench", "-p", "gateway", "--bench", "lake"])
+                .env("SKETCHLAKE_BENCH_POSTGRES", &postgres.url)
+                .run()
+        }
+        _ => bail!("usage: cargo xtask bench <sketches | scan | lake>"),
     }
 }
 
