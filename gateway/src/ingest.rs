@@ -10,7 +10,7 @@ use workers::{Ingested, ScanOptions, Segment, index_path, ingest_file};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::catalog::{Entry, Kind, State};
-use crate::lake::{Lake, LakeError, list_files, now_ms, raw_entry, uri_of};
+use crate::lake::{Lake, LakeError, format_name, list_files, now_ms, raw_entry, uri_of};
 
 /// What one `ingest` run did.
 #[derive(Debug, Default)]
@@ -28,6 +28,9 @@ pub struct Report {
     /// Source files in a format ingest does not convert, with that format: registered and
     /// read where they are.
     pub kept: Vec<(String, String)>,
+    /// Source files that could not be read to the end, with why: registered and read
+    /// where they are, so queries read what they can and report the rest.
+    pub failed: Vec<(String, String)>,
 }
 
 /// Ingests `source` (a file, or every file under a folder) into `lake`.
@@ -79,7 +82,18 @@ pub async fn ingest_one(
         })
         .await
         .map_err(|e| io_error(std::io::Error::other(e)))?
-        .map_err(io_error)?
+    };
+    let ingested = match ingested {
+        Ok(ingested) => ingested,
+        Err(e) => {
+            // Unreadable part-way (a truncated gzip, say): read it where it is instead,
+            // where each query reads what it can and reports the rest. Nothing is lost.
+            tracing::warn!(file = %path.display(), error = %e, "cannot copy into segments; registered as it is");
+            entry.format = format_name(path, options).unwrap_or_else(|_| "unknown".to_string());
+            lake.catalog.register(&[entry]).await?;
+            report.failed.push((lake.name(path), e.to_string()));
+            return Ok(());
+        }
     };
     match ingested {
         Ingested::Segments {

@@ -292,12 +292,17 @@ fn describe(
         Some(old) if (old.bytes, old.modified_ms) == (entry.bytes, entry.modified_ms) => {
             old.format.clone()
         }
-        _ => match options.format {
-            Some(format) => format.to_string(),
-            None => detect_format(path).map_err(io_error(path))?.to_string(),
-        },
+        _ => format_name(path, options).map_err(io_error(path))?,
     };
     Ok(entry)
+}
+
+/// The format `options` names, or else the one `path`'s first bytes show.
+pub fn format_name(path: &Path, options: &ScanOptions) -> io::Result<String> {
+    match options.format {
+        Some(format) => Ok(format.to_string()),
+        None => detect_format(path).map(|f| f.to_string()),
+    }
 }
 
 /// `root` itself when it is a file, else every regular, non-hidden file under it (hidden

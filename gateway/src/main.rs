@@ -262,6 +262,9 @@ async fn main() -> Result<()> {
             for (file, format) in &report.kept {
                 eprintln!("registered as it is ({format}: not converted yet): {file}");
             }
+            for (file, why) in &report.failed {
+                eprintln!("registered as it is (cannot be read to the end: {why}): {file}");
+            }
             println!(
                 "ingested {} files into {} segments in {:.1?}: {} rows, {} malformed, {} bytes, index {} bytes; {} ingested before",
                 report.files - report.skipped,

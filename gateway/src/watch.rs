@@ -82,7 +82,7 @@ async fn step(
         }
         let mut report = Report::default();
         ingest_one(lake, path, options, &mut report).await?;
-        if report.segments > 0 || !report.kept.is_empty() {
+        if report.segments > 0 || !report.kept.is_empty() || !report.failed.is_empty() {
             tracing::info!(
                 file = %path.display(),
                 segments = report.segments,

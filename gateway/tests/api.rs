@@ -104,6 +104,25 @@ async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
         error["message"].as_str().unwrap().contains("truncated"),
         "{error}"
     );
+
+    // Ingested, the damaged file stays readable where it is: the lake answers the same.
+    let lake = tempfile::tempdir().unwrap();
+    let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["ingest", "--data"])
+        .arg(lake.path())
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ingest.stderr);
+    assert!(ingest.status.success(), "{said}");
+    assert!(
+        said.contains("cannot be read to the end") && said.contains("03.json.gz"),
+        "{said}"
+    );
+    let (status, ingested) = common::post_query(&start(lake.path()).await, "| stats count()").await;
+    assert_eq!(status, 200, "{ingested}");
+    assert_eq!(ingested["matched"], matched);
+    assert_eq!(ingested["stats"]["failed_files"], 1);
 }
 
 /// `sketchlake query` prints what `POST /api/v1/query` answers (less the timing), for a
@@ -228,20 +247,7 @@ async fn ingested_segments_answer_as_the_sources_do() {
         from + 2 * 3600
     );
     let (_, full) = common::post_query(&sources, &q).await;
-    let text = reqwest::get(format!(
-        "{}/stream?q={}",
-        indexed,
-        url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::stream_query(&indexed, &q).await;
     let plan = &lines[0]["plan"];
     let result = &lines.last().unwrap()["result"];
     assert!(full["matched"].as_u64().unwrap() > 0);
@@ -279,19 +285,9 @@ async fn the_stream_endpoint_sends_plan_progress_and_the_final_answer() {
     let (dir, _) = common::demo_data(24_000);
     let addr = common::start(dir.path(), 2).await;
     let q = "action:REJECT | stats count, sum(bytes) by dstport";
-    let text = reqwest::Client::new()
-        .get(format!("http://{addr}/api/v1/query/stream"))
-        .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let url = format!("http://{addr}/api/v1/query");
+    let lines = common::stream_query(&url, q).await;
+    let text = format!("{lines:?}");
     let plan = &lines[0]["plan"];
     assert_eq!(plan["files"], 24, "{text}");
     assert_eq!(plan["files_pruned"], 0, "{text}");
@@ -311,19 +307,8 @@ async fn the_stream_endpoint_sends_plan_progress_and_the_final_answer() {
         assert_eq!(last[key], posted[key], "{key}");
     }
 
-    let bad = reqwest::Client::new()
-        .get(format!("http://{addr}/api/v1/query/stream"))
-        .query(&[("q", "| top 0 x")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<Value> = bad
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::stream_query(&url, "| top 0 x").await;
+    let bad = format!("{lines:?}");
     assert_eq!(lines.len(), 1, "{bad}");
     assert!(
         lines[0]["error"].is_string() && lines[0]["column"].is_number(),

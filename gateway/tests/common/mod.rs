@@ -79,3 +79,19 @@ pub fn records(dir: &Path) -> Vec<serde_json::Value> {
     }
     out
 }
+
+/// `GET {query_url}/stream?q=…`: the NDJSON lines, parsed.
+pub async fn stream_query(query_url: &str, q: &str) -> Vec<serde_json::Value> {
+    reqwest::Client::new()
+        .get(format!("{query_url}/stream"))
+        .query(&[("q", q)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
