@@ -260,3 +260,83 @@ async fn a_lake_sync_follows_the_folder() {
         .unwrap();
     }
 }
+
+/// The whole path through the binary on each catalog: ingest into a lake, then query it;
+/// the answer equals a query over the source files.
+#[tokio::test]
+async fn ingest_and_query_through_either_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources");
+    gateway::demo::generate(
+        &sources,
+        &gateway::demo::DemoConfig {
+            records: 12_000,
+            days: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let sketchlake = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let q = "action:REJECT | stats count, sum(bytes) by dstport";
+    let answer = |json: &str| {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        (v["matched"].clone(), v["groups"].clone())
+    };
+    let direct = answer(&sketchlake(&[
+        "query",
+        "--data",
+        sources.to_str().unwrap(),
+        q,
+    ]));
+    for (backend, url) in backends(dir.path()).await {
+        let lake = dir.path().join(format!("lake-{backend}"));
+        let lake = lake.to_str().unwrap();
+        let said = sketchlake(&[
+            "ingest",
+            "--catalog",
+            &url,
+            "--data",
+            lake,
+            sources.to_str().unwrap(),
+        ]);
+        assert!(
+            said.starts_with("ingested 24 files into 24 segments"),
+            "{backend}: {said}"
+        );
+        let again = sketchlake(&[
+            "ingest",
+            "--catalog",
+            &url,
+            "--data",
+            lake,
+            sources.to_str().unwrap(),
+        ]);
+        assert!(again.contains("; 24 ingested before"), "{backend}: {again}");
+        let via = answer(&sketchlake(&[
+            "query",
+            "--catalog",
+            &url,
+            "--data",
+            lake,
+            q,
+        ]));
+        assert_eq!(via, direct, "{backend}");
+        let catalog = Catalog::open(&url).await.unwrap();
+        assert_eq!(
+            catalog.list(State::Active).await.unwrap().len(),
+            24,
+            "{backend}"
+        );
+    }
+}
