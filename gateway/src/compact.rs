@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::catalog::{Entry, Kind, State};
 use crate::ingest::segment_entry;
-use crate::lake::{Lake, LakeError, now_ms, path_of};
+use crate::lake::{Lake, LakeError, blocking, io_error, now_ms, path_of};
 
 /// Segments stored in fewer bytes than this are compacted.
 pub const SMALL_SEGMENT_BYTES: u64 = 16 << 20;
@@ -61,20 +61,13 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     } else {
         fields.split(',').map(str::to_string).collect()
     };
-    let written = tokio::task::spawn_blocking(move || {
+    let written = blocking(&lake.segments_dir(), move || {
         compact_segments(&inputs, time_fields, |n| {
             dir.join(format!("{prefix}.{n}.ndjson.gz"))
         })
+        .map_err(io_error(&dir))
     })
-    .await
-    .map_err(|e| LakeError::Io {
-        path: lake.segments_dir(),
-        source: std::io::Error::other(e),
-    })?
-    .map_err(|source| LakeError::Io {
-        path: lake.segments_dir(),
-        source,
-    })?;
+    .await?;
     let added = written
         .iter()
         .map(|s| segment_entry(s, None))

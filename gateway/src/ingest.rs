@@ -10,7 +10,7 @@ use workers::{Ingested, ScanOptions, Segment, index_path, ingest_file};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::catalog::{Entry, Kind, State};
-use crate::lake::{Lake, LakeError, format_name, list_files, now_ms, raw_entry, uri_of};
+use crate::lake::{Lake, LakeError, blocking, format_name, list_files, now_ms, raw_entry, uri_of};
 
 /// What one `ingest` run did.
 #[derive(Debug, Default)]
@@ -68,20 +68,15 @@ pub async fn ingest_one(
         report.skipped += 1;
         return Ok(());
     }
-    let io_error = |source| LakeError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let ingested = {
-        let (path, options) = (path.to_path_buf(), options.clone());
-        let (dir, prefix) = (lake.segments_dir(), segment_prefix(&path, &entry.uri));
-        tokio::task::spawn_blocking(move || {
-            ingest_file(&path, &options, |n| {
+        let (source, options) = (path.to_path_buf(), options.clone());
+        let (dir, prefix) = (lake.segments_dir(), segment_prefix(path, &entry.uri));
+        blocking(path, move || {
+            Ok(ingest_file(&source, &options, |n| {
                 dir.join(format!("{prefix}.{n}.ndjson.gz"))
-            })
+            }))
         })
-        .await
-        .map_err(|e| io_error(std::io::Error::other(e)))?
+        .await?
     };
     let ingested = match ingested {
         Ok(ingested) => ingested,

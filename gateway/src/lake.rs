@@ -37,11 +37,22 @@ pub enum LakeError {
     NotAFilePath(String),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {
     move |source| LakeError::Io {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Runs file work on a blocking thread, off the async workers; `path` names the work in
+/// errors, a panic in it included.
+pub(crate) async fn blocking<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> Result<T, LakeError> + Send + 'static,
+) -> Result<T, LakeError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| io_error(path)(io::Error::other(e)))?
 }
 
 pub struct Lake {
@@ -67,7 +78,7 @@ impl Lake {
             None => {
                 let dir = root.join(MANAGED_DIR);
                 std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-                format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display())
+                format!("sqlite://{}?mode=rwc", catalog_path(&root).display())
             }
         };
         Ok(Lake {
@@ -83,7 +94,7 @@ impl Lake {
         data: &Path,
         catalog_url: Option<&str>,
     ) -> Result<Lake, LakeError> {
-        if catalog_url.is_some() || data.join(MANAGED_DIR).join("catalog.db").is_file() {
+        if catalog_url.is_some() || catalog_path(data).is_file() {
             return Lake::open(data, catalog_url).await;
         }
         let root = if data.is_file() {
@@ -116,22 +127,17 @@ impl Lake {
     /// reported and the segments stay as they were.
     pub async fn sync(&self, scope: &Path, options: &ScanOptions) -> Result<Synced, LakeError> {
         let scope = std::path::absolute(scope).map_err(io_error(scope))?;
+        let known = self.raw_entries().await?;
         let (files, known) = {
             let (within, options) = (scope.clone(), options.clone());
-            let known = self.raw_entries().await?;
-            tokio::task::spawn_blocking(move || {
-                let files = list_files(&within)?;
-                files
+            blocking(&scope, move || {
+                let files = list_files(&within)?
                     .into_iter()
                     .map(|path| describe(&path, &options, &known).map(|e| (path, e)))
-                    .collect::<Result<Vec<_>, LakeError>>()
-                    .map(|files| (files, known))
+                    .collect::<Result<Vec<_>, LakeError>>()?;
+                Ok((files, known))
             })
-            .await
-            .map_err(|e| LakeError::Io {
-                path: scope.clone(),
-                source: io::Error::other(e),
-            })??
+            .await?
         };
         let mut synced = Synced::default();
         let mut register = Vec::new();
@@ -230,6 +236,11 @@ impl Lake {
         }
         Ok(deleted)
     }
+}
+
+/// Where a lake keeps its SQLite catalog by default.
+fn catalog_path(root: &Path) -> PathBuf {
+    root.join(MANAGED_DIR).join("catalog.db")
 }
 
 /// The catalog's name for a local file: a `file://` URL.

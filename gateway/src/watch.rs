@@ -13,7 +13,7 @@ use workers::ScanOptions;
 
 use crate::compact::compact;
 use crate::ingest::{Report, ingest_one};
-use crate::lake::{Lake, LakeError, SWEEP_GRACE, list_files, raw_entry};
+use crate::lake::{Lake, LakeError, SWEEP_GRACE, blocking, list_files, raw_entry};
 
 /// Ticks between sweeps.
 const SWEEP_EVERY: u32 = 300;
@@ -62,17 +62,13 @@ async fn step(
 ) -> Result<(), LakeError> {
     let files = {
         let within = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || -> Result<Vec<_>, LakeError> {
+        blocking(dir, move || {
             list_files(&within)?
                 .into_iter()
                 .map(|path| raw_entry(&path).map(|e| (path, (e.bytes, e.modified_ms))))
-                .collect()
+                .collect::<Result<Vec<_>, LakeError>>()
         })
-        .await
-        .map_err(|e| LakeError::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(e),
-        })??
+        .await?
     };
     let now: HashMap<PathBuf, (u64, i64)> = files.into_iter().collect();
     for (path, stamp) in &now {

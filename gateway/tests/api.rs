@@ -107,14 +107,12 @@ async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
 
     // Ingested, the damaged file stays readable where it is: the lake answers the same.
     let lake = tempfile::tempdir().unwrap();
-    let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args(["ingest", "--data"])
-        .arg(lake.path())
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&ingest.stderr);
-    assert!(ingest.status.success(), "{said}");
+    let (_, said) = common::cli(&[
+        "ingest".as_ref(),
+        "--data".as_ref(),
+        lake.path().as_os_str(),
+        dir.path().as_os_str(),
+    ]);
     assert!(
         said.contains("cannot be read to the end") && said.contains("03.json.gz"),
         "{said}"
@@ -135,18 +133,13 @@ async fn the_cli_prints_the_api_answer() {
     let url = start(&zeek).await;
     let (status, mut api) = common::post_query(&url, q).await;
     assert_eq!(status, 200, "{api}");
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args(["query", "--data"])
-        .arg(&zeek)
-        .arg(q)
-        .output()
-        .unwrap();
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    let mut printed: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let (stdout, _) = common::cli(&[
+        "query".as_ref(),
+        "--data".as_ref(),
+        zeek.as_os_str(),
+        q.as_ref(),
+    ]);
+    let mut printed: Value = serde_json::from_str(&stdout).unwrap();
     for answer in [&mut api, &mut printed] {
         answer.as_object_mut().unwrap().remove("elapsed_ms");
     }
@@ -184,18 +177,12 @@ async fn the_cli_prints_the_api_answer() {
 async fn ingested_segments_answer_as_the_sources_do() {
     let (dir, _) = common::demo_data(24_000);
     let segments = tempfile::tempdir().unwrap();
-    let ingest = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args(["ingest", "--data"])
-        .arg(segments.path())
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&ingest.stdout);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
+    let (printed, _) = common::cli(&[
+        "ingest".as_ref(),
+        "--data".as_ref(),
+        segments.path().as_os_str(),
+        dir.path().as_os_str(),
+    ]);
     assert!(
         printed.contains("ingested 24 files into 24 segments"),
         "{printed}"

@@ -3,6 +3,8 @@
 //! `SKETCHLAKE_TEST_POSTGRES`; without it, only SQLite is tested and that is said).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+mod common;
+
 use gateway::catalog::{Catalog, CatalogError, Entry, Kind, Selection, State};
 use gateway::lake::{Lake, Synced};
 use workers::ScanOptions;
@@ -276,52 +278,24 @@ async fn ingest_and_query_through_either_catalog() {
         },
     )
     .unwrap();
-    let sketchlake = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let sketchlake = |args: &[&str]| common::cli(args).0;
     let q = "action:REJECT | stats count, sum(bytes) by dstport";
     let answer = |json: &str| {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
         (v["matched"].clone(), v["groups"].clone())
     };
-    let direct = answer(&sketchlake(&[
-        "query",
-        "--data",
-        sources.to_str().unwrap(),
-        q,
-    ]));
+    let source = sources.to_str().unwrap();
+    let direct = answer(&sketchlake(&["query", "--data", source, q]));
     for (backend, url) in backends(dir.path()).await {
         let lake = dir.path().join(format!("lake-{backend}"));
         let lake = lake.to_str().unwrap();
-        let said = sketchlake(&[
-            "ingest",
-            "--catalog",
-            &url,
-            "--data",
-            lake,
-            sources.to_str().unwrap(),
-        ]);
+        let ingest = || sketchlake(&["ingest", "--catalog", &url, "--data", lake, source]);
+        let said = ingest();
         assert!(
             said.starts_with("ingested 24 files into 24 segments"),
             "{backend}: {said}"
         );
-        let again = sketchlake(&[
-            "ingest",
-            "--catalog",
-            &url,
-            "--data",
-            lake,
-            sources.to_str().unwrap(),
-        ]);
+        let again = ingest();
         assert!(again.contains("; 24 ingested before"), "{backend}: {again}");
         let via = answer(&sketchlake(&[
             "query",

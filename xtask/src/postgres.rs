@@ -34,10 +34,7 @@ pub fn server_bin() -> Option<PathBuf> {
 impl Postgres {
     pub fn start() -> Result<Postgres> {
         let bin = server_bin().context("no PostgreSQL server under /usr/lib/postgresql")?;
-        let as_postgres = Cmd::new("id")
-            .arg("-u")
-            .output()
-            .is_some_and(|uid| uid.trim() == "0");
+        let as_postgres = crate::tools::is_root();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

@@ -182,6 +182,14 @@ fn lock_version(root: &Path, package: &str) -> Result<String> {
     Ok(lock[start..start + len].to_string())
 }
 
+/// True when running as root (apt-get installs; PostgreSQL must drop to its own user).
+pub fn is_root() -> bool {
+    Cmd::new("id")
+        .arg("-u")
+        .output()
+        .is_some_and(|uid| uid.trim() == "0")
+}
+
 /// apt-get, with one `update` per run at most.
 #[derive(Default)]
 struct Apt {
@@ -190,11 +198,7 @@ struct Apt {
 
 impl Apt {
     fn install(&mut self, packages: &[&str]) -> Result<()> {
-        let root = Cmd::new("id")
-            .arg("-u")
-            .output()
-            .is_some_and(|uid| uid.trim() == "0");
-        if !root {
+        if !is_root() {
             bail!(
                 "missing Debian packages; run: sudo apt-get install -y {}",
                 packages.join(" ")

@@ -95,3 +95,15 @@ pub async fn stream_query(query_url: &str, q: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Runs the `sketchlake` binary with `args`; fails the test unless it exits 0. Returns its
+/// stdout and stderr.
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "sketchlake failed: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
