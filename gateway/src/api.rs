@@ -78,6 +78,15 @@ pub async fn query(
 }
 
 /// `GET /api/v1/query/stream?q=...`: newline-delimited JSON as the query runs — one
+/// `GET /api/v1/status`: the executor's scans in flight and started, and the query time
+/// limit — enough to see that a gateway is busy, idle, or stuck.
+pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "executor": engine.executor.status(),
+        "query_timeout_s": engine.timeout.as_secs_f64(),
+    }))
+}
+
 /// `{"plan": …}`, then `{"progress": …}` (at most ~10 a second), then `{"result": …}` (the
 /// same answer as `POST /api/v1/query`) or `{"error": …}`. Closing the connection stops
 /// the query.

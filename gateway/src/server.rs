@@ -16,6 +16,7 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
         .route("/ws", get(ws::handler))
         .route("/api/v1/query", post(api::query))
         .route("/api/v1/query/stream", get(api::stream))
+        .route("/api/v1/status", get(api::status))
         .with_state(engine);
     match ui_dir {
         Some(dir) => {

@@ -124,3 +124,98 @@ async fn hostile_first_messages_get_an_error_frame_and_the_server_carries_on() {
         "{frames:?}"
     );
 }
+
+/// Three days of demo data (72 files) on one scan slot: a scan long enough to stop part-way.
+fn three_days() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::demo::DemoConfig {
+        records: 200_000,
+        days: 3,
+        ..Default::default()
+    };
+    gateway::demo::generate(dir.path(), &config).unwrap();
+    dir
+}
+
+async fn executor_status(addr: std::net::SocketAddr) -> serde_json::Value {
+    let url = format!("http://{addr}/api/v1/status");
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Polls the status until no scan runs and none has started for 200 ms; returns how many
+/// scans have started in all.
+async fn settled_scans(addr: std::net::SocketAddr) -> u64 {
+    let mut last = None;
+    for _ in 0..50 {
+        let status = executor_status(addr).await;
+        let started = status["executor"]["started"].as_u64().unwrap();
+        if status["executor"]["running"] == 0 && last == Some(started) {
+            return started;
+        }
+        last = Some(started);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("scans still starting 10 s after the query stopped");
+}
+
+#[tokio::test]
+async fn a_cancel_message_stops_the_query_and_its_answer_covers_what_it_says() {
+    let dir = three_days();
+    let addr = common::start(dir.path(), 1).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    socket.send(query("| stats count()")).await.unwrap();
+    let cancel = encode(&ClientMessage::Cancel).unwrap();
+    socket.send(Message::Binary(cancel.into())).await.unwrap();
+
+    let (mut files_in_partials, mut done) = (0, None);
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            Message::Binary(bytes) => match decode_frame(&bytes).unwrap() {
+                Frame::Partial(p) => files_in_partials += p.stats.files,
+                Frame::Done(d) => done = Some(d),
+                _ => {}
+            },
+            Message::Close(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let done = done.unwrap();
+    assert!(done.cancelled, "{done:?}");
+    assert_eq!(done.files_total, 72);
+    assert!(done.files_done < 72, "{done:?}");
+    assert_eq!(files_in_partials, done.files_done);
+    // Tasks not started when the cancel arrived never start.
+    let started = settled_scans(addr).await;
+    assert!(started < 72, "{started} scans started");
+}
+
+#[tokio::test]
+async fn closing_the_socket_stops_outstanding_scans_and_the_server_carries_on() {
+    let dir = three_days();
+    let addr = common::start(dir.path(), 1).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    socket.send(query("| stats count()")).await.unwrap();
+    let Some(Ok(Message::Binary(plan))) = socket.next().await else {
+        panic!("no plan")
+    };
+    assert!(matches!(decode_frame(&plan).unwrap(), Frame::Plan(p) if p.files == 72));
+    drop(socket);
+
+    let started = settled_scans(addr).await;
+    assert!(
+        started < 72,
+        "{started} scans started after the client left"
+    );
+
+    // The next query runs every file.
+    let frames = exchange(&format!("ws://{addr}/ws"), query("| stats count()")).await;
+    assert!(
+        matches!(frames.last(), Some(Frame::Done(d)) if d.files_done == 72 && !d.cancelled),
+        "{frames:?}"
+    );
+    assert_eq!(settled_scans(addr).await, started + 72);
+}

@@ -6,6 +6,7 @@ mod pool;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::Serialize;
 use shared_sketch::{Partial, Query};
 use tokio::sync::mpsc;
 use workers::ScanOptions;
@@ -43,4 +44,17 @@ pub trait Executor: Send + Sync + 'static {
         options: Arc<ScanOptions>,
         tasks: Vec<ScanTask>,
     ) -> mpsc::Receiver<Partial>;
+
+    /// What the executor is doing now, for operators (`GET /api/v1/status`).
+    fn status(&self) -> ExecutorStatus;
+}
+
+/// Scan tasks in flight and started since the gateway began.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ExecutorStatus {
+    pub kind: &'static str,
+    /// Tasks that may run at once.
+    pub width: u64,
+    pub running: u64,
+    pub started: u64,
 }
