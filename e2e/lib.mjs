@@ -17,10 +17,20 @@ function mustEnv(name) {
   return value;
 }
 
+/** Runs the `sketchlake` binary to completion (throws unless it exits 0). */
+export function sketchlake(args) {
+  execFileSync(BIN, args, { stdio: 'inherit' });
+}
+
+/** A fresh temp folder. */
+export function tempDir(what) {
+  return mkdtempSync(path.join(tmpdir(), `sketchlake-e2e-${what}-`));
+}
+
 /** Writes a demo data set into a fresh temp folder. */
 export function demoData(args) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sketchlake-e2e-data-'));
-  execFileSync(BIN, ['demo', '--out', dir, ...args], { stdio: 'inherit' });
+  const dir = tempDir('data');
+  sketchlake(['demo', '--out', dir, ...args]);
   return dir;
 }
 
@@ -59,7 +69,7 @@ export async function startServer(dataDir, extraArgs = []) {
 
 /** Headless Chromium with the flags this closed network needs; a fresh profile each time. */
 export async function launchBrowser() {
-  const profile = mkdtempSync(path.join(tmpdir(), 'sketchlake-e2e-profile-'));
+  const profile = tempDir('profile');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,

@@ -2,7 +2,8 @@
 //!
 //! - `bootstrap` — install what the build and tests need (idempotent; seconds when done)
 //! - `run [--listen ADDR] [--data DIR]` — build everything, make demo data, serve the UI
-//! - `test` — every test: fmt, clippy, native, wasm in headless Chromium, e2e
+//! - `test [STEP]` — every test: fmt, clippy, native, wasm in headless Chromium, e2e; or
+//!   only the steps whose names contain STEP (`cargo xtask test end-to-end`)
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
 //! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
 //! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
@@ -33,11 +34,11 @@ fn real_main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bootstrap") => Toolchain::bootstrap(&root, Needs::Everything).map(|_| ()),
         Some("run") => run(&root, &args[1..]),
-        Some("test") => test(&root),
+        Some("test") => test(&root, args.get(1).map(String::as_str)),
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test | bench sketches|scan|lake>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake>"
             );
             bail!("unknown command")
         }
@@ -196,8 +197,9 @@ fn bench_scan(root: &Path) -> Result<()> {
 /// A named test step.
 type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
 
-/// Every test, in order of cost; stops at the first failure.
-fn test(root: &Path) -> Result<()> {
+/// Every test (or those whose step names contain `only`), in order of cost; stops at the
+/// first failure.
+fn test(root: &Path, only: Option<&str>) -> Result<()> {
     let started = std::time::Instant::now();
     let tools = Toolchain::bootstrap(root, Needs::Everything)?;
     // Stopped when dropped, after the last step.
@@ -278,6 +280,13 @@ fn test(root: &Path) -> Result<()> {
             }),
         ),
     ];
+    let steps: Vec<Step<'_>> = steps
+        .into_iter()
+        .filter(|(name, _)| only.is_none_or(|only| name.contains(only)))
+        .collect();
+    if steps.is_empty() {
+        bail!("no test step is named like {only:?}");
+    }
     let total = steps.len();
     for (i, (name, step)) in steps.iter().enumerate() {
         println!("\n==> [{}/{total}] {name}", i + 1);

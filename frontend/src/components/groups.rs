@@ -19,6 +19,11 @@ pub fn GroupsTable(groups: GroupsResult) -> impl IntoView {
          the rest are counted under “other”.",
     );
     let row = move |r: GroupRow, other: bool| {
+        let (testid, key_text) = if other {
+            ("group-other", String::new())
+        } else {
+            ("group-row", r.key.join(" "))
+        };
         let key = if other {
             vec![view! { <td class="other" colspan=width>"other"</td> }.into_any()]
         } else {
@@ -28,7 +33,7 @@ pub fn GroupsTable(groups: GroupsResult) -> impl IntoView {
                 .collect()
         };
         view! {
-            <tr data-testid="group-row">
+            <tr data-testid=testid data-key=key_text data-matched=r.matched>
                 {key}
                 <td class="count">{thousands(r.matched)}</td>
                 {r.aggs.into_iter().map(|a| view! { <td class="count">{cell(&a.value)}</td> }).collect_view()}

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::format::{bytes, thousands};
+use crate::format::{bytes, plural, thousands};
 use crate::state::{Phase, QueryRun};
 
 /// Files and bytes scanned of the plan, the scan rate, and — once finished — the marker
@@ -32,16 +32,18 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
             String::new()
         };
         format!(
-            "{} / {} files{pruned} · {} / {} · {}/s · {:.1} s · {} partials merged",
+            "{} / {} files{pruned} · {} / {} · {}/s · {:.1} s · {} merged",
             thousands(p.files_done),
             thousands(p.files_total),
             bytes(p.bytes_done),
             bytes(p.bytes_total),
             bytes(rate as u64),
             secs,
-            thousands(run.with(|r| r.partials)),
+            plural(run.with(|r| r.partials), "partial"),
         )
     };
+    // Cancelled or stopped: the answer covers part of the data, so it must not look finished.
+    let partial = move || run.with(|r| r.progress.cancelled || r.progress.stopped.is_some());
     let done_text = move || {
         let p = progress();
         if p.cancelled {
@@ -61,7 +63,7 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
                 <div class="progress-text">
                     <span>{summary}</span>
                     <Show when=move || phase() == Phase::Done>
-                        <span class="done" data-testid="query-done">{done_text}</span>
+                        <span class="done" class:partial=partial data-testid="query-done">{done_text}</span>
                     </Show>
                 </div>
             </section>

@@ -6,7 +6,7 @@ use super::rare_list::RareList;
 use super::series::SeriesChart;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
-use crate::format::thousands;
+use crate::format::{bytes, thousands};
 
 /// One widget per aggregate of the query, in the order written.
 #[component]
@@ -53,6 +53,7 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
                     " events matched of "
                     {thousands(r.stats.records)}
                     " scanned"
+                    <IndexUse stats=r.stats.clone()/>
                 </div>
                 <FileProblems stats=r.stats/>
                 {(!r.limits.is_empty()).then(|| view! {
@@ -66,6 +67,25 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
             }
         })
     }
+}
+
+/// What the segments' indexes saved: bytes actually read, and pages ruled out unread.
+#[component]
+fn IndexUse(stats: ScanStats) -> impl IntoView {
+    (stats.pages > 0).then(|| {
+        view! {
+            <span data-testid="index-use" data-pages=stats.pages data-pages-pruned=stats.pages_pruned
+                data-bytes=stats.bytes data-bytes-read=stats.bytes_read>
+                {format!(
+                    " · read {} of {} · {} of {} pages ruled out by the index",
+                    bytes(stats.bytes_read),
+                    bytes(stats.bytes),
+                    thousands(stats.pages_pruned),
+                    thousands(stats.pages),
+                )}
+            </span>
+        }
+    })
 }
 
 /// Lines and files that could not be read: the answer excludes them, so say so.
