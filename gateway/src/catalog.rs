@@ -14,6 +14,9 @@ use sqlx::{AnyPool, Row};
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
 const SCHEMA_VERSION: i64 = 1;
 
+/// Every format, in the order of `Catalog::plan`'s CASE branches ($3 to $9).
+const PLANNED_FORMATS: [&str; 7] = ["ndjson", "json", "zeek", "vpcflow", "apache", "csv", "text"];
+
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS segments (
@@ -254,25 +257,32 @@ impl Catalog {
 
     /// The active entries a query over `[start, end)` (epoch ms, open where `None`) reads,
     /// in uri order. An entry is ruled out only when its time range was read from the
-    /// fields the scan reads (`time_fields`) and lies wholly outside.
+    /// fields a scan of its format reads (`time_fields(format)`) and lies wholly outside.
     pub async fn plan(
         &self,
         (start, end): (Option<i64>, Option<i64>),
-        time_fields: &str,
+        time_fields: impl Fn(&str) -> String,
     ) -> Result<Selection, CatalogError> {
         // One transaction: the totals and the selection see the same catalog.
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
+        // The formats are spelled out because the SQL must be a literal; an entry of any
+        // other format matches no branch, is distinct from NULL, and is never ruled out.
+        let mut select = sqlx::query(
             "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND (
-                time_fields <> $1 OR time_min IS NULL OR time_max IS NULL
-                OR (time_max >= $2 AND time_min < $3)
+                time_fields IS DISTINCT FROM CASE format
+                    WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
+                    WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
+                    WHEN 'text' THEN $9 END
+                OR time_min IS NULL OR time_max IS NULL
+                OR (time_max >= $1 AND time_min < $2)
             ) ORDER BY uri",
         )
-        .bind(time_fields)
         .bind(start.unwrap_or(i64::MIN))
-        .bind(end.unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await?;
+        .bind(end.unwrap_or(i64::MAX));
+        for format in PLANNED_FORMATS {
+            select = select.bind(time_fields(format));
+        }
+        let rows = select.fetch_all(&mut *tx).await?;
         let targets = rows
             .iter()
             .map(|row| {

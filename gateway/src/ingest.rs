@@ -59,11 +59,18 @@ pub async fn ingest_one(
 ) -> Result<(), LakeError> {
     report.files += 1;
     let mut entry = raw_entry(path)?;
+    let done = |e: &Entry| {
+        // Copied into segments, or read for its time range and unchanged since.
+        e.state == State::Ingested
+            || (e.kind == Kind::Raw
+                && e.rows.is_some()
+                && (e.bytes, e.modified_ms) == (entry.bytes, entry.modified_ms))
+    };
     if lake
         .catalog
         .get(&entry.uri)
         .await?
-        .is_some_and(|e| e.state == State::Ingested)
+        .is_some_and(|e| done(&e))
     {
         report.skipped += 1;
         return Ok(());
@@ -108,8 +115,17 @@ pub async fn ingest_one(
             entry.format = format.to_string();
             lake.catalog.swap(&[entry], State::Ingested, &added).await?;
         }
-        Ingested::Raw(format) => {
+        Ingested::Raw {
+            format,
+            profile,
+            time_fields,
+        } => {
+            report.rows += profile.rows;
+            report.malformed += profile.malformed;
             entry.format = format.to_string();
+            entry.time = profile.time;
+            entry.time_fields = time_fields.join(",");
+            entry.rows = Some(profile.rows);
             lake.catalog.register(&[entry]).await?;
             report.kept.push((lake.name(path), format.to_string()));
         }

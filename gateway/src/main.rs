@@ -260,7 +260,9 @@ async fn main() -> Result<()> {
                 .await
                 .context("ingest failed")?;
             for (file, format) in &report.kept {
-                eprintln!("registered as it is ({format}: not converted yet): {file}");
+                eprintln!(
+                    "read in place ({format} is not converted; its time range is catalogued): {file}"
+                );
             }
             for (file, why) in &report.failed {
                 eprintln!("registered as it is (cannot be read to the end: {why}): {file}");

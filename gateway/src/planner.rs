@@ -16,13 +16,21 @@ pub struct Planned {
     pub pruned_bytes: u64,
 }
 
+/// The fields a scan reads an entry's time from, for an entry of `format` (segments are
+/// NDJSON): a recorded range read from other fields bounds nothing.
+pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
+    match options.format.or_else(|| format.parse::<Format>().ok()) {
+        Some(format) => time_fields(format, options).join(","),
+        None => String::new(),
+    }
+}
+
 pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<Planned, LakeError> {
-    // Segment time ranges were read from the NDJSON time fields: they bound a scan reading
-    // the same fields (raw files have no recorded range and are never ruled out).
-    let fields = time_fields(Format::Ndjson, options).join(",");
     let planned = lake
         .catalog
-        .plan(query.time_range_if_absolute(), &fields)
+        .plan(query.time_range_if_absolute(), |format| {
+            scanned_time_fields(format, options)
+        })
         .await?;
     let tasks = planned
         .targets

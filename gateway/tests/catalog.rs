@@ -67,6 +67,16 @@ fn raw(uri: &str, bytes: u64) -> Entry {
     }
 }
 
+fn raw_timed(uri: &str, format: &str, time_fields: &str, bytes: u64) -> Entry {
+    Entry {
+        format: format.to_string(),
+        time: Some((0, 999)),
+        time_fields: time_fields.to_string(),
+        rows: Some(3),
+        ..raw(uri, bytes)
+    }
+}
+
 fn uris(entries: &[Entry]) -> Vec<&str> {
     entries.iter().map(|e| e.uri.as_str()).collect()
 }
@@ -87,32 +97,45 @@ async fn plans_prune_by_time_only_what_cannot_match() {
                 segment("file:///s/late", Some((2_000, 2_999)), 1_000),
                 segment("file:///s/untimed", None, 1),
                 raw("file:///r/raw.log", 5),
+                // Read at ingest for its time: ruled out like a segment when a scan of its
+                // format reads the same field.
+                raw_timed("file:///r/conn.log", "zeek", "ts", 10_000),
+                // Timed from a field a scan of its format does not read: never ruled out.
+                raw_timed("file:///r/access.log", "apache", "when", 20_000),
             ])
             .await
             .unwrap();
-        let fields = "timestamp,ts";
+        let fields = |format: &str| match format {
+            "zeek" => "ts".to_string(),
+            _ => "timestamp,ts".to_string(),
+        };
         let all = catalog.plan((None, None), fields).await.unwrap();
-        assert_eq!(all.targets.len(), 5, "{backend}");
+        assert_eq!(all.targets.len(), 7, "{backend}");
         assert_eq!((all.pruned, all.pruned_bytes), (0, 0), "{backend}");
-        // [1000, 2000): `early` ends before, `late` starts at the exclusive end.
+        // [1000, 2000): `early` and the Zeek log end before, `late` starts at the exclusive end.
         let mid = catalog
             .plan((Some(1_000), Some(2_000)), fields)
             .await
             .unwrap();
         assert_eq!(
             targets(&mid),
-            ["file:///r/raw.log", "file:///s/edge", "file:///s/untimed"],
+            [
+                "file:///r/access.log",
+                "file:///r/raw.log",
+                "file:///s/edge",
+                "file:///s/untimed"
+            ],
             "{backend}"
         );
-        assert_eq!((mid.pruned, mid.pruned_bytes), (2, 1_100), "{backend}");
+        assert_eq!((mid.pruned, mid.pruned_bytes), (3, 11_100), "{backend}");
         let open_start = catalog.plan((None, Some(1_000)), fields).await.unwrap();
         assert_eq!(open_start.pruned, 2, "{backend}: edge and late");
         // Times read from other fields bound nothing for this scan.
         let other = catalog
-            .plan((Some(1_000), Some(2_000)), "start")
+            .plan((Some(1_000), Some(2_000)), |_| "start".to_string())
             .await
             .unwrap();
-        assert_eq!((other.targets.len(), other.pruned), (5, 0), "{backend}");
+        assert_eq!((other.targets.len(), other.pruned), (7, 0), "{backend}");
         // What went in comes back out, field by field.
         let back = catalog.get("file:///s/early").await.unwrap().unwrap();
         assert_eq!(
@@ -151,7 +174,7 @@ async fn a_swap_replaces_sources_with_segments_in_one_step() {
             .swap(std::slice::from_ref(&source), State::Ingested, &segments)
             .await
             .unwrap();
-        let planned = catalog.plan((None, None), "").await.unwrap();
+        let planned = catalog.plan((None, None), |_| String::new()).await.unwrap();
         assert_eq!(
             targets(&planned),
             ["file:///s/a.0", "file:///s/a.1"],
@@ -166,7 +189,7 @@ async fn a_swap_replaces_sources_with_segments_in_one_step() {
             .swap(&segments, State::Retired, std::slice::from_ref(&merged))
             .await
             .unwrap();
-        let planned = catalog.plan((None, None), "").await.unwrap();
+        let planned = catalog.plan((None, None), |_| String::new()).await.unwrap();
         assert_eq!(targets(&planned), ["file:///s/merged"], "{backend}");
         assert_eq!(catalog.list(State::Retired).await.unwrap().len(), 2);
         catalog

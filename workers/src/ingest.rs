@@ -1,7 +1,8 @@
 //! Ingest: a source file in, indexed segments out. JSON sources (NDJSON, a JSON array,
 //! CloudTrail's `{"Records":[...]}`) are copied event by event into segments; the source
 //! file itself is left untouched. Other formats are not converted yet: they stay as they
-//! are and are scanned whole.
+//! are and are scanned whole, but their events' time range is read once, here, so the
+//! catalog can rule them out by time like segments.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::array::{ArrayReader, Element};
 use crate::format::Format;
 use crate::lines::{Line, LineReader};
-use crate::scan::{ScanOptions, open_text, time_fields};
+use crate::scan::{ScanOptions, TimeProfile, open_text, time_fields, time_profile};
 use crate::segment::{Segment, SegmentWriter};
 
 /// Uncompressed bytes at which a segment is closed and the next begun.
@@ -26,7 +27,12 @@ pub enum Ingested {
         malformed: u64,
     },
     /// A format ingest does not convert: the file is scanned as it is.
-    Raw(Format),
+    Raw {
+        format: Format,
+        profile: TimeProfile,
+        /// The fields `profile.time` was read from.
+        time_fields: Vec<String>,
+    },
 }
 
 /// Writes the events of `path` into segments at `segment_path(0)`, `segment_path(1)`, …
@@ -38,11 +44,17 @@ pub fn ingest_file(
 ) -> io::Result<Ingested> {
     let mut text = open_text(path)?;
     let format = options.format_of(&mut text)?;
+    let time_fields = time_fields(format, options);
     if !matches!(format, Format::Ndjson | Format::Json) {
-        return Ok(Ingested::Raw(format));
+        let profile = time_profile(text, format, &time_fields)?;
+        return Ok(Ingested::Raw {
+            format,
+            profile,
+            time_fields,
+        });
     }
     let mut out = Output {
-        time_fields: time_fields(format, options),
+        time_fields,
         writer: None,
         segments: Vec::new(),
         malformed: 0,

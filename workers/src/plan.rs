@@ -111,7 +111,6 @@ impl Plan {
         self.names.len()
     }
 
-    #[cfg(test)]
     pub fn empty_values<'a>(&self) -> Values<'a> {
         vec![None; self.slots()]
     }

@@ -42,7 +42,9 @@ fn ingest(sources: &[PathBuf], out: &Path) -> Vec<Segment> {
                 assert_eq!(malformed, 0, "{}", source.display());
                 segments.extend(written);
             }
-            Ingested::Raw(format) => panic!("{} stayed raw ({format})", source.display()),
+            Ingested::Raw { format, .. } => {
+                panic!("{} stayed raw ({format})", source.display())
+            }
         }
     }
     segments
@@ -178,4 +180,63 @@ fn a_crash_before_finish_leaves_no_segment() {
         .collect();
     assert_eq!(names, ["s.ndjson.gz.part"]);
     assert!(read_index(&path).is_err());
+}
+
+/// Formats ingest leaves as they are still get their events counted and their time range
+/// read, which the catalog uses to rule them out by time: the range must hold every event,
+/// and exactly.
+#[test]
+fn raw_formats_are_profiled_for_their_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, expected) in [
+        (
+            "stratosphere-zeek/005-zeek-scenario-malicious/dns.log.gz",
+            "zeek",
+        ),
+        (
+            "vpcflow-fixtures/elastic_integrations_test-extra-samples.log",
+            "vpcflow",
+        ),
+        ("apache-access-hackers/hackers-access.log.gz", "apache"),
+        ("cicids2017-improved-sample/Heartbleed_11.csv", "csv"),
+    ] {
+        let source = real(file);
+        let ingested = ingest_file(&source, &ScanOptions::default(), |n| {
+            dir.path().join(format!("unexpected-{n}"))
+        })
+        .unwrap();
+        let Ingested::Raw {
+            format, profile, ..
+        } = ingested
+        else {
+            panic!("{file} was converted")
+        };
+        assert_eq!(format.name(), expected);
+        let count = |bounds: &str| run(&[&source], &format!("{bounds} | stats count")).matched;
+        assert_eq!(profile.rows, count(""), "{file}");
+        assert_eq!(profile.malformed, 0, "{file}");
+        assert!(profile.rows > 0, "{file}");
+        let (lo, hi) = profile.time.unwrap();
+        let (lo, hi) = (lo.div_euclid(1000), hi.div_euclid(1000) + 1);
+        assert_eq!(
+            count(&format!("earliest={lo} latest={hi}")),
+            profile.rows,
+            "{file}"
+        );
+        assert_eq!(
+            count(&format!("latest={lo}")),
+            0,
+            "{file}: before the range"
+        );
+        assert_eq!(
+            count(&format!("earliest={hi}")),
+            0,
+            "{file}: after the range"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no segments written"
+    );
 }

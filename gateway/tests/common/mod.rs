@@ -41,6 +41,13 @@ pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> Socke
     addr
 }
 
+/// A file or folder of the shared real datasets (read-only: never serve or ingest into it).
+pub fn real(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/real")
+        .join(relative)
+}
+
 /// One day of demo data with `records` background records in a fresh temp folder.
 pub fn demo_data(records: u64) -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
