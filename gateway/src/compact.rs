@@ -1,5 +1,5 @@
 //! Compaction: many small segments (one per small source file) cost a task, an index read
-//! and a catalog row each. Small segments with the same time fields are copied into large
+//! and a catalog row each. Small segments of the same source format and time fields are copied into large
 //! ones, and one catalog transaction swaps them: queries plan the small ones or the large
 //! ones, never both. The small files stay until the sweep's grace period has passed, for
 //! queries already reading them.
@@ -37,11 +37,18 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
         .into_iter()
         .filter(|e| e.kind == Kind::Segment && e.bytes < SMALL_SEGMENT_BYTES)
         .collect();
-    // The most common time fields first; segments read with other fields wait their turn.
-    let Some(fields) = most_common(small.iter().map(|e| e.time_fields.as_str())) else {
+    // The most common (source format, time fields) first; segments of other kinds wait
+    // their turn. A segment keeps the fields its times were read from, and its format says
+    // which fields a scan expects (see `planner::scanned_time_fields`).
+    let Some((format, fields)) = most_common(
+        small
+            .iter()
+            .map(|e| (e.format.as_str(), e.time_fields.as_str())),
+    ) else {
         return Ok(Compacted::default());
     };
-    small.retain(|e| e.time_fields == fields);
+    let (format, fields) = (format.to_string(), fields.to_string());
+    small.retain(|e| e.format == format && e.time_fields == fields);
     small.truncate(MAX_PER_STEP);
     if small.len() < 2 {
         return Ok(Compacted::default());
@@ -70,7 +77,7 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     .await?;
     let added = written
         .iter()
-        .map(|s| segment_entry(s, None))
+        .map(|s| segment_entry(s, &format, None))
         .collect::<Result<Vec<_>, _>>()?;
     let retired_at = now_ms();
     for e in &mut small {
@@ -92,13 +99,10 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     Ok(outcome)
 }
 
-fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+fn most_common<'a>(values: impl Iterator<Item = (&'a str, &'a str)>) -> Option<(&'a str, &'a str)> {
+    let mut counts = std::collections::BTreeMap::<(&str, &str), usize>::new();
     for v in values {
         *counts.entry(v).or_default() += 1;
     }
-    counts
-        .into_iter()
-        .max_by_key(|&(_, n)| n)
-        .map(|(v, _)| v.to_string())
+    counts.into_iter().max_by_key(|&(_, n)| n).map(|(v, _)| v)
 }

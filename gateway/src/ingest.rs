@@ -110,22 +110,13 @@ pub async fn ingest_one(
                 report.rows += segment.rows;
                 report.bytes += segment.bytes;
                 report.index_bytes += segment.index_bytes;
-                added.push(segment_entry(segment, Some(&entry.uri))?);
+                added.push(segment_entry(segment, format.name(), Some(&entry.uri))?);
             }
             entry.format = format.to_string();
             lake.catalog.swap(&[entry], State::Ingested, &added).await?;
         }
-        Ingested::Raw {
-            format,
-            profile,
-            time_fields,
-        } => {
-            report.rows += profile.rows;
-            report.malformed += profile.malformed;
+        Ingested::Raw(format) => {
             entry.format = format.to_string();
-            entry.time = profile.time;
-            entry.time_fields = time_fields.join(",");
-            entry.rows = Some(profile.rows);
             lake.catalog.register(&[entry]).await?;
             report.kept.push((lake.name(path), format.to_string()));
         }
@@ -133,12 +124,17 @@ pub async fn ingest_one(
     Ok(())
 }
 
-/// The catalog entry of a segment just written.
-pub fn segment_entry(segment: &Segment, source: Option<&str>) -> Result<Entry, LakeError> {
+/// The catalog entry of a segment just written from a source in `format` (whose time fields
+/// the segment's times were read from).
+pub fn segment_entry(
+    segment: &Segment,
+    format: &str,
+    source: Option<&str>,
+) -> Result<Entry, LakeError> {
     Ok(Entry {
         uri: uri_of(&segment.path)?,
         kind: Kind::Segment,
-        format: "ndjson".to_string(),
+        format: format.to_string(),
         time: segment.time,
         time_fields: segment.time_fields.join(","),
         rows: Some(segment.rows),

@@ -260,9 +260,7 @@ async fn main() -> Result<()> {
                 .await
                 .context("ingest failed")?;
             for (file, format) in &report.kept {
-                eprintln!(
-                    "read in place ({format} is not converted; its time range is catalogued): {file}"
-                );
+                eprintln!("read in place ({format}: no fields to index): {file}");
             }
             for (file, why) in &report.failed {
                 eprintln!("registered as it is (cannot be read to the end: {why}): {file}");

@@ -12,6 +12,21 @@ use crate::plan::{Plan, Values};
 #[error("not a common/combined access log line")]
 pub(crate) struct NotAccessLog;
 
+/// Every field an access log line can fill, in the order they appear.
+pub(crate) const FIELDS: &[&str] = &[
+    "clientip",
+    "ident",
+    "auth",
+    "timestamp",
+    "verb",
+    "request",
+    "httpversion",
+    "response",
+    "bytes",
+    "referrer",
+    "agent",
+];
+
 /// Fills `values` from one access log line.
 pub(crate) fn extract<'a>(
     line: &'a [u8],

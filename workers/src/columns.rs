@@ -28,20 +28,26 @@ pub(crate) const VPC_V2_FIELDS: &[&str] = &[
 struct Layout {
     /// (column, slot), by column.
     wanted: Vec<(usize, usize)>,
-    width: usize,
+    /// Every column's name, in order.
+    names: Vec<String>,
 }
 
 impl Layout {
+    /// The plan's columns; with `Plan::every_column`, all of them, slot = column.
     fn new<'n>(names: impl Iterator<Item = &'n str>, plan: &Plan) -> Layout {
-        let mut width = 0;
-        let mut wanted = Vec::new();
-        for (column, name) in names.enumerate() {
-            width += 1;
-            if let Some(slot) = plan.slot(name) {
-                wanted.push((column, slot));
-            }
-        }
-        Layout { wanted, width }
+        let names: Vec<String> = names.map(str::to_string).collect();
+        let wanted = names
+            .iter()
+            .enumerate()
+            .filter_map(|(column, name)| {
+                if plan.reads_every_column() {
+                    Some((column, column))
+                } else {
+                    plan.slot(name).map(|slot| (column, slot))
+                }
+            })
+            .collect();
+        Layout { wanted, names }
     }
 
     /// Fills `values` from the row's cells; `value` reads a cell (`None`: the format's mark
@@ -64,11 +70,11 @@ impl Layout {
                 wanted.next();
             }
         }
-        if count == self.width {
+        if count == self.names.len() {
             Ok(())
         } else {
             Err(RowError::Width {
-                expected: self.width,
+                expected: self.names.len(),
                 found: count,
             })
         }
@@ -131,6 +137,11 @@ impl Zeek {
         true
     }
 
+    /// The current layout's column names (none before `#fields`).
+    pub fn columns(&self) -> Option<&[String]> {
+        self.layout.as_ref().map(|l| l.names.as_slice())
+    }
+
     pub fn row<'a>(&self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
         let layout = self.layout.as_ref().ok_or(RowError::NoHeader)?;
         let cells = line.split(move |&b| b == self.separator);
@@ -180,6 +191,10 @@ impl VpcFlow {
         };
         self.layout = Some(layout);
         header
+    }
+
+    pub fn columns(&self) -> Option<&[String]> {
+        self.layout.as_ref().map(|l| l.names.as_slice())
     }
 
     pub fn row<'a>(&self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
@@ -244,6 +259,10 @@ impl Csv {
             self.layout = Some(Layout::new(names.iter().map(String::as_str), plan));
         }
         true
+    }
+
+    pub fn columns(&self) -> Option<&[String]> {
+        self.layout.as_ref().map(|l| l.names.as_slice())
     }
 
     pub fn row<'a>(&'a mut self, line: &[u8], values: &mut Values<'a>) -> Result<(), RowError> {

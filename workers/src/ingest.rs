@@ -1,16 +1,19 @@
-//! Ingest: a source file in, indexed segments out. JSON sources (NDJSON, a JSON array,
-//! CloudTrail's `{"Records":[...]}`) are copied event by event into segments; the source
-//! file itself is left untouched. Other formats are not converted yet: they stay as they
-//! are and are scanned whole, but their events' time range is read once, here, so the
-//! catalog can rule them out by time like segments.
+//! Ingest: a source file in, indexed segments out; the source file itself is left
+//! untouched. JSON sources (NDJSON, a JSON array, CloudTrail's `{"Records":[...]}`) are
+//! copied event by event. Rows of the column and access-log formats (Zeek TSV, VPC flow
+//! text, CSV, Apache) become JSON objects of their named fields, each value the text a
+//! scan of the source reads, so a query answers alike over the source and its segments.
+//! Free text has no fields to index and stays as it is.
 
-use std::io;
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
+use crate::apache;
 use crate::array::{ArrayReader, Element};
 use crate::format::Format;
 use crate::lines::{Line, LineReader};
-use crate::scan::{ScanOptions, TimeProfile, open_text, time_fields, time_profile};
+use crate::plan::{Plan, Values};
+use crate::scan::{Rows, ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
 
 /// Uncompressed bytes at which a segment is closed and the next begun.
@@ -26,13 +29,8 @@ pub enum Ingested {
         /// Events that were not JSON objects: counted, left out.
         malformed: u64,
     },
-    /// A format ingest does not convert: the file is scanned as it is.
-    Raw {
-        format: Format,
-        profile: TimeProfile,
-        /// The fields `profile.time` was read from.
-        time_fields: Vec<String>,
-    },
+    /// Free text, which ingest does not convert: the file is scanned as it is.
+    Raw(Format),
 }
 
 /// Writes the events of `path` into segments at `segment_path(0)`, `segment_path(1)`, …
@@ -44,39 +42,37 @@ pub fn ingest_file(
 ) -> io::Result<Ingested> {
     let mut text = open_text(path)?;
     let format = options.format_of(&mut text)?;
-    let time_fields = time_fields(format, options);
-    if !matches!(format, Format::Ndjson | Format::Json) {
-        let profile = time_profile(text, format, &time_fields)?;
-        return Ok(Ingested::Raw {
-            format,
-            profile,
-            time_fields,
-        });
+    if format == Format::Text {
+        return Ok(Ingested::Raw(format));
     }
     let mut out = Output {
-        time_fields,
+        time_fields: time_fields(format, options),
         writer: None,
         segments: Vec::new(),
         malformed: 0,
         segment_path,
     };
-    if format == Format::Json {
-        let mut elements = ArrayReader::new(text);
-        while let Some(element) = elements.next_element()? {
-            match element {
-                Element::Json(json) => out.add(json)?,
-                Element::TooLong => out.malformed += 1,
+    match format {
+        Format::Json => {
+            let mut elements = ArrayReader::new(text);
+            while let Some(element) = elements.next_element()? {
+                match element {
+                    Element::Json(json) => out.add(json)?,
+                    Element::TooLong => out.malformed += 1,
+                }
             }
         }
-    } else {
-        let mut lines = LineReader::new(text);
-        while let Some(line) = lines.next_line()? {
-            match line {
-                Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => {}
-                Line::Text(text) => out.add(text)?,
-                Line::TooLong => out.malformed += 1,
+        Format::Ndjson => {
+            let mut lines = LineReader::new(text);
+            while let Some(line) = lines.next_line()? {
+                match line {
+                    Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => {}
+                    Line::Text(text) => out.add(text)?,
+                    Line::TooLong => out.malformed += 1,
+                }
             }
         }
+        _ => convert_rows(text, format, &mut out)?,
     }
     let (segments, malformed) = out.finish()?;
     Ok(Ingested::Segments {
@@ -84,6 +80,67 @@ pub fn ingest_file(
         segments,
         malformed,
     })
+}
+
+/// Rows of a column or access-log format into `out` as JSON objects: a key per field the
+/// row has (a Zeek unset `-` or an empty CSV cell is no key, as a scan sees no value), each
+/// value the field's text.
+fn convert_rows<F: FnMut(u32) -> PathBuf>(
+    text: impl BufRead,
+    format: Format,
+    out: &mut Output<F>,
+) -> io::Result<()> {
+    let plan = match format {
+        Format::Apache => Plan::for_fields(apache::FIELDS),
+        _ => Plan::every_column(),
+    };
+    let mut names: Vec<String> = match format {
+        Format::Apache => apache::FIELDS.iter().map(|f| f.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let mut lines = LineReader::new(text);
+    let mut rows = Rows::new(format);
+    let mut json = Vec::new();
+    while let Some(line) = lines.next_line()? {
+        let text = match line {
+            Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
+            Line::Text(text) => text,
+            Line::TooLong => {
+                out.malformed += 1;
+                continue;
+            }
+        };
+        let header = rows.header(text, &plan);
+        // A header may set or change the columns (a VPC file's first row sets the
+        // default ones without being a header).
+        if let Some(columns) = rows.columns()
+            && columns != names.as_slice()
+        {
+            names = columns.to_vec();
+        }
+        if header {
+            continue;
+        }
+        let mut values: Values<'_> = vec![None; names.len()];
+        if rows.row(text, &plan, &mut values).is_err() {
+            out.malformed += 1;
+            continue;
+        }
+        json.clear();
+        json.push(b'{');
+        for (name, value) in names.iter().zip(&values) {
+            let Some(value) = value else { continue };
+            if json.len() > 1 {
+                json.push(b',');
+            }
+            sonic_rs::to_writer(&mut json, name).map_err(io::Error::other)?;
+            json.push(b':');
+            sonic_rs::to_writer(&mut json, value.as_ref()).map_err(io::Error::other)?;
+        }
+        json.push(b'}');
+        out.add(&json)?;
+    }
+    Ok(())
 }
 
 /// Copies the events of `segments` (as ingest wrote them, read whole) into new segments at

@@ -24,6 +24,8 @@ pub(crate) struct Plan {
     /// A bit per (length, first byte, last byte) signature of the slot names: most keys
     /// of an event are not wanted, and this rules them out without comparing names.
     signatures: [u64; SIGNATURE_WORDS],
+    /// Column formats fill a slot per column, whatever its name (ingest converting rows).
+    every_column: bool,
 }
 
 const SIGNATURE_WORDS: usize = 1024 / 64;
@@ -60,20 +62,48 @@ impl Plan {
             plan.lookups.push((field.to_string(), slots));
         }
         plan.time = time_fields.iter().map(|f| plan.slot_for(f)).collect();
-        for name in &plan.names {
+        plan.finish();
+        plan
+    }
+
+    /// Signatures and prefixes of the slot names, once they are all known.
+    fn finish(&mut self) {
+        for name in &self.names {
             let bit = signature(name.as_bytes());
-            plan.signatures[bit / 64] |= 1 << (bit % 64);
+            self.signatures[bit / 64] |= 1 << (bit % 64);
             let mut end = 0;
             while let Some(dot) = name[end..].find('.') {
                 end += dot;
                 let prefix = &name[..end];
-                if !plan.prefixes.iter().any(|p| p == prefix) {
-                    plan.prefixes.push(prefix.to_string());
+                if !self.prefixes.iter().any(|p| p == prefix) {
+                    self.prefixes.push(prefix.to_string());
                 }
                 end += 1;
             }
         }
+    }
+
+    /// A plan reading exactly `names`, slot i holding `names[i]`.
+    pub fn for_fields(names: &[&str]) -> Plan {
+        let mut plan = Plan::default();
+        for name in names {
+            let slot = plan.slot_for(name);
+            plan.lookups.push((name.to_string(), vec![slot]));
+        }
+        plan.finish();
         plan
+    }
+
+    /// A plan for reading rows of a column format whole: slot i is column i.
+    pub fn every_column() -> Plan {
+        Plan {
+            every_column: true,
+            ..Plan::default()
+        }
+    }
+
+    pub fn reads_every_column(&self) -> bool {
+        self.every_column
     }
 
     fn slot_for(&mut self, name: &str) -> usize {
@@ -111,6 +141,7 @@ impl Plan {
         self.names.len()
     }
 
+    #[cfg(test)]
     pub fn empty_values<'a>(&self) -> Values<'a> {
         vec![None; self.slots()]
     }

@@ -115,60 +115,6 @@ pub fn time_fields(format: Format, options: &ScanOptions) -> Vec<String> {
     }
 }
 
-/// A line-format file's events counted and their times bounded, without any query: what
-/// the catalog keeps of a file ingest leaves as it is, so that time bounds rule it out unread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeProfile {
-    pub rows: u64,
-    pub malformed: u64,
-    /// Earliest and latest event time (epoch ms) among rows with one.
-    pub time: Option<(i64, i64)>,
-}
-
-/// Reads every event of `reader` (in `format`, one event per line) for its time only.
-pub(crate) fn time_profile(
-    reader: impl BufRead,
-    format: Format,
-    time_fields: &[String],
-) -> io::Result<TimeProfile> {
-    let everything = shared_sketch::parse("").map_err(|e| io::Error::other(e.message))?;
-    let plan = Plan::new(&everything, &Matcher::new(None), time_fields);
-    let mut profile = TimeProfile {
-        rows: 0,
-        malformed: 0,
-        time: None,
-    };
-    let mut lines = LineReader::new(reader);
-    let mut rows = Rows::new(format);
-    while let Some(line) = lines.next_line()? {
-        let text = match line {
-            Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-            Line::Text(text) => text,
-            Line::TooLong => {
-                profile.malformed += 1;
-                continue;
-            }
-        };
-        if rows.header(text, &plan) {
-            continue;
-        }
-        let mut values = plan.empty_values();
-        if rows.row(text, &plan, &mut values).is_err() {
-            profile.malformed += 1;
-            continue;
-        }
-        profile.rows += 1;
-        if let Some(t) = plan.time_text(&values).and_then(event_time) {
-            profile.time = Some(
-                profile
-                    .time
-                    .map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))),
-            );
-        }
-    }
-    Ok(profile)
-}
-
 /// One query's evaluation over one file's events.
 pub(crate) struct Scan<'q> {
     query: &'q Query,
@@ -396,7 +342,7 @@ impl RecentLines {
 }
 
 /// The line-based formats' per-file state (column layouts, CSV buffers).
-enum Rows {
+pub(crate) enum Rows {
     Ndjson(JsonReader),
     Zeek(Zeek),
     VpcFlow(VpcFlow),
@@ -406,7 +352,7 @@ enum Rows {
 }
 
 impl Rows {
-    fn new(format: Format) -> Rows {
+    pub(crate) fn new(format: Format) -> Rows {
         match format {
             Format::Ndjson | Format::Json => Rows::Ndjson(JsonReader::default()),
             Format::Zeek => Rows::Zeek(Zeek::new()),
@@ -418,7 +364,7 @@ impl Rows {
     }
 
     /// Takes a header line (Zeek directives, the CSV header, a VPC field-name line).
-    fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+    pub(crate) fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
         match self {
             Rows::Zeek(zeek) => zeek.header(line, plan),
             Rows::VpcFlow(vpc) => vpc.header(line, plan),
@@ -427,8 +373,18 @@ impl Rows {
         }
     }
 
+    /// The column formats' current column names.
+    pub(crate) fn columns(&self) -> Option<&[String]> {
+        match self {
+            Rows::Zeek(zeek) => zeek.columns(),
+            Rows::VpcFlow(vpc) => vpc.columns(),
+            Rows::Csv(csv) => csv.columns(),
+            Rows::Ndjson(_) | Rows::Apache | Rows::Text => None,
+        }
+    }
+
     /// Reads one event's fields; `Err` for a line that is not one of this format.
-    fn row<'a>(
+    pub(crate) fn row<'a>(
         &'a mut self,
         line: &'a [u8],
         plan: &Plan,

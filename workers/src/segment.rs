@@ -19,7 +19,7 @@ use shared_sketch::{Partial, Query};
 use crate::format::{Format, event_time};
 use crate::index::{PageSummary, SegmentIndex};
 use crate::json::JsonReader;
-use crate::scan::{Scan, ScanOptions, scan_file, time_fields};
+use crate::scan::{Scan, ScanOptions, scan_file};
 
 /// Uncompressed bytes per page (gzip member).
 pub const PAGE_BYTES: usize = 1 << 20;
@@ -246,7 +246,12 @@ fn read_pages(
     query: &Query,
     options: &ScanOptions,
 ) -> io::Result<()> {
-    let time_fields = time_fields(Format::Ndjson, options);
+    // Events' times are read from the fields ingest read them from (a Zeek row's `ts`, a
+    // CSV row's `Timestamp`), unless the query's options name another.
+    let time_fields = match &options.time_field {
+        Some(field) => vec![field.clone()],
+        None => index.time_fields.clone(),
+    };
     // Page times were read from the index's fields: they bound a scan reading the same.
     let range = if time_fields == index.time_fields {
         query.time_range_if_absolute()
