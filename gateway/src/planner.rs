@@ -16,8 +16,9 @@ pub struct Planned {
     pub pruned_bytes: u64,
 }
 
-/// The fields a scan reads an entry's time from, for an entry of `format` (segments are
-/// NDJSON): a recorded range read from other fields bounds nothing.
+/// The fields a scan reads an entry's time from, for an entry of `format` (a segment's is
+/// its source's, whose fields its times were read from and its scan reads): a recorded
+/// range read from other fields bounds nothing.
 pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
     match options.format.or_else(|| format.parse::<Format>().ok()) {
         Some(format) => time_fields(format, options).join(","),
