@@ -47,7 +47,11 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
     let done_text = move || {
         let p = progress();
         if p.cancelled {
-            "cancelled".to_string()
+            format!(
+                "cancelled: the answer covers {} of {} files",
+                thousands(p.files_done),
+                thousands(p.files_total)
+            )
         } else if let Some(why) = p.stopped {
             why
         } else {
