@@ -4,18 +4,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, demoData, launchBrowser, runQuery, startServer } from './lib.mjs';
+import { ARTIFACTS, demoData, openPage, runQuery, startServer } from './lib.mjs';
 
 const FILES = 168; // a week of hourly files
-let data, server, browser, page;
+let data, server, browser, page, pageErrors;
 
 before(async () => {
   // Big enough that one scan slot takes seconds over it: time to press Cancel.
   data = demoData(['--records', '1500000', '--days', '7', '--seed', '3']);
   server = await startServer(data, ['--workers', '1']);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  await page.goto(server.url);
+  ({ browser, page, errors: pageErrors } = await openPage(server.url));
 });
 
 after(async () => {
@@ -79,4 +77,8 @@ test('Esc in the query bar cancels too, and the next query runs to the end', asy
   await runQuery(page, 'dst_port:22 | stats count()');
   assert.match(await page.getByTestId('query-done').textContent(), /^done in/);
   assert.match(await page.getByTestId('progress').textContent(), new RegExp(`^${FILES} / ${FILES} files`));
+});
+
+test('the page raised no errors', () => {
+  assert.deepEqual(pageErrors, []);
 });

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  ARTIFACTS, countBy, demoData, launchBrowser, readRecords, runQuery, sketchlake, startServer, tempDir,
+  ARTIFACTS, countBy, demoData, openPage, readRecords, runQuery, sketchlake, startServer, tempDir,
 } from './lib.mjs';
 
-let source, lake, records, server, timed, browser, page;
-const pageErrors = [];
+let source, lake, records, server, timed, browser, page, pageErrors;
 
 before(async () => {
   // Three days from 2026-11-15T00:00Z, one file per hour: 72 files.
@@ -21,10 +20,7 @@ before(async () => {
   sketchlake(['ingest', '--data', lake, source]);
   server = await startServer(lake, ['--workers', '1']);
   timed = await startServer(lake, ['--workers', '1', '--query-timeout', '0.001']);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(server.url);
+  ({ browser, page, errors: pageErrors } = await openPage(server.url));
 });
 
 after(async () => {

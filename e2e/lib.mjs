@@ -68,7 +68,7 @@ export async function startServer(dataDir, extraArgs = []) {
 }
 
 /** Headless Chromium with the flags this closed network needs; a fresh profile each time. */
-export async function launchBrowser() {
+async function launchBrowser() {
   const profile = tempDir('profile');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -86,6 +86,16 @@ export async function launchBrowser() {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh browser on `url`; `errors` collects the page's uncaught errors. */
+export async function openPage(url) {
+  const browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { browser, page, errors };
 }
 
 /** Types a query, runs it, and waits until the page says it is done. */

@@ -5,20 +5,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, countBy, demoData, launchBrowser, readRecords, runQuery, startServer } from './lib.mjs';
+import { ARTIFACTS, countBy, demoData, openPage, readRecords, runQuery, startServer } from './lib.mjs';
 
-let data, records, server, browser, page;
-const pageErrors = [];
+let data, records, server, browser, page, pageErrors;
 
 before(async () => {
   data = demoData(['--records', '48000', '--days', '2', '--seed', '7']);
   records = readRecords(data);
   // One worker: the scan takes long enough for several flushes to stream in.
   server = await startServer(data, ['--workers', '1']);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(server.url);
+  ({ browser, page, errors: pageErrors } = await openPage(server.url));
 });
 
 after(async () => {

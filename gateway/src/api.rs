@@ -77,7 +77,6 @@ pub async fn query(
     Ok((status, Json(response)).into_response())
 }
 
-/// `GET /api/v1/query/stream?q=...`: newline-delimited JSON as the query runs — one
 /// `GET /api/v1/status`: the executor's scans in flight and started, and the query time
 /// limit — enough to see that a gateway is busy, idle, or stuck.
 pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value> {
@@ -87,6 +86,7 @@ pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value
     }))
 }
 
+/// `GET /api/v1/query/stream?q=...`: newline-delimited JSON as the query runs — one
 /// `{"plan": …}`, then `{"progress": …}` (at most ~10 a second), then `{"result": …}` (the
 /// same answer as `POST /api/v1/query`) or `{"error": …}`. Closing the connection stops
 /// the query.

@@ -1,7 +1,7 @@
 //! Compaction: many small segments (one per small source file) cost a task, an index read
-//! and a catalog row each. Small segments of the same source format and time fields are copied into large
-//! ones, and one catalog transaction swaps them: queries plan the small ones or the large
-//! ones, never both. The small files stay until the sweep's grace period has passed, for
+//! and a catalog row each. Small segments of one source format and time fields are copied
+//! into large ones, and one catalog transaction swaps them: queries plan the small ones or
+//! the large ones, never both. The small files stay until the sweep's grace period has passed, for
 //! queries already reading them.
 
 use std::path::PathBuf;

@@ -59,18 +59,11 @@ pub async fn ingest_one(
 ) -> Result<(), LakeError> {
     report.files += 1;
     let mut entry = raw_entry(path)?;
-    let done = |e: &Entry| {
-        // Copied into segments, or read for its time range and unchanged since.
-        e.state == State::Ingested
-            || (e.kind == Kind::Raw
-                && e.rows.is_some()
-                && (e.bytes, e.modified_ms) == (entry.bytes, entry.modified_ms))
-    };
     if lake
         .catalog
         .get(&entry.uri)
         .await?
-        .is_some_and(|e| done(&e))
+        .is_some_and(|e| e.state == State::Ingested)
     {
         report.skipped += 1;
         return Ok(());

@@ -158,14 +158,23 @@ async fn settled_scans(addr: std::net::SocketAddr) -> u64 {
     panic!("scans still starting 10 s after the query stopped");
 }
 
+/// Opens a socket to the gateway at `addr` and sends `q` as the first message.
+async fn send_query(
+    addr: std::net::SocketAddr,
+    q: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    socket.send(query(q)).await.unwrap();
+    socket
+}
+
 #[tokio::test]
 async fn a_cancel_message_stops_the_query_and_its_answer_covers_what_it_says() {
     let dir = three_days();
     let addr = common::start(dir.path(), 1).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
-    socket.send(query("| stats count()")).await.unwrap();
+    let mut socket = send_query(addr, "| stats count()").await;
     let cancel = encode(&ClientMessage::Cancel).unwrap();
     socket.send(Message::Binary(cancel.into())).await.unwrap();
 
@@ -195,10 +204,7 @@ async fn a_cancel_message_stops_the_query_and_its_answer_covers_what_it_says() {
 async fn closing_the_socket_stops_outstanding_scans_and_the_server_carries_on() {
     let dir = three_days();
     let addr = common::start(dir.path(), 1).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
-    socket.send(query("| stats count()")).await.unwrap();
+    let mut socket = send_query(addr, "| stats count()").await;
     let Some(Ok(Message::Binary(plan))) = socket.next().await else {
         panic!("no plan")
     };

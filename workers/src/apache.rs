@@ -111,41 +111,14 @@ pub(crate) fn parse_clf_time(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use shared_sketch::{Matcher, parse};
-
     use super::*;
 
-    const FIELDS: &str = "clientip:1 ident:1 auth:1 timestamp:1 verb:1 request:1 httpversion:1 \
-                          response:1 bytes:1 referrer:1 agent:1";
-
-    const NAMES: [&str; 11] = [
-        "clientip",
-        "ident",
-        "auth",
-        "timestamp",
-        "verb",
-        "request",
-        "httpversion",
-        "response",
-        "bytes",
-        "referrer",
-        "agent",
-    ];
-
-    /// The values of `NAMES`, in order.
+    /// The values of `FIELDS`, in order.
     fn read(line: &str) -> Result<Vec<Option<String>>, NotAccessLog> {
-        let query = parse(FIELDS).expect("parses");
-        let plan = Plan::new(&query, &Matcher::new(query.search.as_ref()), &[]);
+        let plan = Plan::for_fields(FIELDS);
         let mut values = plan.empty_values();
         extract(line.as_bytes(), &plan, &mut values)?;
-        Ok(NAMES
-            .iter()
-            .map(|n| {
-                values[plan.slot(n).expect("slot")]
-                    .as_deref()
-                    .map(str::to_string)
-            })
-            .collect())
+        Ok(values.into_iter().map(|v| v.map(Cow::into_owned)).collect())
     }
 
     fn strs(v: &[Option<&str>]) -> Vec<Option<String>> {

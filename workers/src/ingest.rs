@@ -26,7 +26,8 @@ pub enum Ingested {
         /// The source's format.
         format: Format,
         segments: Vec<Segment>,
-        /// Events that were not JSON objects: counted, left out.
+        /// Events that could not be read (not a JSON object, not a row of the format):
+        /// counted, left out, as a scan of the source skips them.
         malformed: u64,
     },
     /// Free text, which ingest does not convert: the file is scanned as it is.
@@ -111,10 +112,10 @@ fn convert_rows<F: FnMut(u32) -> PathBuf>(
             }
         };
         let header = rows.header(text, &plan);
-        // A header may set or change the columns (a VPC file's first row sets the
-        // default ones without being a header).
-        if let Some(columns) = rows.columns()
-            && columns != names.as_slice()
+        // A header sets or changes the columns; so does a VPC file's first row, which
+        // sets the default ones without being a header.
+        if (header || names.is_empty())
+            && let Some(columns) = rows.columns()
         {
             names = columns.to_vec();
         }
