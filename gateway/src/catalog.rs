@@ -14,8 +14,17 @@ use sqlx::{AnyPool, Row};
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
 const SCHEMA_VERSION: i64 = 1;
 
-/// Every format, in the order of `Catalog::plan`'s CASE branches ($3 to $9).
-const PLANNED_FORMATS: [&str; 7] = ["ndjson", "json", "zeek", "vpcflow", "apache", "csv", "text"];
+/// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
+/// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
+/// any other format matches no branch, is distinct from NULL, and is never ruled out.
+const PLAN_SQL: &str = "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND (
+    time_fields IS DISTINCT FROM CASE format
+        WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
+        WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
+        WHEN 'text' THEN $9 END
+    OR time_min IS NULL OR time_max IS NULL
+    OR (time_max >= $1 AND time_min < $2)
+) ORDER BY uri";
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
@@ -265,22 +274,11 @@ impl Catalog {
     ) -> Result<Selection, CatalogError> {
         // One transaction: the totals and the selection see the same catalog.
         let mut tx = self.pool.begin().await?;
-        // The formats are spelled out because the SQL must be a literal; an entry of any
-        // other format matches no branch, is distinct from NULL, and is never ruled out.
-        let mut select = sqlx::query(
-            "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND (
-                time_fields IS DISTINCT FROM CASE format
-                    WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
-                    WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
-                    WHEN 'text' THEN $9 END
-                OR time_min IS NULL OR time_max IS NULL
-                OR (time_max >= $1 AND time_min < $2)
-            ) ORDER BY uri",
-        )
-        .bind(start.unwrap_or(i64::MIN))
-        .bind(end.unwrap_or(i64::MAX));
-        for format in PLANNED_FORMATS {
-            select = select.bind(time_fields(format));
+        let mut select = sqlx::query(PLAN_SQL)
+            .bind(start.unwrap_or(i64::MIN))
+            .bind(end.unwrap_or(i64::MAX));
+        for (_, name) in workers::FORMATS {
+            select = select.bind(time_fields(name));
         }
         let rows = select.fetch_all(&mut *tx).await?;
         let targets = rows
@@ -398,4 +396,18 @@ fn entry(row: &AnyRow) -> Result<Entry, CatalogError> {
         state,
         uri,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_query_binds_every_format_in_order() {
+        for (i, (_, name)) in workers::FORMATS.iter().enumerate() {
+            let branch = format!("WHEN '{name}' THEN ${}", i + 3);
+            assert!(PLAN_SQL.contains(&branch), "{branch}");
+        }
+        assert!(!PLAN_SQL.contains(&format!("${}", workers::FORMATS.len() + 3)));
+    }
 }

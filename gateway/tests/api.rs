@@ -107,12 +107,7 @@ async fn a_truncated_file_is_reported_and_the_rest_still_answers() {
 
     // Ingested, the damaged file stays readable where it is: the lake answers the same.
     let lake = tempfile::tempdir().unwrap();
-    let (_, said) = common::cli(&[
-        "ingest".as_ref(),
-        "--data".as_ref(),
-        lake.path().as_os_str(),
-        dir.path().as_os_str(),
-    ]);
+    let (_, said) = common::ingest(lake.path(), dir.path());
     assert!(
         said.contains("cannot be read to the end") && said.contains("03.json.gz"),
         "{said}"
@@ -176,12 +171,7 @@ async fn the_cli_prints_the_api_answer() {
 async fn ingested_segments_answer_as_the_sources_do() {
     let (dir, _) = common::demo_data(24_000);
     let segments = tempfile::tempdir().unwrap();
-    let (printed, _) = common::cli(&[
-        "ingest".as_ref(),
-        "--data".as_ref(),
-        segments.path().as_os_str(),
-        dir.path().as_os_str(),
-    ]);
+    let (printed, _) = common::ingest(segments.path(), dir.path());
     assert!(
         printed.contains("ingested 24 files into 24 segments"),
         "{printed}"
@@ -309,15 +299,7 @@ async fn the_stream_endpoint_sends_plan_progress_and_the_final_answer() {
 async fn ingested_zeek_tsv_is_ruled_out_by_time() {
     let source = common::real("stratosphere-zeek/005-zeek-scenario-malicious");
     let lake = tempfile::tempdir().unwrap();
-    let ingest = || {
-        common::cli(&[
-            "ingest".as_ref(),
-            "--data".as_ref(),
-            lake.path().as_os_str(),
-            source.as_os_str(),
-        ])
-        .0
-    };
+    let ingest = || common::ingest(lake.path(), &source).0;
     let printed = ingest();
     assert!(
         printed.starts_with("ingested 4 files into 3 segments"),

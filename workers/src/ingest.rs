@@ -8,6 +8,8 @@
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
+use shared_sketch::recycle;
+
 use crate::apache;
 use crate::array::{ArrayReader, Element};
 use crate::format::Format;
@@ -102,6 +104,7 @@ fn convert_rows<F: FnMut(u32) -> PathBuf>(
     let mut lines = LineReader::new(text);
     let mut rows = Rows::new(format);
     let mut json = Vec::new();
+    let mut spare: Values<'static> = Vec::new();
     while let Some(line) = lines.next_line()? {
         let text = match line {
             Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
@@ -122,23 +125,29 @@ fn convert_rows<F: FnMut(u32) -> PathBuf>(
         if header {
             continue;
         }
-        let mut values: Values<'_> = vec![None; names.len()];
-        if rows.row(text, &plan, &mut values).is_err() {
+        // The scan's trick: one buffer for every row's values, emptied between rows.
+        let mut values: Values<'_> = recycle(std::mem::take(&mut spare));
+        values.resize(names.len(), None);
+        let readable = rows.row(text, &plan, &mut values).is_ok();
+        if readable {
+            json.clear();
+            json.push(b'{');
+            for (name, value) in names.iter().zip(&values) {
+                let Some(value) = value else { continue };
+                if json.len() > 1 {
+                    json.push(b',');
+                }
+                sonic_rs::to_writer(&mut json, name).map_err(io::Error::other)?;
+                json.push(b':');
+                sonic_rs::to_writer(&mut json, value.as_ref()).map_err(io::Error::other)?;
+            }
+            json.push(b'}');
+        }
+        spare = recycle(values);
+        if !readable {
             out.malformed += 1;
             continue;
         }
-        json.clear();
-        json.push(b'{');
-        for (name, value) in names.iter().zip(&values) {
-            let Some(value) = value else { continue };
-            if json.len() > 1 {
-                json.push(b',');
-            }
-            sonic_rs::to_writer(&mut json, name).map_err(io::Error::other)?;
-            json.push(b':');
-            sonic_rs::to_writer(&mut json, value.as_ref()).map_err(io::Error::other)?;
-        }
-        json.push(b'}');
         out.add(&json)?;
     }
     Ok(())

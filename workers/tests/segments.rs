@@ -102,11 +102,7 @@ fn pruned_segment_scans_answer_as_full_scans_do() {
     ] {
         let full = run(&sources, query);
         let pruned = run_segments(&segments, query);
-        assert_eq!(pruned.matched, full.matched, "{query}");
-        assert_eq!(pruned.aggs, full.aggs, "{query}");
-        assert_eq!(pruned.series, full.series, "{query}");
-        assert_eq!(pruned.groups, full.groups, "{query}");
-        assert_eq!(pruned.hits.len(), full.hits.len(), "{query}");
+        assert_same_answer(&pruned, &full, query);
         assert_eq!(
             pruned.stats.records + pruned_rows(&segments, query),
             full.stats.records,
@@ -123,6 +119,15 @@ fn pruned_segment_scans_answer_as_full_scans_do() {
             assert!(pruned.stats.bytes_read < pruned.stats.bytes, "{query}");
         }
     }
+}
+
+/// The answers over segments and over sources agree in everything but the scan stats.
+fn assert_same_answer(segments: &QueryResult, sources: &QueryResult, query: &str) {
+    assert_eq!(segments.matched, sources.matched, "{query}");
+    assert_eq!(segments.aggs, sources.aggs, "{query}");
+    assert_eq!(segments.series, sources.series, "{query}");
+    assert_eq!(segments.groups, sources.groups, "{query}");
+    assert_eq!(segments.hits.len(), sources.hits.len(), "{query}");
 }
 
 /// Rows in the pages a query's scan ruled out.
@@ -244,10 +249,7 @@ fn converted_formats_answer_as_their_sources_do() {
     ] {
         let full = run(&sources, query);
         let pruned = run_segments(&segments, query);
-        assert_eq!(pruned.matched, full.matched, "{query}");
-        assert_eq!(pruned.aggs, full.aggs, "{query}");
-        assert_eq!(pruned.groups, full.groups, "{query}");
-        assert_eq!(pruned.hits.len(), full.hits.len(), "{query}");
+        assert_same_answer(&pruned, &full, query);
         assert!(
             full.matched > 0,
             "{query}: matches nothing, so proves nothing"

@@ -114,3 +114,13 @@ pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (String, String) {
     assert!(out.status.success(), "sketchlake failed: {stderr}");
     (String::from_utf8(out.stdout).unwrap(), stderr)
 }
+
+/// `sketchlake ingest --data LAKE SOURCE`; its stdout and stderr.
+pub fn ingest(lake: &Path, source: &Path) -> (String, String) {
+    cli(&[
+        "ingest".as_ref(),
+        "--data".as_ref(),
+        lake.as_os_str(),
+        source.as_os_str(),
+    ])
+}
