@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::run::{Engine, run_query};
+use crate::summary::{LakeSummary, summarize};
 
 #[derive(Debug, Deserialize)]
 pub struct QueryRequest {
@@ -84,6 +85,15 @@ pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value
         "executor": engine.executor.status(),
         "query_timeout_s": engine.timeout.as_secs_f64(),
     }))
+}
+
+/// `GET /api/v1/lake`: files by format, known time span, and the kind of data (the page
+/// opens the matching dashboard).
+pub async fn lake(State(engine): State<Arc<Engine>>) -> Result<Json<LakeSummary>, ApiError> {
+    summarize(&engine.lake)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// `GET /api/v1/query/stream?q=...`: newline-delimited JSON as the query runs — one

@@ -11,6 +11,7 @@ pub mod lake;
 pub mod planner;
 pub mod run;
 pub mod server;
+pub mod summary;
 pub mod table;
 pub mod watch;
 pub mod ws;

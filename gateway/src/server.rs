@@ -17,6 +17,7 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/query", post(api::query))
         .route("/api/v1/query/stream", get(api::stream))
         .route("/api/v1/status", get(api::status))
+        .route("/api/v1/lake", get(api::lake))
         .with_state(engine);
     match ui_dir {
         Some(dir) => {

@@ -65,6 +65,80 @@ async fn top_and_stats_match_exact_answers_over_demo_data() {
     );
 }
 
+/// What a dashboard asks for: several lists and numbers from one scan, and the timeline.
+#[tokio::test]
+async fn one_stats_carries_top_rare_and_numbers_and_every_answer_a_timeline() {
+    let (dir, _) = common::demo_data(24_000);
+    let all = common::records(dir.path());
+    let url = start(dir.path()).await;
+
+    let (status, alone) = common::post_query(&url, "| top 10 src_ip").await;
+    assert_eq!(status, 200, "{alone}");
+    let (status, body) = common::post_query(
+        &url,
+        "| stats count, top(10, src_ip), rare(5, dst_ip), dc(dst_ip)",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["aggs"][0]["value"]["value"], all.len() as u64);
+    // The same sketch over the same events: the same rows.
+    assert_eq!(body["aggs"][1]["value"], alone["aggs"][0]["value"]);
+    assert_eq!(body["aggs"][1]["label"], "top(10, src_ip)");
+    let mut dst: HashMap<&str, u64> = HashMap::new();
+    for r in &all {
+        *dst.entry(r["dstaddr"].as_str().unwrap()).or_default() += 1;
+    }
+    let rare = body["aggs"][2]["value"]["rows"].as_array().unwrap();
+    assert_eq!(rare.len(), 5);
+    for row in rare {
+        assert_eq!(row["count"], dst[row["value"].as_str().unwrap()], "{row}");
+    }
+
+    // Every event in its bucket: the span is the narrowest that fits a day in 200 buckets
+    // as the data arrived, and each bucket's count is exact.
+    let timeline = &body["timeline"];
+    let span = timeline["span_seconds"].as_i64().unwrap();
+    assert_eq!(span, 600);
+    let mut exact: std::collections::BTreeMap<i64, u64> = Default::default();
+    for r in &all {
+        let start = r["start"].as_i64().unwrap();
+        *exact
+            .entry(start.div_euclid(span) * span * 1000)
+            .or_default() += 1;
+    }
+    let points: std::collections::BTreeMap<i64, u64> = timeline["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["time"].as_i64().unwrap(), p["matched"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(points, exact);
+}
+
+#[tokio::test]
+async fn the_lake_summary_names_the_kind_of_data() {
+    let (dir, _) = common::demo_data(2_400);
+    let base = common::start(dir.path(), 2).await;
+    let summary: Value = reqwest::get(format!("http://{base}/api/v1/lake"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["files"], 24);
+    assert_eq!(summary["formats"]["ndjson"], 24);
+    assert_eq!(summary["kind"], "flows");
+
+    let trail = common::start(&common::real("stratus-cloudtrail"), 1).await;
+    let summary: Value = reqwest::get(format!("http://{trail}/api/v1/lake"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["kind"], "cloudtrail", "{summary}");
+}
+
 #[tokio::test]
 async fn a_bad_query_is_a_400_naming_the_column() {
     let dir = tempfile::tempdir().unwrap();

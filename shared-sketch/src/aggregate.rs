@@ -187,6 +187,15 @@ impl TimeSeries {
         )
     }
 
+    /// One event in a count-only series (a partial's timeline): its bucket's count, or
+    /// `untimed` without a time.
+    pub fn count(&mut self, time: Option<i64>) {
+        match time.and_then(|t| self.bucket(t, &Aggs::new(&[]))) {
+            Some(bucket) => bucket.matched += 1,
+            None => self.untimed += 1,
+        }
+    }
+
     /// Steps the span up the ladder (then doubles it past the ladder's end).
     fn widen(&mut self) -> bool {
         let next = SPANS

@@ -32,6 +32,9 @@ pub struct Partial {
     pub all: Group,
     /// Per value of the `by` fields, when the query has them.
     pub groups: Option<Groups>,
+    /// Matching events per time bucket, for every query: the histogram a user brushes to
+    /// narrow the time range. Counts only, so it costs a bucket lookup per match.
+    pub timeline: TimeSeries,
     /// The newest `MAX_HITS` matching events by (time, file, line), ascending.
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
@@ -233,6 +236,7 @@ impl Aggregator {
             partial: Partial {
                 all: template.clone(),
                 groups,
+                timeline: TimeSeries::new(None, query.time_range_if_absolute()),
                 hits: Vec::new(),
                 stats: ScanStats::default(),
             },
@@ -251,6 +255,7 @@ impl Aggregator {
                 .map(|agg| agg.field().and_then(|f| event.get(f))),
         );
         self.partial.all.add(&values, time, &self.template.totals);
+        self.partial.timeline.count(time);
         if let Some(groups) = &mut self.partial.groups {
             // Like Splunk: an event without every `by` field is in no group.
             let key: Option<Vec<Cow<'_, str>>> = self.by.iter().map(|f| event.get(f)).collect();
@@ -306,6 +311,7 @@ impl Partial {
         if let (Some(a), Some(b)) = (&mut self.groups, &other.groups) {
             a.merge(b)?;
         }
+        self.timeline.merge(&other.timeline)?;
         // Sorted, deduplicated, the newest MAX_HITS: the same whatever the merge order.
         self.hits.extend(other.hits.iter().cloned());
         self.hits.sort();
@@ -325,6 +331,7 @@ impl Partial {
             matched: self.matched(),
             aggs: aggs_result(&aggs, &self.all.totals),
             series: self.all.series.as_ref().map(|s| series_result(&aggs, s)),
+            timeline: series_result(&[], &self.timeline),
             groups: self.groups.as_ref().map(|g| groups_result(query, &aggs, g)),
             hits: self.hits.iter().rev().cloned().collect(),
             stats: self.stats.clone(),
@@ -638,6 +645,40 @@ mod tests {
         assert_eq!(ab.span_seconds, 300);
         assert_eq!(ab.points.len(), 600);
         assert!(ab.points.iter().all(|p| p.matched == 5));
+    }
+
+    #[test]
+    fn every_query_has_a_timeline_of_its_matches() {
+        let q = parse("| top 3 x").unwrap();
+        let day = 86_400_000;
+        // Two workers' events interleaved over 300 hours, one without a time. Unbounded, the
+        // span starts at a second and widens while more than 200 buckets are needed.
+        let mut a = Aggregator::new(&q);
+        let mut b = Aggregator::new(&q);
+        for hour in 0..300 {
+            let target = if hour % 2 == 0 { &mut a } else { &mut b };
+            target.add(&event(&[("x", "v")]), Some(hour * 3_600_000 + 1));
+        }
+        b.add(&event(&[("x", "v")]), None);
+        let (a, b) = (a.finish(), b.finish());
+        let (ab, ba) = merged_both_ways(&q, &[a, b]);
+        let (ab, ba) = (ab.result(&q).timeline, ba.result(&q).timeline);
+        assert_eq!(ab, ba);
+        assert_eq!(ab.untimed, 1);
+        assert_eq!(ab.span_seconds, 3 * 3600);
+        assert_eq!(ab.points.len(), 100);
+        assert!(
+            ab.points
+                .iter()
+                .all(|p| p.matched == 3 && p.value == AggValue::Count { value: 3 })
+        );
+
+        // A query bounded to one day buckets it in 10 minutes from the first event.
+        let mut q = parse("earliest=-1d latest=now x:v").unwrap();
+        q.resolve_time(100 * day);
+        let mut a = Aggregator::new(&q);
+        a.add(&event(&[("x", "v")]), Some(99 * day + 1));
+        assert_eq!(a.finish().result(&q).timeline.span_seconds, 600);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct QueryResult {
     pub aggs: Vec<AggResult>,
     /// `timechart` without `by`: the aggregate per time bucket.
     pub series: Option<Series>,
+    /// Matching events per time bucket, whatever the command (`value` is the count).
+    pub timeline: Series,
     /// `by`: one row per group.
     pub groups: Option<GroupsResult>,
     /// The newest matching events, newest first (at most `MAX_HITS`).

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
@@ -92,6 +92,13 @@ impl ScanOptions {
 /// The format `scan_file` would read `path` as (gzip is looked through).
 pub fn detect_format(path: &Path) -> io::Result<Format> {
     Ok(Format::detect(open_text(path)?.fill_buf()?))
+}
+
+/// At most `limit` bytes from the start of a file's text (gzip is looked through).
+pub fn read_head(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(limit.min(READ_BUFFER));
+    open_text(path)?.take(limit as u64).read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// The text of a file, plain or gzip (any number of members).

@@ -198,9 +198,10 @@ pub enum Agg {
     Count,
     /// `dc(field)` — distinct values of `field` (HyperLogLog).
     Distinct { field: String },
-    /// `top N field` — the N most frequent values (FrequentItems, deterministic bounds).
+    /// `top N field`, or `top(N, field)` among `stats` aggregates — the N most frequent
+    /// values (FrequentItems, deterministic bounds).
     Top { n: u32, field: String },
-    /// `rare N field` — the N least frequent values, exact counts (consistent sample).
+    /// `rare N field` or `rare(N, field)` — the N least frequent values, exact counts (consistent sample).
     Rare { n: u32, field: String },
     /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)` — exact, over the field's numeric values.
     Stat { kind: StatKind, field: String },
@@ -234,8 +235,8 @@ impl Agg {
         match self {
             Agg::Count => "count".to_string(),
             Agg::Distinct { field } => format!("dc({field})"),
-            Agg::Top { n, field } => format!("top {n} {field}"),
-            Agg::Rare { n, field } => format!("rare {n} {field}"),
+            Agg::Top { n, field } => format!("top({n}, {field})"),
+            Agg::Rare { n, field } => format!("rare({n}, {field})"),
             Agg::Stat { kind, field } => format!("{}({field})", kind.name()),
             Agg::Quantile { field, hundredths } if hundredths % 100 == 0 => {
                 format!("p{}({field})", hundredths / 100)

@@ -515,7 +515,18 @@ impl<'a> Parser<'a> {
                         )
                     })?);
                 }
+                self.skip_ws();
+                let at = self.pos;
                 let agg = self.agg()?;
+                if matches!(agg, Agg::Top { .. } | Agg::Rare { .. }) {
+                    return Err(self.error_at(
+                        at,
+                        format!(
+                            "timechart charts a number per bucket, not a list like `{}`: use stats",
+                            agg.label()
+                        ),
+                    ));
+                }
                 let by = if self.eat_keyword("by") {
                     Some(self.ident("a field name after `by`")?.to_string())
                 } else {
@@ -613,6 +624,15 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let agg = self.agg()?;
+                if matches!(agg, Agg::Top { .. } | Agg::Rare { .. }) {
+                    return Err(self.error_at(
+                        at,
+                        format!(
+                            "`{}` is a list of values: where compares numbers",
+                            agg.label()
+                        ),
+                    ));
+                }
                 aggs.iter().position(|a| *a == agg).ok_or_else(|| {
                     let known: Vec<String> = aggs.iter().map(Agg::label).collect();
                     self.error_at(
@@ -678,6 +698,25 @@ impl<'a> Parser<'a> {
                     Some(kind) => Agg::Stat { kind, field },
                     None => Agg::Distinct { field },
                 }
+            } else if lower == "top" || lower == "rare" {
+                // `top(f)`, `top(N, f)`: the command's list as one of several aggregates.
+                self.expect('(', &format!("after `{lower}`"))?;
+                self.skip_ws();
+                let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    let n = self.number("N", 1..=MAX_LIST_N)?;
+                    self.expect(',', &format!("between N and the field in `{lower}( )`"))?;
+                    n
+                } else {
+                    DEFAULT_LIST_N
+                };
+                let field = self
+                    .ident(&format!("a field name inside `{lower}( )`"))?
+                    .to_string();
+                if lower == "top" {
+                    Agg::Top { n, field }
+                } else {
+                    Agg::Rare { n, field }
+                }
             } else if lower == "percentile" {
                 self.expect('(', "after `percentile`")?;
                 let field = self
@@ -703,7 +742,7 @@ impl<'a> Parser<'a> {
             } else {
                 return Err(self.error_at(start, format!(
                 "unknown aggregate `{name}`, expected count, dc(f), sum(f), min(f), max(f), \
-                 avg(f), p50(f) … p99.9(f) or percentile(f, q)"
+                 avg(f), p50(f) … p99.9(f), percentile(f, q), top(N, f) or rare(N, f)"
             )));
             };
         self.expect(')', "to close the aggregate")?;
@@ -1070,6 +1109,27 @@ mod tests {
             ]
         );
         assert_eq!(parse("x | head").unwrap().post, vec![Post::Head(10)]);
+        // Lists beside numbers: one scan feeds a whole dashboard.
+        assert_eq!(
+            parse("| stats count, top(src_ip), TOP(5, dst_port), rare(3, src_ip)")
+                .unwrap()
+                .aggs(),
+            vec![
+                Agg::Count,
+                Agg::Top {
+                    n: 10,
+                    field: "src_ip".into()
+                },
+                Agg::Top {
+                    n: 5,
+                    field: "dst_port".into()
+                },
+                Agg::Rare {
+                    n: 3,
+                    field: "src_ip".into()
+                },
+            ]
+        );
     }
 
     #[test]
@@ -1126,7 +1186,16 @@ mod tests {
             ),
             ("| head 5 | stats count", 12, "before where"),
             ("| timechart span=7q count", 18, "expected a span"),
-            ("| timechart top x", 13, "unknown aggregate `top`"),
+            ("| timechart top x", 17, "`(` after `top`"),
+            ("| timechart top(x)", 13, "charts a number"),
+            (
+                "| stats top(x) | where top(10, x) > 1",
+                24,
+                "where compares numbers",
+            ),
+            ("| stats top(0, x)", 13, "between 1"),
+            ("| stats rare(5 x)", 16, "between N and the field"),
+            ("| stats top()", 13, "field name inside `top( )`"),
             ("| stats count by a, b, c, d, e", 29, "at most 4"),
             ("a ) b", 3, "unexpected `)`"),
         ];
@@ -1160,6 +1229,7 @@ mod tests {
             "earliest=-7d latest=2024-05-01T12:00:00Z | timechart span=90m count by action",
             "earliest=now | timechart p99(latency)",
             "x | head 5 | fields a, b",
+            "| stats count, top(10, a), rare(5, b.c), dc(a)",
             "",
         ] {
             let q = parse(text).unwrap();
