@@ -1,11 +1,15 @@
-//! sketchlake's browser UI. Partials stream in over a WebSocket and are merged here, in
+//! sketchlake's browser UI. Partials stream in over WebSockets and are merged here, in
 //! wasm, by the same `shared-sketch` code the workers used to build them.
 
 mod app;
 mod components;
+mod dashboard;
 mod format;
+mod history;
+mod lake;
 mod state;
 mod stream;
+mod view;
 
 fn main() {
     console_error_panic_hook::set_once();

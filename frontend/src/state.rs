@@ -1,7 +1,11 @@
-//! The state of the query on screen. Only what arrives is stored; the answer shown is
+//! The state of the queries on screen. Only what arrives is stored; the answers shown are
 //! derived from it (`QueryRun::result`).
 
+use leptos::prelude::*;
 use shared_sketch::{Partial, Plan, Progress, QueryResult};
+
+use crate::dashboard::{Dashboard, EVENTS, MAX_QUERIES};
+use crate::view::View;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Phase {
@@ -41,4 +45,63 @@ impl QueryRun {
         self.phase = Phase::Failed;
         self.error = Some(message.into());
     }
+}
+
+/// Everything the page shows, shared by its components through context.
+#[derive(Clone, Copy)]
+pub struct Screen {
+    /// The view being typed and picked (the query bar and the range picker edit it).
+    pub draft: RwSignal<View>,
+    /// The view the results on screen answer.
+    pub shown: RwSignal<View>,
+    /// The dashboard for the lake's data.
+    pub dashboard: RwSignal<&'static Dashboard>,
+    /// How the shown view runs: its own command (one query) or the dashboard.
+    pub command: RwSignal<bool>,
+    /// One slot per query; a dashboard uses several, a command the first.
+    pub runs: [RwSignal<QueryRun>; MAX_QUERIES],
+    /// Slots in use for the shown view.
+    pub used: RwSignal<usize>,
+    /// A query that could not be started (it does not parse): shown in place.
+    pub problem: RwSignal<Option<String>>,
+}
+
+impl Screen {
+    pub fn new() -> Screen {
+        Screen {
+            draft: RwSignal::new(View::default()),
+            shown: RwSignal::new(View::default()),
+            dashboard: RwSignal::new(&EVENTS),
+            command: RwSignal::new(false),
+            runs: std::array::from_fn(|_| RwSignal::new(QueryRun::default())),
+            used: RwSignal::new(0),
+            problem: RwSignal::new(None),
+        }
+    }
+
+    /// The slots the shown view uses.
+    pub fn active(&self) -> Vec<RwSignal<QueryRun>> {
+        self.runs[..self.used.get().min(MAX_QUERIES)].to_vec()
+    }
+
+    /// Where the shown view stands as a whole: running while any query runs, failed if
+    /// any failed, done when all are.
+    pub fn phase(&self) -> Phase {
+        let phases: Vec<Phase> = self.active().iter().map(|r| r.with(|r| r.phase)).collect();
+        if phases.is_empty() {
+            Phase::Idle
+        } else if phases.contains(&Phase::Running) {
+            Phase::Running
+        } else if phases.contains(&Phase::Failed) {
+            Phase::Failed
+        } else if phases.iter().all(|p| *p == Phase::Done) {
+            Phase::Done
+        } else {
+            Phase::Idle
+        }
+    }
+}
+
+pub fn screen() -> Screen {
+    expect_context::<Screen>()
 }

@@ -21,33 +21,39 @@ struct Connection {
 }
 
 thread_local! {
-    // wasm in the page is single-threaded; the socket is not `Send`, so it lives here
-    // rather than in a signal.
-    static CURRENT: RefCell<Option<Connection>> = const { RefCell::new(None) };
+    // wasm in the page is single-threaded; sockets are not `Send`, so they live here
+    // rather than in signals. One per query on screen (a dashboard runs several).
+    static OPEN: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `text`, replacing any query still running (closing its socket cancels it).
-pub fn start(text: String, run: RwSignal<QueryRun>) {
-    close_current();
-    run.set(QueryRun::running());
-    if let Err(message) = connect(text, run) {
-        run.update(|r| r.fail(message));
+/// Runs each `(text, run)`, replacing every query still running (closing a socket cancels
+/// its query).
+pub fn start_all(queries: Vec<(String, RwSignal<QueryRun>)>) {
+    close_all();
+    for (text, run) in queries {
+        run.set(QueryRun::running());
+        match connect(text, run) {
+            Ok(conn) => OPEN.with(|open| open.borrow_mut().push(conn)),
+            Err(message) => run.update(|r| r.fail(message)),
+        }
     }
 }
 
-/// Asks the server to stop; it answers with `Done` and what was merged so far stays.
+/// Asks the server to stop every query; each answers with `Done` and what was merged so
+/// far stays.
 pub fn cancel() {
-    CURRENT.with(|current| {
-        if let (Some(conn), Ok(bytes)) = (current.borrow().as_ref(), encode(&ClientMessage::Cancel))
-        {
-            let _ = conn.socket.send_with_u8_array(&bytes);
+    OPEN.with(|open| {
+        if let Ok(bytes) = encode(&ClientMessage::Cancel) {
+            for conn in open.borrow().iter() {
+                let _ = conn.socket.send_with_u8_array(&bytes);
+            }
         }
     });
 }
 
-fn close_current() {
-    CURRENT.with(|current| {
-        if let Some(conn) = current.borrow_mut().take() {
+fn close_all() {
+    OPEN.with(|open| {
+        for conn in open.borrow_mut().drain(..) {
             conn.socket.set_onopen(None);
             conn.socket.set_onmessage(None);
             conn.socket.set_onclose(None);
@@ -60,7 +66,7 @@ fn js_error(e: JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
-fn connect(text: String, run: RwSignal<QueryRun>) -> Result<(), String> {
+fn connect(text: String, run: RwSignal<QueryRun>) -> Result<Connection, String> {
     let location = web_sys::window().ok_or("no window")?.location();
     let scheme = if location.protocol().map_err(js_error)? == "https:" {
         "wss"
@@ -112,15 +118,12 @@ fn connect(text: String, run: RwSignal<QueryRun>) -> Result<(), String> {
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    CURRENT.with(|current| {
-        *current.borrow_mut() = Some(Connection {
-            socket,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        });
-    });
-    Ok(())
+    Ok(Connection {
+        socket,
+        _on_open: on_open,
+        _on_message: on_message,
+        _on_close: on_close,
+    })
 }
 
 /// Folds one frame into the state (the merge happens here, in wasm).

@@ -249,7 +249,7 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
             Box::new(|| {
                 tools
                     .cargo()
-                    .args(["test", "--workspace", "--exclude", "frontend"])
+                    .args(["test", "--workspace"])
                     .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
                     .run()
             }),

@@ -1,15 +1,27 @@
 use leptos::prelude::*;
 
-use crate::state::QueryRun;
+use crate::state::screen;
 
-/// A query that could not run says why, in place.
+/// Why the view on screen is not (wholly) answered, in place: a query that does not parse,
+/// or a query the server could not run. Each message once.
 #[component]
-pub fn ErrorBanner(run: RwSignal<QueryRun>) -> impl IntoView {
-    let error = move || run.with(|r| r.error.clone());
+pub fn ErrorBanner() -> impl IntoView {
+    let screen = screen();
+    let errors = move || {
+        let mut errors: Vec<String> = screen.problem.get().into_iter().collect();
+        for run in screen.active() {
+            if let Some(e) = run.with(|r| r.error.clone())
+                && !errors.contains(&e)
+            {
+                errors.push(e);
+            }
+        }
+        errors
+    };
     view! {
-        <Show when=move || error().is_some()>
+        <Show when=move || !errors().is_empty()>
             <div class="error" role="alert" data-testid="query-error">
-                {move || error().unwrap_or_default()}
+                {move || errors().join("\n")}
             </div>
         </Show>
     }

@@ -1,14 +1,23 @@
+mod dashboard;
 mod error_banner;
 mod groups;
+mod hits;
 mod progress;
 mod query_bar;
 mod rare_list;
 mod results;
 mod series;
 mod stat_tile;
+mod time_picker;
+mod timeline;
 mod top_list;
+mod value_link;
 
+pub use dashboard::DashboardView;
 pub use error_banner::ErrorBanner;
+pub use hits::Hits;
 pub use progress::ProgressBar;
 pub use query_bar::QueryBar;
 pub use results::Results;
+pub use time_picker::TimePicker;
+pub use timeline::Timeline;

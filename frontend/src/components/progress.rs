@@ -1,14 +1,17 @@
 use leptos::prelude::*;
 
 use crate::format::{bytes, plural, thousands};
-use crate::state::{Phase, QueryRun};
+use crate::state::{Phase, screen};
 
-/// Files and bytes scanned of the plan, the scan rate, and — once finished — the marker
-/// tests and people wait for.
+/// Files and bytes scanned of the plan, the scan rate, and — once every query of the view
+/// is finished — the marker tests and people wait for. The figures are the first query's:
+/// a dashboard's other queries read the same files.
 #[component]
-pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
+pub fn ProgressBar() -> impl IntoView {
+    let screen = screen();
+    let run = screen.runs[0];
     let progress = move || run.with(|r| r.progress.clone());
-    let phase = move || run.with(|r| r.phase);
+    let phase = move || screen.phase();
     let percent = move || {
         let p = progress();
         if p.bytes_total == 0 {
@@ -39,11 +42,19 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
             bytes(p.bytes_total),
             bytes(rate as u64),
             secs,
-            plural(run.with(|r| r.partials), "partial"),
+            plural(
+                screen.active().iter().map(|r| r.with(|r| r.partials)).sum(),
+                "partial"
+            ),
         )
     };
     // Cancelled or stopped: the answer covers part of the data, so it must not look finished.
-    let partial = move || run.with(|r| r.progress.cancelled || r.progress.stopped.is_some());
+    let partial = move || {
+        screen
+            .active()
+            .iter()
+            .any(|r| r.with(|r| r.progress.cancelled || r.progress.stopped.is_some()))
+    };
     let done_text = move || {
         let p = progress();
         if p.cancelled {
@@ -59,9 +70,10 @@ pub fn ProgressBar(run: RwSignal<QueryRun>) -> impl IntoView {
         }
     };
 
+    let planned = move || screen.used.get() != 0 && run.with(|r| r.plan.is_some());
     view! {
         // Hidden until there is a plan to measure against (a query that fails to parse has none).
-        <Show when=move || run.with(|r| r.plan.is_some())>
+        <Show when=planned>
             <section class="progress" data-testid="progress">
                 <div class="bar"><div class="fill" style:width=move || format!("{:.1}%", percent())></div></div>
                 <div class="progress-text">

@@ -1,35 +1,58 @@
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
+use shared_sketch::parse;
 
-use crate::state::{Phase, QueryRun};
+use crate::app::run;
+use crate::history;
+use crate::state::{Phase, screen};
 use crate::stream;
 
-const DEFAULT_QUERY: &str = "action:REJECT | top 10 src_ip";
-
-/// The query input: Enter runs, Esc cancels.
+/// The query input. The parser runs here, in wasm, as the user types: a query that does
+/// not parse says where and why before it is sent. Enter runs, Esc cancels; past queries
+/// are offered as suggestions.
 #[component]
-pub fn QueryBar(run: RwSignal<QueryRun>) -> impl IntoView {
-    let text = RwSignal::new(DEFAULT_QUERY.to_string());
-    let running = move || run.with(|r| r.phase == Phase::Running);
-    let submit = move || stream::start(text.get_untracked(), run);
+pub fn QueryBar() -> impl IntoView {
+    let screen = screen();
+    let draft = screen.draft;
+    let text = move || draft.with(|v| v.q.clone());
+    let problem = Memo::new(move |_| draft.with(|v| parse(&v.q).err().map(|e| e.to_string())));
+    let running = move || screen.phase() == Phase::Running;
+    let submit = move || run(screen, draft.get_untracked(), true);
     let on_key = move |ev: KeyboardEvent| match ev.key().as_str() {
         "Enter" => submit(),
         "Escape" => stream::cancel(),
         _ => {}
     };
+    // Refreshed when a view is shown, which is when a query is remembered.
+    let suggestions = move || {
+        screen.shown.track();
+        history::recent()
+            .into_iter()
+            .map(|q| view! { <option value=q></option> })
+            .collect_view()
+    };
 
     view! {
         <div class="query-bar">
-            <input
-                data-testid="query-input"
-                type="text"
-                spellcheck="false"
-                autocomplete="off"
-                aria-label="query"
-                prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
-                on:keydown=on_key
-            />
+            <div class="query-field">
+                <input
+                    data-testid="query-input"
+                    type="text"
+                    list="query-history"
+                    spellcheck="false"
+                    autocomplete="off"
+                    aria-label="query"
+                    placeholder="search, e.g. action:REJECT dst_port:22 — or a command: | top 10 src_ip   (/ to focus)"
+                    class:invalid=move || problem.with(Option::is_some)
+                    prop:value=text
+                    on:input=move |ev| draft.update(|v| v.q = event_target_value(&ev))
+                    on:keydown=on_key
+                />
+                <datalist id="query-history">{suggestions}</datalist>
+                <Show when=move || problem.with(Option::is_some)>
+                    <div class="syntax" data-testid="query-syntax">{move || problem.get().unwrap_or_default()}</div>
+                </Show>
+            </div>
             <button data-testid="query-submit" on:click=move |_| submit()>"Run"</button>
             <Show when=running>
                 <button class="secondary" data-testid="query-cancel" on:click=move |_| stream::cancel()>

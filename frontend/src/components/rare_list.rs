@@ -1,11 +1,12 @@
 use leptos::prelude::*;
 use shared_sketch::result::RareSummary;
 
+use super::value_link::ValueLink;
 use crate::format::thousands;
 
 /// The least frequent values, with exact counts, and how much of the data they stand for.
 #[component]
-pub fn RareList(label: String, summary: RareSummary) -> impl IntoView {
+pub fn RareList(label: String, summary: RareSummary, field: Option<String>) -> impl IntoView {
     let RareSummary {
         rows,
         sample_fraction,
@@ -37,7 +38,7 @@ pub fn RareList(label: String, summary: RareSummary) -> impl IntoView {
             let value = row.value.clone();
             view! {
                 <tr data-testid="rare-row" data-value=row.value data-count=row.count.to_string()>
-                    <td class="value">{value}</td>
+                    <td><ValueLink field=field.clone() value=value/></td>
                     <td class="count">{thousands(row.count)}</td>
                 </tr>
             }

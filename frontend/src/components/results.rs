@@ -1,17 +1,31 @@
 use leptos::prelude::*;
-use shared_sketch::{AggValue, QueryResult, ScanStats};
+use shared_sketch::{AggValue, ScanStats};
 
 use super::groups::GroupsTable;
 use super::rare_list::RareList;
 use super::series::SeriesChart;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
+use crate::app::Answers;
 use crate::format::{bytes, thousands};
+use crate::state::screen;
 
-/// One widget per aggregate of the query, in the order written.
+/// A command's answer: one widget per aggregate of the query, in the order written.
 #[component]
-pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
+pub fn Results() -> impl IntoView {
+    let Answers(answers) = expect_context::<Answers>();
+    let run = screen().runs[0];
+    let result = answers[0];
     move || {
+        let fields: Vec<Option<String>> = run.with(|r| {
+            r.plan.as_ref().map_or_else(Vec::new, |p| {
+                p.query
+                    .aggs()
+                    .iter()
+                    .map(|a| a.field().map(str::to_string))
+                    .collect()
+            })
+        });
         result.get().map(|r| {
             let chart_label = r.aggs.first().map(|a| a.label.clone()).unwrap_or_default();
             let series = r
@@ -21,52 +35,78 @@ pub fn Results(result: Memo<Option<QueryResult>>) -> impl IntoView {
             let widgets = r
                 .aggs
                 .into_iter()
-                .map(|agg| match agg.value {
-                    AggValue::Top {
-                        rows,
-                        maximum_error,
-                    } => view! { <TopList label=agg.label rows=rows maximum_error=maximum_error/> }
-                        .into_any(),
-                    AggValue::Rare(summary) => {
-                        view! { <RareList label=agg.label summary=summary/> }.into_any()
-                    }
-                    AggValue::Distinct(estimate) => {
-                        view! { <DistinctTile label=agg.label estimate=estimate/> }.into_any()
-                    }
-                    AggValue::Count { value } => view! {
-                        <NumberTile label=agg.label value=Some(value as f64) relative_error=0.0 testid="count-value"/>
-                    }
-                    .into_any(),
-                    AggValue::Number { value } => view! {
-                        <NumberTile label=agg.label value=value relative_error=0.0 testid="stat-value"/>
-                    }
-                    .into_any(),
-                    AggValue::Quantile { value, relative_error } => view! {
-                        <NumberTile label=agg.label value=value relative_error=relative_error testid="quantile-value"/>
-                    }
-                    .into_any(),
-                })
+                .zip(fields.into_iter().chain(std::iter::repeat(None)))
+                .map(|(agg, field)| agg_widget(agg.label, agg.value, field))
                 .collect_view();
             view! {
-                <div class="matched">
-                    <span data-testid="matched">{thousands(r.matched)}</span>
-                    " events matched of "
-                    {thousands(r.stats.records)}
-                    " scanned"
-                    <IndexUse stats=r.stats.clone()/>
-                </div>
+                <Matched matched=r.matched stats=r.stats.clone()/>
                 <FileProblems stats=r.stats/>
-                {(!r.limits.is_empty()).then(|| view! {
-                    <ul class="warning" data-testid="limits">
-                        {r.limits.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
-                    </ul>
-                })}
+                <Limits limits=r.limits/>
                 {series}
                 {groups}
                 <div class="widgets">{widgets}</div>
             }
         })
     }
+}
+
+/// The widget for one aggregate's value; `field` (what the aggregate reads) makes listed
+/// values clickable filters.
+pub fn agg_widget(label: String, value: AggValue, field: Option<String>) -> AnyView {
+    match value {
+        AggValue::Top {
+            rows,
+            maximum_error,
+        } => view! { <TopList label=label rows=rows maximum_error=maximum_error field=field/> }
+            .into_any(),
+        AggValue::Rare(summary) => {
+            view! { <RareList label=label summary=summary field=field/> }.into_any()
+        }
+        AggValue::Distinct(estimate) => {
+            view! { <DistinctTile label=label estimate=estimate/> }.into_any()
+        }
+        AggValue::Count { value } => view! {
+            <NumberTile label=label value=Some(value as f64) relative_error=0.0 testid="count-value"/>
+        }
+        .into_any(),
+        AggValue::Number { value } => view! {
+            <NumberTile label=label value=value relative_error=0.0 testid="stat-value"/>
+        }
+        .into_any(),
+        AggValue::Quantile {
+            value,
+            relative_error,
+        } => view! {
+            <NumberTile label=label value=value relative_error=relative_error testid="quantile-value"/>
+        }
+        .into_any(),
+    }
+}
+
+/// How many events matched of how many read, and what the index saved.
+#[component]
+pub fn Matched(matched: u64, stats: ScanStats) -> impl IntoView {
+    view! {
+        <div class="matched">
+            <span data-testid="matched">{thousands(matched)}</span>
+            " events matched of "
+            {thousands(stats.records)}
+            " scanned"
+            <IndexUse stats=stats/>
+        </div>
+    }
+}
+
+/// The limits the answer reached, in words: what it leaves out, and why.
+#[component]
+pub fn Limits(limits: Vec<String>) -> impl IntoView {
+    (!limits.is_empty()).then(|| {
+        view! {
+            <ul class="warning" data-testid="limits">
+                {limits.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+            </ul>
+        }
+    })
 }
 
 /// What the segments' indexes saved: bytes actually read, and pages ruled out unread.
@@ -90,7 +130,7 @@ fn IndexUse(stats: ScanStats) -> impl IntoView {
 
 /// Lines and files that could not be read: the answer excludes them, so say so.
 #[component]
-fn FileProblems(stats: ScanStats) -> impl IntoView {
+pub fn FileProblems(stats: ScanStats) -> impl IntoView {
     let shown = stats.errors.len() as u64;
     let more = stats.failed_files.saturating_sub(shown);
     (stats.failed_files > 0 || stats.malformed > 0).then(|| {

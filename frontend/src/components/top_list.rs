@@ -1,12 +1,19 @@
 use leptos::prelude::*;
 use shared_sketch::TopRow;
 
+use super::value_link::ValueLink;
 use crate::format::thousands;
 
 /// Heavy hitters as a bar list. Counts are exact while the sketch says so; otherwise each
 /// shows its deterministic error bound.
 #[component]
-pub fn TopList(label: String, rows: Vec<TopRow>, maximum_error: u64) -> impl IntoView {
+pub fn TopList(
+    label: String,
+    rows: Vec<TopRow>,
+    maximum_error: u64,
+    /// The field listed: its values become filters.
+    field: Option<String>,
+) -> impl IntoView {
     let largest = rows.first().map_or(1, |r| r.estimate.max(1));
     let accuracy = if maximum_error == 0 {
         "exact counts".to_string()
@@ -36,7 +43,7 @@ pub fn TopList(label: String, rows: Vec<TopRow>, maximum_error: u64) -> impl Int
                     data-upper=row.upper.to_string()
                     title=title
                 >
-                    <span class="value">{value}</span>
+                    <ValueLink field=field.clone() value=value/>
                     <span class="track"><span class="fill" style:width=width></span></span>
                     <span class="count">{thousands(row.estimate)}</span>
                     <span class="bound">{bound}</span>

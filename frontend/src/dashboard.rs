@@ -1,0 +1,248 @@
+//! The default dashboards, chosen from the kind of data the lake holds (`GET /api/v1/lake`).
+//! A dashboard is a few queries — one per extra filter, each a single `stats` carrying
+//! every list and number its panels show, so one scan feeds many panels — and the panels,
+//! each naming the aggregates it draws.
+
+use shared_sketch::query::Expr;
+use shared_sketch::{Agg, Command, parse};
+
+pub struct Dashboard {
+    pub name: &'static str,
+    pub queries: &'static [QuerySpec],
+    pub panels: &'static [Panel],
+}
+
+/// One query of a dashboard: the user's search AND `filter`, then `| stats <stats>`.
+pub struct QuerySpec {
+    /// Narrows the search for some panels (`action:REJECT`); empty for none.
+    pub filter: &'static str,
+    pub stats: &'static str,
+}
+
+pub struct Panel {
+    pub title: &'static str,
+    pub testid: &'static str,
+    /// Index into the dashboard's queries.
+    pub query: usize,
+    /// Indexes into that query's aggregates, drawn side by side.
+    pub aggs: &'static [usize],
+}
+
+impl QuerySpec {
+    pub fn filter(&self) -> Option<Expr> {
+        parse(self.filter).ok().and_then(|q| q.search)
+    }
+
+    pub fn command(&self) -> Command {
+        parse(&format!("| stats {}", self.stats))
+            .ok()
+            .and_then(|q| q.command)
+            .unwrap_or(Command::Stats {
+                aggs: vec![Agg::Count],
+                by: Vec::new(),
+            })
+    }
+}
+
+/// VPC flow logs, Zeek conn, CICFlowMeter: `src_ip`, `dst_ip` and `dst_port` find each
+/// format's own names; rejected means `action:REJECT` (VPC) or `conn_state:REJ` (Zeek).
+pub const FLOWS: Dashboard = Dashboard {
+    name: "Network flows",
+    queries: &[
+        QuerySpec {
+            filter: "",
+            stats: "count, top(10, src_ip), top(10, dst_ip), top(10, dst_port), \
+                    rare(10, src_ip), dc(src_ip), dc(dst_ip), p50(bytes), p90(bytes), p99(bytes), \
+                    max(bytes)",
+        },
+        QuerySpec {
+            filter: "action:REJECT OR conn_state:REJ",
+            stats: "count, top(10, src_ip), top(10, dst_port)",
+        },
+    ],
+    panels: &[
+        Panel {
+            title: "Distinct sources",
+            testid: "panel-dc-src",
+            query: 0,
+            aggs: &[5],
+        },
+        Panel {
+            title: "Distinct destinations",
+            testid: "panel-dc-dst",
+            query: 0,
+            aggs: &[6],
+        },
+        Panel {
+            title: "Bytes per flow",
+            testid: "panel-bytes",
+            query: 0,
+            aggs: &[7, 8, 9, 10],
+        },
+        Panel {
+            title: "Rejected flows",
+            testid: "panel-rejected-count",
+            query: 1,
+            aggs: &[0],
+        },
+        Panel {
+            title: "Top sources",
+            testid: "panel-top-src",
+            query: 0,
+            aggs: &[1],
+        },
+        Panel {
+            title: "Top destinations",
+            testid: "panel-top-dst",
+            query: 0,
+            aggs: &[2],
+        },
+        Panel {
+            title: "Top destination ports",
+            testid: "panel-top-port",
+            query: 0,
+            aggs: &[3],
+        },
+        Panel {
+            title: "Rejected: top sources",
+            testid: "panel-rejected-src",
+            query: 1,
+            aggs: &[1],
+        },
+        Panel {
+            title: "Rejected: top ports",
+            testid: "panel-rejected-port",
+            query: 1,
+            aggs: &[2],
+        },
+        Panel {
+            title: "Rare sources",
+            testid: "panel-rare-src",
+            query: 0,
+            aggs: &[4],
+        },
+    ],
+};
+
+/// AWS CloudTrail: who called what, from where, and what failed.
+pub const CLOUDTRAIL: Dashboard = Dashboard {
+    name: "CloudTrail",
+    queries: &[
+        QuerySpec {
+            filter: "",
+            stats: "count, top(10, eventName), top(10, eventSource), top(10, sourceIPAddress), \
+                    rare(10, sourceIPAddress), dc(userIdentity.arn), dc(sourceIPAddress), \
+                    top(10, userIdentity.arn)",
+        },
+        QuerySpec {
+            filter: "errorCode:*",
+            stats: "count, top(10, errorCode), top(10, eventName)",
+        },
+    ],
+    panels: &[
+        Panel {
+            title: "Distinct principals",
+            testid: "panel-dc-principals",
+            query: 0,
+            aggs: &[5],
+        },
+        Panel {
+            title: "Distinct source IPs",
+            testid: "panel-dc-src",
+            query: 0,
+            aggs: &[6],
+        },
+        Panel {
+            title: "Failed calls",
+            testid: "panel-failed-count",
+            query: 1,
+            aggs: &[0],
+        },
+        Panel {
+            title: "Top event names",
+            testid: "panel-top-events",
+            query: 0,
+            aggs: &[1],
+        },
+        Panel {
+            title: "Top services",
+            testid: "panel-top-services",
+            query: 0,
+            aggs: &[2],
+        },
+        Panel {
+            title: "Top principals",
+            testid: "panel-top-principals",
+            query: 0,
+            aggs: &[7],
+        },
+        Panel {
+            title: "Top source IPs",
+            testid: "panel-top-src",
+            query: 0,
+            aggs: &[3],
+        },
+        Panel {
+            title: "Rare source IPs",
+            testid: "panel-rare-src",
+            query: 0,
+            aggs: &[4],
+        },
+        Panel {
+            title: "Failed: error codes",
+            testid: "panel-failed-codes",
+            query: 1,
+            aggs: &[1],
+        },
+        Panel {
+            title: "Failed: event names",
+            testid: "panel-failed-events",
+            query: 1,
+            aggs: &[2],
+        },
+    ],
+};
+
+/// Anything else: the timeline and the events.
+pub const EVENTS: Dashboard = Dashboard {
+    name: "Events",
+    queries: &[QuerySpec {
+        filter: "",
+        stats: "count",
+    }],
+    panels: &[],
+};
+
+/// The dashboard for `GET /api/v1/lake`'s `kind`.
+pub fn for_kind(kind: &str) -> &'static Dashboard {
+    match kind {
+        "flows" => &FLOWS,
+        "cloudtrail" => &CLOUDTRAIL,
+        _ => &EVENTS,
+    }
+}
+
+/// Most queries any dashboard runs at once (the page keeps that many result slots).
+pub const MAX_QUERIES: usize = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spec parses, and every panel points at an aggregate its query computes.
+    #[test]
+    fn dashboards_are_well_formed() {
+        for d in [&FLOWS, &CLOUDTRAIL, &EVENTS] {
+            assert!(d.queries.len() <= MAX_QUERIES, "{}", d.name);
+            for q in d.queries {
+                assert!(q.filter.is_empty() || q.filter().is_some(), "{}", q.filter);
+                let parsed = parse(&format!("| stats {}", q.stats));
+                assert!(parsed.is_ok(), "{}: {parsed:?}", q.stats);
+            }
+            for p in d.panels {
+                let n = d.queries[p.query].command().aggs().len();
+                assert!(p.aggs.iter().all(|&i| i < n), "{}", p.title);
+            }
+        }
+    }
+}
