@@ -187,13 +187,18 @@ impl TimeSeries {
         )
     }
 
-    /// One event in a count-only series (a partial's timeline): its bucket's count, or
-    /// `untimed` without a time.
-    pub fn count(&mut self, time: Option<i64>) {
-        match time.and_then(|t| self.bucket(t, &Aggs::new(&[]))) {
-            Some(bucket) => bucket.matched += 1,
-            None => self.untimed += 1,
+    /// `n` events at `time_ms` in a count-only series (a partial's timeline).
+    pub fn count_at(&mut self, time_ms: i64, n: u64) {
+        match self.bucket(time_ms, &Aggs::new(&[])) {
+            Some(bucket) => bucket.matched += n,
+            None => self.untimed += n,
         }
+    }
+
+    /// `[start, end)` of the bucket `time_ms` falls in at the current span, epoch ms.
+    pub fn bounds(&self, time_ms: i64) -> (i64, i64) {
+        let start = self.start_of(time_ms);
+        (start, start + i64::from(self.span) * 1000)
     }
 
     /// Steps the span up the ladder (then doubles it past the ladder's end).

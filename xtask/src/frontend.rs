@@ -23,8 +23,18 @@ pub fn build(tools: &Toolchain, root: &Path) -> Result<()> {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "wasm") {
             let size = std::fs::metadata(&path)?.len();
+            // What a browser downloads (the budget in #6 is 1 MB gzipped).
+            let gzipped = std::process::Command::new("gzip")
+                .args(["-9", "-c"])
+                .arg(&path)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map_or_else(String::new, |o| {
+                    format!(" ({:.0} KB gzipped)", o.stdout.len() as f64 / 1000.0)
+                });
             println!(
-                "==> frontend: {} is {:.0} KB",
+                "==> frontend: {} is {:.0} KB{gzipped}",
                 path.display(),
                 size as f64 / 1000.0
             );

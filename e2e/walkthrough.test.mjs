@@ -1,0 +1,108 @@
+// docs/WALKTHROUGH.md, step by step: an analyst finds each story planted in the demo data
+// with the browser alone — the dashboard, a click, a drag on the timeline, one typed
+// filter — and every figure on the way is checked against the demo files.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { ARTIFACTS, countBy, demoData, openPage, readRecords, startServer } from './lib.mjs';
+
+const SCANNER = '198.51.100.23';
+const BRUTE_FORCER = '192.0.2.45';
+const EXFIL = ['10.0.2.47', '203.0.113.77'];
+let data, records, server, browser, page, pageErrors;
+
+before(async () => {
+  // The README's week: the scan on day 3, the exfiltration on day 5, the brute force on day 6.
+  data = demoData(['--records', '100000', '--days', '7']);
+  records = readRecords(data);
+  server = await startServer(data);
+  ({ browser, page, errors: pageErrors } = await openPage(server.url));
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  if (data) rmSync(data, { recursive: true, force: true });
+});
+
+async function settled() {
+  await page.getByTestId('query-done').or(page.getByTestId('query-error')).waitFor({ timeout: 60_000 });
+}
+
+const leader = (panel) => page.getByTestId(panel).getByTestId('topk-row').first().getAttribute('data-value');
+const matched = async () => Number((await page.getByTestId('matched').textContent()).replace(/,/g, ''));
+const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+
+test('1. the port scan leads the rejected sources; a click shows its flows', async () => {
+  await settled();
+  // Measured, not asserted (docs/BENCHMARKS.md): first paint and the whole dashboard.
+  const timing = await page.evaluate(() => ({
+    paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+    now: performance.now(),
+  }));
+  console.log(`first contentful paint ${timing.paint?.toFixed(0)} ms; dashboard done by ${timing.now.toFixed(0)} ms`);
+  await shot('walkthrough-0-dashboard.png');
+
+  assert.equal(await leader('panel-rejected-src'), SCANNER);
+  await page.getByTestId('panel-rejected-src').getByTestId('value-filter').first().click();
+  await settled();
+  const scan = records.filter((r) => r.srcaddr === SCANNER);
+  assert.equal(await matched(), scan.length);
+  assert.ok(scan.filter((r) => r.action === 'REJECT').length / scan.length > 0.9, 'almost all rejected');
+  const ports = new Set(scan.map((r) => r.dstport)).size;
+  assert.ok(ports > 500, `${ports} ports swept`);
+  await shot('walkthrough-1-scan.png');
+});
+
+test('2. the spike on day 6 is the SSH brute force: click its bar', async () => {
+  await page.goto(server.url);
+  await settled();
+  const bars = await page.getByTestId('timeline-bar').evaluateAll((els) =>
+    els.map((e) => ({ time: Number(e.dataset.time), count: Number(e.dataset.count) })),
+  );
+  const [day6, day7] = [Date.parse('2026-11-20T00:00:00Z'), Date.parse('2026-11-21T00:00:00Z')];
+  const peak = bars.filter((b) => b.time >= day6 && b.time < day7).sort((a, b) => b.count - a.count)[0];
+  const bar = page.locator(`[data-testid=timeline-bar][data-time="${peak.time}"]`);
+  const box = await bar.boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height - 2);
+  await settled();
+  const span = 3600 * 1000;
+  const hour = records.filter((r) => r.start * 1000 >= peak.time && r.start * 1000 < peak.time + span);
+  assert.equal(await matched(), hour.length);
+  assert.equal(await leader('panel-top-src'), BRUTE_FORCER);
+  assert.equal(await leader('panel-top-dst'), '10.0.1.22');
+  assert.equal(await leader('panel-top-port'), '22');
+  // 500 sessions in an hour (one per 200 background flows), split over two bars at most.
+  const tries = countBy(hour, (r) => r.srcaddr === BRUTE_FORCER, (r) => r.dstport);
+  assert.ok((tries.get(22) ?? 0) >= 250, `${tries.get(22)} SSH sessions in the hour`);
+  await shot('walkthrough-2-bruteforce.png');
+});
+
+test('3. the largest flow is hundreds of MB: the exfiltration, one filter away', async () => {
+  await page.goto(server.url);
+  await settled();
+  const values = await page.getByTestId('panel-bytes').locator('[data-value]').evaluateAll((els) =>
+    els.map((e) => Number(e.dataset.value)),
+  );
+  const max = Math.max(...records.map((r) => r.bytes));
+  assert.equal(values[3], max);
+  assert.ok(max > 100e6, `max ${max}`);
+
+  await page.getByTestId('query-input').fill('bytes>100000000');
+  await page.getByTestId('query-input').press('Enter');
+  await settled();
+  const big = records.filter((r) => r.bytes > 100e6);
+  assert.equal(await matched(), big.length);
+  assert.equal(await leader('panel-top-src'), EXFIL[0]);
+  assert.equal(await leader('panel-top-dst'), EXFIL[1]);
+  const exfil = records.filter((r) => r.srcaddr === EXFIL[0] && r.dstaddr === EXFIL[1]);
+  assert.equal(exfil.length, 48);
+  // Nobody else talks to that address.
+  assert.equal(new Set(records.filter((r) => r.dstaddr === EXFIL[1]).map((r) => r.srcaddr)).size, 1);
+  await shot('walkthrough-3-exfiltration.png');
+});
+
+test('the page raised no errors', () => {
+  assert.deepEqual(pageErrors, []);
+});
