@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { ARTIFACTS, countBy, demoData, openPage, readRecords, startServer, tempDir } from './lib.mjs';
+import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, startServer, tempDir } from './lib.mjs';
 
 const SCANNER = '198.51.100.23';
 let data, records, server, browser, page, pageErrors;
@@ -26,16 +26,11 @@ after(async () => {
   if (data) rmSync(data, { recursive: true, force: true });
 });
 
-/** Waits for the view on screen to finish (every query of a dashboard). */
-async function settled(p = page) {
-  await p.getByTestId('query-done').or(p.getByTestId('query-error')).waitFor({ timeout: 60_000 });
-}
-
 /** Runs `q` from the query bar with Enter. */
 async function typeQuery(q) {
   await page.getByTestId('query-input').fill(q);
   await page.getByTestId('query-input').press('Enter');
-  await settled();
+  await settled(page);
 }
 
 const topRows = (panel) =>
@@ -53,12 +48,10 @@ function assertTop(rows, exact, leader) {
   if (leader) assert.equal(rows[0].value, leader);
 }
 
-const matched = async (p = page) => Number((await p.getByTestId('matched').textContent()).replace(/,/g, ''));
-
 test('the flows dashboard opens by itself and every panel holds the exact answer', async () => {
-  await settled();
+  await settled(page);
   assert.equal(await page.getByTestId('dashboard-name').textContent(), 'Network flows');
-  assert.equal(await matched(), records.length);
+  assert.equal(await matched(page), records.length);
 
   const distinct = (key) => new Set(records.map(key)).size;
   for (const [panel, truth] of [
@@ -117,12 +110,12 @@ test('the flows dashboard opens by itself and every panel holds the exact answer
 
 test('clicking a value filters, Alt-click excludes, ↗ pivots, and the URL reproduces the view', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   await page.getByTestId('panel-rejected-src').getByTestId('topk-row').first().getByTestId('value-filter').click();
-  await settled();
+  await settled(page);
   assert.equal(await page.getByTestId('query-input').inputValue(), `src_ip:${SCANNER}`);
   const scans = records.filter((r) => r.srcaddr === SCANNER);
-  assert.equal(await matched(), scans.length);
+  assert.equal(await matched(page), scans.length);
   assert.match(page.url(), new RegExp(`q=src_ip%3A${SCANNER.replace(/\./g, '\\.')}`));
 
   // The address alone brings the same view back, in another browser.
@@ -135,29 +128,29 @@ test('clicking a value filters, Alt-click excludes, ↗ pivots, and the URL repr
   // Alt-click: everything but the scanner's top port.
   const port = await page.getByTestId('panel-top-port').getByTestId('topk-row').first().getAttribute('data-value');
   await page.getByTestId('panel-top-port').getByTestId('topk-row').first().getByTestId('value-filter').click({ modifiers: ['Alt'] });
-  await settled();
+  await settled(page);
   assert.equal(await page.getByTestId('query-input').inputValue(), `src_ip:${SCANNER} AND NOT dst_port:${port}`);
-  assert.equal(await matched(), scans.filter((r) => String(r.dstport) !== port).length);
+  assert.equal(await matched(page), scans.filter((r) => String(r.dstport) !== port).length);
 
   // Back returns to the view before.
   await page.goBack();
-  await settled();
+  await settled(page);
   assert.equal(await page.getByTestId('query-input').inputValue(), `src_ip:${SCANNER}`);
-  assert.equal(await matched(), scans.length);
+  assert.equal(await matched(page), scans.length);
 
   // ↗: a new search for the value alone.
   const row = page.getByTestId('panel-top-dst').getByTestId('topk-row').first();
   const target = await row.getAttribute('data-value');
   await row.hover();
   await row.getByTestId('value-pivot').click();
-  await settled();
+  await settled(page);
   assert.equal(await page.getByTestId('query-input').inputValue(), `dst_ip:${target}`);
-  assert.equal(await matched(), records.filter((r) => r.dstaddr === target).length);
+  assert.equal(await matched(page), records.filter((r) => r.dstaddr === target).length);
 });
 
 test('dragging across the timeline narrows the range to whole buckets', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   const span = Number(await page.getByTestId('timeline').getAttribute('data-span'));
   const bars = page.getByTestId('timeline-bar');
   const [first, last] = [bars.nth(10), bars.nth(14)];
@@ -168,9 +161,9 @@ test('dragging across the timeline narrows the range to whole buckets', async ()
   await page.mouse.down();
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 5 });
   await page.mouse.up();
-  await settled();
+  await settled(page);
   const inside = records.filter((r) => r.start * 1000 >= from && r.start * 1000 < to);
-  assert.equal(await matched(), inside.length);
+  assert.equal(await matched(page), inside.length);
   assert.equal(await page.getByTestId('time-preset').inputValue(), 'custom');
   assert.equal(await page.getByTestId('time-from').inputValue(), new Date(from).toISOString().replace('.000', ''));
   assert.match(page.url(), /earliest=/);
@@ -179,14 +172,14 @@ test('dragging across the timeline narrows the range to whole buckets', async ()
 
 test('typed bounds and presets set the range; a bad bound says so', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   await page.getByTestId('time-preset').selectOption('custom');
   await page.getByTestId('time-from').fill('2026-11-15T06:00:00Z');
   await page.getByTestId('time-to').fill('2026-11-15T12:00:00Z');
   await page.getByTestId('time-apply').click();
-  await settled();
+  await settled(page);
   const [from, to] = [Date.parse('2026-11-15T06:00:00Z'), Date.parse('2026-11-15T12:00:00Z')];
-  assert.equal(await matched(), records.filter((r) => r.start * 1000 >= from && r.start * 1000 < to).length);
+  assert.equal(await matched(page), records.filter((r) => r.start * 1000 >= from && r.start * 1000 < to).length);
   assert.equal(await page.getByTestId('range-label').textContent(), '2026-11-15T06:00:00Z → 2026-11-15T12:00:00Z');
 
   await page.getByTestId('time-from').fill('yesterday');
@@ -194,13 +187,13 @@ test('typed bounds and presets set the range; a bad bound says so', async () => 
   assert.match(await page.getByTestId('time-error').textContent(), /earliest: expected a time/);
 
   await page.getByTestId('time-preset').selectOption({ label: 'All time' });
-  await settled();
-  assert.equal(await matched(), records.length);
+  await settled(page);
+  assert.equal(await matched(page), records.length);
 });
 
 test('the parser runs as you type: a bad query says where before anything is sent', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   let sockets = 0;
   page.on('websocket', () => sockets++);
   await page.getByTestId('query-input').fill('action:REJECT | top');
@@ -216,7 +209,7 @@ test('the parser runs as you type: a bad query says where before anything is sen
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'query-input');
   await page.keyboard.press('Enter');
-  await settled();
+  await settled(page);
   assert.equal(sockets, 1);
   assert.equal(await page.getByTestId('topk-row').first().getAttribute('data-value'), SCANNER);
   // Queries run are offered again.

@@ -98,11 +98,21 @@ export async function openPage(url) {
   return { browser, page, errors };
 }
 
+/** Waits until the view on screen is done (every query of a dashboard) or has failed. */
+export async function settled(page) {
+  await page.getByTestId('query-done').or(page.getByTestId('query-error')).waitFor({ timeout: 60_000 });
+}
+
 /** Types a query, runs it, and waits until the page says it is done. */
 export async function runQuery(page, text) {
   await page.getByTestId('query-input').fill(text);
   await page.getByTestId('query-submit').click();
-  await page.getByTestId('query-done').or(page.getByTestId('query-error')).waitFor({ timeout: 60_000 });
+  await settled(page);
+}
+
+/** The number of events the answer on screen matched. */
+export async function matched(page) {
+  return Number((await page.getByTestId('matched').textContent()).replace(/,/g, ''));
 }
 
 /** Counts of `key(record)` over records passing `keep`. */

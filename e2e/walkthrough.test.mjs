@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, countBy, demoData, openPage, readRecords, startServer } from './lib.mjs';
+import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, startServer } from './lib.mjs';
 
 const SCANNER = '198.51.100.23';
 const BRUTE_FORCER = '192.0.2.45';
@@ -26,16 +26,11 @@ after(async () => {
   if (data) rmSync(data, { recursive: true, force: true });
 });
 
-async function settled() {
-  await page.getByTestId('query-done').or(page.getByTestId('query-error')).waitFor({ timeout: 60_000 });
-}
-
 const leader = (panel) => page.getByTestId(panel).getByTestId('topk-row').first().getAttribute('data-value');
-const matched = async () => Number((await page.getByTestId('matched').textContent()).replace(/,/g, ''));
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
 
 test('1. the port scan leads the rejected sources; a click shows its flows', async () => {
-  await settled();
+  await settled(page);
   // Measured, not asserted (docs/BENCHMARKS.md): first paint and the whole dashboard.
   const timing = await page.evaluate(() => ({
     paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
@@ -46,9 +41,9 @@ test('1. the port scan leads the rejected sources; a click shows its flows', asy
 
   assert.equal(await leader('panel-rejected-src'), SCANNER);
   await page.getByTestId('panel-rejected-src').getByTestId('value-filter').first().click();
-  await settled();
+  await settled(page);
   const scan = records.filter((r) => r.srcaddr === SCANNER);
-  assert.equal(await matched(), scan.length);
+  assert.equal(await matched(page), scan.length);
   assert.ok(scan.filter((r) => r.action === 'REJECT').length / scan.length > 0.9, 'almost all rejected');
   const ports = new Set(scan.map((r) => r.dstport)).size;
   assert.ok(ports > 500, `${ports} ports swept`);
@@ -57,7 +52,7 @@ test('1. the port scan leads the rejected sources; a click shows its flows', asy
 
 test('2. the spike on day 6 is the SSH brute force: click its bar', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   const bars = await page.getByTestId('timeline-bar').evaluateAll((els) =>
     els.map((e) => ({ time: Number(e.dataset.time), count: Number(e.dataset.count) })),
   );
@@ -66,10 +61,10 @@ test('2. the spike on day 6 is the SSH brute force: click its bar', async () => 
   const bar = page.locator(`[data-testid=timeline-bar][data-time="${peak.time}"]`);
   const box = await bar.boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height - 2);
-  await settled();
+  await settled(page);
   const span = 3600 * 1000;
   const hour = records.filter((r) => r.start * 1000 >= peak.time && r.start * 1000 < peak.time + span);
-  assert.equal(await matched(), hour.length);
+  assert.equal(await matched(page), hour.length);
   assert.equal(await leader('panel-top-src'), BRUTE_FORCER);
   assert.equal(await leader('panel-top-dst'), '10.0.1.22');
   assert.equal(await leader('panel-top-port'), '22');
@@ -81,7 +76,7 @@ test('2. the spike on day 6 is the SSH brute force: click its bar', async () => 
 
 test('3. the largest flow is hundreds of MB: the exfiltration, one filter away', async () => {
   await page.goto(server.url);
-  await settled();
+  await settled(page);
   const values = await page.getByTestId('panel-bytes').locator('[data-value]').evaluateAll((els) =>
     els.map((e) => Number(e.dataset.value)),
   );
@@ -91,9 +86,9 @@ test('3. the largest flow is hundreds of MB: the exfiltration, one filter away',
 
   await page.getByTestId('query-input').fill('bytes>100000000');
   await page.getByTestId('query-input').press('Enter');
-  await settled();
+  await settled(page);
   const big = records.filter((r) => r.bytes > 100e6);
-  assert.equal(await matched(), big.length);
+  assert.equal(await matched(page), big.length);
   assert.equal(await leader('panel-top-src'), EXFIL[0]);
   assert.equal(await leader('panel-top-dst'), EXFIL[1]);
   const exfil = records.filter((r) => r.srcaddr === EXFIL[0] && r.dstaddr === EXFIL[1]);

@@ -118,25 +118,18 @@ async fn one_stats_carries_top_rare_and_numbers_and_every_answer_a_timeline() {
 #[tokio::test]
 async fn the_lake_summary_names_the_kind_of_data() {
     let (dir, _) = common::demo_data(2_400);
-    let base = common::start(dir.path(), 2).await;
-    let summary: Value = reqwest::get(format!("http://{base}/api/v1/lake"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = lake_summary(common::start(dir.path(), 2).await).await;
     assert_eq!(summary["files"], 24);
     assert_eq!(summary["formats"]["ndjson"], 24);
     assert_eq!(summary["kind"], "flows");
 
-    let trail = common::start(&common::real("stratus-cloudtrail"), 1).await;
-    let summary: Value = reqwest::get(format!("http://{trail}/api/v1/lake"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = lake_summary(common::start(&common::real("stratus-cloudtrail"), 1).await).await;
     assert_eq!(summary["kind"], "cloudtrail", "{summary}");
+}
+
+async fn lake_summary(addr: std::net::SocketAddr) -> Value {
+    let url = format!("http://{addr}/api/v1/lake");
+    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]
