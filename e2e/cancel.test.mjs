@@ -2,25 +2,21 @@
 // The page marks the answer as partial, and the gateway starts no more scans for it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, demoData, openPage, runQuery, startServer } from './lib.mjs';
+import { ARTIFACTS, openDemo, runQuery } from './lib.mjs';
 
 const FILES = 168; // a week of hourly files
-let data, server, browser, page, pageErrors;
+let server, page, pageErrors, closeDemo;
 
 before(async () => {
   // Big enough that one scan slot takes seconds over it: time to press Cancel.
-  data = demoData(['--records', '1500000', '--days', '7', '--seed', '3']);
-  server = await startServer(data, ['--workers', '1']);
-  ({ browser, page, errors: pageErrors } = await openPage(server.url));
+  ({ server, page, errors: pageErrors, close: closeDemo } = await openDemo(
+    ['--records', '1500000', '--days', '7', '--seed', '3'],
+    ['--workers', '1'],
+  ));
 });
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
-  if (data) rmSync(data, { recursive: true, force: true });
-});
+after(() => closeDemo?.());
 
 /** Starts `text` and resolves once the progress shows some, not all, files scanned. */
 async function startAndWaitForProgress(text) {

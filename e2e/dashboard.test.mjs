@@ -8,23 +8,20 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, startServer, tempDir } from './lib.mjs';
+import { ARTIFACTS, countBy, matched, openDemo, openPage, readRecords, settled, startServer, tempDir } from './lib.mjs';
 
 const SCANNER = '198.51.100.23';
-let data, records, server, browser, page, pageErrors;
+let data, records, server, page, pageErrors, closeDemo;
 
 before(async () => {
-  data = demoData(['--records', '48000', '--days', '2', '--seed', '7']);
+  ({ data, server, page, errors: pageErrors, close: closeDemo } = await openDemo(
+    ['--records', '48000', '--days', '2', '--seed', '7'],
+    ['--workers', '2'],
+  ));
   records = readRecords(data);
-  server = await startServer(data, ['--workers', '2']);
-  ({ browser, page, errors: pageErrors } = await openPage(server.url));
 });
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
-  if (data) rmSync(data, { recursive: true, force: true });
-});
+after(() => closeDemo?.());
 
 /** Runs `q` from the query bar with Enter. */
 async function typeQuery(q) {

@@ -34,12 +34,14 @@ export function demoData(args) {
   return dir;
 }
 
-/** Every JSON record of every (gzip) file under `dir`. */
+/** Every JSON record of every (gzip) file under `dir`; hidden folders (the lake's own
+ * catalog and segments) are skipped, as the gateway skips them. */
 export function readRecords(dir) {
   const out = [];
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const raw = readFileSync(path.join(entry.parentPath ?? entry.path, entry.name));
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    if (!entry.isFile() || path.relative(dir, file).split(path.sep).some((p) => p.startsWith('.'))) continue;
+    const raw = readFileSync(file);
     const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
     for (const line of text.split('\n')) if (line.trim()) out.push(JSON.parse(line));
   }
@@ -96,6 +98,22 @@ export async function openPage(url) {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
   return { browser, page, errors };
+}
+
+/**
+ * A suite's setting: demo data written with `demoArgs`, a gateway over it started with
+ * `serverArgs`, and a browser on its page. `close()` undoes all three.
+ */
+export async function openDemo(demoArgs, serverArgs = []) {
+  const data = demoData(demoArgs);
+  const server = await startServer(data, serverArgs);
+  const { browser, page, errors } = await openPage(server.url);
+  const close = async () => {
+    await browser.close();
+    server.stop();
+    rmSync(data, { recursive: true, force: true });
+  };
+  return { data, server, page, errors, close };
 }
 
 /** Waits until the view on screen is done (every query of a dashboard) or has failed. */

@@ -3,25 +3,22 @@
 // exact counts computed here from the raw files.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, countBy, demoData, openPage, readRecords, runQuery, startServer } from './lib.mjs';
+import { ARTIFACTS, countBy, openDemo, readRecords, runQuery } from './lib.mjs';
 
-let data, records, server, browser, page, pageErrors;
+let records, page, pageErrors, closeDemo;
 
 before(async () => {
-  data = demoData(['--records', '48000', '--days', '2', '--seed', '7']);
-  records = readRecords(data);
   // One worker: the scan takes long enough for several flushes to stream in.
-  server = await startServer(data, ['--workers', '1']);
-  ({ browser, page, errors: pageErrors } = await openPage(server.url));
+  let data;
+  ({ data, page, errors: pageErrors, close: closeDemo } = await openDemo(
+    ['--records', '48000', '--days', '2', '--seed', '7'],
+    ['--workers', '1'],
+  ));
+  records = readRecords(data);
 });
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
-  if (data) rmSync(data, { recursive: true, force: true });
-});
+after(() => closeDemo?.());
 
 test('action:REJECT | top 10 src_ip streams in and matches exact counts', async () => {
   const frames = [];

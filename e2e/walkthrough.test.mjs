@@ -3,28 +3,22 @@
 // filter — and every figure on the way is checked against the demo files.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, startServer } from './lib.mjs';
+import { ARTIFACTS, countBy, matched, openDemo, readRecords, settled } from './lib.mjs';
 
 const SCANNER = '198.51.100.23';
 const BRUTE_FORCER = '192.0.2.45';
 const EXFIL = ['10.0.2.47', '203.0.113.77'];
-let data, records, server, browser, page, pageErrors;
+let records, server, page, pageErrors, closeDemo;
 
 before(async () => {
   // The README's week: the scan on day 3, the exfiltration on day 5, the brute force on day 6.
-  data = demoData(['--records', '100000', '--days', '7']);
+  let data;
+  ({ data, server, page, errors: pageErrors, close: closeDemo } = await openDemo(['--records', '100000', '--days', '7']));
   records = readRecords(data);
-  server = await startServer(data);
-  ({ browser, page, errors: pageErrors } = await openPage(server.url));
 });
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
-  if (data) rmSync(data, { recursive: true, force: true });
-});
+after(() => closeDemo?.());
 
 const leader = (panel) => page.getByTestId(panel).getByTestId('topk-row').first().getAttribute('data-value');
 const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });

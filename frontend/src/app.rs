@@ -93,7 +93,7 @@ pub fn run(screen: Screen, view: View, push: bool) {
     let plan = match view.plan(screen.dashboard.get_untracked()) {
         Ok(plan) => plan,
         Err(message) => {
-            stream::start_all(Vec::new());
+            stream::close_all();
             screen.problem.set(Some(message));
             screen.used.set(0);
             return;

@@ -51,7 +51,8 @@ pub fn cancel() {
     });
 }
 
-fn close_all() {
+/// Closes every query's socket (the gateway stops those queries); nothing runs after.
+pub fn close_all() {
     OPEN.with(|open| {
         for conn in open.borrow_mut().drain(..) {
             conn.socket.set_onopen(None);

@@ -161,6 +161,14 @@ impl View {
         ))
     }
 
+    /// This view over `range` instead.
+    pub fn with_range(&self, range: TimeRange) -> View {
+        View {
+            q: self.q.clone(),
+            range,
+        }
+    }
+
     /// This view narrowed to events where `field` is (or, `exclude`, is not) `value`.
     pub fn with_filter(&self, field: &str, value: &str, exclude: bool) -> View {
         let Ok(mut query) = parse(&self.q) else {

@@ -13,25 +13,35 @@ pub fn Hits() -> impl IntoView {
     let Answers(answers) = expect_context::<Answers>();
     let result = answers[0];
     let hits = Memo::new(move |_| result.with(|r| r.as_ref().map(|r| (r.hits.clone(), r.matched))));
-    let selected = RwSignal::new(None::<usize>);
-    // A new answer keeps the selection only if that event is still listed.
+    // The chosen event by where it was read (file, line): the list changes as partials
+    // merge, and the selection follows the event while it is still listed.
+    let selected = RwSignal::new(None::<(String, u64)>);
     let chosen = move || {
-        let index = selected.get()?;
-        hits.with(|h| h.as_ref().and_then(|(hits, _)| hits.get(index).cloned()))
+        selected.with(|key| {
+            let (file, line) = key.as_ref()?;
+            hits.with(|h| {
+                h.as_ref()?
+                    .0
+                    .iter()
+                    .find(|hit| hit.line == *line && hit.file == *file)
+                    .cloned()
+            })
+        })
     };
     move || {
         hits.get().filter(|(hits, _)| !hits.is_empty()).map(|(hits, matched)| {
             let shown = hits.len();
             let rows = hits
                 .into_iter()
-                .enumerate()
-                .map(|(i, hit)| {
+                .map(|hit| {
                     let time = hit.time.map(format_timestamp).unwrap_or_default();
+                    let key = (hit.file.clone(), hit.line);
+                    let this = key.clone();
                     view! {
                         <tr data-testid="hit-row" data-file=hit.file.clone() data-line=hit.line.to_string()
                             data-time=hit.time.map(|t| t.to_string()).unwrap_or_default()
-                            class:selected=move || selected.get() == Some(i)
-                            on:click=move |_| selected.set(Some(i))>
+                            class:selected=move || selected.with(|s| s.as_ref() == Some(&this))
+                            on:click=move |_| selected.set(Some(key.clone()))>
                             <td class="time">{time}</td>
                             <td class="text">{hit.text}</td>
                         </tr>

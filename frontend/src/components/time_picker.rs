@@ -30,11 +30,7 @@ pub fn TimePicker() -> impl IntoView {
         Ok(i) => {
             let range = TimeRange::parse(PRESETS[i].0, None).unwrap_or_default();
             custom.set(false);
-            run(
-                screen,
-                draft.with_untracked(|v| crate::view::View { range, ..v.clone() }),
-                true,
-            );
+            run(screen, draft.with_untracked(|v| v.with_range(range)), true);
         }
         Err(_) => custom.set(true),
     };
@@ -42,11 +38,7 @@ pub fn TimePicker() -> impl IntoView {
         move || match TimeRange::parse(Some(&from.get_untracked()), Some(&to.get_untracked())) {
             Ok(range) => {
                 error.set(None);
-                run(
-                    screen,
-                    draft.with_untracked(|v| crate::view::View { range, ..v.clone() }),
-                    true,
-                );
+                run(screen, draft.with_untracked(|v| v.with_range(range)), true);
             }
             Err(message) => error.set(Some(message)),
         };

@@ -103,10 +103,9 @@ fn Chart(series: Series) -> impl IntoView {
         } else {
             (floor(at(lo)), floor(at(hi)) + span_ms)
         };
-        let view = screen.shown.with_untracked(|v| crate::view::View {
-            range: TimeRange::between(from, to.min(end)),
-            ..v.clone()
-        });
+        let view = screen
+            .shown
+            .with_untracked(|v| v.with_range(TimeRange::between(from, to.min(end))));
         run(screen, view, true);
     };
     let bars = points
