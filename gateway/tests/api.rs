@@ -81,12 +81,27 @@ async fn one_stats_carries_top_rare_and_numbers_and_every_answer_a_timeline() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["aggs"][0]["value"]["value"], all.len() as u64);
-    // The same sketch over the same events: the same rows.
-    assert_eq!(body["aggs"][1]["value"], alone["aggs"][0]["value"]);
+    // The same sketch over the same events. Partials merge in the order scans finish, and
+    // a top-K's estimates depend on that order, so each row is held to its interval, not
+    // to the other answer's digits.
     assert_eq!(body["aggs"][1]["label"], "top(10, src_ip)");
+    let mut src: HashMap<&str, u64> = HashMap::new();
     let mut dst: HashMap<&str, u64> = HashMap::new();
     for r in &all {
+        *src.entry(r["srcaddr"].as_str().unwrap()).or_default() += 1;
         *dst.entry(r["dstaddr"].as_str().unwrap()).or_default() += 1;
+    }
+    let rows = |answer: &Value| answer["value"]["rows"].as_array().unwrap().clone();
+    let (together, apart) = (rows(&body["aggs"][1]), rows(&alone["aggs"][0]));
+    assert_eq!(together.len(), 10);
+    assert_eq!(together[0]["value"], apart[0]["value"]);
+    for row in &together {
+        let truth = src[row["value"].as_str().unwrap()];
+        let (lo, hi) = (
+            row["lower"].as_u64().unwrap(),
+            row["upper"].as_u64().unwrap(),
+        );
+        assert!(lo <= truth && truth <= hi, "{row} vs exact {truth}");
     }
     let rare = body["aggs"][2]["value"]["rows"].as_array().unwrap();
     assert_eq!(rare.len(), 5);
