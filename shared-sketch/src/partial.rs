@@ -287,9 +287,8 @@ impl Aggregator {
         }
     }
 
-    pub fn partial_mut(&mut self) -> &mut Partial {
-        self.flush_timeline();
-        &mut self.partial
+    pub fn stats_mut(&mut self) -> &mut ScanStats {
+        &mut self.partial.stats
     }
 
     pub fn finish(mut self) -> Partial {

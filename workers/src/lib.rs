@@ -7,6 +7,7 @@ mod apache;
 mod array;
 mod columns;
 mod format;
+mod gzip;
 mod index;
 mod ingest;
 mod json;

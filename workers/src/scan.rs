@@ -8,17 +8,19 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
 use shared_sketch::{
-    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query, recycle,
+    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query, ScanStats, recycle,
 };
 
 use crate::apache;
 use crate::array::{ArrayReader, Element};
 use crate::columns::{Csv, VpcFlow, Zeek};
 use crate::format::{Format, event_time};
+use crate::gzip;
 use crate::json::JsonReader;
 use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
@@ -40,30 +42,25 @@ pub struct ScanOptions {
 /// paths stay on the server).
 pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) -> Partial {
     let mut scan = Scan::new(query);
-    scan.partial().stats.files = 1;
+    scan.stats().files = 1;
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) => {
-            scan.partial()
-                .stats
-                .add_error(name, format!("cannot open: {e}"));
+            scan.stats().add_error(name, format!("cannot open: {e}"));
             return scan.finish(name);
         }
     };
     let bytes = file.metadata().map_or(0, |m| m.len());
-    scan.partial().stats.bytes = bytes;
-    scan.partial().stats.bytes_read = bytes;
+    scan.stats().bytes = bytes;
+    scan.stats().bytes_read = bytes;
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let outcome = match reader.fill_buf() {
-        Ok(head) if head.starts_with(&GZIP_MAGIC) => {
-            let inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
-            scan.run(inflated, options)
-        }
+        Ok(head) if head.starts_with(&GZIP_MAGIC) => scan_gzip(&mut scan, reader, bytes, options),
         Ok(_) => scan.run(reader, options),
         Err(e) => Err(e),
     };
     if let Err(e) = outcome {
-        let stats = &mut scan.partial().stats;
+        let stats = scan.stats();
         let records = stats.records;
         let what = match e.kind() {
             io::ErrorKind::UnexpectedEof => {
@@ -77,6 +74,44 @@ pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) 
         );
     }
     scan.finish(name)
+}
+
+/// Buffers for whole gzip files (compressed, text), reused from file to file and shared
+/// by the scans running at once: allocating up to 16 MiB per file left glibc's heap
+/// holding two or three times that, and faulted every page in afresh. There are never
+/// more of them than scans that ran at the same time.
+static WHOLE_FILE_BUFFERS: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// Scans a gzip file of `bytes` bytes. A small one is read whole and inflated at once by
+/// libdeflate; a large or damaged one is streamed (see `gzip`).
+fn scan_gzip(
+    scan: &mut Scan,
+    mut reader: BufReader<File>,
+    bytes: u64,
+    options: &ScanOptions,
+) -> io::Result<()> {
+    let small = usize::try_from(bytes).is_ok_and(|n| n <= gzip::WHOLE_TEXT_MAX);
+    if !small {
+        let inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
+        return scan.run(inflated, options);
+    }
+    let buffers = || {
+        WHOLE_FILE_BUFFERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
+    let (mut compressed, mut text) = buffers().pop().unwrap_or_default();
+    compressed.clear();
+    let outcome = reader.read_to_end(&mut compressed).and_then(|_| {
+        if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
+            scan.run(&text[..], options)
+        } else {
+            let inflated = MultiGzDecoder::new(&compressed[..]);
+            scan.run(BufReader::with_capacity(READ_BUFFER, inflated), options)
+        }
+    });
+    buffers().push((compressed, text));
+    outcome
 }
 
 impl ScanOptions {
@@ -173,8 +208,10 @@ impl<'q> Scan<'q> {
         }
     }
 
-    pub(crate) fn partial(&mut self) -> &mut Partial {
-        self.aggregator.partial_mut()
+    /// The scan's counters. (Not the partial: reaching it adds up the timeline's run of
+    /// matches, which is meant to be added once per bucket, not per event.)
+    pub(crate) fn stats(&mut self) -> &mut ScanStats {
+        self.aggregator.stats_mut()
     }
 
     pub(crate) fn matcher(&self) -> &Matcher {
@@ -212,7 +249,7 @@ impl<'q> Scan<'q> {
                 Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
                 Line::Text(text) => text,
                 Line::TooLong => {
-                    self.partial().stats.malformed += 1;
+                    self.stats().malformed += 1;
                     continue;
                 }
             };
@@ -230,7 +267,7 @@ impl<'q> Scan<'q> {
         while let Some(element) = reader.next_element()? {
             number += 1;
             let Element::Json(text) = element else {
-                self.partial().stats.malformed += 1;
+                self.stats().malformed += 1;
                 continue;
             };
             self.take(number, text, plan, |values| {
@@ -251,14 +288,14 @@ impl<'q> Scan<'q> {
     ) {
         if self.cannot_match(text) {
             // Counted as read, unparsed: a malformed line among these is not noticed.
-            self.partial().stats.records += 1;
+            self.stats().records += 1;
             return;
         }
         let mut values = recycle(std::mem::take(&mut self.spare));
         values.resize(plan.slots(), None);
         match read(&mut values) {
             Ok(()) => self.event(number, text, plan, &values),
-            Err(()) => self.partial().stats.malformed += 1,
+            Err(()) => self.stats().malformed += 1,
         }
         self.spare = recycle(values);
     }
@@ -273,7 +310,7 @@ impl<'q> Scan<'q> {
     }
 
     fn event(&mut self, number: u64, text: &[u8], plan: &Plan, values: &Values<'_>) {
-        self.partial().stats.records += 1;
+        self.stats().records += 1;
         let time = || plan.time_text(values).and_then(event_time);
         // The time is read for every event only when the query bounds it; otherwise only
         // for matches (their bucket and hit order).
@@ -306,10 +343,9 @@ impl<'q> Scan<'q> {
         self.recent.push(number, time, text, fields);
     }
 
-    pub(crate) fn finish(mut self, file: &str) -> Partial {
-        let recent = std::mem::take(&mut self.recent.lines);
-        let partial = self.partial();
-        for r in recent {
+    pub(crate) fn finish(self, file: &str) -> Partial {
+        let mut partial = self.aggregator.finish();
+        for r in self.recent.lines {
             partial.add_hit(Hit {
                 time: r.time,
                 file: file.to_string(),
@@ -319,7 +355,7 @@ impl<'q> Scan<'q> {
                 fields: r.fields,
             });
         }
-        self.aggregator.finish()
+        partial
     }
 }
 

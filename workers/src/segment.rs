@@ -17,6 +17,7 @@ use shared_sketch::query::{Indexed, index_field, index_text};
 use shared_sketch::{Partial, Query};
 
 use crate::format::{Format, event_time};
+use crate::gzip;
 use crate::index::{PageSummary, SegmentIndex};
 use crate::json::JsonReader;
 use crate::scan::{Scan, ScanOptions, scan_file};
@@ -224,16 +225,15 @@ pub fn scan_segment(path: &Path, name: &str, query: &Query, options: &ScanOption
         }
     };
     let mut scan = Scan::new(query);
-    let stats = &mut scan.partial().stats;
+    let stats = scan.stats();
     stats.files = 1;
     stats.pages = index.pages.len() as u64;
     let outcome = File::open(path).and_then(|file| {
-        scan.partial().stats.bytes = file.metadata()?.len();
+        scan.stats().bytes = file.metadata()?.len();
         read_pages(&mut scan, file, &index, query, options)
     });
     if let Err(e) = outcome {
-        scan.partial()
-            .stats
+        scan.stats()
             .add_error(name, format!("cannot read the segment: {e}"));
     }
     scan.finish(name)
@@ -259,10 +259,10 @@ fn read_pages(
         (None, None)
     };
     let plan = scan.plan(&time_fields);
-    let mut compressed = Vec::new();
+    let (mut compressed, mut text) = (Vec::new(), Vec::new());
     for page in &index.pages {
         if !page.may_overlap(range) || !scan.matcher().may_match(&index.summary(page)) {
-            scan.partial().stats.pages_pruned += 1;
+            scan.stats().pages_pruned += 1;
             continue;
         }
         file.seek(SeekFrom::Start(page.offset))?;
@@ -274,9 +274,13 @@ fn read_pages(
                 "the segment is shorter than its index says",
             ));
         }
-        scan.partial().stats.bytes_read += page.length;
-        let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
-        scan.lines(inflated, Format::Ndjson, &plan, page.first_line)?;
+        scan.stats().bytes_read += page.length;
+        if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
+            scan.lines(&text[..], Format::Ndjson, &plan, page.first_line)?;
+        } else {
+            let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
+            scan.lines(inflated, Format::Ndjson, &plan, page.first_line)?;
+        }
     }
     Ok(())
 }

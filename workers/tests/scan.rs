@@ -72,6 +72,38 @@ fn filters_and_top_k_match_exact_counts_across_gzip_members() {
     }
 }
 
+/// Small gzip files are inflated whole, larger ones streamed: both give the same answer,
+/// whatever member holds the text.
+#[test]
+fn gzip_files_over_the_whole_file_limit_stream_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = flows(150_000);
+    let text_len: usize = lines.iter().map(|l| l.len() + 1).sum();
+    assert!(text_len > 8 << 20, "{text_len} bytes");
+    let q = parse("action:reject | stats count(), dc(srcaddr), sum(bytes)").unwrap();
+    let rejected = lines.iter().filter(|l| l.contains("REJECT")).count();
+    let sum: u64 = (0..150_000u64).filter(|i| i % 3 == 0).map(|i| i * 10).sum();
+    let small_last = {
+        // The last member's trailer states a small text: the whole-file path is tried, runs
+        // out of room, and the file is streamed from the start.
+        let mut bytes = gzip(&lines[..149_000]);
+        bytes.extend(gzip(&lines[149_000..]));
+        bytes
+    };
+    for (name, bytes) in [("one.json.gz", gzip(&lines)), ("two.json.gz", small_last)] {
+        let path = write(dir.path(), name, &bytes);
+        let p = scan_file(&path, name, &q, &ScanOptions::default());
+        assert_eq!(p.stats.records, 150_000, "{name}");
+        assert_eq!(p.stats.errors, vec![], "{name}");
+        assert_eq!(p.matched(), rejected as u64, "{name}");
+        let aggs = p.result(&q).aggs;
+        let total = AggValue::Number {
+            value: Some(sum as f64),
+        };
+        assert_eq!(aggs[2].value, total, "{name}");
+    }
+}
+
 #[test]
 fn malformed_lines_are_counted_and_skipped() {
     let dir = tempfile::tempdir().unwrap();

@@ -132,7 +132,8 @@ def index_pruning(binary, data, segments):
     t = time.perf_counter()
     subprocess.run([binary, "ingest", "--out", segments, data], check=True, capture_output=True)
     ingest_s = time.perf_counter() - t
-    seg_files = glob.glob(f"{segments}/**/*.ndjson.gz", recursive=True)
+    # Segments live in the lake's hidden `.sketchlake` folder.
+    seg_files = glob.glob(f"{segments}/**/*.ndjson.gz", recursive=True, include_hidden=True)
     data_bytes = sum(os.path.getsize(f) for f in seg_files)
     index_bytes = sum(os.path.getsize(f + ".idx") for f in seg_files)
     print(f"\ningest: {len(seg_files)} segments in {ingest_s:.1f} s; index {index_bytes / 1e6:.2f} MB = "
