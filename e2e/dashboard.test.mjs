@@ -82,12 +82,27 @@ test('the flows dashboard opens by itself and every panel holds the exact answer
   assertTop(await topRows('panel-rejected-src'), countBy(rejects, () => true, (r) => r.srcaddr), SCANNER);
   assertTop(await topRows('panel-rejected-port'), countBy(rejects, () => true, (r) => String(r.dstport)));
 
+  // Source → destination pairs: each row's parts, and its interval holding the pair's count.
+  const pairs = countBy(records, () => true, (r) => `${r.srcaddr} → ${r.dstaddr}`);
+  assertTop(await topRows('panel-top-pair'), pairs);
+  const parts = await page.getByTestId('panel-top-pair').getByTestId('topk-row').first().getByTestId('value-filter').allTextContents();
+  assert.equal(parts.join(' → '), (await topRows('panel-top-pair'))[0].value);
+
+  // Rare sources: exact counts, and exactly when each was first and last seen.
+  const seen = new Map();
+  for (const r of records) {
+    const [first, last] = seen.get(r.srcaddr) ?? [Infinity, -Infinity];
+    seen.set(r.srcaddr, [Math.min(first, r.start * 1000), Math.max(last, r.start * 1000)]);
+  }
   const sources = countBy(records, () => true, (r) => r.srcaddr);
   const rare = await page.getByTestId('panel-rare-src').getByTestId('rare-row').evaluateAll((els) =>
-    els.map((e) => ({ value: e.dataset.value, count: Number(e.dataset.count) })),
+    els.map((e) => ({ value: e.dataset.value, count: Number(e.dataset.count), first: Number(e.dataset.first), last: Number(e.dataset.last) })),
   );
   assert.equal(rare.length, 10);
-  for (const r of rare) assert.equal(r.count, sources.get(r.value), r.value);
+  for (const r of rare) {
+    assert.equal(r.count, sources.get(r.value), r.value);
+    assert.deepEqual([r.first, r.last], seen.get(r.value), r.value);
+  }
 
   // The timeline: every bucket's count exact, at the span it shows.
   const span = Number(await page.getByTestId('timeline').getAttribute('data-span'));

@@ -53,7 +53,7 @@ pub const FLOWS: Dashboard = Dashboard {
             filter: "",
             stats: "count, top(10, src_ip), top(10, dst_ip), top(10, dst_port), \
                     rare(10, src_ip), dc(src_ip), dc(dst_ip), p50(bytes), p90(bytes), p99(bytes), \
-                    max(bytes)",
+                    max(bytes), top(10, src_ip, dst_ip)",
         },
         QuerySpec {
             filter: "action:REJECT OR conn_state:REJ",
@@ -96,6 +96,12 @@ pub const FLOWS: Dashboard = Dashboard {
             testid: "panel-top-dst",
             query: 0,
             aggs: &[2],
+        },
+        Panel {
+            title: "Top talkers: source → destination",
+            testid: "panel-top-pair",
+            query: 0,
+            aggs: &[11],
         },
         Panel {
             title: "Top destination ports",

@@ -409,7 +409,10 @@ fn speed(
             }),
         ),
         ("top", feed(splits, TopK::new, |s, i| s.update(ip(i)))),
-        ("rare", feed(splits, RareItems::new, |s, i| s.update(ip(i)))),
+        (
+            "rare",
+            feed(splits, RareItems::new, |s, i| s.update(ip(i), None)),
+        ),
         (
             "quantile",
             feed(splits, Quantiles::new, |s, i| s.update(w.bytes[i])),

@@ -41,11 +41,11 @@ impl Aggs {
     }
 
     /// One matching event; `values[i]` is the value of aggregate `i`'s field.
-    pub fn add(&mut self, values: &[Option<Cow<'_, str>>]) {
+    pub fn add(&mut self, values: &[Option<Cow<'_, str>>], time: Option<i64>) {
         self.matched += 1;
         for (state, value) in self.states.iter_mut().zip(values) {
             if let Some(value) = value {
-                state.update(value);
+                state.update(value, time);
             }
         }
     }
@@ -307,10 +307,10 @@ impl Group {
         time: Option<i64>,
         template: &Aggs,
     ) {
-        self.totals.add(values);
+        self.totals.add(values, time);
         if let Some(series) = &mut self.series {
             match time.and_then(|t| series.bucket(t, template)) {
-                Some(bucket) => bucket.add(values),
+                Some(bucket) => bucket.add(values, time),
                 None => series.untimed += 1,
             }
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggs, Group, Groups, MAX_GROUPS, TimeSeries};
-use crate::query::{Agg, Command, Fields, Query, StatKind};
+use crate::query::{Agg, Command, Fields, Query, StatKind, split_compound_key};
 use crate::result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series};
 use crate::sketch::{
     DistinctCount, NumericSummary, QUANTILE_RELATIVE_ERROR, Quantiles, RareItems, SketchError, TopK,
@@ -136,12 +136,13 @@ impl AggState {
     }
 
     /// Feeds one field value of a matching event (canonical text form).
-    pub fn update(&mut self, value: &str) {
+    /// One event's value of the aggregate's field, at `time` (epoch ms) when it has one.
+    pub fn update(&mut self, value: &str, time: Option<i64>) {
         match self {
             AggState::Count => {}
             AggState::Distinct(dc) => dc.update(value.as_bytes()),
             AggState::Top(top) => top.update(value),
-            AggState::Rare(rare) => rare.update(value),
+            AggState::Rare(rare) => rare.update(value, time),
             AggState::Numeric(summary) => summary.update(value),
             AggState::Quantile(quantiles) => {
                 if let Ok(number) = value.parse::<f64>() {
@@ -167,10 +168,27 @@ impl AggState {
     /// The answer of aggregate `agg` from this state; `matched` is the events it saw.
     fn value(&self, agg: &Agg, matched: u64) -> AggValue {
         match (agg, self) {
-            (Agg::Top { n, .. }, AggState::Top(top)) => AggValue::Top {
-                rows: top.top(*n as usize),
-                maximum_error: top.maximum_error(),
-            },
+            (Agg::Top { n, fields }, AggState::Top(top)) => {
+                let mut rows = top.top(*n as usize);
+                if fields.len() > 1 {
+                    for row in &mut rows {
+                        if let Some(parts) = split_compound_key(&row.value) {
+                            row.value = parts.join(" → ");
+                            row.values = parts;
+                        }
+                    }
+                    // Ties by the values, as a single field's are.
+                    rows.sort_by(|a, b| {
+                        b.estimate
+                            .cmp(&a.estimate)
+                            .then_with(|| a.values.cmp(&b.values))
+                    });
+                }
+                AggValue::Top {
+                    rows,
+                    maximum_error: top.maximum_error(),
+                }
+            }
             (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
             (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
                 AggValue::Rare(rare.summary(*n as usize))
@@ -254,11 +272,7 @@ impl Aggregator {
     /// One matching event, at `time` (epoch ms) when it has one.
     pub fn add(&mut self, event: &impl Fields, time: Option<i64>) {
         let mut values = recycle(std::mem::take(&mut self.spare));
-        values.extend(
-            self.aggs
-                .iter()
-                .map(|agg| agg.field().and_then(|f| event.get(f))),
-        );
+        values.extend(self.aggs.iter().map(|agg| agg.value(event)));
         self.partial.all.add(&values, time, &self.template.totals);
         match (time, &mut self.hot) {
             (Some(t), Some((start, end, n))) if *start <= t && t < *end => *n += 1,
@@ -528,6 +542,44 @@ mod tests {
         );
         let p50 = values[4].unwrap();
         assert!((p50 - 3.0).abs() <= 0.03, "{p50}");
+    }
+
+    #[test]
+    fn a_top_over_two_fields_counts_their_pairs() {
+        let q = parse("| top 10 src, dst").unwrap();
+        let mut a = Aggregator::new(&q);
+        let flows = [
+            ("10.0.0.1", "8.8.8.8"),
+            ("10.0.0.1", "8.8.8.8"),
+            ("10.0.0.1", "1.1.1.1"),
+            // A separator-like value splits back exactly.
+            ("a → b", "1:c"),
+        ];
+        for (src, dst) in flows {
+            a.add(&event(&[("src", src), ("dst", dst)]), None);
+        }
+        // Without both fields an event is in no pair (it still matched).
+        a.add(&event(&[("src", "10.0.0.9")]), None);
+        let r = a.finish().result(&q);
+        assert_eq!(r.matched, 5);
+        let AggValue::Top { rows, .. } = &r.aggs[0].value else {
+            panic!("{:?}", r.aggs[0])
+        };
+        let rows: Vec<(&str, Vec<&str>, u64)> = rows
+            .iter()
+            .map(|r| {
+                let parts = r.values.iter().map(String::as_str).collect();
+                (r.value.as_str(), parts, r.estimate)
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("10.0.0.1 → 8.8.8.8", vec!["10.0.0.1", "8.8.8.8"], 2),
+                ("10.0.0.1 → 1.1.1.1", vec!["10.0.0.1", "1.1.1.1"], 1),
+                ("a → b → 1:c", vec!["a → b", "1:c"], 1),
+            ]
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub enum AggValue {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopRow {
+    /// The value; for a top over several fields, their values joined by ` → `.
     pub value: String,
+    /// The value of each field the top lists, in the query's order.
+    pub values: Vec<String>,
     pub estimate: u64,
     pub lower: u64,
     pub upper: u64,

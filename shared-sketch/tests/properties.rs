@@ -18,7 +18,7 @@ fn query() -> Query {
         },
         Agg::Top {
             n: 20,
-            field: field.clone(),
+            fields: vec![field.clone()],
         },
         Agg::Rare { n: 50, field },
     ];
@@ -30,8 +30,10 @@ fn partial(q: &Query, values: &[u32]) -> Partial {
     for v in values {
         p.all.totals.matched += 1;
         let text = format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255);
+        // A time per value, so rare rows' first and last seen are merged too.
+        let time = Some(i64::from(*v) * 1000);
         for agg in &mut p.all.totals.states {
-            agg.update(&text);
+            agg.update(&text, time);
         }
     }
     p

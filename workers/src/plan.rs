@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use shared_sketch::query::aliases;
-use shared_sketch::{Fields, Matcher, Query};
+use shared_sketch::{Agg, Fields, Matcher, Query};
 
 /// One event's values, by slot; `None` where the event lacks the field.
 pub(crate) type Values<'a> = Vec<Option<Cow<'a, str>>>;
@@ -46,7 +46,7 @@ impl Plan {
     pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Plan {
         let mut used: Vec<&str> = matcher.fields();
         let aggs = query.aggs();
-        used.extend(aggs.iter().filter_map(|a| a.field()));
+        used.extend(aggs.iter().flat_map(Agg::fields).map(String::as_str));
         used.extend(query.by().iter().map(String::as_str));
         used.extend(query.hit_fields().unwrap_or(&[]).iter().map(String::as_str));
 

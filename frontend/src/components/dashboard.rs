@@ -48,13 +48,13 @@ fn PanelView(panel: &'static Panel) -> impl IntoView {
                 .iter()
                 .filter_map(|&i| {
                     let value = r.aggs.get(i)?;
-                    let field = aggs.get(i).and_then(|a| a.field()).map(str::to_string);
+                    let fields = aggs.get(i).map(|a| a.fields().to_vec()).unwrap_or_default();
                     let label = if multi {
                         value.label.clone()
                     } else {
                         panel.title.to_string()
                     };
-                    Some(agg_widget(label, value.value.clone(), field))
+                    Some(agg_widget(label, value.value.clone(), fields))
                 })
                 .collect_view()
         })

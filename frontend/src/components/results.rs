@@ -17,13 +17,9 @@ pub fn Results() -> impl IntoView {
     let run = screen().runs[0];
     let result = answers[0];
     move || {
-        let fields: Vec<Option<String>> = run.with(|r| {
+        let fields: Vec<Vec<String>> = run.with(|r| {
             r.plan.as_ref().map_or_else(Vec::new, |p| {
-                p.query
-                    .aggs()
-                    .iter()
-                    .map(|a| a.field().map(str::to_string))
-                    .collect()
+                p.query.aggs().iter().map(|a| a.fields().to_vec()).collect()
             })
         });
         result.get().map(|r| {
@@ -35,7 +31,7 @@ pub fn Results() -> impl IntoView {
             let widgets = r
                 .aggs
                 .into_iter()
-                .zip(fields.into_iter().chain(std::iter::repeat(None)))
+                .zip(fields.into_iter().chain(std::iter::repeat(Vec::new())))
                 .map(|(agg, field)| agg_widget(agg.label, agg.value, field))
                 .collect_view();
             view! {
@@ -50,16 +46,17 @@ pub fn Results() -> impl IntoView {
     }
 }
 
-/// The widget for one aggregate's value; `field` (what the aggregate reads) makes listed
+/// The widget for one aggregate's value; `fields` (what the aggregate reads) make listed
 /// values clickable filters.
-pub fn agg_widget(label: String, value: AggValue, field: Option<String>) -> AnyView {
+pub fn agg_widget(label: String, value: AggValue, fields: Vec<String>) -> AnyView {
     match value {
         AggValue::Top {
             rows,
             maximum_error,
-        } => view! { <TopList label=label rows=rows maximum_error=maximum_error field=field/> }
+        } => view! { <TopList label=label rows=rows maximum_error=maximum_error fields=fields/> }
             .into_any(),
         AggValue::Rare(summary) => {
+            let field = fields.into_iter().next();
             view! { <RareList label=label summary=summary field=field/> }.into_any()
         }
         AggValue::Distinct(estimate) => {

@@ -11,8 +11,9 @@ pub fn TopList(
     label: String,
     rows: Vec<TopRow>,
     maximum_error: u64,
-    /// The field listed: its values become filters.
-    field: Option<String>,
+    /// The fields listed (several for combinations such as source → destination): their
+    /// values become filters.
+    fields: Vec<String>,
 ) -> impl IntoView {
     let largest = rows.first().map_or(1, |r| r.estimate.max(1));
     let accuracy = if maximum_error == 0 {
@@ -33,7 +34,23 @@ pub fn TopList(
                 thousands(row.lower),
                 thousands(row.upper)
             );
-            let value = row.value.clone();
+            // Each part of a combination filters on its own field.
+            let parts = if fields.len() == row.values.len() {
+                fields.iter().cloned().zip(row.values.clone()).collect()
+            } else {
+                vec![(String::new(), row.value.clone())]
+            };
+            let links = parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (field, value))| {
+                    let field = (!field.is_empty()).then_some(field);
+                    view! {
+                        {(i > 0).then_some(view! { <span class="arrow">"→"</span> })}
+                        <ValueLink field=field value=value/>
+                    }
+                })
+                .collect_view();
             view! {
                 <li
                     data-testid="topk-row"
@@ -43,7 +60,7 @@ pub fn TopList(
                     data-upper=row.upper.to_string()
                     title=title
                 >
-                    <ValueLink field=field.clone() value=value/>
+                    <span class="values">{links}</span>
                     <span class="track"><span class="fill" style:width=width></span></span>
                     <span class="count">{thousands(row.estimate)}</span>
                     <span class="bound">{bound}</span>

@@ -39,7 +39,7 @@ pub fn query() -> Query {
         Agg::Distinct { field: ip() },
         Agg::Top {
             n: TOP_N,
-            field: ip(),
+            fields: vec![ip()],
         },
         Agg::Rare { n: 10, field: ip() },
         Agg::Quantile {
@@ -116,7 +116,7 @@ impl Workload {
             for agg in &mut partial.all.totals.states {
                 match agg {
                     AggState::Quantile(q) => q.update(self.bytes[i]),
-                    other => other.update(ip),
+                    other => other.update(ip, None),
                 }
             }
         }

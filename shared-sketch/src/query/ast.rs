@@ -1,4 +1,8 @@
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+
+use super::eval::Fields;
 
 /// A parsed query: which events to match, over which time, what to compute over them, and
 /// how to shape the merged answer.
@@ -132,10 +136,10 @@ impl TimeBound {
 pub enum Command {
     /// `stats agg, … [by f, …]`
     Stats { aggs: Vec<Agg>, by: Vec<String> },
-    /// `top [N] f [by g, …]`
+    /// `top [N] f [, f2 …] [by g, …]`: several fields count their values' combinations.
     Top {
         n: u32,
-        field: String,
+        fields: Vec<String>,
         by: Vec<String>,
     },
     /// `rare [N] f`
@@ -154,9 +158,9 @@ impl Command {
     pub fn aggs(&self) -> Vec<Agg> {
         match self {
             Command::Stats { aggs, .. } => aggs.clone(),
-            Command::Top { n, field, .. } => vec![Agg::Top {
+            Command::Top { n, fields, .. } => vec![Agg::Top {
                 n: *n,
-                field: field.clone(),
+                fields: fields.clone(),
             }],
             Command::Rare { n, field } => vec![Agg::Rare {
                 n: *n,
@@ -199,8 +203,9 @@ pub enum Agg {
     /// `dc(field)` — distinct values of `field` (HyperLogLog).
     Distinct { field: String },
     /// `top N field`, or `top(N, field)` among `stats` aggregates — the N most frequent
-    /// values (FrequentItems, deterministic bounds).
-    Top { n: u32, field: String },
+    /// values (FrequentItems, deterministic bounds). With several fields, the N most
+    /// frequent combinations (`top(10, src_ip, dst_ip)`: the top talking pairs).
+    Top { n: u32, fields: Vec<String> },
     /// `rare N field` or `rare(N, field)` — the N least frequent values, exact counts (consistent sample).
     Rare { n: u32, field: String },
     /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)` — exact, over the field's numeric values.
@@ -235,7 +240,7 @@ impl Agg {
         match self {
             Agg::Count => "count".to_string(),
             Agg::Distinct { field } => format!("dc({field})"),
-            Agg::Top { n, field } => format!("top({n}, {field})"),
+            Agg::Top { n, fields } => format!("top({n}, {})", fields.join(", ")),
             Agg::Rare { n, field } => format!("rare({n}, {field})"),
             Agg::Stat { kind, field } => format!("{}({field})", kind.name()),
             Agg::Quantile { field, hundredths } if hundredths % 100 == 0 => {
@@ -248,17 +253,58 @@ impl Agg {
         }
     }
 
-    /// The field this aggregate reads, if any.
-    pub fn field(&self) -> Option<&str> {
+    /// The fields this aggregate reads.
+    pub fn fields(&self) -> &[String] {
         match self {
-            Agg::Count => None,
+            Agg::Count => &[],
+            Agg::Top { fields, .. } => fields,
             Agg::Distinct { field }
-            | Agg::Top { field, .. }
             | Agg::Rare { field, .. }
             | Agg::Stat { field, .. }
-            | Agg::Quantile { field, .. } => Some(field),
+            | Agg::Quantile { field, .. } => std::slice::from_ref(field),
         }
     }
+
+    /// The value this aggregate takes from `event`: its field's, or for several fields
+    /// their `compound_key` (`None` when any is missing, as Splunk's `top` skips them).
+    pub fn value<'e>(&self, event: &'e impl Fields) -> Option<Cow<'e, str>> {
+        match self.fields() {
+            [] => None,
+            [field] => event.get(field),
+            fields => {
+                let parts: Option<Vec<Cow<'_, str>>> =
+                    fields.iter().map(|f| event.get(f)).collect();
+                parts.map(|parts| Cow::Owned(compound_key(&parts)))
+            }
+        }
+    }
+}
+
+/// One value for several fields' values: each part length-prefixed (`8:10.0.0.1`), so any
+/// text splits back exactly, and the key hashes as these explicit bytes on every target.
+pub fn compound_key<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut key = String::new();
+    for part in parts {
+        let part = part.as_ref();
+        key.push_str(&part.len().to_string());
+        key.push(':');
+        key.push_str(part);
+    }
+    key
+}
+
+/// The parts of a `compound_key`; `None` for text that is not one (from a damaged
+/// partial: shown whole rather than guessed at).
+pub fn split_compound_key(mut key: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    while !key.is_empty() {
+        let (len, rest) = key.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let part = rest.get(..len)?;
+        parts.push(part.to_string());
+        key = &rest[len..];
+    }
+    Some(parts)
 }
 
 impl Query {

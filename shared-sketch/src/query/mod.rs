@@ -16,7 +16,10 @@ mod fields;
 mod parse;
 mod prune;
 
-pub use ast::{Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit};
+pub use ast::{
+    Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
+    compound_key, split_compound_key,
+};
 pub use eval::{Fields, Matcher};
 pub use fields::aliases;
 pub use parse::{MAX_BY_FIELDS, MAX_DEPTH, MAX_LIST_N, ParseError, format_span, parse};

@@ -494,8 +494,9 @@ impl<'a> Parser<'a> {
             }
             "top" => {
                 let (n, field) = self.count_and_field("top")?;
+                let fields = self.more_fields(field, "a field name after `,`", MAX_BY_FIELDS)?;
                 let by = self.by()?;
-                query.command = Some(Command::Top { n, field, by });
+                query.command = Some(Command::Top { n, fields, by });
             }
             "rare" => {
                 let (n, field) = self.count_and_field("rare")?;
@@ -567,7 +568,18 @@ impl<'a> Parser<'a> {
     }
 
     fn field_list(&mut self, what: &str, max: usize) -> Result<Vec<String>, ParseError> {
-        let mut fields = vec![self.ident(what)?.to_string()];
+        let first = self.ident(what)?.to_string();
+        self.more_fields(first, what, max)
+    }
+
+    /// `first`, then each `, field` that follows it.
+    fn more_fields(
+        &mut self,
+        first: String,
+        what: &str,
+        max: usize,
+    ) -> Result<Vec<String>, ParseError> {
+        let mut fields = vec![first];
         while self.eat(',') {
             if fields.len() == max {
                 return Err(self.error(format!("at most {max} fields")));
@@ -713,7 +725,9 @@ impl<'a> Parser<'a> {
                     .ident(&format!("a field name inside `{lower}( )`"))?
                     .to_string();
                 if lower == "top" {
-                    Agg::Top { n, field }
+                    let fields =
+                        self.more_fields(field, "a field name after `,`", MAX_BY_FIELDS)?;
+                    Agg::Top { n, fields }
                 } else {
                     Agg::Rare { n, field }
                 }
@@ -881,9 +895,9 @@ impl fmt::Display for Query {
                 }
                 Command::Top {
                     n,
-                    field,
-                    by: fields,
-                } => format!("| top {n} {field}{}", by(fields)),
+                    fields,
+                    by: by_fields,
+                } => format!("| top {n} {}{}", fields.join(", "), by(by_fields)),
                 Command::Rare { n, field } => format!("| rare {n} {field}"),
                 Command::Timechart {
                     span,
@@ -1070,7 +1084,7 @@ mod tests {
             parse("| top src_ip by action").unwrap().command,
             Some(Command::Top {
                 n: 10,
-                field: "src_ip".into(),
+                fields: vec!["src_ip".into()],
                 by: vec!["action".into()]
             })
         );
@@ -1118,11 +1132,11 @@ mod tests {
                 Agg::Count,
                 Agg::Top {
                     n: 10,
-                    field: "src_ip".into()
+                    fields: vec!["src_ip".into()]
                 },
                 Agg::Top {
                     n: 5,
-                    field: "dst_port".into()
+                    fields: vec!["dst_port".into()]
                 },
                 Agg::Rare {
                     n: 3,
@@ -1130,6 +1144,28 @@ mod tests {
                 },
             ]
         );
+        // Several fields: the most frequent combinations (the top talking pairs).
+        let pairs = Agg::Top {
+            n: 5,
+            fields: vec!["src_ip".into(), "dst_ip".into()],
+        };
+        assert_eq!(
+            parse("| top 5 src_ip, dst_ip by action").unwrap().command,
+            Some(Command::Top {
+                n: 5,
+                fields: pairs.fields().to_vec(),
+                by: vec!["action".into()]
+            })
+        );
+        assert_eq!(
+            parse("| stats count, top(5, src_ip, dst_ip)")
+                .unwrap()
+                .aggs()[1],
+            pairs
+        );
+        assert_eq!(pairs.label(), "top(5, src_ip, dst_ip)");
+        assert!(parse("| top a, b, c, d, e").is_err());
+        assert!(parse("| top a,").is_err());
     }
 
     #[test]
@@ -1230,6 +1266,8 @@ mod tests {
             "earliest=now | timechart p99(latency)",
             "x | head 5 | fields a, b",
             "| stats count, top(10, a), rare(5, b.c), dc(a)",
+            "| top 3 a, b.c by d",
+            "| stats top(4, a, b), count",
             "",
         ] {
             let q = parse(text).unwrap();

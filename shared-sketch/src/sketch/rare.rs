@@ -8,6 +8,9 @@
 //! and a value that is frequent anywhere shows up as frequent — nothing is rare by accident
 //! of partitioning.
 //!
+//! Each sampled value also keeps the earliest and latest event time it was seen at: merged
+//! by min and max over the same partials as its count, so they are exact too.
+//!
 //! While fewer than `k` distinct values exist, the sample is everything and the answer is
 //! exact. Beyond, the sample is a uniform random subset (by hash) of the distinct values,
 //! covering the fraction `(cutoff + 1) / 2^64`; rare values found in it are exact, and the
@@ -43,13 +46,42 @@ struct Sampled {
     hash: u64,
     value: String,
     count: u64,
+    seen: Seen,
 }
 
-/// One rare value with its exact count.
+/// The earliest and latest event times a value was seen at (epoch ms), when its events
+/// had any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Seen {
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl Seen {
+    fn at(time: Option<i64>) -> Seen {
+        Seen {
+            first: time,
+            last: time,
+        }
+    }
+
+    fn add(&mut self, other: Seen) {
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// One rare value with its exact count, and when it was first and last seen (epoch ms;
+/// `None` when none of its events had a time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RareRow {
     pub value: String,
     pub count: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
 }
 
 /// What `rare` answers.
@@ -74,7 +106,8 @@ impl RareItems {
         Self::default()
     }
 
-    pub fn update(&mut self, value: &str) {
+    /// One event holding `value`, at `time` (epoch ms) when it has one.
+    pub fn update(&mut self, value: &str, time: Option<i64>) {
         let hash = xxh3_64(value.as_bytes());
         if self.cutoff.is_some_and(|c| hash > c) {
             return;
@@ -82,6 +115,7 @@ impl RareItems {
         let at = match self.sample.binary_search_by_key(&hash, |s| s.hash) {
             Ok(i) => {
                 self.sample[i].count += 1;
+                self.sample[i].seen.add(Seen::at(time));
                 return;
             }
             Err(at) => at,
@@ -101,6 +135,7 @@ impl RareItems {
                 hash,
                 value: value.to_string(),
                 count: 1,
+                seen: Seen::at(time),
             },
         );
         if full {
@@ -129,9 +164,12 @@ impl RareItems {
                 (Some(a), Some(b)) if a.hash < b.hash => mine.next(),
                 (Some(a), Some(b)) if a.hash > b.hash => theirs.next().cloned(),
                 (Some(_), Some(_)) => {
-                    let count = theirs.next().map_or(0, |b| b.count);
+                    let (count, seen) = theirs
+                        .next()
+                        .map_or((0, Seen::default()), |b| (b.count, b.seen));
                     mine.next().map(|mut a| {
                         a.count = a.count.saturating_add(count);
+                        a.seen.add(seen);
                         a
                     })
                 }
@@ -159,6 +197,8 @@ impl RareItems {
             .map(|s| RareRow {
                 value: s.value.clone(),
                 count: s.count,
+                first_seen: s.seen.first,
+                last_seen: s.seen.last,
             })
             .collect();
         rows.sort_by(|a, b| a.count.cmp(&b.count).then_with(|| a.value.cmp(&b.value)));
@@ -198,7 +238,7 @@ impl RareItems {
             values: self
                 .sample
                 .iter()
-                .map(|s| (s.value.clone(), s.count))
+                .map(|s| (s.value.clone(), s.count, s.seen))
                 .collect(),
         };
         super::bytes::encode_nested(&wire)
@@ -218,16 +258,26 @@ impl RareItems {
         let mut sample: Vec<Sampled> = wire
             .values
             .into_iter()
-            .map(|(value, count)| Sampled {
+            .map(|(value, count, seen)| Sampled {
                 hash: xxh3_64(value.as_bytes()),
                 value,
                 count,
+                seen,
             })
             .collect();
         sample.sort_by_key(|s| s.hash);
         sample.dedup_by_key(|s| s.hash);
         if sample.len() != n || sample.iter().any(|s| s.count == 0) {
             return Err(corrupt("duplicate values or zero counts".into()));
+        }
+        let backwards = |s: &Sampled| match (s.seen.first, s.seen.last) {
+            (Some(first), Some(last)) => first > last,
+            (first, last) => first.is_some() != last.is_some(),
+        };
+        if sample.iter().any(backwards) {
+            return Err(corrupt(
+                "a value was first seen after it was last seen".into(),
+            ));
         }
         if let (Some(c), Some(last)) = (wire.cutoff, sample.last())
             && last.hash > c
@@ -244,8 +294,8 @@ impl RareItems {
 #[derive(Serialize, Deserialize)]
 struct Wire {
     cutoff: Option<u64>,
-    /// In hash order.
-    values: Vec<(String, u64)>,
+    /// In hash order: value, count, first and last seen.
+    values: Vec<(String, u64, Seen)>,
 }
 
 impl fmt::Debug for RareItems {
@@ -267,7 +317,7 @@ mod tests {
 
     fn feed(items: &mut RareItems, value: &str, times: u64) {
         for _ in 0..times {
-            items.update(value);
+            items.update(value, None);
         }
     }
 
@@ -292,8 +342,8 @@ mod tests {
         feed(&mut b, "10.0.0.1", 50);
         // Saturate both with noise so cutoffs apply.
         for i in 0..5000 {
-            a.update(&format!("a{i}"));
-            b.update(&format!("b{i}"));
+            a.update(&format!("a{i}"), None);
+            b.update(&format!("b{i}"), None);
         }
         a.merge(&b);
         let s = a.summary(RARE_SAMPLE_SIZE);
@@ -313,13 +363,13 @@ mod tests {
         let mut parts = vec![RareItems::new(); 8];
         for i in 0..20_000u32 {
             let v = format!("rare-{i}");
-            parts[(i % 8) as usize].update(&v);
+            parts[(i % 8) as usize].update(&v, None);
             *truth.entry(v).or_default() += 1;
         }
         for i in 0..2_000u32 {
             for j in 0..10u32 {
                 let v = format!("common-{i}");
-                parts[((i + j) % 8) as usize].update(&v);
+                parts[((i + j) % 8) as usize].update(&v, None);
                 *truth.entry(v).or_default() += 1;
             }
         }
@@ -345,7 +395,8 @@ mod tests {
     fn merge_order_does_not_matter_and_bytes_round_trip() {
         let mut parts = vec![RareItems::new(); 5];
         for i in 0..9000u32 {
-            parts[(i % 5) as usize].update(&format!("v{}", i % 3000));
+            let time = (i % 7 != 0).then_some(i64::from(i) * 1000);
+            parts[(i % 5) as usize].update(&format!("v{}", i % 3000), time);
         }
         let mut fwd = RareItems::new();
         let mut bwd = RareItems::new();
@@ -357,6 +408,19 @@ mod tests {
         }
         assert_eq!(fwd, bwd);
         assert_eq!(RareItems::from_bytes(&fwd.to_bytes()).unwrap(), fwd);
+        // `vK` is seen at i = K, K + 3000 and K + 6000, timed unless i is a multiple of 7:
+        // each sampled row holds the earliest and latest of those, whatever the merge.
+        for row in fwd.summary(RARE_SAMPLE_SIZE).rows {
+            let k: i64 = row.value[1..].parse().unwrap();
+            let times: Vec<i64> = [k, k + 3000, k + 6000]
+                .into_iter()
+                .filter(|i| i % 7 != 0)
+                .map(|i| i * 1000)
+                .collect();
+            assert_eq!(row.count, 3);
+            assert_eq!(row.first_seen, times.first().copied(), "{}", row.value);
+            assert_eq!(row.last_seen, times.last().copied(), "{}", row.value);
+        }
         assert!(RareItems::from_bytes(&[1, 2, 3]).is_err());
     }
 }

@@ -159,6 +159,7 @@ impl TopK {
             .into_iter()
             .map(|row| TopRow {
                 value: row.item().text.to_string(),
+                values: vec![row.item().text.to_string()],
                 estimate: row.estimate(),
                 lower: row.lower_bound(),
                 upper: row.upper_bound(),
