@@ -60,13 +60,13 @@ test('a needle: the index rules out nearly every page and the count is exact', a
   assert.match(await page.getByTestId('index-use').textContent(), /pages ruled out by the index/);
 });
 
-test('past 100 events and 500 groups the page says what was kept, and the totals still add up', async () => {
+test('past 1,000 events (the list default) and 500 groups the page says what was kept, and the totals still add up', async () => {
   const rejects = records.filter((r) => r.action === 'REJECT').length;
   await runQuery(page, 'action:REJECT');
   assert.equal(await page.getByTestId('matched').textContent(), rejects.toLocaleString('en-US'));
   assert.match(
     await page.getByTestId('limits').textContent(),
-    new RegExp(`keeps the newest 100 of ${rejects} matching events`),
+    new RegExp(`keeps the newest 1000 of ${rejects} matching events`),
   );
 
   await runQuery(page, '| stats count() by dstport');

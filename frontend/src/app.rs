@@ -120,7 +120,7 @@ pub fn run(screen: Screen, view: View, push: bool) {
         queries
             .iter()
             .zip(screen.runs)
-            .map(|(q, run)| (q.to_string(), run))
+            .map(|(q, run)| (q.to_string(), q.hits, run))
             .collect(),
     );
 }

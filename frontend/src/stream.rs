@@ -26,13 +26,13 @@ thread_local! {
     static OPEN: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs each `(text, run)`, replacing every query still running (closing a socket cancels
-/// its query).
-pub fn start_all(queries: Vec<(String, RwSignal<QueryRun>)>) {
+/// Runs each `(text, hits, run)`, replacing every query still running (closing a socket
+/// cancels its query).
+pub fn start_all(queries: Vec<(String, u32, RwSignal<QueryRun>)>) {
     close_all();
-    for (text, run) in queries {
+    for (text, hits, run) in queries {
         run.set(QueryRun::running());
-        match connect(text, run) {
+        match connect(ClientMessage::Query { q: text, hits }, run) {
             Ok(conn) => OPEN.with(|open| open.borrow_mut().push(conn)),
             Err(message) => run.update(|r| r.fail(message)),
         }
@@ -67,7 +67,7 @@ fn js_error(e: JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
-fn connect(text: String, run: RwSignal<QueryRun>) -> Result<Connection, String> {
+fn connect(hello: ClientMessage, run: RwSignal<QueryRun>) -> Result<Connection, String> {
     let location = web_sys::window().ok_or("no window")?.location();
     let scheme = if location.protocol().map_err(js_error)? == "https:" {
         "wss"
@@ -77,7 +77,7 @@ fn connect(text: String, run: RwSignal<QueryRun>) -> Result<Connection, String> 
     let url = format!("{scheme}://{}/ws", location.host().map_err(js_error)?);
     let socket = WebSocket::new(&url).map_err(js_error)?;
     socket.set_binary_type(BinaryType::Arraybuffer);
-    let hello = encode(&ClientMessage::Query { q: text }).map_err(|e| e.to_string())?;
+    let hello = encode(&hello).map_err(|e| e.to_string())?;
 
     let on_open = Closure::<dyn FnMut(Event)>::new({
         let socket = socket.clone();

@@ -73,12 +73,21 @@ impl TimeRange {
     }
 }
 
-/// The query text and range on screen.
+/// The query text and range on screen, and how many events the events list keeps.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
     pub q: String,
     pub range: TimeRange,
+    /// The newest matching events the dashboard's list keeps; 0 for `EVENTS`.
+    pub hits: u32,
 }
+
+/// Events the dashboard's list keeps unless the view asks for more: enough to scroll
+/// through an incident, and free to load with every view (10,000 add about 0.4 s to a
+/// 100,000-event dashboard, 100,000 about 0.7 s; docs/BENCHMARKS.md).
+pub const EVENTS: u32 = 1_000;
+/// What the list's "keep more" asks for: the most a query may keep.
+pub const EVENTS_MAX: u32 = shared_sketch::MAX_HITS_LIMIT as u32;
 
 /// What a view runs: a dashboard over the search, or the user's own command.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +109,9 @@ impl View {
             q: get("q").unwrap_or_default(),
             range: TimeRange::parse(get("earliest").as_deref(), get("latest").as_deref())
                 .unwrap_or_default(),
+            hits: get("hits")
+                .and_then(|h| h.parse::<u32>().ok())
+                .map_or(0, |h| h.min(EVENTS_MAX)),
         }
     }
 
@@ -122,6 +134,9 @@ impl View {
             if let Some(bound) = bound {
                 params.append(name, &bound.to_string());
             }
+        }
+        if self.hits != 0 {
+            params.append("hits", &self.hits.to_string());
         }
         let search = String::from(params.to_string());
         let url = if search.is_empty() {
@@ -149,23 +164,33 @@ impl View {
             dashboard
                 .queries
                 .iter()
-                .map(|spec| {
+                .enumerate()
+                .map(|(i, spec)| {
                     let mut q = query.clone();
                     if let Some(filter) = spec.filter() {
                         and(&mut q, filter);
                     }
                     q.command = Some(spec.command());
+                    // The first query's events fill the list.
+                    if i == 0 {
+                        q.hits = self.events();
+                    }
                     q
                 })
                 .collect(),
         ))
     }
 
+    /// How many events the dashboard's list keeps.
+    pub fn events(&self) -> u32 {
+        if self.hits == 0 { EVENTS } else { self.hits }
+    }
+
     /// This view over `range` instead.
     pub fn with_range(&self, range: TimeRange) -> View {
         View {
-            q: self.q.clone(),
             range,
+            ..self.clone()
         }
     }
 
@@ -185,7 +210,7 @@ impl View {
         );
         View {
             q: query.to_string(),
-            range: self.range,
+            ..self.clone()
         }
     }
 
@@ -198,10 +223,11 @@ impl View {
             latest: None,
             command: command.filter(|c| !matches!(c, Command::Timechart { .. })),
             post: Vec::new(),
+            hits: shared_sketch::MAX_HITS as u32,
         };
         View {
             q: query.to_string(),
-            range: self.range,
+            ..self.clone()
         }
     }
 }
@@ -236,6 +262,7 @@ mod tests {
         View {
             q: q.to_string(),
             range: TimeRange::parse(earliest, None).unwrap(),
+            hits: 0,
         }
     }
 
@@ -245,14 +272,28 @@ mod tests {
             panic!("a search runs the dashboard");
         };
         assert_eq!(queries.len(), 2);
+        // The first query fills the events list; the other needs no events.
+        assert_eq!((queries[0].hits, queries[1].hits), (EVENTS, 100));
+        let more = View {
+            hits: EVENTS_MAX,
+            ..view("x", None)
+        };
+        let Ok(Plan::Dashboard(kept)) = more.plan(&FLOWS) else {
+            panic!("a search runs the dashboard");
+        };
+        assert_eq!(kept[0].hits, 100_000);
+        assert_eq!(more.with_filter("a", "b", false).hits, EVENTS_MAX);
         let texts: Vec<String> = queries.iter().map(ToString::to_string).collect();
         assert!(texts[0].starts_with("dst_port:22 earliest=-7d | stats count, top(10, src_ip)"));
         assert!(texts[1].starts_with(
             "dst_port:22 AND (action:REJECT OR conn_state:REJ) earliest=-7d | stats count"
         ));
-        // Each is a query the gateway parses back to the same thing.
+        // Each is a query the gateway parses back to the same thing (`hits` travels beside
+        // the text).
         for (text, query) in texts.iter().zip(&queries) {
-            assert_eq!(&parse(text).unwrap(), query);
+            let mut parsed = parse(text).unwrap();
+            parsed.hits = query.hits;
+            assert_eq!(&parsed, query);
         }
     }
 

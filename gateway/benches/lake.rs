@@ -170,7 +170,7 @@ async fn streaming() {
         let started = Instant::now();
         let runner = tokio::spawn({
             let engine = engine.clone();
-            async move { run_query(&engine, text, tx, CancellationToken::new()).await }
+            async move { run_query(&engine, text, 0, tx, CancellationToken::new()).await }
         });
         let (mut frames, mut frame_bytes) = (0u64, 0usize);
         while let Some(frame) = rx.recv().await {

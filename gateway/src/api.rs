@@ -19,6 +19,10 @@ use crate::summary::{LakeSummary, summarize};
 #[derive(Debug, Deserialize)]
 pub struct QueryRequest {
     pub q: String,
+    /// How many of the newest matching events to return (default: the query's own, 100
+    /// unless `head N` follows a plain search; at most 100,000).
+    #[serde(default)]
+    pub hits: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +73,7 @@ pub async fn query(
     State(engine): State<Arc<Engine>>,
     Json(request): Json<QueryRequest>,
 ) -> Result<Response, ApiError> {
-    let response = answer(&engine, &request.q).await?;
+    let response = answer(&engine, &request.q, request.hits).await?;
     let status = if response.stopped.is_some() {
         StatusCode::GATEWAY_TIMEOUT
     } else {
@@ -104,7 +108,7 @@ pub async fn stream(
     State(engine): State<Arc<Engine>>,
     axum::extract::Query(request): axum::extract::Query<QueryRequest>,
 ) -> Response {
-    let run = Run::start(&engine, &request.q);
+    let run = Run::start(&engine, &request.q, request.hits);
     let lines = futures_util::stream::unfold(Some(run), |run| async move {
         let mut run = run?;
         let (line, more) = match run.next().await {
@@ -127,9 +131,10 @@ pub async fn stream(
         .into_response()
 }
 
-/// Runs `q` to the end and merges every partial: the API's and the CLI's answer.
-pub async fn answer(engine: &Arc<Engine>, q: &str) -> Result<QueryResponse, ApiError> {
-    let mut run = Run::start(engine, q);
+/// Runs `q` to the end and merges every partial: the API's and the CLI's answer. `hits`:
+/// as `run_query` takes it.
+pub async fn answer(engine: &Arc<Engine>, q: &str, hits: u32) -> Result<QueryResponse, ApiError> {
+    let mut run = Run::start(engine, q, hits);
     loop {
         if let Event::Done(response) = run.next().await? {
             return Ok(*response);
@@ -153,14 +158,14 @@ struct Run {
 }
 
 impl Run {
-    fn start(engine: &Arc<Engine>, q: &str) -> Run {
+    fn start(engine: &Arc<Engine>, q: &str, hits: u32) -> Run {
         let (tx, frames) = mpsc::channel(16);
         let cancel = CancellationToken::new();
         tokio::spawn({
             let engine = engine.clone();
             let cancel = cancel.clone();
             let q = q.to_string();
-            async move { run_query(&engine, &q, tx, cancel).await }
+            async move { run_query(&engine, &q, hits, tx, cancel).await }
         });
         Run {
             frames,

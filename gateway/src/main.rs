@@ -64,6 +64,10 @@ enum Command {
         /// Output: `json` (as the HTTP API answers) or `table` (for reading).
         #[arg(long, value_enum, default_value_t = Output::Json)]
         format: Output,
+        /// How many of the newest matching events to print (default 100, or `head N` after
+        /// a plain search; at most 100,000).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        hits: u32,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]
@@ -215,6 +219,7 @@ async fn main() -> Result<()> {
             data,
             catalog,
             format,
+            hits,
             run,
             input,
             query,
@@ -223,7 +228,7 @@ async fn main() -> Result<()> {
             let options = input.options();
             let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
             lake.sync(&data, &options).await?;
-            let response = match api::answer(&engine(lake, &run, options)?, &query).await {
+            let response = match api::answer(&engine(lake, &run, options)?, &query, hits).await {
                 Ok(response) => response,
                 Err(api::ApiError::Query { message, column }) => {
                     // As a compiler would: the query, a caret under the column, the reason.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shared_sketch::{Frame, Partial, Plan, Progress, QueryError, parse};
+use shared_sketch::{Frame, MAX_HITS_LIMIT, Partial, Plan, Progress, QueryError, parse};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -32,10 +32,12 @@ pub struct Engine {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
-/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away.
+/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away. `hits`
+/// is how many of the newest matching events to keep (0: the query's own).
 pub async fn run_query(
     engine: &Engine,
     text: &str,
+    hits: u32,
     frames: mpsc::Sender<Frame>,
     cancel: CancellationToken,
 ) {
@@ -44,6 +46,9 @@ pub async fn run_query(
         Ok(mut query) => {
             // Once, here: every worker then filters and buckets time identically.
             query.resolve_time(now_ms());
+            if hits > 0 {
+                query.hits = hits.min(MAX_HITS_LIMIT as u32);
+            }
             Arc::new(query)
         }
         Err(e) => {

@@ -28,7 +28,7 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
     let (mut sink, mut stream) = socket.split();
     let text = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Binary(bytes)))) => match decode::<ClientMessage>(&bytes) {
-            Ok(ClientMessage::Query { q }) => Ok(q),
+            Ok(ClientMessage::Query { q, hits }) => Ok((q, hits)),
             Ok(ClientMessage::Cancel) => Err("the first message must be a query".to_string()),
             Err(e) => Err(format!("unreadable message: {e}")),
         },
@@ -37,8 +37,8 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
         Ok(Some(Ok(_))) => Err("the first message must be a query".to_string()),
         Err(_) => Err("no query received".to_string()),
     };
-    let text = match text {
-        Ok(text) => text,
+    let (text, hits) = match text {
+        Ok(query) => query,
         Err(message) => {
             tracing::warn!(%message, "refused a websocket client");
             let frame = Frame::Error(QueryError {
@@ -58,7 +58,7 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
     let (tx, mut frames) = mpsc::channel(16);
     tokio::spawn({
         let cancel = cancel.clone();
-        async move { run_query(&engine, &text, tx, cancel).await }
+        async move { run_query(&engine, &text, hits, tx, cancel).await }
     });
     let mut client_open = true;
     loop {

@@ -65,6 +65,46 @@ async fn top_and_stats_match_exact_answers_over_demo_data() {
     );
 }
 
+/// A request keeps as many of the newest events as it asks for, and says how many it kept.
+#[tokio::test]
+async fn a_request_chooses_how_many_events_it_keeps() {
+    let (dir, _) = common::demo_data(12_000);
+    let all = common::records(dir.path());
+    let url = start(dir.path()).await;
+    let mut times: Vec<i64> = all
+        .iter()
+        .map(|r| r["start"].as_i64().unwrap() * 1000)
+        .collect();
+    times.sort_unstable_by(|a, b| b.cmp(a));
+    let newest = |body: &Value| -> Vec<i64> {
+        let hits = body["hits"].as_array().unwrap();
+        hits.iter().map(|h| h["time"].as_i64().unwrap()).collect()
+    };
+
+    let (status, body) = common::post(
+        &url,
+        serde_json::json!({ "q": "| stats count", "hits": 5000 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(newest(&body), times[..5000]);
+    assert_eq!(
+        body["limits"][0],
+        format!(
+            "the events list keeps the newest 5000 of {} matching events",
+            all.len()
+        )
+    );
+    // The default, and `head N` after a plain search.
+    let (_, body) = common::post_query(&url, "| stats count").await;
+    assert_eq!(newest(&body), times[..100]);
+    let (_, body) = common::post_query(&url, "* | head 2500").await;
+    assert_eq!(newest(&body), times[..2500]);
+    // At most 100,000: more is kept to that.
+    let (_, body) = common::post(&url, serde_json::json!({ "q": "", "hits": 4_000_000 })).await;
+    assert_eq!(newest(&body).len(), all.len().min(100_000));
+}
+
 /// What a dashboard asks for: several lists and numbers from one scan, and the timeline.
 #[tokio::test]
 async fn one_stats_carries_top_rare_and_numbers_and_every_answer_a_timeline() {

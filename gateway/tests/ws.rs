@@ -31,9 +31,12 @@ async fn exchange(url: &str, first: Message) -> Vec<Frame> {
 
 fn query(q: &str) -> Message {
     Message::Binary(
-        encode(&ClientMessage::Query { q: q.into() })
-            .unwrap()
-            .into(),
+        encode(&ClientMessage::Query {
+            q: q.into(),
+            hits: 0,
+        })
+        .unwrap()
+        .into(),
     )
 }
 

@@ -91,6 +91,7 @@ mod tests {
     fn round_trip() {
         let msg = ClientMessage::Query {
             q: "a:b | top 3 c".into(),
+            hits: 5000,
         };
         assert_eq!(
             decode::<ClientMessage>(&encode(&msg).unwrap()).unwrap(),

@@ -9,8 +9,9 @@ use crate::query::Query;
 /// Browser → gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMessage {
-    /// Must be the first message: the query text as typed.
-    Query { q: String },
+    /// Must be the first message: the query text as typed, and how many of the newest
+    /// matching events to keep (0: the query's own `hits`; at most `MAX_HITS_LIMIT`).
+    Query { q: String, hits: u32 },
     /// Stop the running query; the gateway answers with `Done`.
     Cancel,
 }

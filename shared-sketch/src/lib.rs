@@ -18,8 +18,8 @@ pub mod time;
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
 pub use partial::{
-    AggState, Aggregator, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MergeError, Partial, ScanStats,
-    recycle,
+    AggState, Aggregator, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MAX_HITS_LIMIT, MAX_HITS_TEXT,
+    MergeError, Partial, ScanStats, recycle,
 };
 pub use query::{Agg, Command, Fields, Matcher, ParseError, Query, StatKind, parse};
 pub use result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series, TopRow};

@@ -5,6 +5,7 @@
 //! may combine them in any order.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,14 @@ use crate::sketch::{
 /// File errors kept in full; beyond this only the count grows (10,000 corrupt files must
 /// not make a 10,000-line frame).
 pub const MAX_FILE_ERRORS: usize = 100;
-/// Matching events carried whole, per partial and after any merge: the newest by
-/// (time, file, line) — file names in a lake sort by time too.
+/// Matching events an answer keeps by default: the newest by (time, file, line) — file
+/// names in a lake sort by time too. A request may ask for more (`Query::hits`).
 pub const MAX_HITS: usize = 100;
+/// The most matching events a request may ask for (the page's events list).
+pub const MAX_HITS_LIMIT: usize = 100_000;
+/// The most text the kept events may hold together, whatever their number: 100,000
+/// CloudTrail events of 4 KB must not make a 400 MB answer.
+pub const MAX_HITS_TEXT: usize = 32 << 20;
 /// A hit's text is cut to this many bytes (at a character boundary): a 1 MiB line must not
 /// make a 100 MiB frame.
 pub const MAX_HIT_BYTES: usize = 4096;
@@ -35,7 +41,10 @@ pub struct Partial {
     /// Matching events per time bucket, for every query: the histogram a user brushes to
     /// narrow the time range. Counts only, so it costs a bucket lookup per match.
     pub timeline: TimeSeries,
-    /// The newest `MAX_HITS` matching events by (time, file, line), ascending.
+    /// How many of the newest matching events this partial keeps (the query's `hits`).
+    pub hit_limit: u32,
+    /// The newest `hit_limit` matching events by (time, file, line), ascending, holding at
+    /// most `MAX_HITS_TEXT` bytes of text.
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
 }
@@ -67,6 +76,17 @@ impl Hit {
             truncated: false,
             fields: BTreeMap::new(),
         }
+    }
+
+    /// The hit with its text cut to `MAX_HIT_BYTES` (at a character boundary), flagged.
+    fn cut(mut self) -> Hit {
+        let mut end = self.text.len().min(MAX_HIT_BYTES);
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.truncated |= end < self.text.len();
+        self.text.truncate(end);
+        self
     }
 }
 
@@ -259,6 +279,7 @@ impl Aggregator {
                 all: template.clone(),
                 groups,
                 timeline: TimeSeries::new(None, query.time_range_if_absolute()),
+                hit_limit: query.hits.min(MAX_HITS_LIMIT as u32),
                 hits: Vec::new(),
                 stats: ScanStats::default(),
             },
@@ -322,20 +343,13 @@ impl Partial {
         self.all.totals.matched
     }
 
-    /// Records a matching event. Call in (file, line) order, as a scan reads: the partial
-    /// keeps the newest `MAX_HITS`.
-    pub fn add_hit(&mut self, mut hit: Hit) {
-        let mut end = hit.text.len().min(MAX_HIT_BYTES);
-        while !hit.text.is_char_boundary(end) {
-            end -= 1;
-        }
-        hit.truncated |= end < hit.text.len();
-        hit.text.truncate(end);
-        let at = self.hits.partition_point(|h| *h <= hit);
-        self.hits.insert(at, hit);
-        if self.hits.len() > MAX_HITS {
-            self.hits.remove(0);
-        }
+    /// Records matching events (each cut to `MAX_HIT_BYTES`), keeping the newest
+    /// `hit_limit` of them and of those already kept.
+    pub fn add_hits(&mut self, hits: impl IntoIterator<Item = Hit>) {
+        let mut hits: Vec<Hit> = hits.into_iter().map(Hit::cut).collect();
+        hits.sort();
+        let kept = std::mem::take(&mut self.hits);
+        self.hits = newest(kept, &hits, self.hit_limit as usize);
     }
 
     /// A partial of another query leaves `self` unchanged.
@@ -348,12 +362,14 @@ impl Partial {
             a.merge(b)?;
         }
         self.timeline.merge(&other.timeline)?;
-        // Sorted, deduplicated, the newest MAX_HITS: the same whatever the merge order.
-        self.hits.extend(other.hits.iter().cloned());
-        self.hits.sort();
-        self.hits.dedup();
-        let excess = self.hits.len().saturating_sub(MAX_HITS);
-        self.hits.drain(..excess);
+        // Sorted, deduplicated, the newest within the limits: the same whatever the merge
+        // order (each side kept at least its part of the merged newest).
+        self.hit_limit = self
+            .hit_limit
+            .max(other.hit_limit)
+            .min(MAX_HITS_LIMIT as u32);
+        let kept = std::mem::take(&mut self.hits);
+        self.hits = newest(kept, &other.hits, self.hit_limit as usize);
         self.stats.merge(&other.stats);
         Ok(())
     }
@@ -361,6 +377,16 @@ impl Partial {
     /// The answer as a user sees it: estimates with bounds, in the query's order, with
     /// `where`, `head` and `fields` applied.
     pub fn result(&self, query: &Query) -> QueryResult {
+        self.answer(query, self.hits.iter().rev().cloned().collect())
+    }
+
+    /// The answer without its events (`hits` empty; their limit still said): for a page
+    /// that reads the events where they are, not a copy of 100,000 of them per frame.
+    pub fn result_without_hits(&self, query: &Query) -> QueryResult {
+        self.answer(query, Vec::new())
+    }
+
+    fn answer(&self, query: &Query, hits: Vec<Hit>) -> QueryResult {
         let aggs = query.aggs();
         let mut result = QueryResult {
             query: query.to_string(),
@@ -369,13 +395,14 @@ impl Partial {
             series: self.all.series.as_ref().map(|s| series_result(&aggs, s)),
             timeline: series_result(&[], &self.timeline),
             groups: self.groups.as_ref().map(|g| groups_result(query, &aggs, g)),
-            hits: self.hits.iter().rev().cloned().collect(),
+            hits,
             stats: self.stats.clone(),
             limits: Vec::new(),
         };
-        if result.matched > result.hits.len() as u64 && result.hits.len() == MAX_HITS {
+        if !self.hits.is_empty() && result.matched > self.hits.len() as u64 {
             result.limits.push(format!(
-                "the events list keeps the newest {MAX_HITS} of {} matching events",
+                "the events list keeps the newest {} of {} matching events",
+                self.hits.len(),
                 result.matched
             ));
         }
@@ -468,6 +495,47 @@ impl ScanStats {
             ..ScanStats::default()
         });
     }
+}
+
+/// The newest of two ascending, deduplicated lists of hits, ascending: at most `limit`,
+/// and at most `MAX_HITS_TEXT` bytes of text. Walks both from their newest ends; `a`'s
+/// hits are moved, and only what is kept of `b` is copied.
+fn newest(mut a: Vec<Hit>, b: &[Hit], limit: usize) -> Vec<Hit> {
+    let mut j = b.len();
+    let mut kept: Vec<Hit> = Vec::new();
+    let mut text = 0;
+    while kept.len() < limit {
+        let next = match (a.last(), j.checked_sub(1)) {
+            (None, None) => break,
+            (Some(_), None) => a.pop(),
+            (None, Some(y)) => {
+                j = y;
+                Some(b[y].clone())
+            }
+            (Some(x), Some(y)) => match x.cmp(&b[y]) {
+                Ordering::Greater => a.pop(),
+                Ordering::Less => {
+                    j = y;
+                    Some(b[y].clone())
+                }
+                Ordering::Equal => {
+                    j = y;
+                    a.pop()
+                }
+            },
+        };
+        let Some(next) = next else { break };
+        if kept.last() == Some(&next) {
+            continue;
+        }
+        text += next.text.len();
+        if text > MAX_HITS_TEXT {
+            break;
+        }
+        kept.push(next);
+    }
+    kept.reverse();
+    kept
 }
 
 #[cfg(test)]
@@ -773,9 +841,7 @@ mod tests {
         let q = parse("").unwrap();
         let file_partial = |file: &str, lines: u64| {
             let mut p = Partial::new(&q);
-            for line in 1..=lines {
-                p.add_hit(Hit::new(file, line, &format!("{file}:{line}")));
-            }
+            p.add_hits((1..=lines).map(|line| Hit::new(file, line, &format!("{file}:{line}"))));
             p
         };
         let parts = [
@@ -803,10 +869,52 @@ mod tests {
     }
 
     #[test]
+    fn a_request_keeps_up_to_100_000_events_and_32_mib_of_text() {
+        // `head N` after a plain search asks for N; so may a request, by setting `hits`.
+        assert_eq!(parse("x | head 50000").unwrap().hits, 50_000);
+        assert_eq!(
+            parse("x | stats count | head 5").unwrap().hits,
+            MAX_HITS as u32
+        );
+        assert!(parse("x | head 100001").is_err());
+        assert!(parse("| stats count | head 5000").is_err());
+        let mut q = parse("").unwrap();
+        q.hits = 3000;
+        let part = |q: &Query, file: &str, n: u64, len: usize| {
+            let mut p = Partial::new(q);
+            p.add_hits((1..=n).map(|line| Hit::new(file, line, &"x".repeat(len))));
+            p
+        };
+        let parts = [
+            part(&q, "a", 2000, 10),
+            part(&q, "c", 1500, 10),
+            part(&q, "b", 1000, 10),
+        ];
+        let (forward, backward) = merged_both_ways(&q, &parts);
+        assert_eq!(forward.hits, backward.hits);
+        assert_eq!(forward.hits.len(), 3000);
+        // The newest: all of c's and b's, then the last 500 of a's.
+        assert_eq!(
+            (forward.hits[0].file.as_str(), forward.hits[0].line),
+            ("a", 1501)
+        );
+        // Text: 4 KiB events stop at 32 MiB, the newest kept, whatever the merge order.
+        q.hits = MAX_HITS_LIMIT as u32;
+        let big = [part(&q, "a", 6000, 4096), part(&q, "b", 3000, 4096)];
+        let (forward, backward) = merged_both_ways(&q, &big);
+        assert_eq!(forward.hits, backward.hits);
+        assert_eq!(forward.hits.len(), MAX_HITS_TEXT / 4096);
+        assert_eq!(
+            forward.hits.last().map(|h| (h.file.as_str(), h.line)),
+            Some(("b", 3000))
+        );
+    }
+
+    #[test]
     fn a_long_hit_is_cut_at_a_character_boundary() {
         let q = parse("").unwrap();
         let mut p = Partial::new(&q);
-        p.add_hit(Hit::new("f", 1, &"é".repeat(MAX_HIT_BYTES)));
+        p.add_hits([Hit::new("f", 1, &"é".repeat(MAX_HIT_BYTES))]);
         let hit = &p.hits[0];
         assert!(
             hit.truncated && hit.text.len() <= MAX_HIT_BYTES && hit.text.len() > MAX_HIT_BYTES - 2

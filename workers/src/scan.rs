@@ -13,7 +13,8 @@ use std::sync::{Mutex, PoisonError};
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
 use shared_sketch::{
-    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS, Matcher, Partial, Query, ScanStats, recycle,
+    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_LIMIT, MAX_HITS_TEXT, Matcher, Partial, Query,
+    ScanStats, recycle,
 };
 
 use crate::apache;
@@ -173,11 +174,14 @@ pub(crate) struct Scan<'q> {
     recent: RecentLines,
 }
 
-/// The last `MAX_HITS` matching events, their buffers reused: remembering a match costs a
-/// copy, not an allocation.
-#[derive(Default)]
+/// The last matching events, as many as the query keeps (`Query::hits`) and at most
+/// `MAX_HITS_TEXT` bytes of them, their buffers reused: remembering a match costs a copy,
+/// not an allocation.
 struct RecentLines {
     lines: VecDeque<Recent>,
+    limit: usize,
+    /// Bytes of text held.
+    text: usize,
 }
 
 struct Recent {
@@ -204,7 +208,11 @@ impl<'q> Scan<'q> {
             aggregator: Aggregator::new(query),
             lowered: Vec::new(),
             spare: Vec::new(),
-            recent: RecentLines::default(),
+            recent: RecentLines {
+                lines: VecDeque::new(),
+                limit: (query.hits as usize).min(MAX_HITS_LIMIT),
+                text: 0,
+            },
         }
     }
 
@@ -345,16 +353,14 @@ impl<'q> Scan<'q> {
 
     pub(crate) fn finish(self, file: &str) -> Partial {
         let mut partial = self.aggregator.finish();
-        for r in self.recent.lines {
-            partial.add_hit(Hit {
-                time: r.time,
-                file: file.to_string(),
-                line: r.line,
-                text: String::from_utf8_lossy(&r.text).into_owned(),
-                truncated: false,
-                fields: r.fields,
-            });
-        }
+        partial.add_hits(self.recent.lines.into_iter().map(|r| Hit {
+            time: r.time,
+            file: file.to_string(),
+            line: r.line,
+            text: String::from_utf8_lossy(&r.text).into_owned(),
+            truncated: false,
+            fields: r.fields,
+        }));
         partial
     }
 }
@@ -367,14 +373,19 @@ impl RecentLines {
         text: &[u8],
         fields: BTreeMap<String, String>,
     ) {
-        let mut buffer = if self.lines.len() == MAX_HITS {
-            self.lines.pop_front().map(|r| r.text).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        // A few bytes over the limit: `add_hits` cuts at a character boundary and flags it.
+        let text = &text[..text.len().min(MAX_HIT_BYTES + 4)];
+        let mut buffer = Vec::new();
+        while self.lines.len() >= self.limit || self.text + text.len() > MAX_HITS_TEXT {
+            let Some(oldest) = self.lines.pop_front() else {
+                break;
+            };
+            self.text -= oldest.text.len();
+            buffer = oldest.text;
+        }
         buffer.clear();
-        // A few bytes over the limit: `add_hit` cuts at a character boundary and flags it.
-        buffer.extend_from_slice(&text[..text.len().min(MAX_HIT_BYTES + 4)]);
+        buffer.extend_from_slice(text);
+        self.text += buffer.len();
         self.lines.push_back(Recent {
             line,
             time,

@@ -3,66 +3,132 @@ use shared_sketch::Hit;
 use shared_sketch::time::format_timestamp;
 use wasm_bindgen::JsValue;
 
-use crate::app::Answers;
+use crate::app;
 use crate::format::thousands;
+use crate::state::screen;
+use crate::view::{EVENTS_MAX, View};
+
+/// Height of one event row, in CSS pixels (`.hits tr` holds it fixed): rows are placed by
+/// arithmetic, not measured.
+const ROW_HEIGHT: f64 = 21.0;
+/// Rows drawn beyond the visible ones, above and below, so a fast scroll shows no gap.
+const OVERSCAN: usize = 20;
+/// Rows the list shows at once at most (its CSS height / `ROW_HEIGHT`, rounded up).
+const VISIBLE: usize = 21;
 
 /// The newest matching events, newest first, one line each; click one to read it whole
-/// (JSON pretty-printed) beside the list.
+/// (JSON pretty-printed) beside the list. Only the rows in view are in the page, so the
+/// list scrolls as smoothly through 100,000 events as through 100.
 #[component]
 pub fn Hits() -> impl IntoView {
-    let Answers(answers) = expect_context::<Answers>();
-    let result = answers[0];
-    let hits = Memo::new(move |_| result.with(|r| r.as_ref().map(|r| (r.hits.clone(), r.matched))));
+    let screen = screen();
+    let run = screen.runs[0];
+    // Kept in the merged partial, oldest first: row i of the list is `hits[len - 1 - i]`.
+    let counts =
+        Memo::new(move |_| run.with(|r| r.total.as_ref().map(|t| (t.hits.len(), t.matched()))));
     // The chosen event by where it was read (file, line): the list changes as partials
     // merge, and the selection follows the event while it is still listed.
     let selected = RwSignal::new(None::<(String, u64)>);
     let chosen = move || {
         selected.with(|key| {
             let (file, line) = key.as_ref()?;
-            hits.with(|h| {
-                h.as_ref()?
-                    .0
+            run.with(|r| {
+                r.total
+                    .as_ref()?
+                    .hits
                     .iter()
                     .find(|hit| hit.line == *line && hit.file == *file)
                     .cloned()
             })
         })
     };
-    move || {
-        hits.get().filter(|(hits, _)| !hits.is_empty()).map(|(hits, matched)| {
-            let shown = hits.len();
-            let rows = hits
-                .into_iter()
-                .map(|hit| {
+    let scroll_top = RwSignal::new(0.0_f64);
+    let list = NodeRef::<leptos::html::Div>::new();
+    let on_scroll = move |_| {
+        if let Some(el) = list.get() {
+            scroll_top.set(f64::from(el.scroll_top()));
+        }
+    };
+    let rows = move || {
+        let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
+        let rows = run.with(|r| {
+            let Some(total) = &r.total else {
+                return Vec::new();
+            };
+            let newest_first = total.hits.iter().rev().enumerate();
+            newest_first
+                .skip(first)
+                .take(VISIBLE + 2 * OVERSCAN)
+                .map(|(i, hit)| {
                     let time = hit.time.map(format_timestamp).unwrap_or_default();
                     let key = (hit.file.clone(), hit.line);
                     let this = key.clone();
                     view! {
-                        <tr data-testid="hit-row" data-file=hit.file.clone() data-line=hit.line.to_string()
+                        <tr data-testid="hit-row" data-index=i.to_string() data-file=hit.file.clone()
+                            data-line=hit.line.to_string()
                             data-time=hit.time.map(|t| t.to_string()).unwrap_or_default()
                             class:selected=move || selected.with(|s| s.as_ref() == Some(&this))
                             on:click=move |_| selected.set(Some(key.clone()))>
                             <td class="time">{time}</td>
-                            <td class="text">{hit.text}</td>
+                            <td class="text">{hit.text.clone()}</td>
                         </tr>
                     }
                 })
-                .collect_view();
+                .collect::<Vec<_>>()
+        });
+        (first as f64 * ROW_HEIGHT, rows)
+    };
+    let keep_more = move |_| {
+        let view = screen.shown.with_untracked(|v| View {
+            hits: EVENTS_MAX,
+            ..v.clone()
+        });
+        app::run(screen, view, true);
+    };
+    let count = move || counts.get().map_or(0, |(count, _)| count);
+    let any = move || count() != 0;
+    let summary = move || {
+        counts.get().map(|(count, matched)| {
+            format!("newest {} of {} · click one to read it ", thousands(count as u64), thousands(matched))
+        })
+    };
+    let more = move || {
+        let (count, matched) = counts.get()?;
+        let limit = screen.shown.with(View::events) as usize;
+        (count >= limit && limit < EVENTS_MAX as usize && matched > count as u64).then(|| {
             view! {
-                <section class="widget hits" data-testid="hits">
-                    <h3>
-                        <span>"Events"</span>
-                        <span class="bound">{format!("newest {} of {} · click one to read it", thousands(shown as u64), thousands(matched))}</span>
-                    </h3>
-                    <div class="hits-body">
-                        <div class="hits-list">
-                            <table><tbody>{rows}</tbody></table>
-                        </div>
-                        {move || chosen().map(|hit| view! { <Detail hit=hit/> })}
-                    </div>
-                </section>
+                <button class="link" data-testid="hits-more" on:click=keep_more>
+                    {format!("keep up to {}", thousands(u64::from(EVENTS_MAX)))}
+                </button>
             }
         })
+    };
+    // Only the parts that change with the count are redrawn as partials merge: the list
+    // itself stays, and so does where it is scrolled to.
+    view! {
+        <Show when=any>
+            <section class="widget hits" data-testid="hits" data-count=move || count().to_string()>
+                <h3>
+                    <span>"Events"</span>
+                    <span class="bound">{summary}{more}</span>
+                </h3>
+                <div class="hits-body">
+                    <div class="hits-list" data-testid="hits-list" node_ref=list on:scroll=on_scroll>
+                        <div class="hits-spacer" style:height=move || format!("{}px", count() as f64 * ROW_HEIGHT)>
+                            {move || {
+                                let (offset, rows) = rows();
+                                view! {
+                                    <table style:transform=format!("translateY({offset}px)")>
+                                        <tbody>{rows}</tbody>
+                                    </table>
+                                }
+                            }}
+                        </div>
+                    </div>
+                    {move || chosen().map(|hit| view! { <Detail hit=hit/> })}
+                </div>
+            </section>
+        </Show>
     }
 }
 

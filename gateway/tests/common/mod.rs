@@ -62,9 +62,14 @@ pub fn demo_data(records: u64) -> (tempfile::TempDir, Vec<PathBuf>) {
 
 /// `POST {"q": q}` to `url`; the status and the JSON body.
 pub async fn post_query(url: &str, q: &str) -> (u16, serde_json::Value) {
+    post(url, serde_json::json!({ "q": q })).await
+}
+
+/// `POST`s `body` to `url`: the status and the JSON answer.
+pub async fn post(url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
         .post(url)
-        .json(&serde_json::json!({ "q": q }))
+        .json(&body)
         .send()
         .await
         .unwrap();

@@ -17,6 +17,10 @@ pub struct Query {
     pub command: Option<Command>,
     /// `where`, `head`, `fields`: applied in order to the merged answer.
     pub post: Vec<Post>,
+    /// How many of the newest matching events the answer keeps: `MAX_HITS`, `head N` after
+    /// a plain search, or what the request asks for (the page's events list). Not part of
+    /// the query's text.
+    pub hits: u32,
 }
 
 /// A boolean search expression. Precedence: `NOT` binds tightest, then `AND` (also
@@ -317,6 +321,7 @@ impl Query {
             latest: None,
             command: Some(command),
             post: Vec::new(),
+            hits: crate::partial::MAX_HITS as u32,
         }
     }
 

@@ -24,9 +24,11 @@ use std::fmt;
 use super::ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
 };
+use crate::partial::{MAX_HITS, MAX_HITS_LIMIT};
 
-/// Largest N accepted by `top N`, `rare N` and `head N`: a list longer than this is no
-/// longer a summary (and top-K bounds would be too wide to be useful).
+/// Largest N accepted by `top N`, `rare N` and `head N` (but `head` after a plain search,
+/// which keeps events, takes up to `MAX_HITS_LIMIT`): a list longer than this is no longer
+/// a summary (and top-K bounds would be too wide to be useful).
 pub const MAX_LIST_N: u32 = 1000;
 const DEFAULT_LIST_N: u32 = 10;
 /// Longest query accepted; a query is typed by a person, anything longer is an accident.
@@ -70,9 +72,23 @@ pub fn parse(input: &str) -> Result<Query, ParseError> {
         latest: p.latest,
         command: None,
         post: Vec::new(),
+        hits: MAX_HITS as u32,
     };
     while p.eat('|') {
         p.pipe(&mut query)?;
+    }
+    // `head N` after a plain search keeps N events: the partials carry that many.
+    if query.command.is_none()
+        && let Some(n) = query
+            .post
+            .iter()
+            .filter_map(|p| match p {
+                Post::Head(n) => Some(*n),
+                _ => None,
+            })
+            .min()
+    {
+        query.hits = n;
     }
     p.skip_ws();
     if let Some(c) = p.peek() {
@@ -547,8 +563,14 @@ impl<'a> Parser<'a> {
             }
             "head" => {
                 self.skip_ws();
+                // After a plain search it counts events, of which a query keeps more.
+                let most = if query.command.is_none() {
+                    MAX_HITS_LIMIT as u32
+                } else {
+                    MAX_LIST_N
+                };
                 let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.number("N", 1..=MAX_LIST_N)?
+                    self.number("N", 1..=most)?
                 } else {
                     DEFAULT_LIST_N
                 };

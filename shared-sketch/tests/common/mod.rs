@@ -34,9 +34,8 @@ pub fn vector_partial(text: &str) -> (Query, Partial) {
     );
     hit.time = Some(1_795_330_000_000);
     hit.fields.insert("srcaddr".into(), "10.0.0.7".into());
-    partial.add_hit(hit);
     // Cut at a character boundary, the same on both targets.
-    partial.add_hit(Hit::new("2026/11/22/08.json.gz", 3, &"é".repeat(3000)));
+    partial.add_hits([hit, Hit::new("2026/11/22/08.json.gz", 3, &"é".repeat(3000))]);
     partial.stats.files = 1;
     partial.stats.bytes = 123_456;
     partial.stats.add_error(
