@@ -88,7 +88,10 @@ test('the flows dashboard opens by itself and every panel holds the exact answer
   const parts = await page.getByTestId('panel-top-pair').getByTestId('topk-row').first().getByTestId('value-filter').allTextContents();
   assert.equal(parts.join(' → '), (await topRows('panel-top-pair'))[0].value);
 
-  // Rare sources: exact counts, and exactly when each was first and last seen.
+  // Rare external sources: exact counts, and exactly when each was first and last seen.
+  const [a, b] = [(ip) => Number(ip.split('.')[0]), (ip) => Number(ip.split('.')[1])];
+  const external = (ip) =>
+    !(a(ip) === 10 || a(ip) === 127 || (a(ip) === 172 && b(ip) >= 16 && b(ip) < 32) || (a(ip) === 192 && b(ip) === 168));
   const seen = new Map();
   for (const r of records) {
     const [first, last] = seen.get(r.srcaddr) ?? [Infinity, -Infinity];
@@ -100,6 +103,7 @@ test('the flows dashboard opens by itself and every panel holds the exact answer
   );
   assert.equal(rare.length, 10);
   for (const r of rare) {
+    assert.ok(external(r.value), r.value);
     assert.equal(r.count, sources.get(r.value), r.value);
     assert.deepEqual([r.first, r.last], seen.get(r.value), r.value);
   }

@@ -52,12 +52,18 @@ pub const FLOWS: Dashboard = Dashboard {
         QuerySpec {
             filter: "",
             stats: "count, top(10, src_ip), top(10, dst_ip), top(10, dst_port), \
-                    rare(10, src_ip), dc(src_ip), dc(dst_ip), p50(bytes), p90(bytes), p99(bytes), \
-                    max(bytes), top(10, src_ip, dst_ip)",
+                    top(10, src_ip, dst_ip), dc(src_ip), dc(dst_ip), p50(bytes), p90(bytes), \
+                    p99(bytes), max(bytes)",
         },
         QuerySpec {
             filter: "action:REJECT OR conn_state:REJ",
             stats: "count, top(10, src_ip), top(10, dst_port)",
+        },
+        // External: outside the private (RFC 1918) and loopback ranges.
+        QuerySpec {
+            filter: "NOT src_ip:10.0.0.0/8 NOT src_ip:172.16.0.0/12 NOT src_ip:192.168.0.0/16 \
+                     NOT src_ip:127.0.0.0/8",
+            stats: "count, rare(10, src_ip)",
         },
     ],
     panels: &[
@@ -101,7 +107,7 @@ pub const FLOWS: Dashboard = Dashboard {
             title: "Top talkers: source → destination",
             testid: "panel-top-pair",
             query: 0,
-            aggs: &[11],
+            aggs: &[4],
         },
         Panel {
             title: "Top destination ports",
@@ -122,10 +128,10 @@ pub const FLOWS: Dashboard = Dashboard {
             aggs: &[2],
         },
         Panel {
-            title: "Rare sources",
+            title: "Rare external sources",
             testid: "panel-rare-src",
-            query: 0,
-            aggs: &[4],
+            query: 2,
+            aggs: &[1],
         },
     ],
 };
@@ -229,7 +235,7 @@ pub fn for_kind(kind: &str) -> &'static Dashboard {
 }
 
 /// Most queries any dashboard runs at once (the page keeps that many result slots).
-pub const MAX_QUERIES: usize = 2;
+pub const MAX_QUERIES: usize = 3;
 
 #[cfg(test)]
 mod tests {

@@ -78,16 +78,16 @@ impl TimeRange {
 pub struct View {
     pub q: String,
     pub range: TimeRange,
-    /// The newest matching events the dashboard's list keeps; 0 for `EVENTS`.
+    /// The newest matching events the dashboard's list keeps; 0 for `LIST_DEFAULT`.
     pub hits: u32,
 }
 
 /// Events the dashboard's list keeps unless the view asks for more: enough to scroll
-/// through an incident, and free to load with every view (10,000 add about 0.4 s to a
-/// 100,000-event dashboard, 100,000 about 0.7 s; docs/BENCHMARKS.md).
-pub const EVENTS: u32 = 1_000;
-/// What the list's "keep more" asks for: the most a query may keep.
-pub const EVENTS_MAX: u32 = shared_sketch::MAX_HITS_LIMIT as u32;
+/// through an incident, and free to load with every view (10,000 or 100,000 add about
+/// half a second to a 100,000-event dashboard; docs/BENCHMARKS.md).
+pub const LIST_DEFAULT: u32 = 1_000;
+/// What the list's "keep up to 100,000" asks for: the most a query may keep.
+pub const LIST_MAX: u32 = shared_sketch::MAX_HITS_LIMIT as u32;
 
 /// What a view runs: a dashboard over the search, or the user's own command.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +111,7 @@ impl View {
                 .unwrap_or_default(),
             hits: get("hits")
                 .and_then(|h| h.parse::<u32>().ok())
-                .map_or(0, |h| h.min(EVENTS_MAX)),
+                .map_or(0, |h| h.min(LIST_MAX)),
         }
     }
 
@@ -183,7 +183,11 @@ impl View {
 
     /// How many events the dashboard's list keeps.
     pub fn events(&self) -> u32 {
-        if self.hits == 0 { EVENTS } else { self.hits }
+        if self.hits == 0 {
+            LIST_DEFAULT
+        } else {
+            self.hits
+        }
     }
 
     /// This view over `range` instead.
@@ -243,13 +247,14 @@ fn equals(field: &str, value: &str) -> Expr {
 }
 
 fn and(query: &mut Query, filter: Expr) {
+    // Flat, as the parser reads `a AND b AND c`: the text parses back to the same query.
+    let parts = |e: Expr| match e {
+        Expr::And(parts) => parts,
+        e => vec![e],
+    };
     query.search = Some(match query.search.take() {
         None => filter,
-        Some(Expr::And(mut parts)) => {
-            parts.push(filter);
-            Expr::And(parts)
-        }
-        Some(search) => Expr::And(vec![search, filter]),
+        Some(search) => Expr::And([parts(search), parts(filter)].concat()),
     });
 }
 
@@ -271,23 +276,25 @@ mod tests {
         let Ok(Plan::Dashboard(queries)) = view("dst_port:22", Some("-7d")).plan(&FLOWS) else {
             panic!("a search runs the dashboard");
         };
-        assert_eq!(queries.len(), 2);
-        // The first query fills the events list; the other needs no events.
-        assert_eq!((queries[0].hits, queries[1].hits), (EVENTS, 100));
+        assert_eq!(queries.len(), 3);
+        // The first query fills the events list; the others need no events.
+        let hits: Vec<u32> = queries.iter().map(|q| q.hits).collect();
+        assert_eq!(hits, [LIST_DEFAULT, 100, 100]);
         let more = View {
-            hits: EVENTS_MAX,
+            hits: LIST_MAX,
             ..view("x", None)
         };
         let Ok(Plan::Dashboard(kept)) = more.plan(&FLOWS) else {
             panic!("a search runs the dashboard");
         };
         assert_eq!(kept[0].hits, 100_000);
-        assert_eq!(more.with_filter("a", "b", false).hits, EVENTS_MAX);
+        assert_eq!(more.with_filter("a", "b", false).hits, LIST_MAX);
         let texts: Vec<String> = queries.iter().map(ToString::to_string).collect();
         assert!(texts[0].starts_with("dst_port:22 earliest=-7d | stats count, top(10, src_ip)"));
         assert!(texts[1].starts_with(
             "dst_port:22 AND (action:REJECT OR conn_state:REJ) earliest=-7d | stats count"
         ));
+        assert!(texts[2].starts_with("dst_port:22 AND NOT src_ip:10.0.0.0/8 AND NOT"));
         // Each is a query the gateway parses back to the same thing (`hits` travels beside
         // the text).
         for (text, query) in texts.iter().zip(&queries) {

@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 use crate::app;
 use crate::format::thousands;
 use crate::state::screen;
-use crate::view::{EVENTS_MAX, View};
+use crate::view::{LIST_MAX, View};
 
 /// Height of one event row, in CSS pixels (`.hits tr` holds it fixed): rows are placed by
 /// arithmetic, not measured.
@@ -80,7 +80,7 @@ pub fn Hits() -> impl IntoView {
     };
     let keep_more = move |_| {
         let view = screen.shown.with_untracked(|v| View {
-            hits: EVENTS_MAX,
+            hits: LIST_MAX,
             ..v.clone()
         });
         app::run(screen, view, true);
@@ -89,16 +89,20 @@ pub fn Hits() -> impl IntoView {
     let any = move || count() != 0;
     let summary = move || {
         counts.get().map(|(count, matched)| {
-            format!("newest {} of {} · click one to read it ", thousands(count as u64), thousands(matched))
+            format!(
+                "newest {} of {} · click one to read it ",
+                thousands(count as u64),
+                thousands(matched)
+            )
         })
     };
     let more = move || {
         let (count, matched) = counts.get()?;
         let limit = screen.shown.with(View::events) as usize;
-        (count >= limit && limit < EVENTS_MAX as usize && matched > count as u64).then(|| {
+        (count >= limit && limit < LIST_MAX as usize && matched > count as u64).then(|| {
             view! {
                 <button class="link" data-testid="hits-more" on:click=keep_more>
-                    {format!("keep up to {}", thousands(u64::from(EVENTS_MAX)))}
+                    {format!("keep up to {}", thousands(u64::from(LIST_MAX)))}
                 </button>
             }
         })
