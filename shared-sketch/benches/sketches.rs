@@ -411,7 +411,9 @@ fn speed(
         ("top", feed(splits, TopK::new, |s, i| s.update(ip(i)))),
         (
             "rare",
-            feed(splits, RareItems::new, |s, i| s.update(ip(i), None)),
+            feed(splits, RareItems::new, |s, i| {
+                s.update(ip(i), Some(w.time(i)))
+            }),
         ),
         (
             "quantile",

@@ -107,6 +107,13 @@ impl Workload {
             .collect()
     }
 
+    /// Event `i`'s time: the events span a week in order, as hourly files do (the rare
+    /// sketch keeps first and last seen from it).
+    pub fn time(&self, i: usize) -> i64 {
+        const WEEK_MS: i64 = 7 * 86_400_000;
+        T0_MS + (i as i64) * WEEK_MS / (self.src.len().max(1) as i64)
+    }
+
     /// The partial one worker would return for `range` of the events.
     pub fn partial(&self, query: &Query, range: std::ops::Range<usize>) -> Partial {
         let mut partial = Partial::new(query);
@@ -116,13 +123,16 @@ impl Workload {
             for agg in &mut partial.all.totals.states {
                 match agg {
                     AggState::Quantile(q) => q.update(self.bytes[i]),
-                    other => other.update(ip, None),
+                    other => other.update(ip, Some(self.time(i))),
                 }
             }
         }
         partial
     }
 }
+
+/// 2026-11-19T00:00:00Z.
+const T0_MS: i64 = 1_795_046_400_000;
 
 /// Merges `partials` in order, as the page does frame by frame.
 pub fn merge_all(partials: &[Partial]) -> Partial {

@@ -8,8 +8,9 @@
 //! and a value that is frequent anywhere shows up as frequent — nothing is rare by accident
 //! of partitioning.
 //!
-//! Each sampled value also keeps the earliest and latest event time it was seen at: merged
-//! by min and max over the same partials as its count, so they are exact too.
+//! Each sampled value also keeps the earliest and latest event time it was seen at, to the
+//! second: merged by min and max over the same partials as its count, so they are exact
+//! too. On the wire they are offsets from the sample's earliest time, a few bytes each.
 //!
 //! While fewer than `k` distinct values exist, the sample is everything and the answer is
 //! exact. Beyond, the sample is a uniform random subset (by hash) of the distinct values,
@@ -49,33 +50,35 @@ struct Sampled {
     seen: Seen,
 }
 
-/// The earliest and latest event times a value was seen at (epoch ms), when its events
-/// had any.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Seen {
-    first: Option<i64>,
-    last: Option<i64>,
-}
+/// The earliest and latest event times a value was seen at, in whole seconds since the
+/// epoch (floored), when any of its events had a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Seen(Option<(i64, i64)>);
 
 impl Seen {
-    fn at(time: Option<i64>) -> Seen {
-        Seen {
-            first: time,
-            last: time,
-        }
+    fn at(time_ms: Option<i64>) -> Seen {
+        Seen(time_ms.map(|t| {
+            let second = t.div_euclid(1000);
+            (second, second)
+        }))
     }
 
     fn add(&mut self, other: Seen) {
-        self.first = match (self.first, other.first) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+        self.0 = match (self.0, other.0) {
+            (Some((f1, l1)), Some((f2, l2))) => Some((f1.min(f2), l1.max(l2))),
             (a, b) => a.or(b),
         };
-        self.last = self.last.max(other.last);
+    }
+
+    /// (first, last) in epoch milliseconds.
+    fn ms(self) -> (Option<i64>, Option<i64>) {
+        let to_ms = |s: i64| s.saturating_mul(1000);
+        (self.0.map(|(f, _)| to_ms(f)), self.0.map(|(_, l)| to_ms(l)))
     }
 }
 
-/// One rare value with its exact count, and when it was first and last seen (epoch ms;
-/// `None` when none of its events had a time).
+/// One rare value with its exact count, and when it was first and last seen (epoch ms, to
+/// the second; `None` when none of its events had a time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RareRow {
     pub value: String,
@@ -194,11 +197,14 @@ impl RareItems {
         let mut rows: Vec<RareRow> = self
             .sample
             .iter()
-            .map(|s| RareRow {
-                value: s.value.clone(),
-                count: s.count,
-                first_seen: s.seen.first,
-                last_seen: s.seen.last,
+            .map(|s| {
+                let (first_seen, last_seen) = s.seen.ms();
+                RareRow {
+                    value: s.value.clone(),
+                    count: s.count,
+                    first_seen,
+                    last_seen,
+                }
             })
             .collect();
         rows.sort_by(|a, b| a.count.cmp(&b.count).then_with(|| a.value.cmp(&b.value)));
@@ -233,12 +239,24 @@ impl RareItems {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
+        let base = self
+            .sample
+            .iter()
+            .filter_map(|s| s.seen.0)
+            .map(|(f, _)| f)
+            .min();
+        let offsets = |seen: Seen| {
+            let (first, last) = seen.0?;
+            let from_base = first.checked_sub(base?)?;
+            Some((from_base.unsigned_abs(), last.abs_diff(first)))
+        };
         let wire = Wire {
             cutoff: self.cutoff,
+            base,
             values: self
                 .sample
                 .iter()
-                .map(|s| (s.value.clone(), s.count, s.seen))
+                .map(|s| (s.value.clone(), s.count, offsets(s.seen)))
                 .collect(),
         };
         super::bytes::encode_nested(&wire)
@@ -255,29 +273,29 @@ impl RareItems {
                 "{n} sampled values, at most {RARE_SAMPLE_SIZE} allowed"
             )));
         }
-        let mut sample: Vec<Sampled> = wire
-            .values
-            .into_iter()
-            .map(|(value, count, seen)| Sampled {
+        let times = |offsets: Option<Offsets>| -> Result<Seen, SketchError> {
+            let Some((from_base, span)) = offsets else {
+                return Ok(Seen(None));
+            };
+            let add = |t: Option<i64>, d: u64| t?.checked_add(i64::try_from(d).ok()?);
+            match add(add(wire.base, from_base), span).zip(add(wire.base, from_base)) {
+                Some((last, first)) => Ok(Seen(Some((first, last)))),
+                None => Err(corrupt("a first or last seen time out of range".into())),
+            }
+        };
+        let mut sample = Vec::with_capacity(n);
+        for (value, count, offsets) in wire.values {
+            sample.push(Sampled {
                 hash: xxh3_64(value.as_bytes()),
                 value,
                 count,
-                seen,
-            })
-            .collect();
+                seen: times(offsets)?,
+            });
+        }
         sample.sort_by_key(|s| s.hash);
         sample.dedup_by_key(|s| s.hash);
         if sample.len() != n || sample.iter().any(|s| s.count == 0) {
             return Err(corrupt("duplicate values or zero counts".into()));
-        }
-        let backwards = |s: &Sampled| match (s.seen.first, s.seen.last) {
-            (Some(first), Some(last)) => first > last,
-            (first, last) => first.is_some() != last.is_some(),
-        };
-        if sample.iter().any(backwards) {
-            return Err(corrupt(
-                "a value was first seen after it was last seen".into(),
-            ));
         }
         if let (Some(c), Some(last)) = (wire.cutoff, sample.last())
             && last.hash > c
@@ -294,9 +312,15 @@ impl RareItems {
 #[derive(Serialize, Deserialize)]
 struct Wire {
     cutoff: Option<u64>,
-    /// In hash order: value, count, first and last seen.
-    values: Vec<(String, u64, Seen)>,
+    /// The earliest first-seen second of the sample.
+    base: Option<i64>,
+    /// In hash order: value, count, and when timed, its offsets.
+    values: Vec<(String, u64, Option<Offsets>)>,
 }
+
+/// (first seen − `Wire::base`, last seen − first seen) in seconds: small numbers, so a few
+/// bytes each.
+type Offsets = (u64, u64);
 
 impl fmt::Debug for RareItems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -333,6 +357,28 @@ mod tests {
         assert_eq!(s.rare_total, 3.0);
         let rows: Vec<(&str, u64)> = s.rows.iter().map(|r| (r.value.as_str(), r.count)).collect();
         assert_eq!(rows, [("once-a", 1), ("once-b", 1), ("twice", 2)]);
+        // First and last seen, to the second, through the wire; untimed events add none.
+        r.update("timed", Some(1_795_046_401_500));
+        r.update("timed", None);
+        r.update("timed", Some(1_795_046_399_999));
+        let r = RareItems::from_bytes(&r.to_bytes()).unwrap();
+        let timed = r
+            .summary(10)
+            .rows
+            .into_iter()
+            .find(|row| row.value == "timed")
+            .unwrap();
+        assert_eq!(
+            (timed.count, timed.first_seen, timed.last_seen),
+            (3, Some(1_795_046_399_000), Some(1_795_046_401_000))
+        );
+        let once = r
+            .summary(10)
+            .rows
+            .into_iter()
+            .find(|row| row.value == "once-a")
+            .unwrap();
+        assert_eq!((once.first_seen, once.last_seen), (None, None));
     }
 
     #[test]
