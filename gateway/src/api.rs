@@ -42,6 +42,12 @@ pub enum ApiError {
         message: String,
         column: Option<u32>,
     },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -50,7 +56,7 @@ impl ApiError {
     fn body(&self) -> serde_json::Value {
         let column = match self {
             ApiError::Query { column, .. } => *column,
-            ApiError::Internal(_) => None,
+            _ => None,
         };
         serde_json::json!({ "error": self.to_string(), "column": column })
     }
@@ -59,7 +65,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Query { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Query { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(self.body())).into_response()

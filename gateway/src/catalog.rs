@@ -43,6 +43,15 @@ const SCHEMA: &[&str] = &[
         state TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS segments_by_state_time ON segments (state, time_max)",
+    // Added in place: an older catalog gains the table, and nothing else changes.
+    "CREATE TABLE IF NOT EXISTS saved_queries (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        q TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        UNIQUE (tenant, name)
+    )",
 ];
 
 /// The columns of `segments`, in `Entry` order: a macro so every statement stays a literal
@@ -64,6 +73,18 @@ pub enum CatalogError {
     Schema { found: i64 },
     #[error("catalog row {uri}: {why}")]
     Row { uri: String, why: String },
+    #[error("a saved query named {name:?} exists already")]
+    NameTaken { name: String },
+}
+
+/// A query kept under a name, per tenant: what an embedded widget runs (issue #7).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SavedQuery {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub q: String,
+    pub created_ms: i64,
 }
 
 /// What a catalogued file is.
@@ -192,6 +213,70 @@ impl Catalog {
         Ok(())
     }
 
+    /// Saves `saved`; its name must be new to its tenant (the table's unique key says so,
+    /// also between gateways sharing the catalog).
+    pub async fn save_query(&self, saved: &SavedQuery) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO saved_queries (id, tenant, name, q, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&saved.id)
+        .bind(&saved.tenant)
+        .bind(&saved.name)
+        .bind(&saved.q)
+        .bind(saved.created_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::NameTaken {
+                name: saved.name.clone(),
+            },
+            e => CatalogError::Database(e),
+        })?;
+        Ok(())
+    }
+
+    /// `tenant`'s saved queries, by name.
+    pub async fn saved_queries(&self, tenant: &str) -> Result<Vec<SavedQuery>, CatalogError> {
+        sqlx::query(
+            "SELECT id, tenant, name, q, created_ms FROM saved_queries WHERE tenant = $1 \
+             ORDER BY name",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(saved_query)
+        .collect()
+    }
+
+    /// `tenant`'s saved query `id`: another tenant's is not found.
+    pub async fn saved_query(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<SavedQuery>, CatalogError> {
+        sqlx::query(
+            "SELECT id, tenant, name, q, created_ms FROM saved_queries WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(saved_query)
+        .transpose()
+    }
+
+    /// Deletes `tenant`'s saved query `id`; false when it has none of that id.
+    pub async fn delete_saved_query(&self, tenant: &str, id: &str) -> Result<bool, CatalogError> {
+        let done = sqlx::query("DELETE FROM saved_queries WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The entry for `uri`, in any state.
     pub async fn get(&self, uri: &str) -> Result<Option<Entry>, CatalogError> {
         sqlx::query(concat!(
@@ -307,6 +392,16 @@ impl Catalog {
             targets,
         })
     }
+}
+
+fn saved_query(row: &AnyRow) -> Result<SavedQuery, CatalogError> {
+    Ok(SavedQuery {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        name: row.try_get("name")?,
+        q: row.try_get("q")?,
+        created_ms: row.try_get("created_ms")?,
+    })
 }
 
 async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Entry) -> Result<(), CatalogError> {

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod lake;
 pub mod planner;
 pub mod run;
+pub mod saved;
 pub mod server;
 pub mod summary;
 pub mod table;

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::run::Engine;
-use crate::{api, ws};
+use crate::{api, saved, ws};
 
 pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
     let routes = Router::new()
@@ -18,6 +18,8 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/query/stream", get(api::stream))
         .route("/api/v1/status", get(api::status))
         .route("/api/v1/lake", get(api::lake))
+        .route("/api/v1/saved", get(saved::list).post(saved::create))
+        .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))
         .with_state(engine);
     match ui_dir {
         Some(dir) => {

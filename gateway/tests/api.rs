@@ -465,3 +465,49 @@ async fn ingested_zeek_tsv_is_ruled_out_by_time() {
         assert_eq!(plan["files_pruned"], 4 - planned, "{q}: {plan}");
     }
 }
+
+#[tokio::test]
+async fn saved_queries_are_created_listed_read_and_deleted() {
+    let (dir, _) = common::demo_data(2_000);
+    let addr = common::start(dir.path(), 1).await;
+    let url = format!("http://{addr}/api/v1/saved");
+    let client = reqwest::Client::new();
+
+    let (status, created) = common::post(
+        &url,
+        serde_json::json!({ "name": " Rejected sources ", "q": "action:REJECT | top 10 src_ip" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["name"], "Rejected sources");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("sq_") && id.len() == 35, "{id}");
+
+    // A bad query says where; a bad name says why; a name in use is a conflict.
+    let (status, body) = common::post(&url, serde_json::json!({ "name": "x", "q": "| top" })).await;
+    assert_eq!((status, body["column"].as_u64()), (400, Some(6)), "{body}");
+    let (status, _) = common::post(&url, serde_json::json!({ "name": " ", "q": "a" })).await;
+    assert_eq!(status, 400);
+    let (status, body) = common::post(
+        &url,
+        serde_json::json!({ "name": "Rejected sources", "q": "a" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+
+    let list: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["q"], "action:REJECT | top 10 src_ip");
+    let one = client.get(format!("{url}/{id}")).send().await.unwrap();
+    assert_eq!(one.status().as_u16(), 200);
+    assert_eq!(one.json::<Value>().await.unwrap(), created);
+
+    let deleted = client.delete(format!("{url}/{id}")).send().await.unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    for gone in [
+        client.get(format!("{url}/{id}")),
+        client.delete(format!("{url}/{id}")),
+    ] {
+        assert_eq!(gone.send().await.unwrap().status().as_u16(), 404);
+    }
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use gateway::catalog::{Catalog, CatalogError, Entry, Kind, Selection, State};
+use gateway::catalog::{Catalog, CatalogError, Entry, Kind, SavedQuery, Selection, State};
 use gateway::lake::{Lake, Synced};
 use workers::ScanOptions;
 
@@ -333,6 +333,77 @@ async fn ingest_and_query_through_either_catalog() {
         assert_eq!(
             catalog.list(State::Active).await.unwrap().len(),
             24,
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn saved_queries_are_kept_per_tenant_and_names_are_unique_within_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        let saved = |id: &str, tenant: &str, name: &str| SavedQuery {
+            id: id.to_string(),
+            tenant: tenant.to_string(),
+            name: name.to_string(),
+            q: "action:REJECT | top 10 src_ip".to_string(),
+            created_ms: 1,
+        };
+        catalog
+            .save_query(&saved("a1", "acme", "rejects"))
+            .await
+            .unwrap();
+        catalog
+            .save_query(&saved("a2", "acme", "ports"))
+            .await
+            .unwrap();
+        // The same name in another tenant is another query.
+        catalog
+            .save_query(&saved("b1", "blue", "rejects"))
+            .await
+            .unwrap();
+        let taken = catalog.save_query(&saved("a3", "acme", "rejects")).await;
+        assert!(
+            matches!(taken, Err(CatalogError::NameTaken { .. })),
+            "{backend}: {taken:?}"
+        );
+
+        let names: Vec<String> = catalog
+            .saved_queries("acme")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["ports", "rejects"], "{backend}");
+        assert_eq!(
+            catalog.saved_query("acme", "a1").await.unwrap(),
+            Some(saved("a1", "acme", "rejects")),
+            "{backend}"
+        );
+        // A tenant neither sees nor deletes another's.
+        assert_eq!(
+            catalog.saved_query("blue", "a1").await.unwrap(),
+            None,
+            "{backend}"
+        );
+        assert!(
+            !catalog.delete_saved_query("blue", "a1").await.unwrap(),
+            "{backend}"
+        );
+        assert!(
+            catalog.delete_saved_query("acme", "a1").await.unwrap(),
+            "{backend}"
+        );
+        assert_eq!(
+            catalog.saved_query("acme", "a1").await.unwrap(),
+            None,
+            "{backend}"
+        );
+        assert_eq!(
+            catalog.saved_queries("blue").await.unwrap().len(),
+            1,
             "{backend}"
         );
     }

@@ -1,0 +1,124 @@
+//! Saved queries over HTTP (`/api/v1/saved`): a query kept under a name in the catalog
+//! database, so every gateway sharing the catalog knows it. They are what embedded widgets
+//! will run (issue #7). Until API keys name tenants, everything belongs to `DEFAULT_TENANT`;
+//! the catalog already keeps tenants apart.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use rand::TryRngCore;
+use serde::Deserialize;
+use shared_sketch::parse;
+
+use crate::api::ApiError;
+use crate::catalog::{CatalogError, SavedQuery};
+use crate::run::Engine;
+
+/// The tenant of every saved query until API keys say whose a request is.
+pub const DEFAULT_TENANT: &str = "default";
+/// Longest name accepted, in characters.
+const MAX_NAME: usize = 200;
+/// Longest query text accepted, in bytes (a query is a line, not a document).
+const MAX_QUERY: usize = 16 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct SaveRequest {
+    pub name: String,
+    pub q: String,
+}
+
+/// `POST /api/v1/saved` `{"name", "q"}`: 201 with the saved query and its id; 400 for a
+/// query that does not parse (with its column) or a bad name; 409 for a name in use.
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    Json(request): Json<SaveRequest>,
+) -> Result<(StatusCode, Json<SavedQuery>), ApiError> {
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "a saved query needs a name of 1 to {MAX_NAME} characters, without control characters"
+        )));
+    }
+    if request.q.len() > MAX_QUERY {
+        return Err(ApiError::BadRequest(format!(
+            "a saved query is at most {MAX_QUERY} bytes"
+        )));
+    }
+    parse(&request.q).map_err(|e| ApiError::Query {
+        message: e.message,
+        column: u32::try_from(e.column).ok(),
+    })?;
+    let saved = SavedQuery {
+        id: new_id()?,
+        tenant: DEFAULT_TENANT.to_string(),
+        name: name.to_string(),
+        q: request.q,
+        created_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    };
+    match engine.lake.catalog.save_query(&saved).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(saved))),
+        Err(CatalogError::NameTaken { name }) => Err(ApiError::Conflict(format!(
+            "a saved query named {name:?} exists already"
+        ))),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// `GET /api/v1/saved`: the saved queries, by name.
+pub async fn list(State(engine): State<Arc<Engine>>) -> Result<Json<Vec<SavedQuery>>, ApiError> {
+    engine
+        .lake
+        .catalog
+        .saved_queries(DEFAULT_TENANT)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// `GET /api/v1/saved/{id}`: one saved query, or 404.
+pub async fn get(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+) -> Result<Json<SavedQuery>, ApiError> {
+    match engine.lake.catalog.saved_query(DEFAULT_TENANT, &id).await {
+        Ok(Some(saved)) => Ok(Json(saved)),
+        Ok(None) => Err(not_found(&id)),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// `DELETE /api/v1/saved/{id}`: 204, or 404 when there is none.
+pub async fn delete(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match engine
+        .lake
+        .catalog
+        .delete_saved_query(DEFAULT_TENANT, &id)
+        .await
+    {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(not_found(&id)),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no saved query {id:?}"))
+}
+
+/// 128 random bits from the OS, as `sq_` and 32 hex digits: ids are not guessable.
+fn new_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| ApiError::Internal(format!("no randomness from the OS: {e}")))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("sq_{hex}"))
+}
