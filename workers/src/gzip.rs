@@ -98,7 +98,9 @@ impl Decompressor {
                 &mut produced,
             )
         };
+        // A member consumes at least its header and trailer: zero would loop forever.
         if result != libdeflate_result_LIBDEFLATE_SUCCESS
+            || consumed == 0
             || consumed > input.len()
             || produced > room.len()
         {
