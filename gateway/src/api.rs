@@ -13,6 +13,7 @@ use shared_sketch::{Frame, Partial, Progress, Query, QueryResult};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::catalog::CatalogError;
 use crate::run::{Engine, run_query};
 use crate::summary::{LakeSummary, summarize};
 
@@ -50,6 +51,16 @@ pub enum ApiError {
     Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A name in use is the caller's conflict; anything else the catalog says is ours.
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NameTaken { .. } => ApiError::Conflict(e.to_string()),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
 }
 
 impl ApiError {

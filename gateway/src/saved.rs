@@ -4,7 +4,6 @@
 //! the catalog already keeps tenants apart.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,7 +13,8 @@ use serde::Deserialize;
 use shared_sketch::parse;
 
 use crate::api::ApiError;
-use crate::catalog::{CatalogError, SavedQuery};
+use crate::catalog::SavedQuery;
+use crate::lake::now_ms;
 use crate::run::Engine;
 
 /// The tenant of every saved query until API keys say whose a request is.
@@ -56,28 +56,17 @@ pub async fn create(
         tenant: DEFAULT_TENANT.to_string(),
         name: name.to_string(),
         q: request.q,
-        created_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        created_ms: now_ms(),
     };
-    match engine.lake.catalog.save_query(&saved).await {
-        Ok(()) => Ok((StatusCode::CREATED, Json(saved))),
-        Err(CatalogError::NameTaken { name }) => Err(ApiError::Conflict(format!(
-            "a saved query named {name:?} exists already"
-        ))),
-        Err(e) => Err(ApiError::Internal(e.to_string())),
-    }
+    engine.lake.catalog.save_query(&saved).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
 }
 
 /// `GET /api/v1/saved`: the saved queries, by name.
 pub async fn list(State(engine): State<Arc<Engine>>) -> Result<Json<Vec<SavedQuery>>, ApiError> {
-    engine
-        .lake
-        .catalog
-        .saved_queries(DEFAULT_TENANT)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(Json(
+        engine.lake.catalog.saved_queries(DEFAULT_TENANT).await?,
+    ))
 }
 
 /// `GET /api/v1/saved/{id}`: one saved query, or 404.
@@ -85,11 +74,8 @@ pub async fn get(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
 ) -> Result<Json<SavedQuery>, ApiError> {
-    match engine.lake.catalog.saved_query(DEFAULT_TENANT, &id).await {
-        Ok(Some(saved)) => Ok(Json(saved)),
-        Ok(None) => Err(not_found(&id)),
-        Err(e) => Err(ApiError::Internal(e.to_string())),
-    }
+    let saved = engine.lake.catalog.saved_query(DEFAULT_TENANT, &id).await?;
+    saved.map(Json).ok_or_else(|| not_found(&id))
 }
 
 /// `DELETE /api/v1/saved/{id}`: 204, or 404 when there is none.
@@ -97,15 +83,11 @@ pub async fn delete(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match engine
-        .lake
-        .catalog
-        .delete_saved_query(DEFAULT_TENANT, &id)
-        .await
-    {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(not_found(&id)),
-        Err(e) => Err(ApiError::Internal(e.to_string())),
+    let catalog = &engine.lake.catalog;
+    if catalog.delete_saved_query(DEFAULT_TENANT, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&id))
     }
 }
 

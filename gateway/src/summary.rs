@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::State;
-use crate::lake::{Lake, LakeError, io_error, path_of};
+use crate::lake::{Lake, LakeError, blocking, io_error, path_of};
 
 /// Files sampled for the kind of data, spread over the catalog's order (paths sort by
 /// source and time, so a lake of several sources is sampled across them).
@@ -54,9 +54,7 @@ pub async fn summarize(lake: &Lake) -> Result<LakeSummary, LakeError> {
         .step_by(step)
         .map(|e| (e.uri.clone(), e.format.clone()))
         .collect();
-    let kind = tokio::task::spawn_blocking(move || majority_kind(&sample))
-        .await
-        .unwrap_or(DataKind::Events);
+    let kind = blocking(&lake.root, move || Ok(majority_kind(&sample))).await?;
     Ok(LakeSummary {
         files: entries.len() as u64,
         bytes: entries.iter().map(|e| e.bytes).sum(),

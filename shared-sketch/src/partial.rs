@@ -279,7 +279,7 @@ impl Aggregator {
                 all: template.clone(),
                 groups,
                 timeline: TimeSeries::new(None, query.time_range_if_absolute()),
-                hit_limit: query.hits.min(MAX_HITS_LIMIT as u32),
+                hit_limit: query.hit_limit() as u32,
                 hits: Vec::new(),
                 stats: ScanStats::default(),
             },

@@ -13,8 +13,8 @@ use std::sync::{Mutex, PoisonError};
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
 use shared_sketch::{
-    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_LIMIT, MAX_HITS_TEXT, Matcher, Partial, Query,
-    ScanStats, recycle,
+    Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_TEXT, Matcher, Partial, Query, ScanStats,
+    recycle,
 };
 
 use crate::apache;
@@ -210,7 +210,7 @@ impl<'q> Scan<'q> {
             spare: Vec::new(),
             recent: RecentLines {
                 lines: VecDeque::new(),
-                limit: (query.hits as usize).min(MAX_HITS_LIMIT),
+                limit: query.hit_limit(),
                 text: 0,
             },
         }

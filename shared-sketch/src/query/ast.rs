@@ -325,6 +325,12 @@ impl Query {
         }
     }
 
+    /// How many of the newest matching events the answer keeps: `hits`, at most
+    /// `MAX_HITS_LIMIT` whatever a request or crafted bytes said.
+    pub fn hit_limit(&self) -> usize {
+        (self.hits as usize).min(crate::partial::MAX_HITS_LIMIT)
+    }
+
     /// The sketches the query carries per group, in order (empty for a plain search).
     pub fn aggs(&self) -> Vec<Agg> {
         self.command.as_ref().map_or_else(Vec::new, Command::aggs)
