@@ -48,9 +48,13 @@ export function readRecords(dir) {
   return out;
 }
 
-/** Starts `sketchlake serve` on a free port; resolves once it prints its URL. */
-export async function startServer(dataDir, extraArgs = []) {
-  const child = spawn(BIN, ['serve', '--data', dataDir, '--ui', UI, '--listen', '127.0.0.1:0', ...extraArgs], {
+/**
+ * Starts `sketchlake serve` on a free port; resolves once it prints its URL. Without API
+ * keys (`--no-auth`) unless `keys` is set.
+ */
+export async function startServer(dataDir, extraArgs = [], { keys = false } = {}) {
+  const auth = keys ? [] : ['--no-auth'];
+  const child = spawn(BIN, ['serve', '--data', dataDir, '--ui', UI, '--listen', '127.0.0.1:0', ...auth, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise((resolve, reject) => {

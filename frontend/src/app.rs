@@ -4,7 +4,7 @@ use shared_sketch::QueryResult;
 use wasm_bindgen::JsCast;
 
 use crate::components::{
-    DashboardView, ErrorBanner, Hits, ProgressBar, QueryBar, Results, TimePicker, Timeline,
+    DashboardView, ErrorBanner, Hits, ProgressBar, QueryBar, Results, SignIn, TimePicker, Timeline,
 };
 use crate::dashboard::{self, MAX_QUERIES};
 use crate::state::{Phase, Screen};
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
             <span class="brand">"sketchlake"</span>
             <QueryBar/>
             <TimePicker/>
+            <SignIn/>
         </header>
         <main>
             <ProgressBar/>
@@ -89,6 +90,10 @@ pub fn App() -> impl IntoView {
 /// it in the address bar and the history. A query that does not parse is shown in place
 /// and nothing runs.
 pub fn run(screen: Screen, view: View, push: bool) {
+    // An embedded widget runs its saved query only: zooming or filtering has nowhere to go.
+    if screen.embedded {
+        return;
+    }
     screen.draft.set(view.clone());
     let plan = match view.plan(screen.dashboard.get_untracked()) {
         Ok(plan) => plan,

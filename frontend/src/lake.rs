@@ -3,7 +3,7 @@
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
+use web_sys::{Headers, RequestInit, Response};
 
 /// The kind of data the lake holds (`GET /api/v1/lake`): `flows`, `cloudtrail` or
 /// `events`. Any failure reads as `events`, the generic dashboard: the page still works.
@@ -13,7 +13,13 @@ pub async fn kind() -> String {
 
 async fn fetch_kind() -> Result<String, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str("/api/v1/lake"))
+    let init = RequestInit::new();
+    if let Some(key) = crate::key::stored() {
+        let headers = Headers::new()?;
+        headers.append("Authorization", &format!("Bearer {key}"))?;
+        init.set_headers(&headers);
+    }
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init("/api/v1/lake", &init))
         .await?
         .dyn_into()?;
     if !response.ok() {

@@ -4,8 +4,10 @@
 mod app;
 mod components;
 mod dashboard;
+mod embed;
 mod format;
 mod history;
+mod key;
 mod lake;
 mod state;
 mod stream;
@@ -13,5 +15,10 @@ mod view;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    match embed::widget_of_path() {
+        Some(widget) => leptos::mount::mount_to_body(move || {
+            leptos::view! { <embed::Embed widget=widget/> }
+        }),
+        None => leptos::mount::mount_to_body(app::App),
+    }
 }

@@ -66,6 +66,8 @@ pub struct Screen {
     pub used: RwSignal<usize>,
     /// A query that could not be started (it does not parse): shown in place.
     pub problem: RwSignal<Option<String>>,
+    /// An embedded widget (`/embed/…`): it shows its saved query and runs nothing else.
+    pub embedded: bool,
 }
 
 impl Screen {
@@ -78,6 +80,7 @@ impl Screen {
             runs: std::array::from_fn(|_| RwSignal::new(QueryRun::default())),
             used: RwSignal::new(0),
             problem: RwSignal::new(None),
+            embedded: false,
         }
     }
 

@@ -26,16 +26,23 @@ thread_local! {
     static OPEN: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs each `(text, hits, run)`, replacing every query still running (closing a socket
-/// cancels its query).
+/// Runs each `(text, hits, run)` with the signed-in key, replacing every query still
+/// running (closing a socket cancels its query).
 pub fn start_all(queries: Vec<(String, u32, RwSignal<QueryRun>)>) {
     close_all();
+    let key = crate::key::stored();
     for (text, hits, run) in queries {
-        run.set(QueryRun::running());
-        match connect(ClientMessage::Query { q: text, hits }, run) {
-            Ok(conn) => OPEN.with(|open| open.borrow_mut().push(conn)),
-            Err(message) => run.update(|r| r.fail(message)),
-        }
+        let key = key.clone();
+        start_one(ClientMessage::Query { q: text, hits, key }, run);
+    }
+}
+
+/// Runs the query `hello` asks for into `run`, alongside any running.
+pub fn start_one(hello: ClientMessage, run: RwSignal<QueryRun>) {
+    run.set(QueryRun::running());
+    match connect(hello, run) {
+        Ok(conn) => OPEN.with(|open| open.borrow_mut().push(conn)),
+        Err(message) => run.update(|r| r.fail(message)),
     }
 }
 

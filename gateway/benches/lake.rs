@@ -13,12 +13,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway::catalog::{Entry, Kind, State};
+use gateway::catalog::{DEFAULT_TENANT, Entry, Kind, State};
 use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
 use gateway::lake::Lake;
 use gateway::planner::plan;
-use gateway::run::{DEFAULT_TIMEOUT, Engine, run_query};
+use gateway::run::{Ask, DEFAULT_TIMEOUT, Engine, run_query};
 use shared_sketch::{Frame, encode, encode_frame, parse};
 use tokio_util::sync::CancellationToken;
 use workers::ScanOptions;
@@ -136,8 +136,13 @@ async fn streaming() {
         report.segments,
         report.rows
     );
+    let access = gateway::auth::Access::new(&lake.catalog, true)
+        .await
+        .unwrap();
     let engine = Arc::new(Engine {
         lake: Arc::new(lake),
+        tenants: Default::default(),
+        access,
         executor: Arc::new(LocalPool::with_cores()),
         scan: Arc::new(ScanOptions::default()),
         timeout: DEFAULT_TIMEOUT,
@@ -170,7 +175,8 @@ async fn streaming() {
         let started = Instant::now();
         let runner = tokio::spawn({
             let engine = engine.clone();
-            async move { run_query(&engine, text, 0, tx, CancellationToken::new()).await }
+            let ask = Ask::new(DEFAULT_TENANT, text, 0);
+            async move { run_query(&engine, &ask, tx, CancellationToken::new()).await }
         });
         let (mut frames, mut frame_bytes) = (0u64, 0usize);
         while let Some(frame) = rx.recv().await {

@@ -13,8 +13,9 @@ use shared_sketch::{Frame, Partial, Progress, Query, QueryResult};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::auth::{AuthError, Principal};
 use crate::catalog::CatalogError;
-use crate::run::{Engine, run_query};
+use crate::run::{Ask, Engine, run_query};
 use crate::summary::{LakeSummary, summarize};
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +50,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,6 +64,17 @@ impl From<CatalogError> for ApiError {
         match e {
             CatalogError::NameTaken { .. } => ApiError::Conflict(e.to_string()),
             e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Catalog(e) => e.into(),
+            AuthError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+            AuthError::Random(_) | AuthError::Signing(_) => ApiError::Internal(e.to_string()),
+            e => ApiError::Unauthorized(e.to_string()),
         }
     }
 }
@@ -79,6 +95,8 @@ impl IntoResponse for ApiError {
             ApiError::Query { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(self.body())).into_response()
@@ -90,9 +108,11 @@ impl IntoResponse for ApiError {
 /// partial answer for a whole one.
 pub async fn query(
     State(engine): State<Arc<Engine>>,
+    caller: Principal,
     Json(request): Json<QueryRequest>,
 ) -> Result<Response, ApiError> {
-    let response = answer(&engine, &request.q, request.hits).await?;
+    let ask = Ask::new(&caller.tenant, &request.q, request.hits);
+    let response = answer(&engine, ask).await?;
     let status = if response.stopped.is_some() {
         StatusCode::GATEWAY_TIMEOUT
     } else {
@@ -103,7 +123,10 @@ pub async fn query(
 
 /// `GET /api/v1/status`: the executor's scans in flight and started, and the query time
 /// limit — enough to see that a gateway is busy, idle, or stuck.
-pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value> {
+pub async fn status(
+    State(engine): State<Arc<Engine>>,
+    _caller: Principal,
+) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "executor": engine.executor.status(),
         "query_timeout_s": engine.timeout.as_secs_f64(),
@@ -112,8 +135,14 @@ pub async fn status(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value
 
 /// `GET /api/v1/lake`: files by format, known time span, and the kind of data (the page
 /// opens the matching dashboard).
-pub async fn lake(State(engine): State<Arc<Engine>>) -> Result<Json<LakeSummary>, ApiError> {
-    summarize(&engine.lake)
+pub async fn lake(
+    State(engine): State<Arc<Engine>>,
+    caller: Principal,
+) -> Result<Json<LakeSummary>, ApiError> {
+    let lake = engine.lake_for(&caller.tenant).ok_or_else(|| {
+        ApiError::NotFound(format!("tenant {:?} has no data here", caller.tenant))
+    })?;
+    summarize(lake)
         .await
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
@@ -125,9 +154,10 @@ pub async fn lake(State(engine): State<Arc<Engine>>) -> Result<Json<LakeSummary>
 /// the query.
 pub async fn stream(
     State(engine): State<Arc<Engine>>,
+    caller: Principal,
     axum::extract::Query(request): axum::extract::Query<QueryRequest>,
 ) -> Response {
-    let run = Run::start(&engine, &request.q, request.hits);
+    let run = Run::start(&engine, Ask::new(&caller.tenant, &request.q, request.hits));
     let lines = futures_util::stream::unfold(Some(run), |run| async move {
         let mut run = run?;
         let (line, more) = match run.next().await {
@@ -150,10 +180,9 @@ pub async fn stream(
         .into_response()
 }
 
-/// Runs `q` to the end and merges every partial: the API's and the CLI's answer. `hits`:
-/// as `run_query` takes it.
-pub async fn answer(engine: &Arc<Engine>, q: &str, hits: u32) -> Result<QueryResponse, ApiError> {
-    let mut run = Run::start(engine, q, hits);
+/// Runs `ask` to the end and merges every partial: the API's and the CLI's answer.
+pub async fn answer(engine: &Arc<Engine>, ask: Ask) -> Result<QueryResponse, ApiError> {
+    let mut run = Run::start(engine, ask);
     loop {
         if let Event::Done(response) = run.next().await? {
             return Ok(*response);
@@ -177,14 +206,13 @@ struct Run {
 }
 
 impl Run {
-    fn start(engine: &Arc<Engine>, q: &str, hits: u32) -> Run {
+    fn start(engine: &Arc<Engine>, ask: Ask) -> Run {
         let (tx, frames) = mpsc::channel(16);
         let cancel = CancellationToken::new();
         tokio::spawn({
             let engine = engine.clone();
             let cancel = cancel.clone();
-            let q = q.to_string();
-            async move { run_query(&engine, &q, hits, tx, cancel).await }
+            async move { run_query(&engine, &ask, tx, cancel).await }
         });
         Run {
             frames,

@@ -5,6 +5,11 @@
 //!
 //! Every change that makes data visible or invisible is one transaction, so a query plans
 //! either the old files or the new ones, never half of each.
+//!
+//! A `Catalog` speaks for one tenant: the files it registers are that tenant's, and it
+//! lists and plans only those, so a query run for one tenant cannot plan another's files
+//! even when their gateways share a database. The same database also holds what the
+//! gateway knows about access: tenants, API keys (hashed) and the widget-token key.
 
 use std::time::Duration;
 
@@ -12,12 +17,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
 /// any other format matches no branch, is distinct from NULL, and is never ruled out.
-const PLAN_SQL: &str = "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND (
+const PLAN_SQL: &str =
+    "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND tenant = $10 AND (
     time_fields IS DISTINCT FROM CASE format
         WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
         WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
@@ -40,7 +46,8 @@ const SCHEMA: &[&str] = &[
         index_uri TEXT,
         source TEXT,
         modified_ms BIGINT NOT NULL,
-        state TEXT NOT NULL
+        state TEXT NOT NULL,
+        tenant TEXT NOT NULL DEFAULT 'default'
     )",
     "CREATE INDEX IF NOT EXISTS segments_by_state_time ON segments (state, time_max)",
     // Added in place: an older catalog gains the table, and nothing else changes.
@@ -52,7 +59,34 @@ const SCHEMA: &[&str] = &[
         created_ms BIGINT NOT NULL,
         UNIQUE (tenant, name)
     )",
+    // Tenants other than `default` read their own folder (`data`); `origins` are the web
+    // origins allowed to embed their widgets, one per line.
+    "CREATE TABLE IF NOT EXISTS tenants (
+        name TEXT PRIMARY KEY,
+        data TEXT UNIQUE,
+        origins TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
+    )",
+    // Only a SHA-256 of each key's secret is kept: the secret is shown once, at creation.
+    "CREATE TABLE IF NOT EXISTS api_keys (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        role TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        revoked_ms BIGINT
+    )",
+    "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
+
+/// Statements taking a catalog of the previous version to this one.
+const UPGRADE_FROM_1: &[&str] =
+    &["ALTER TABLE segments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"];
+
+/// The tenant of a lake opened without naming one (`serve --data`), and of everything in a
+/// gateway run without API keys.
+pub const DEFAULT_TENANT: &str = "default";
 
 /// The columns of `segments`, in `Entry` order: a macro so every statement stays a literal
 /// (sqlx takes only literal SQL; values are always bound).
@@ -60,6 +94,13 @@ macro_rules! columns {
     () => {
         "uri, kind, format, time_min, time_max, time_fields, row_count, bytes, index_uri, \
          source, modified_ms, state"
+    };
+}
+
+/// The columns of `api_keys`, in `KeyRecord` order.
+macro_rules! key_columns {
+    () => {
+        "id, tenant, role, secret_sha256, label, created_ms, revoked_ms"
     };
 }
 
@@ -75,6 +116,34 @@ pub enum CatalogError {
     Row { uri: String, why: String },
     #[error("a saved query named {name:?} exists already")]
     NameTaken { name: String },
+    #[error("{uri} is already catalogued for tenant {owner:?}")]
+    OtherTenant { uri: String, owner: String },
+}
+
+/// A tenant's row: where its data is and who may embed its widgets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tenant {
+    pub name: String,
+    /// The folder its lake is in; `None` for `default`, whose lake is the gateway's `--data`.
+    pub data: Option<String>,
+    /// Web origins (`https://soc.example.com`) allowed to frame its widgets.
+    pub origins: Vec<String>,
+    pub created_ms: i64,
+}
+
+/// An API key as kept: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub tenant: String,
+    /// `admin` or `read`.
+    pub role: String,
+    /// Hex SHA-256 of the secret part.
+    #[serde(skip)]
+    pub secret_sha256: String,
+    pub label: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
 }
 
 /// A query kept under a name, per tenant: what an embedded widget runs (issue #7).
@@ -152,11 +221,15 @@ pub struct Target {
 #[derive(Clone)]
 pub struct Catalog {
     pool: AnyPool,
+    /// Whose files this handle registers, lists and plans.
+    tenant: String,
 }
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog").finish_non_exhaustive()
+        f.debug_struct("Catalog")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,9 +253,24 @@ impl Catalog {
                 .execute(&pool)
                 .await?;
         }
-        let catalog = Catalog { pool };
+        let catalog = Catalog {
+            pool,
+            tenant: DEFAULT_TENANT.to_string(),
+        };
         catalog.migrate().await?;
         Ok(catalog)
+    }
+
+    /// The same database, speaking for `tenant`'s files.
+    pub fn for_tenant(&self, tenant: &str) -> Catalog {
+        Catalog {
+            pool: self.pool.clone(),
+            tenant: tenant.to_string(),
+        }
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
     }
 
     async fn migrate(&self) -> Result<(), CatalogError> {
@@ -207,8 +295,22 @@ impl Catalog {
                 .await?;
             }
             Some(SCHEMA_VERSION) => {}
+            Some(1) => {
+                for statement in UPGRADE_FROM_1 {
+                    sqlx::query(*statement).execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE catalog_meta SET value = $1 WHERE key = 'schema_version'")
+                    .bind(SCHEMA_VERSION)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Some(found) => return Err(CatalogError::Schema { found }),
         }
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, state, time_max)",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -277,14 +379,122 @@ impl Catalog {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Adds `tenant`, or replaces its data folder and origins.
+    pub async fn set_tenant(&self, tenant: &Tenant) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO tenants (name, data, origins, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET data = excluded.data, origins = excluded.origins",
+        )
+        .bind(&tenant.name)
+        .bind(tenant.data.as_deref())
+        .bind(tenant.origins.join("\n"))
+        .bind(tenant.created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every tenant with a row, by name.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, CatalogError> {
+        sqlx::query("SELECT name, data, origins, created_ms FROM tenants ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let origins: String = row.try_get("origins")?;
+                Ok(Tenant {
+                    name: row.try_get("name")?,
+                    data: row.try_get("data")?,
+                    origins: origins.lines().map(str::to_string).collect(),
+                    created_ms: row.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_key(&self, key: &KeyRecord) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant, role, secret_sha256, label, created_ms, revoked_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.id)
+        .bind(&key.tenant)
+        .bind(&key.role)
+        .bind(&key.secret_sha256)
+        .bind(&key.label)
+        .bind(key.created_ms)
+        .bind(key.revoked_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The key `id`, revoked or not.
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRecord>, CatalogError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(key_record)
+        .transpose()
+    }
+
+    /// Every key, by tenant then creation.
+    pub async fn keys(&self) -> Result<Vec<KeyRecord>, CatalogError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys ORDER BY tenant, created_ms"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(key_record)
+        .collect()
+    }
+
+    /// Revokes key `id` from `now_ms` on; false when there is no such key still valid.
+    pub async fn revoke_key(&self, id: &str, now_ms: i64) -> Result<bool, CatalogError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
+                .bind(now_ms)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The secret named `name`: the one stored, or else `fresh` stored now. Gateways that
+    /// share the database race to store it, and all use the one that won.
+    pub async fn secret(&self, name: &str, fresh: String) -> Result<String, CatalogError> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query("SELECT value FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
     /// The entry for `uri`, in any state.
     pub async fn get(&self, uri: &str) -> Result<Option<Entry>, CatalogError> {
         sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM segments WHERE uri = $1"
+            " FROM segments WHERE uri = $1 AND tenant = $2"
         ))
         .bind(uri)
+        .bind(&self.tenant)
         .fetch_optional(&self.pool)
         .await?
         .map(|row| entry(&row))
@@ -296,9 +506,10 @@ impl Catalog {
         sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM segments WHERE state = $1 ORDER BY uri"
+            " FROM segments WHERE state = $1 AND tenant = $2 ORDER BY uri"
         ))
         .bind(state_name(state))
+        .bind(&self.tenant)
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -310,7 +521,7 @@ impl Catalog {
     pub async fn register(&self, entries: &[Entry]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         for e in entries {
-            upsert(&mut tx, e).await?;
+            upsert(&mut tx, e, &self.tenant).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -320,8 +531,9 @@ impl Catalog {
     pub async fn remove(&self, uris: &[String]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         for uri in uris {
-            sqlx::query("DELETE FROM segments WHERE uri = $1")
+            sqlx::query("DELETE FROM segments WHERE uri = $1 AND tenant = $2")
                 .bind(uri)
+                .bind(&self.tenant)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -340,10 +552,10 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         for e in added {
-            upsert(&mut tx, e).await?;
+            upsert(&mut tx, e, &self.tenant).await?;
         }
         for e in replaced {
-            upsert(&mut tx, &Entry { state, ..e.clone() }).await?;
+            upsert(&mut tx, &Entry { state, ..e.clone() }, &self.tenant).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -365,6 +577,7 @@ impl Catalog {
         for (_, name) in workers::FORMATS {
             select = select.bind(time_fields(name));
         }
+        select = select.bind(&self.tenant);
         let rows = select.fetch_all(&mut *tx).await?;
         let targets = rows
             .iter()
@@ -377,8 +590,9 @@ impl Catalog {
             .collect::<Result<Vec<_>, CatalogError>>()?;
         let totals = sqlx::query(
             "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM segments \
-             WHERE state = 'active'",
+             WHERE state = 'active' AND tenant = $1",
         )
+        .bind(&self.tenant)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -394,6 +608,18 @@ impl Catalog {
     }
 }
 
+fn key_record(row: &AnyRow) -> Result<KeyRecord, CatalogError> {
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        role: row.try_get("role")?,
+        secret_sha256: row.try_get("secret_sha256")?,
+        label: row.try_get("label")?,
+        created_ms: row.try_get("created_ms")?,
+        revoked_ms: row.try_get("revoked_ms")?,
+    })
+}
+
 fn saved_query(row: &AnyRow) -> Result<SavedQuery, CatalogError> {
     Ok(SavedQuery {
         id: row.try_get("id")?,
@@ -404,17 +630,24 @@ fn saved_query(row: &AnyRow) -> Result<SavedQuery, CatalogError> {
     })
 }
 
-async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Entry) -> Result<(), CatalogError> {
+/// Adds or replaces `e` as `tenant`'s. A file another tenant catalogued is refused, not
+/// taken over: the update applies only where the row's tenant is the same.
+async fn upsert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &Entry,
+    tenant: &str,
+) -> Result<(), CatalogError> {
     let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    sqlx::query(concat!(
+    let done = sqlx::query(concat!(
         "INSERT INTO segments (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ", tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind, format = excluded.format,
            time_min = excluded.time_min, time_max = excluded.time_max,
            time_fields = excluded.time_fields, row_count = excluded.row_count,
            bytes = excluded.bytes, index_uri = excluded.index_uri, source = excluded.source,
-           modified_ms = excluded.modified_ms, state = excluded.state"
+           modified_ms = excluded.modified_ms, state = excluded.state
+         WHERE segments.tenant = excluded.tenant"
     ))
     .bind(&e.uri)
     .bind(match e.kind {
@@ -431,8 +664,20 @@ async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Entry) -> Result<
     .bind(e.source.as_deref())
     .bind(e.modified_ms)
     .bind(state_name(e.state))
+    .bind(tenant)
     .execute(&mut **tx)
     .await?;
+    if done.rows_affected() == 0 {
+        let owner: String = sqlx::query("SELECT tenant FROM segments WHERE uri = $1")
+            .bind(&e.uri)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        return Err(CatalogError::OtherTenant {
+            uri: e.uri.clone(),
+            owner,
+        });
+    }
     Ok(())
 }
 
@@ -503,6 +748,8 @@ mod tests {
             let branch = format!("WHEN '{name}' THEN ${}", i + 3);
             assert!(PLAN_SQL.contains(&branch), "{branch}");
         }
-        assert!(!PLAN_SQL.contains(&format!("${}", workers::FORMATS.len() + 3)));
+        let tenant = workers::FORMATS.len() + 3;
+        assert!(PLAN_SQL.contains(&format!("tenant = ${tenant}")));
+        assert!(!PLAN_SQL.contains(&format!("${}", tenant + 1)));
     }
 }

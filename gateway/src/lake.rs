@@ -35,6 +35,12 @@ pub enum LakeError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not an absolute file path")]
     NotAFilePath(String),
+    #[error("tenant {tenant}'s folder {} overlaps tenant {other}'s", path.display())]
+    Overlap {
+        tenant: String,
+        other: String,
+        path: PathBuf,
+    },
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LakeError + '_ {

@@ -2,9 +2,11 @@
 //! task per catalogued file, runs them on an executor, and streams merged partials back.
 
 pub mod api;
+pub mod auth;
 pub mod catalog;
 pub mod compact;
 pub mod demo;
+pub mod embed;
 pub mod executor;
 pub mod ingest;
 pub mod lake;
@@ -14,5 +16,6 @@ pub mod saved;
 pub mod server;
 pub mod summary;
 pub mod table;
+pub mod tenants;
 pub mod watch;
 pub mod ws;

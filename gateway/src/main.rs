@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,11 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use gateway::auth::{Access, Role, new_key};
+use gateway::catalog::{DEFAULT_TENANT, Tenant};
 use gateway::compact::{Compacted, compact};
 use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
 use gateway::lake::{Lake, SWEEP_GRACE};
-use gateway::run::{DEFAULT_TIMEOUT, Engine};
+use gateway::run::{Ask, DEFAULT_TIMEOUT, Engine};
+use gateway::tenants::{normalize_origin, open_tenant_lakes};
 use gateway::{api, server, table};
 use tracing_subscriber::EnvFilter;
 use workers::{Format, ScanOptions};
@@ -47,10 +51,36 @@ enum Command {
         /// The built frontend (trunk's dist folder).
         #[arg(long, default_value = "dist")]
         ui: PathBuf,
+        /// Serve without API keys: every caller is an admin of the default tenant. Only
+        /// allowed when listening on loopback (a development machine).
+        #[arg(long)]
+        no_auth: bool,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]
         input: InputArgs,
+    },
+    /// Tenants: each reads its own data folder, and names the web origins allowed to embed
+    /// its widgets. (The default tenant's data is `serve --data`.)
+    Tenant {
+        /// The lake whose catalog keeps the tenants (`serve --data`).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
+        #[command(subcommand)]
+        action: TenantAction,
+    },
+    /// API keys: created per tenant as `admin` or `read`; the key is printed once and only
+    /// its hash is kept.
+    Key {
+        /// The lake whose catalog keeps the keys (`serve --data`).
+        #[arg(long, global = true, default_value = "data")]
+        data: PathBuf,
+        #[command(flatten)]
+        catalog: CatalogArg,
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Run one query over a folder or file and print the merged answer (the same JSON as
     /// `POST /api/v1/query`, or a table).
@@ -110,6 +140,42 @@ enum Command {
         #[arg(long, default_value_t = DemoConfig::default().seed)]
         seed: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantAction {
+    /// Add a tenant, or change its data folder and embedding origins.
+    Set {
+        name: String,
+        /// Its data folder (not for `default`, whose data is `serve --data`). Tenants'
+        /// folders may not overlap.
+        #[arg(long)]
+        folder: Option<PathBuf>,
+        /// A web origin (`https://soc.example.com`) allowed to embed its widgets; repeat
+        /// for several. Replaces the list.
+        #[arg(long = "allow-origin")]
+        origins: Vec<String>,
+    },
+    /// List the tenants.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create a key and print it (it cannot be shown again).
+    Create {
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long, value_parser = ["admin", "read"])]
+        role: String,
+        /// Who or what it is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List the keys (never their secrets).
+    List,
+    /// Revoke a key by id: it stops working at once, on every gateway sharing the catalog.
+    Revoke { id: String },
 }
 
 /// How queries run.
@@ -182,6 +248,7 @@ async fn main() -> Result<()> {
             watch_every,
             listen,
             ui,
+            no_auth,
             run,
             input,
         } => {
@@ -190,11 +257,20 @@ async fn main() -> Result<()> {
                 "data folder {} does not exist",
                 data.display()
             );
+            anyhow::ensure!(
+                !no_auth || listen.ip().is_loopback(),
+                "--no-auth serves everyone as an admin: it is only allowed on a loopback address, not {listen}"
+            );
+            if no_auth {
+                tracing::warn!("serving without API keys (--no-auth): every caller is an admin");
+            }
             let options = input.options();
             let lake = Lake::open(&data, catalog.url.as_deref()).await?;
             let synced = lake.sync(&data, &options).await?;
             tracing::info!(lake = %lake.root.display(), added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
-            let engine = engine(lake, &run, options.clone())?;
+            let tenants = open_tenant_lakes(&lake, &options).await?;
+            let access = Access::new(&lake.catalog, no_auth).await?;
+            let engine = engine(lake, tenants, &run, options.clone(), access)?;
             let stop = tokio_util::sync::CancellationToken::new();
             if let Some(dir) = watch {
                 anyhow::ensure!(
@@ -228,7 +304,11 @@ async fn main() -> Result<()> {
             let options = input.options();
             let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
             lake.sync(&data, &options).await?;
-            let response = match api::answer(&engine(lake, &run, options)?, &query, hits).await {
+            // The command line reads files it can read anyway: as the default tenant's admin.
+            let access = Access::new(&lake.catalog, true).await?;
+            let engine = engine(lake, BTreeMap::new(), &run, options, access)?;
+            let ask = Ask::new(DEFAULT_TENANT, &query, hits);
+            let response = match api::answer(&engine, ask).await {
                 Ok(response) => response,
                 Err(api::ApiError::Query { message, column }) => {
                     // As a compiler would: the query, a caret under the column, the reason.
@@ -302,6 +382,110 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::Tenant {
+            data,
+            catalog,
+            action,
+        } => {
+            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+            match action {
+                TenantAction::Set {
+                    name,
+                    folder,
+                    origins,
+                } => {
+                    let origins = origins
+                        .iter()
+                        .map(|o| normalize_origin(o).map_err(anyhow::Error::msg))
+                        .collect::<Result<Vec<_>>>()?;
+                    anyhow::ensure!(
+                        (name == DEFAULT_TENANT) == folder.is_none(),
+                        "every tenant but {DEFAULT_TENANT} needs --folder; {DEFAULT_TENANT}'s data is serve --data"
+                    );
+                    let folder = folder
+                        .map(|f| {
+                            anyhow::ensure!(f.is_dir(), "{} is not a folder", f.display());
+                            Ok(std::path::absolute(&f)?.display().to_string())
+                        })
+                        .transpose()?;
+                    lake.catalog
+                        .set_tenant(&Tenant {
+                            name: name.clone(),
+                            data: folder,
+                            origins,
+                            created_ms: gateway::lake::now_ms(),
+                        })
+                        .await?;
+                    println!("tenant {name} set");
+                }
+                TenantAction::List => {
+                    for t in lake.catalog.tenants().await? {
+                        println!(
+                            "{}\t{}\t{}",
+                            t.name,
+                            t.data.as_deref().unwrap_or("(serve --data)"),
+                            t.origins.join(" ")
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Key {
+            data,
+            catalog,
+            action,
+        } => {
+            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+            match action {
+                KeyAction::Create {
+                    tenant,
+                    role,
+                    label,
+                } => {
+                    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+                    let known = tenant == DEFAULT_TENANT
+                        || lake
+                            .catalog
+                            .tenants()
+                            .await?
+                            .iter()
+                            .any(|t| t.name == tenant);
+                    anyhow::ensure!(
+                        known,
+                        "no tenant {tenant:?}: add it with `sketchlake tenant set`"
+                    );
+                    let (key, record) = new_key(&tenant, role, &label)?;
+                    lake.catalog.add_key(&record).await?;
+                    eprintln!(
+                        "key {} ({} of {tenant}); it is shown only now:",
+                        record.id,
+                        role.as_str()
+                    );
+                    println!("{key}");
+                }
+                KeyAction::List => {
+                    for k in lake.catalog.keys().await? {
+                        let state = if k.revoked_ms.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!("{}\t{}\t{}\t{}\t{}", k.id, k.tenant, k.role, state, k.label);
+                    }
+                }
+                KeyAction::Revoke { id } => {
+                    anyhow::ensure!(
+                        lake.catalog
+                            .revoke_key(&id, gateway::lake::now_ms())
+                            .await?,
+                        "no active key {id:?}"
+                    );
+                    println!("key {id} revoked");
+                }
+            }
+            Ok(())
+        }
         Command::Demo {
             out,
             records,
@@ -327,13 +511,21 @@ async fn main() -> Result<()> {
     }
 }
 
-fn engine(lake: Lake, run: &RunArgs, options: ScanOptions) -> Result<Arc<Engine>> {
+fn engine(
+    lake: Lake,
+    tenants: BTreeMap<String, Arc<Lake>>,
+    run: &RunArgs,
+    options: ScanOptions,
+    access: Access,
+) -> Result<Arc<Engine>> {
     let executor = match run.workers {
         Some(n) => LocalPool::new(n),
         None => LocalPool::with_cores(),
     };
     Ok(Arc::new(Engine {
         lake: Arc::new(lake),
+        tenants,
+        access,
         executor: Arc::new(executor),
         scan: Arc::new(options),
         timeout: seconds(run.query_timeout, "--query-timeout")?,

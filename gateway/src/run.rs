@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use shared_sketch::query::TimeBound;
 use shared_sketch::{Frame, MAX_HITS_LIMIT, Partial, Plan, Progress, QueryError, parse};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -12,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use workers::ScanOptions;
 
+use crate::auth::Access;
+use crate::catalog::DEFAULT_TENANT;
 use crate::executor::Executor;
 use crate::lake::{Lake, now_ms};
 use crate::planner::plan;
@@ -20,7 +25,11 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What a query runs against.
 pub struct Engine {
+    /// The default tenant's lake (`serve --data`).
     pub lake: Arc<Lake>,
+    /// Every other tenant's lake, by tenant.
+    pub tenants: BTreeMap<String, Arc<Lake>>,
+    pub access: Access,
     pub executor: Arc<dyn Executor>,
     pub scan: Arc<ScanOptions>,
     /// A query still running after this long is stopped; its answer covers what was
@@ -28,26 +37,74 @@ pub struct Engine {
     pub timeout: Duration,
 }
 
+impl Engine {
+    /// `tenant`'s lake: a query reads only the files its tenant's catalog lists.
+    pub fn lake_for(&self, tenant: &str) -> Option<&Arc<Lake>> {
+        if tenant == DEFAULT_TENANT {
+            Some(&self.lake)
+        } else {
+            self.tenants.get(tenant)
+        }
+    }
+}
+
+/// One query to run: whose, what, and what a widget token allows.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub tenant: String,
+    pub q: String,
+    /// How many of the newest matching events to keep (0: the query's own).
+    pub hits: u32,
+    /// The time range a widget token allows: the query is narrowed to it.
+    pub within: (Option<TimeBound>, Option<TimeBound>),
+}
+
+impl Ask {
+    pub fn new(tenant: &str, q: &str, hits: u32) -> Ask {
+        Ask {
+            tenant: tenant.to_string(),
+            q: q.to_string(),
+            hits,
+            within: (None, None),
+        }
+    }
+}
+
 /// `Engine::timeout` unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
-/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away. `hits`
-/// is how many of the newest matching events to keep (0: the query's own).
+/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away.
 pub async fn run_query(
     engine: &Engine,
-    text: &str,
-    hits: u32,
+    ask: &Ask,
     frames: mpsc::Sender<Frame>,
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
-    let query = match parse(text) {
+    let Some(lake) = engine.lake_for(&ask.tenant) else {
+        let _ = frames
+            .send(Frame::Error(QueryError {
+                message: format!("tenant {:?} has no data here", ask.tenant),
+                column: None,
+            }))
+            .await;
+        return;
+    };
+    let query = match parse(&ask.q) {
         Ok(mut query) => {
             // Once, here: every worker then filters and buckets time identically.
-            query.resolve_time(now_ms());
-            if hits > 0 {
-                query.hits = hits.min(MAX_HITS_LIMIT as u32);
+            let now = now_ms();
+            query.resolve_time(now);
+            let (earliest, latest) = ask.within;
+            if earliest.is_some() || latest.is_some() {
+                query.restrict_time(
+                    earliest.map(|t| t.resolve(now)),
+                    latest.map(|t| t.resolve(now)),
+                );
+            }
+            if ask.hits > 0 {
+                query.hits = ask.hits.min(MAX_HITS_LIMIT as u32);
             }
             Arc::new(query)
         }
@@ -61,10 +118,10 @@ pub async fn run_query(
             return;
         }
     };
-    let planned = match plan(&engine.lake, &query, &engine.scan).await {
+    let planned = match plan(lake, &query, &engine.scan).await {
         Ok(planned) => planned,
         Err(why) => {
-            tracing::error!(lake = %engine.lake.root.display(), %why, "cannot plan");
+            tracing::error!(lake = %lake.root.display(), %why, "cannot plan");
             let _ = frames
                 .send(Frame::Error(QueryError {
                     message: format!("cannot plan the query: {why}"),
@@ -151,6 +208,7 @@ pub async fn run_query(
     }
     progress.elapsed_ms = elapsed_ms(started);
     tracing::info!(
+        tenant = %ask.tenant,
         query = %query,
         files = progress.files_done,
         bytes = progress.bytes_done,

@@ -1,24 +1,22 @@
 //! Saved queries over HTTP (`/api/v1/saved`): a query kept under a name in the catalog
 //! database, so every gateway sharing the catalog knows it. They are what embedded widgets
-//! will run (issue #7). Until API keys name tenants, everything belongs to `DEFAULT_TENANT`;
-//! the catalog already keeps tenants apart.
+//! run. Each belongs to the tenant of the key that saved it; read keys list and read them,
+//! admin keys also save and delete.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use rand::TryRngCore;
 use serde::Deserialize;
 use shared_sketch::parse;
 
 use crate::api::ApiError;
+use crate::auth::{Principal, random_hex};
 use crate::catalog::SavedQuery;
 use crate::lake::now_ms;
 use crate::run::Engine;
 
-/// The tenant of every saved query until API keys say whose a request is.
-pub const DEFAULT_TENANT: &str = "default";
 /// Longest name accepted, in characters.
 const MAX_NAME: usize = 200;
 /// Longest query text accepted, in bytes (a query is a line, not a document).
@@ -34,8 +32,10 @@ pub struct SaveRequest {
 /// query that does not parse (with its column) or a bad name; 409 for a name in use.
 pub async fn create(
     State(engine): State<Arc<Engine>>,
+    caller: Principal,
     Json(request): Json<SaveRequest>,
 ) -> Result<(StatusCode, Json<SavedQuery>), ApiError> {
+    caller.admin()?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
@@ -53,7 +53,7 @@ pub async fn create(
     })?;
     let saved = SavedQuery {
         id: new_id()?,
-        tenant: DEFAULT_TENANT.to_string(),
+        tenant: caller.tenant,
         name: name.to_string(),
         q: request.q,
         created_ms: now_ms(),
@@ -63,44 +63,47 @@ pub async fn create(
 }
 
 /// `GET /api/v1/saved`: the saved queries, by name.
-pub async fn list(State(engine): State<Arc<Engine>>) -> Result<Json<Vec<SavedQuery>>, ApiError> {
+pub async fn list(
+    State(engine): State<Arc<Engine>>,
+    caller: Principal,
+) -> Result<Json<Vec<SavedQuery>>, ApiError> {
     Ok(Json(
-        engine.lake.catalog.saved_queries(DEFAULT_TENANT).await?,
+        engine.lake.catalog.saved_queries(&caller.tenant).await?,
     ))
 }
 
 /// `GET /api/v1/saved/{id}`: one saved query, or 404.
 pub async fn get(
     State(engine): State<Arc<Engine>>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<SavedQuery>, ApiError> {
-    let saved = engine.lake.catalog.saved_query(DEFAULT_TENANT, &id).await?;
+    let saved = engine.lake.catalog.saved_query(&caller.tenant, &id).await?;
     saved.map(Json).ok_or_else(|| not_found(&id))
 }
 
 /// `DELETE /api/v1/saved/{id}`: 204, or 404 when there is none.
 pub async fn delete(
     State(engine): State<Arc<Engine>>,
+    caller: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.admin()?;
     let catalog = &engine.lake.catalog;
-    if catalog.delete_saved_query(DEFAULT_TENANT, &id).await? {
+    if catalog.delete_saved_query(&caller.tenant, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&id))
     }
 }
 
-fn not_found(id: &str) -> ApiError {
+pub fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no saved query {id:?}"))
 }
 
 /// 128 random bits from the OS, as `sq_` and 32 hex digits: ids are not guessable.
 fn new_id() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
+    let hex = random_hex(16)
         .map_err(|e| ApiError::Internal(format!("no randomness from the OS: {e}")))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("sq_{hex}"))
 }

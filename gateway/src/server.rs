@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::run::Engine;
-use crate::{api, saved, ws};
+use crate::{api, embed, saved, ws};
 
 pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
     let routes = Router::new()
@@ -20,8 +21,19 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/lake", get(api::lake))
         .route("/api/v1/saved", get(saved::list).post(saved::create))
         .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))
+        .route("/api/v1/widget-tokens", post(embed::mint))
+        .route("/embed/loader.js", get(embed::loader))
+        .route(
+            "/embed/{widget}",
+            get({
+                let ui = ui_dir.clone();
+                move |State(engine), Path(widget), Query(params)| async move {
+                    embed::page(engine, ui.as_deref(), widget, params).await
+                }
+            }),
+        )
         .with_state(engine);
-    match ui_dir {
+    let routes = match ui_dir {
         Some(dir) => {
             let index = ServeFile::new(dir.join("index.html"));
             routes.fallback_service(ServeDir::new(dir).fallback(index))
@@ -32,5 +44,6 @@ pub fn router(engine: Arc<Engine>, ui_dir: Option<PathBuf>) -> Router {
                 "The frontend is not built: `cargo xtask run` builds and serves it.",
             )
         }),
-    }
+    };
+    routes.layer(axum::middleware::from_fn(embed::no_framing))
 }

@@ -1,35 +1,133 @@
 //! The browser's live query channel (docs/PROTOCOL.md): one query per connection. The
-//! first client message is the query; the server streams binary frames until `Done` or
-//! `Error`, then closes. A `Cancel` message or a closed socket stops the scan.
+//! first client message is the query with its API key, or a widget's token; the server
+//! streams binary frames until `Done` or `Error`, then closes. A `Cancel` message or a
+//! closed socket stops the scan.
+//!
+//! Browsers send cookies and the page's `Origin` with a WebSocket upgrade from any site, so
+//! an upgrade whose `Origin` is not this gateway's own is refused (cross-site WebSocket
+//! hijacking). Clients that are not browsers send no `Origin`, and must still present a
+//! key or token in their first message.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shared_sketch::{ClientMessage, Frame, QueryError, decode, encode_frame};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::run::{Engine, run_query};
+use crate::embed::allowed_origins;
+use crate::run::{Ask, Engine, run_query};
 
 /// Client messages are a query or a cancel: small.
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn handler(ws: WebSocketUpgrade, State(engine): State<Arc<Engine>>) -> Response {
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        tracing::warn!(origin = ?headers.get(ORIGIN), "refused a cross-site websocket");
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site WebSocket refused: Origin is not this gateway",
+        )
+            .into_response();
+    }
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| session(socket, engine))
 }
 
+/// No `Origin` (not a browser), or one naming the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), headers.get(HOST).map(|h| h.to_str()))
+    else {
+        return false;
+    };
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Some(name) = url.host_str() else {
+        return false;
+    };
+    let authority = match url.port() {
+        Some(port) => format!("{name}:{port}"),
+        None => name.to_string(),
+    };
+    authority.eq_ignore_ascii_case(host)
+}
+
+/// What the first message may run: its key's tenant's query, or a widget token's saved
+/// query. The message says why not.
+async fn authorize(engine: &Engine, message: ClientMessage) -> Result<Ask, String> {
+    match message {
+        ClientMessage::Query { q, hits, key } => {
+            let caller = engine
+                .access
+                .principal(key.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Ask::new(&caller.tenant, &q, hits))
+        }
+        ClientMessage::Widget {
+            token,
+            saved,
+            widget,
+            origin,
+        } => {
+            let grant = engine.access.verify(&token).map_err(|e| e.to_string())?;
+            if grant.saved != saved {
+                return Err("this widget token is for another saved query".into());
+            }
+            if grant.widget != widget {
+                return Err(format!(
+                    "this widget token is for the {} widget",
+                    grant.widget
+                ));
+            }
+            if grant.origin != origin {
+                return Err(format!(
+                    "this widget token is for pages of {}",
+                    grant.origin
+                ));
+            }
+            let catalog = &engine.lake.catalog;
+            let origins = allowed_origins(catalog, &grant.tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !origins.contains(&origin) {
+                return Err(format!("{origin} may no longer embed these widgets"));
+            }
+            let query = catalog
+                .saved_query(&grant.tenant, &saved)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the saved query no longer exists")?;
+            let bound = |b: &Option<String>| b.as_deref().map(str::parse).transpose();
+            Ok(Ask {
+                within: (bound(&grant.earliest)?, bound(&grant.latest)?),
+                ..Ask::new(&grant.tenant, &query.q, 0)
+            })
+        }
+        ClientMessage::Cancel => Err("the first message must be a query".into()),
+    }
+}
+
 async fn session(socket: WebSocket, engine: Arc<Engine>) {
     let (mut sink, mut stream) = socket.split();
-    let text = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, stream.next()).await {
+    let ask = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Binary(bytes)))) => match decode::<ClientMessage>(&bytes) {
-            Ok(ClientMessage::Query { q, hits }) => Ok((q, hits)),
-            Ok(ClientMessage::Cancel) => Err("the first message must be a query".to_string()),
+            Ok(message) => authorize(&engine, message).await,
             Err(e) => Err(format!("unreadable message: {e}")),
         },
         Ok(Some(Ok(Message::Text(_)))) => Err("messages must be binary frames".to_string()),
@@ -37,8 +135,8 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
         Ok(Some(Ok(_))) => Err("the first message must be a query".to_string()),
         Err(_) => Err("no query received".to_string()),
     };
-    let (text, hits) = match text {
-        Ok(query) => query,
+    let ask = match ask {
+        Ok(ask) => ask,
         Err(message) => {
             tracing::warn!(%message, "refused a websocket client");
             let frame = Frame::Error(QueryError {
@@ -58,7 +156,7 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
     let (tx, mut frames) = mpsc::channel(16);
     tokio::spawn({
         let cancel = cancel.clone();
-        async move { run_query(&engine, &text, hits, tx, cancel).await }
+        async move { run_query(&engine, &ask, tx, cancel).await }
     });
     let mut client_open = true;
     loop {
@@ -79,7 +177,7 @@ async fn session(socket: WebSocket, engine: Arc<Engine>) {
             message = stream.next(), if client_open => match message {
                 Some(Ok(Message::Binary(bytes))) => match decode::<ClientMessage>(&bytes) {
                     Ok(ClientMessage::Cancel) => cancel.cancel(),
-                    Ok(ClientMessage::Query { .. }) | Err(_) => {
+                    Ok(ClientMessage::Query { .. } | ClientMessage::Widget { .. }) | Err(_) => {
                         tracing::warn!("ignored an unexpected message during a query");
                     }
                 },

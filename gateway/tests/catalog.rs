@@ -408,3 +408,108 @@ async fn saved_queries_are_kept_per_tenant_and_names_are_unique_within_one() {
         );
     }
 }
+
+#[tokio::test]
+async fn tenants_plan_list_and_change_only_their_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let mine = Catalog::open(&url).await.unwrap().for_tenant("acme");
+        let theirs = mine.for_tenant("globex");
+        mine.register(&[raw("file:///acme/a.log", 10)])
+            .await
+            .unwrap();
+        theirs
+            .register(&[raw("file:///globex/g.log", 20)])
+            .await
+            .unwrap();
+        let planned = mine.plan((None, None), |_| String::new()).await.unwrap();
+        assert_eq!(targets(&planned), ["file:///acme/a.log"], "{backend}");
+        // Nor is the other tenant's file counted as pruned.
+        assert_eq!((planned.pruned, planned.pruned_bytes), (0, 0), "{backend}");
+        assert_eq!(
+            uris(&theirs.list(State::Active).await.unwrap()),
+            ["file:///globex/g.log"]
+        );
+        assert!(mine.get("file:///globex/g.log").await.unwrap().is_none());
+
+        // A file another tenant catalogued is neither taken over nor forgotten.
+        let taken = mine.register(&[raw("file:///globex/g.log", 99)]).await;
+        assert!(
+            matches!(&taken, Err(CatalogError::OtherTenant { owner, .. }) if owner == "globex"),
+            "{backend}: {taken:?}"
+        );
+        mine.remove(&["file:///globex/g.log".to_string()])
+            .await
+            .unwrap();
+        let kept = theirs.get("file:///globex/g.log").await.unwrap().unwrap();
+        assert_eq!(kept.bytes, 20, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn a_version_1_catalog_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        catalog
+            .register(&[raw("file:///r/old.log", 5)])
+            .await
+            .unwrap();
+        drop(catalog);
+        // Back to how version 1 left it: no tenant column.
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for statement in [
+            "DROP INDEX segments_by_tenant",
+            "ALTER TABLE segments DROP COLUMN tenant",
+            "UPDATE catalog_meta SET value = 1 WHERE key = 'schema_version'",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        let upgraded = Catalog::open(&url).await.unwrap();
+        assert_eq!(
+            uris(&upgraded.list(State::Active).await.unwrap()),
+            ["file:///r/old.log"],
+            "{backend}: the old files are the default tenant's"
+        );
+        assert!(
+            upgraded
+                .for_tenant("acme")
+                .list(State::Active)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_are_kept_hashed_and_revoked_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        let (key, record) =
+            gateway::auth::new_key("acme", gateway::auth::Role::Read, "ci").unwrap();
+        catalog.add_key(&record).await.unwrap();
+        let stored = catalog.key(&record.id).await.unwrap().unwrap();
+        assert_eq!(stored, record, "{backend}");
+        assert!(!stored.secret_sha256.is_empty() && !key.contains(&stored.secret_sha256));
+        assert!(catalog.revoke_key(&record.id, 7).await.unwrap());
+        assert!(
+            !catalog.revoke_key(&record.id, 8).await.unwrap(),
+            "{backend}"
+        );
+        assert_eq!(
+            catalog.key(&record.id).await.unwrap().unwrap().revoked_ms,
+            Some(7)
+        );
+        // The signing secret is created once and then shared.
+        let first = catalog.secret("s", "one".into()).await.unwrap();
+        let second = catalog.secret("s", "two".into()).await.unwrap();
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("one", "one"),
+            "{backend}"
+        );
+    }
+}

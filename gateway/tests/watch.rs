@@ -28,6 +28,7 @@ async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
         .args([
             "serve",
+            "--no-auth",
             "--listen",
             "127.0.0.1:0",
             "--watch-every",

@@ -34,6 +34,7 @@ fn query(q: &str) -> Message {
         encode(&ClientMessage::Query {
             q: q.into(),
             hits: 0,
+            key: None,
         })
         .unwrap()
         .into(),

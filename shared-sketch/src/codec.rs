@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Bumped whenever the bytes of any wire type change.
-pub const WIRE_VERSION: u8 = 8;
+pub const WIRE_VERSION: u8 = 9;
 /// Largest inflated message accepted (a partial is tens of KiB; a hits list a few MiB).
 pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
 const GZIP_LEVEL: u32 = 6;
@@ -92,6 +92,7 @@ mod tests {
         let msg = ClientMessage::Query {
             q: "a:b | top 3 c".into(),
             hits: 5000,
+            key: Some("slk_1_2".into()),
         };
         assert_eq!(
             decode::<ClientMessage>(&encode(&msg).unwrap()).unwrap(),

@@ -9,9 +9,23 @@ use crate::query::Query;
 /// Browser → gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMessage {
-    /// Must be the first message: the query text as typed, and how many of the newest
-    /// matching events to keep (0: the query's own `hits`; at most `MAX_HITS_LIMIT`).
-    Query { q: String, hits: u32 },
+    /// A first message: the query text as typed, how many of the newest matching events
+    /// to keep (0: the query's own `hits`; at most `MAX_HITS_LIMIT`), and the API key it
+    /// runs with (none when the gateway runs without keys).
+    Query {
+        q: String,
+        hits: u32,
+        key: Option<String>,
+    },
+    /// The first message of an embedded widget: it runs saved query `saved` for `widget`,
+    /// framed by a page of `origin`, with a widget token naming all three
+    /// (docs/EMBEDDING.md). No free-form query.
+    Widget {
+        token: String,
+        saved: String,
+        widget: String,
+        origin: String,
+    },
     /// Stop the running query; the gateway answers with `Done`.
     Cancel,
 }

@@ -87,10 +87,16 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
         );
         Cmd::new(&bin).arg("demo").arg("--out").arg(&data).run()?;
     }
+    // On this machine only, the page works without a key; anywhere else keys are required
+    // (`sketchlake key create`, docs/EMBEDDING.md).
+    let loopback = listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
     println!("==> serving; open the URL below (Ctrl-C stops)");
     Cmd::new(&bin)
         .args(["serve", "--listen", &listen, "--ui", "dist", "--data"])
         .arg(&data)
+        .args(loopback.then_some("--no-auth"))
         .run()
 }
 

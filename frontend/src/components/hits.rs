@@ -99,13 +99,15 @@ pub fn Hits() -> impl IntoView {
     let more = move || {
         let (count, matched) = counts.get()?;
         let limit = screen.shown.with(View::events) as usize;
-        (count >= limit && limit < LIST_MAX as usize && matched > count as u64).then(|| {
-            view! {
-                <button class="link" data-testid="hits-more" on:click=keep_more>
-                    {format!("keep up to {}", thousands(u64::from(LIST_MAX)))}
-                </button>
-            }
-        })
+        // An embedded widget keeps what its saved query keeps.
+        (!screen.embedded && count >= limit && limit < LIST_MAX as usize && matched > count as u64)
+            .then(|| {
+                view! {
+                    <button class="link" data-testid="hits-more" on:click=keep_more>
+                        {format!("keep up to {}", thousands(u64::from(LIST_MAX)))}
+                    </button>
+                }
+            })
     };
     // Only the parts that change with the count are redrawn as partials merge: the list
     // itself stays, and so does where it is scrolled to.

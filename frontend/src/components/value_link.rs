@@ -9,10 +9,10 @@ use crate::state::screen;
 /// Without a field (an aggregate of no field) it is plain text.
 #[component]
 pub fn ValueLink(field: Option<String>, value: String) -> impl IntoView {
-    let Some(field) = field else {
+    let screen = screen();
+    let Some(field) = field.filter(|_| !screen.embedded) else {
         return view! { <span class="value">{value}</span> }.into_any();
     };
-    let screen = screen();
     let (f, v) = (field.clone(), value.clone());
     let filter = move |ev: MouseEvent| {
         let view = screen

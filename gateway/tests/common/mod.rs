@@ -1,12 +1,14 @@
 //! A real gateway on a free loopback port, for the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gateway::auth::Access;
 use gateway::demo::{self, DemoConfig};
 
 use gateway::executor::LocalPool;
@@ -25,16 +27,27 @@ pub async fn start(data: &Path, workers: usize) -> SocketAddr {
 pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> SocketAddr {
     let lake = Lake::open_for_reading(data, None).await.unwrap();
     lake.sync(data, &ScanOptions::default()).await.unwrap();
-    let engine = Arc::new(Engine {
-        lake: Arc::new(lake),
-        executor: Arc::new(LocalPool::new(workers)),
-        scan: Arc::default(),
-        timeout,
-    });
+    let access = Access::new(&lake.catalog, true).await.unwrap();
+    serve(
+        Engine {
+            lake: Arc::new(lake),
+            tenants: BTreeMap::new(),
+            access,
+            executor: Arc::new(LocalPool::new(workers)),
+            scan: Arc::default(),
+            timeout,
+        },
+        None,
+    )
+    .await
+}
+
+/// Serves `engine` (and the built frontend in `ui`) on a free loopback port.
+pub async fn serve(engine: Engine, ui: Option<PathBuf>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, gateway::server::router(engine, None))
+        axum::serve(listener, gateway::server::router(Arc::new(engine), ui))
             .await
             .unwrap();
     });

@@ -357,6 +357,23 @@ impl Query {
         }
     }
 
+    /// Narrows the query's time range to `[earliest, latest)` (epoch ms, open where
+    /// `None`): the range is the intersection, whatever the query asks. Call after
+    /// `resolve_time`, with bounds resolved at the same "now".
+    pub fn restrict_time(&mut self, earliest: Option<i64>, latest: Option<i64>) {
+        let (start, end) = self.time_range_if_absolute();
+        let start = match (start, earliest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let end = match (end, latest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.earliest = start.map(TimeBound::At);
+        self.latest = end.map(TimeBound::At);
+    }
+
     /// `[earliest, latest)` where given as absolute times (relative ones count as open).
     pub fn time_range_if_absolute(&self) -> (Option<i64>, Option<i64>) {
         let at = |b: Option<TimeBound>| match b {

@@ -830,6 +830,18 @@ fn parse_time_bound(text: &str) -> Option<TimeBound> {
     crate::time::parse_timestamp(text).map(TimeBound::At)
 }
 
+/// A time bound written as in `earliest=` (`now`, `-7d`, an ISO time, epoch seconds): how
+/// widget tokens state the time range they allow.
+impl std::str::FromStr for TimeBound {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TimeBound, String> {
+        parse_time_bound(text.trim()).ok_or_else(|| {
+            format!("{text:?} is not a time: expected now, -7d, an ISO time or epoch seconds")
+        })
+    }
+}
+
 impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1057,6 +1069,35 @@ mod tests {
             Expr::And(vec![term("a"), term("or"), term("b")])
         );
         assert_eq!(search("10.0.0.1:443"), term("10.0.0.1:443"));
+    }
+
+    #[test]
+    fn a_time_range_is_narrowed_to_what_is_allowed() {
+        let day = 86_400_000;
+        let mut q = parse("earliest=-7d x").unwrap();
+        q.resolve_time(10 * day);
+        q.restrict_time(Some(8 * day), Some(9 * day));
+        assert_eq!(q.time_range_if_absolute(), (Some(8 * day), Some(9 * day)));
+        // Never wider than the query asked.
+        let mut q = parse("earliest=-1d latest=-12h x").unwrap();
+        q.resolve_time(10 * day);
+        q.restrict_time(Some(0), None);
+        assert_eq!(
+            q.time_range_if_absolute(),
+            (Some(9 * day), Some(10 * day - day / 2))
+        );
+        let mut q = parse("x").unwrap();
+        q.restrict_time(None, Some(5));
+        assert_eq!(q.time_range_if_absolute(), (None, Some(5)));
+        assert_eq!(
+            "-24h".parse(),
+            Ok(TimeBound::Ago {
+                amount: 24,
+                unit: TimeUnit::Hour
+            })
+        );
+        assert_eq!(" now ".parse(), Ok(TimeBound::Now));
+        assert!("yesterday".parse::<TimeBound>().is_err());
     }
 
     #[test]

@@ -1,0 +1,485 @@
+//! Access over real sockets: API keys per tenant and role, widget tokens (what they allow
+//! and every way they are refused), tenants kept to their own files, the WebSocket Origin
+//! check, and the embedding headers (CSP frame-ancestors, the loader's CORS).
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use gateway::auth::{Access, Role, new_key};
+use gateway::catalog::{Catalog, DEFAULT_TENANT, Tenant};
+use gateway::executor::LocalPool;
+use gateway::lake::Lake;
+use gateway::run::{DEFAULT_TIMEOUT, Engine};
+use gateway::tenants::open_tenant_lakes;
+use serde_json::{Value, json};
+use shared_sketch::{ClientMessage, Frame, Partial, decode_frame, encode};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use workers::ScanOptions;
+
+const PORTAL: &str = "http://portal.example:8081";
+
+/// A gateway with keys required: the default tenant's lake plus tenants `acme` and
+/// `globex`, each over its own demo data (different sizes, so counts tell them apart).
+struct Rig {
+    addr: SocketAddr,
+    keys: BTreeMap<&'static str, String>,
+    /// Events in each tenant's data.
+    events: BTreeMap<&'static str, u64>,
+    catalog: Catalog,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn rig() -> Rig {
+    let mut dirs = Vec::new();
+    let mut events = BTreeMap::new();
+    for (tenant, records) in [(DEFAULT_TENANT, 300), ("acme", 500), ("globex", 700)] {
+        let (dir, _) = common::demo_data(records);
+        events.insert(tenant, common::records(dir.path()).len() as u64);
+        dirs.push(dir);
+    }
+    let lake = Lake::open(dirs[0].path(), None).await.unwrap();
+    let options = ScanOptions::default();
+    lake.sync(dirs[0].path(), &options).await.unwrap();
+    let catalog = lake.catalog.clone();
+    for (name, dir, origins) in [
+        ("acme", &dirs[1], vec![PORTAL.to_string()]),
+        ("globex", &dirs[2], vec![]),
+    ] {
+        catalog
+            .set_tenant(&Tenant {
+                name: name.into(),
+                data: Some(dir.path().display().to_string()),
+                origins,
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    let mut keys = BTreeMap::new();
+    for (name, tenant, role) in [
+        ("acme-admin", "acme", Role::Admin),
+        ("acme-read", "acme", Role::Read),
+        ("globex-admin", "globex", Role::Admin),
+        ("revoked", "acme", Role::Admin),
+    ] {
+        let (key, record) = new_key(tenant, role, name).unwrap();
+        catalog.add_key(&record).await.unwrap();
+        if name == "revoked" {
+            assert!(catalog.revoke_key(&record.id, 1).await.unwrap());
+        }
+        keys.insert(name, key);
+    }
+    let tenants = open_tenant_lakes(&lake, &options).await.unwrap();
+    let access = Access::new(&catalog, false).await.unwrap();
+    let addr = common::serve(
+        Engine {
+            lake: Arc::new(lake),
+            tenants,
+            access,
+            executor: Arc::new(LocalPool::new(2)),
+            scan: Arc::default(),
+            timeout: DEFAULT_TIMEOUT,
+        },
+        None,
+    )
+    .await;
+    Rig {
+        addr,
+        keys,
+        events,
+        catalog,
+        _dirs: dirs,
+    }
+}
+
+impl Rig {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn post(&self, key: Option<&str>, path: &str, body: Value) -> (u16, Value) {
+        let mut request = reqwest::Client::new().post(self.url(path)).json(&body);
+        if let Some(key) = key {
+            request = request.bearer_auth(&self.keys[key]);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(&self.keys[key])
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Saves `q` for `key`'s tenant; its id.
+    async fn save(&self, key: &str, name: &str, q: &str) -> String {
+        let (status, body) = self
+            .post(Some(key), "/api/v1/saved", json!({ "name": name, "q": q }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    async fn token(&self, key: &str, body: Value) -> (u16, Value) {
+        self.post(Some(key), "/api/v1/widget-tokens", body).await
+    }
+
+    /// Opens the WebSocket with `origin` (none: not a browser), sends `first`; the frames
+    /// until the server closes, or the refused upgrade's status.
+    async fn socket(&self, origin: Option<&str>, first: &ClientMessage) -> Result<Vec<Frame>, u16> {
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("Origin", origin.parse().unwrap());
+        }
+        let (mut socket, _) = match tokio_tungstenite::connect_async(request).await {
+            Ok(connected) => connected,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                return Err(response.status().as_u16());
+            }
+            Err(e) => panic!("{e}"),
+        };
+        socket
+            .send(Message::Binary(encode(first).unwrap().into()))
+            .await
+            .unwrap();
+        let mut frames = Vec::new();
+        while let Some(message) = socket.next().await {
+            match message.unwrap() {
+                Message::Binary(bytes) => frames.push(decode_frame(&bytes).unwrap()),
+                Message::Close(_) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        Ok(frames)
+    }
+
+    async fn widget(&self, token: &str, saved: &str, widget: &str, origin: &str) -> Vec<Frame> {
+        let message = ClientMessage::Widget {
+            token: token.into(),
+            saved: saved.into(),
+            widget: widget.into(),
+            origin: origin.into(),
+        };
+        self.socket(Some(&format!("http://{}", self.addr)), &message)
+            .await
+            .unwrap()
+    }
+}
+
+/// Merges a run's frames: its query text and the answer's matched count.
+fn answer(frames: &[Frame]) -> (String, u64) {
+    let Some(Frame::Plan(plan)) = frames.first() else {
+        panic!("expected a plan first, got {frames:?}");
+    };
+    let mut total = Partial::new(&plan.query);
+    for frame in frames {
+        match frame {
+            Frame::Partial(p) => total.merge(p).unwrap(),
+            Frame::Error(e) => panic!("{}", e.message),
+            _ => {}
+        }
+    }
+    assert!(matches!(frames.last(), Some(Frame::Done(_))));
+    (plan.query.to_string(), total.result(&plan.query).matched)
+}
+
+fn refusal(frames: &[Frame]) -> &str {
+    match frames {
+        [Frame::Error(e)] => &e.message,
+        other => panic!("expected one Error frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
+    let rig = rig().await;
+    let count = json!({ "q": "| stats count" });
+
+    let (status, body) = rig.post(None, "/api/v1/query", count.clone()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("API key is required")
+    );
+    let (status, _) = rig
+        .post(Some("revoked"), "/api/v1/query", count.clone())
+        .await;
+    assert_eq!(status, 401);
+    let forged = reqwest::Client::new()
+        .post(rig.url("/api/v1/query"))
+        .bearer_auth(format!("{}0", rig.keys["acme-read"]))
+        .json(&count)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+
+    // Each tenant's queries count exactly its own events, whoever else is in the catalog.
+    for (key, tenant) in [("acme-read", "acme"), ("globex-admin", "globex")] {
+        let (status, body) = rig.post(Some(key), "/api/v1/query", count.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["matched"], rig.events[tenant], "{key}");
+        assert_eq!(body["stats"]["records"], rig.events[tenant], "{key}");
+    }
+    assert_ne!(rig.events["acme"], rig.events["globex"]);
+    // The catalog holds all three tenants' files, each under its own name.
+    for tenant in [DEFAULT_TENANT, "acme", "globex"] {
+        let files = rig
+            .catalog
+            .for_tenant(tenant)
+            .list(gateway::catalog::State::Active)
+            .await
+            .unwrap();
+        assert!(!files.is_empty(), "{tenant}");
+    }
+
+    // Read keys read; only admin keys save.
+    let (status, body) = rig
+        .post(
+            Some("acme-read"),
+            "/api/v1/saved",
+            json!({ "name": "x", "q": "| stats count" }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let id = rig.save("acme-admin", "talkers", "| top 5 srcaddr").await;
+    let (status, body) = rig.get("acme-read", &format!("/api/v1/saved/{id}")).await;
+    assert_eq!((status, body["name"].as_str()), (200, Some("talkers")));
+    let (status, _) = rig
+        .get("globex-admin", &format!("/api/v1/saved/{id}"))
+        .await;
+    assert_eq!(status, 404, "another tenant's saved query is not found");
+
+    // Over the WebSocket, the key travels in the first message.
+    let ask = |key: Option<&str>| ClientMessage::Query {
+        q: "| stats count".into(),
+        hits: 0,
+        key: key.map(|k| rig.keys[k].clone()),
+    };
+    let frames = rig.socket(None, &ask(Some("acme-read"))).await.unwrap();
+    assert_eq!(answer(&frames).1, rig.events["acme"]);
+    let frames = rig.socket(None, &ask(None)).await.unwrap();
+    assert!(refusal(&frames).contains("API key is required"));
+}
+
+#[tokio::test]
+async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
+    let rig = rig().await;
+    let talkers = rig.save("acme-admin", "talkers", "| top 5 srcaddr").await;
+    let rejects = rig
+        .save("acme-admin", "rejects", "action:REJECT | top 5 srcaddr")
+        .await;
+    let globex = rig.save("globex-admin", "theirs", "| stats count").await;
+    let request =
+        |saved: &str| json!({ "saved": saved, "widget": "top-talkers", "origin": PORTAL });
+
+    // Minting: admin keys only, for the tenant's own saved queries and allowed origins.
+    let (status, _) = rig.token("acme-read", request(&talkers)).await;
+    assert_eq!(status, 403);
+    let (status, _) = rig.token("acme-admin", request(&globex)).await;
+    assert_eq!(status, 404, "another tenant's saved query");
+    let (status, body) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": talkers, "widget": "top-talkers", "origin": "https://evil.example" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": talkers, "widget": "shell", "origin": PORTAL }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = rig.token("acme-admin", request(&talkers)).await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let now = gateway::lake::now_ms() as u64 / 1000;
+    let expires = body["expires_at"].as_u64().unwrap();
+    assert!(
+        (now + 890..=now + 901).contains(&expires),
+        "15 minutes by default"
+    );
+
+    // It runs its saved query over its tenant's data.
+    let (q, matched) = answer(&rig.widget(&token, &talkers, "top-talkers", PORTAL).await);
+    assert_eq!(
+        (q.as_str(), matched),
+        ("| top 5 srcaddr", rig.events["acme"])
+    );
+
+    // And nothing else.
+    let frames = rig.widget(&token, &rejects, "top-talkers", PORTAL).await;
+    assert!(refusal(&frames).contains("another saved query"));
+    let frames = rig.widget(&token, &globex, "top-talkers", PORTAL).await;
+    assert!(refusal(&frames).contains("another saved query"));
+    let frames = rig.widget(&token, &talkers, "hits", PORTAL).await;
+    assert!(refusal(&frames).contains("top-talkers widget"));
+    let frames = rig
+        .widget(&token, &talkers, "top-talkers", "https://evil.example")
+        .await;
+    assert!(refusal(&frames).contains("for pages of"));
+
+    // A token whose payload names another tenant or saved query fails its signature.
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims = base64_json(parts[1]);
+    for (field, value) in [("tenant", "globex"), ("sub", globex.as_str())] {
+        let mut forged = claims.clone();
+        forged[field] = json!(value);
+        let forged = format!("{}.{}.{}", parts[0], base64_url(&forged), parts[2]);
+        let saved = if field == "sub" { &globex } else { &talkers };
+        let frames = rig.widget(&forged, saved, "top-talkers", PORTAL).await;
+        assert!(refusal(&frames).contains("not valid"), "{field}");
+    }
+    // As does one signed with another key, or with no algorithm at all.
+    let none = format!(
+        "{}.{}.",
+        base64_url(&json!({"alg": "none", "typ": "JWT"})),
+        parts[1]
+    );
+    let frames = rig.widget(&none, &talkers, "top-talkers", PORTAL).await;
+    assert!(refusal(&frames).contains("not valid"));
+
+    // An expired token.
+    let (_, body) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": talkers, "widget": "top-talkers", "origin": PORTAL, "seconds": 1 }),
+        )
+        .await;
+    let short = body["token"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let frames = rig.widget(&short, &talkers, "top-talkers", PORTAL).await;
+    assert!(refusal(&frames).contains("expired"));
+
+    // A widget token is not an API key.
+    let response = reqwest::Client::new()
+        .post(rig.url("/api/v1/query"))
+        .bearer_auth(&token)
+        .json(&json!({ "q": "| stats count" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn a_token_narrows_the_time_range_its_query_covers() {
+    let rig = rig().await;
+    let id = rig.save("acme-admin", "all", "| stats count").await;
+    // The demo's day ends at a fixed time; a range ending before its start holds nothing.
+    let (status, body) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": id, "widget": "distinct", "origin": PORTAL, "latest": "2000-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let frames = rig
+        .widget(body["token"].as_str().unwrap(), &id, "distinct", PORTAL)
+        .await;
+    let (q, matched) = answer(&frames);
+    assert_eq!(matched, 0);
+    assert!(q.contains("latest=2000-01-01"), "{q}");
+    let (status, _) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": id, "widget": "distinct", "origin": PORTAL, "earliest": "yesterday" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn cross_site_websockets_are_refused() {
+    let rig = rig().await;
+    let ask = ClientMessage::Query {
+        q: "| stats count".into(),
+        hits: 0,
+        key: Some(rig.keys["acme-read"].clone()),
+    };
+    for origin in ["https://evil.example", "null", PORTAL] {
+        assert_eq!(
+            rig.socket(Some(origin), &ask).await.err(),
+            Some(403),
+            "{origin}"
+        );
+    }
+    let own = format!("http://{}", rig.addr);
+    assert!(rig.socket(Some(&own), &ask).await.is_ok());
+}
+
+#[tokio::test]
+async fn embedding_headers_follow_the_tenant_allow_list() {
+    let rig = rig().await;
+    let client = reqwest::Client::new();
+    let csp = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    // No frontend in this rig: the embed page says so, and is still not frameable.
+    let page = client
+        .get(rig.url("/embed/top-talkers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csp(&page).as_deref(), Some("frame-ancestors 'none'"));
+    let api = client.get(rig.url("/api/v1/status")).send().await.unwrap();
+    assert_eq!(csp(&api).as_deref(), Some("frame-ancestors 'none'"));
+
+    let loader = |origin: &'static str| {
+        client
+            .get(rig.url("/embed/loader.js"))
+            .header("Origin", origin)
+            .send()
+    };
+    let allowed = loader(PORTAL).await.unwrap();
+    assert_eq!(allowed.status().as_u16(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"]
+            .to_str()
+            .unwrap(),
+        PORTAL
+    );
+    assert!(allowed.text().await.unwrap().contains("sketchlake-widget"));
+    let refused = loader("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+fn base64_json(part: &str) -> Value {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn base64_url(value: &Value) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
