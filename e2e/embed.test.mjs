@@ -129,6 +129,7 @@ test('two widgets on a second origin stream live and match exact counts', async 
     assert.ok(row.lower <= count && count <= row.upper, `${row.value}: ${count} in [${row.lower}, ${row.upper}]`);
   }
   assert.equal(rows[0].value, ranked[0][0]);
+  assert.equal(await talkers.getByTestId('embed-range').textContent(), 'sketchlake · all time');
   // Values are text here: an embedded widget has nothing to filter to.
   assert.equal(await talkers.getByTestId('value-filter').count(), 0);
 

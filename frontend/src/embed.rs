@@ -5,6 +5,7 @@
 //! widget token runs its saved query and nothing else, so there is nothing to filter to.
 
 use leptos::prelude::*;
+use shared_sketch::time::format_timestamp;
 use shared_sketch::{AggValue, ClientMessage};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -173,6 +174,16 @@ pub fn Embed(widget: String) -> impl IntoView {
                 .into_any()
         }
     };
+    // The time the answer covers: the saved query's range, narrowed to the token's.
+    let range = move || {
+        let bounds = run.with(|r| r.plan.as_ref().map(|p| p.query.time_range_if_absolute()));
+        let at = |t: Option<i64>, open: &str| t.map_or(open.to_string(), format_timestamp);
+        match bounds {
+            Some((None, None)) => "sketchlake · all time".to_string(),
+            Some((start, end)) => format!("sketchlake · {} → {}", at(start, "…"), at(end, "now")),
+            None => "sketchlake".to_string(),
+        }
+    };
     let problem = move || {
         run.with(|r| {
             (r.phase == Phase::Failed)
@@ -189,7 +200,7 @@ pub fn Embed(widget: String) -> impl IntoView {
                 <div class="partial-badge" data-testid="partial-badge">"partial results — still streaming"</div>
             </Show>
             <div class="embed-body" data-testid="embed-body">{body}</div>
-            <div class="embed-foot">"sketchlake"</div>
+            <div class="embed-foot" data-testid="embed-range">{range}</div>
         </main>
     }
 }
