@@ -35,6 +35,8 @@ pub enum LakeError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not an absolute file path")]
     NotAFilePath(String),
+    #[error("no tenant {0:?} with a folder of its own (sketchlake tenant set … --folder)")]
+    NoTenant(String),
     #[error("tenant {tenant}'s folder {} overlaps tenant {other}'s", path.display())]
     Overlap {
         tenant: String,

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use gateway::demo::{self, DemoConfig};
 use gateway::executor::LocalPool;
 use gateway::lake::{Lake, SWEEP_GRACE};
 use gateway::run::{Ask, DEFAULT_TIMEOUT, Engine};
-use gateway::tenants::{normalize_origin, open_tenant_lakes};
+use gateway::tenants::{check_folder, normalize_origin, open_tenant_lakes, tenant_lake};
 use gateway::{api, server, table};
 use tracing_subscriber::EnvFilter;
 use workers::{Format, ScanOptions};
@@ -117,6 +117,10 @@ enum Command {
         catalog: CatalogArg,
         #[command(flatten)]
         input: InputArgs,
+        /// Ingest into this tenant's folder (`sketchlake tenant set`), catalogued in the
+        /// lake's catalog as that tenant's.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
         /// A log file, or a folder of them (searched recursively).
         source: PathBuf,
     },
@@ -127,6 +131,9 @@ enum Command {
         data: PathBuf,
         #[command(flatten)]
         catalog: CatalogArg,
+        /// Compact this tenant's segments.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
     },
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo {
@@ -334,12 +341,13 @@ async fn main() -> Result<()> {
             data,
             catalog,
             input,
+            tenant,
             source,
         } => {
             anyhow::ensure!(source.exists(), "{} does not exist", source.display());
             std::fs::create_dir_all(&data)
                 .with_context(|| format!("cannot create {}", data.display()))?;
-            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+            let lake = open_for_tenant(&data, &catalog, &tenant).await?;
             let started = std::time::Instant::now();
             let report = gateway::ingest::ingest(&lake, &source, &input.options())
                 .await
@@ -363,8 +371,12 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
-        Command::Compact { data, catalog } => {
-            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
+        Command::Compact {
+            data,
+            catalog,
+            tenant,
+        } => {
+            let lake = open_for_tenant(&data, &catalog, &tenant).await?;
             let mut total = Compacted::default();
             loop {
                 let step = compact(&lake).await?;
@@ -386,106 +398,12 @@ async fn main() -> Result<()> {
             data,
             catalog,
             action,
-        } => {
-            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
-            match action {
-                TenantAction::Set {
-                    name,
-                    folder,
-                    origins,
-                } => {
-                    let origins = origins
-                        .iter()
-                        .map(|o| normalize_origin(o).map_err(anyhow::Error::msg))
-                        .collect::<Result<Vec<_>>>()?;
-                    anyhow::ensure!(
-                        (name == DEFAULT_TENANT) == folder.is_none(),
-                        "every tenant but {DEFAULT_TENANT} needs --folder; {DEFAULT_TENANT}'s data is serve --data"
-                    );
-                    let folder = folder
-                        .map(|f| {
-                            anyhow::ensure!(f.is_dir(), "{} is not a folder", f.display());
-                            Ok(std::path::absolute(&f)?.display().to_string())
-                        })
-                        .transpose()?;
-                    lake.catalog
-                        .set_tenant(&Tenant {
-                            name: name.clone(),
-                            data: folder,
-                            origins,
-                            created_ms: gateway::lake::now_ms(),
-                        })
-                        .await?;
-                    println!("tenant {name} set");
-                }
-                TenantAction::List => {
-                    for t in lake.catalog.tenants().await? {
-                        println!(
-                            "{}\t{}\t{}",
-                            t.name,
-                            t.data.as_deref().unwrap_or("(serve --data)"),
-                            t.origins.join(" ")
-                        );
-                    }
-                }
-            }
-            Ok(())
-        }
+        } => tenant_command(&Lake::open(&data, catalog.url.as_deref()).await?, action).await,
         Command::Key {
             data,
             catalog,
             action,
-        } => {
-            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
-            match action {
-                KeyAction::Create {
-                    tenant,
-                    role,
-                    label,
-                } => {
-                    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-                    let known = tenant == DEFAULT_TENANT
-                        || lake
-                            .catalog
-                            .tenants()
-                            .await?
-                            .iter()
-                            .any(|t| t.name == tenant);
-                    anyhow::ensure!(
-                        known,
-                        "no tenant {tenant:?}: add it with `sketchlake tenant set`"
-                    );
-                    let (key, record) = new_key(&tenant, role, &label)?;
-                    lake.catalog.add_key(&record).await?;
-                    eprintln!(
-                        "key {} ({} of {tenant}); it is shown only now:",
-                        record.id,
-                        role.as_str()
-                    );
-                    println!("{key}");
-                }
-                KeyAction::List => {
-                    for k in lake.catalog.keys().await? {
-                        let state = if k.revoked_ms.is_some() {
-                            "revoked"
-                        } else {
-                            "active"
-                        };
-                        println!("{}\t{}\t{}\t{}\t{}", k.id, k.tenant, k.role, state, k.label);
-                    }
-                }
-                KeyAction::Revoke { id } => {
-                    anyhow::ensure!(
-                        lake.catalog
-                            .revoke_key(&id, gateway::lake::now_ms())
-                            .await?,
-                        "no active key {id:?}"
-                    );
-                    println!("key {id} revoked");
-                }
-            }
-            Ok(())
-        }
+        } => key_command(&Lake::open(&data, catalog.url.as_deref()).await?, action).await,
         Command::Demo {
             out,
             records,
@@ -509,6 +427,117 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The lake at `data` (its catalog), or, for another tenant, that tenant's folder with its
+/// share of the same catalog.
+async fn open_for_tenant(data: &Path, catalog: &CatalogArg, tenant: &str) -> Result<Lake> {
+    let lake = Lake::open(data, catalog.url.as_deref()).await?;
+    if tenant == DEFAULT_TENANT {
+        return Ok(lake);
+    }
+    Ok(tenant_lake(&lake, tenant).await?)
+}
+
+/// `sketchlake tenant …`, on the catalog of `lake`.
+async fn tenant_command(lake: &Lake, action: TenantAction) -> Result<()> {
+    match action {
+        TenantAction::Set {
+            name,
+            folder,
+            origins,
+        } => {
+            let origins = origins
+                .iter()
+                .map(|o| normalize_origin(o).map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
+            anyhow::ensure!(
+                (name == DEFAULT_TENANT) == folder.is_none(),
+                "every tenant but {DEFAULT_TENANT} needs --folder; {DEFAULT_TENANT}'s data is serve --data"
+            );
+            let folder = match folder {
+                Some(f) => {
+                    anyhow::ensure!(f.is_dir(), "{} is not a folder", f.display());
+                    let f = std::path::absolute(&f)?;
+                    check_folder(lake, &name, &f).await?;
+                    Some(f.display().to_string())
+                }
+                None => None,
+            };
+            lake.catalog
+                .set_tenant(&Tenant {
+                    name: name.clone(),
+                    data: folder,
+                    origins,
+                    created_ms: gateway::lake::now_ms(),
+                })
+                .await?;
+            println!("tenant {name} set");
+        }
+        TenantAction::List => {
+            for t in lake.catalog.tenants().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    t.name,
+                    t.data.as_deref().unwrap_or("(serve --data)"),
+                    t.origins.join(" ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `sketchlake key …`, on the catalog of `lake`.
+async fn key_command(lake: &Lake, action: KeyAction) -> Result<()> {
+    match action {
+        KeyAction::Create {
+            tenant,
+            role,
+            label,
+        } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let known = tenant == DEFAULT_TENANT
+                || lake
+                    .catalog
+                    .tenants()
+                    .await?
+                    .iter()
+                    .any(|t| t.name == tenant);
+            anyhow::ensure!(
+                known,
+                "no tenant {tenant:?}: add it with `sketchlake tenant set`"
+            );
+            let (key, record) = new_key(&tenant, role, &label)?;
+            lake.catalog.add_key(&record).await?;
+            eprintln!(
+                "key {} ({} of {tenant}); it is shown only now:",
+                record.id,
+                role.as_str()
+            );
+            println!("{key}");
+        }
+        KeyAction::List => {
+            for k in lake.catalog.keys().await? {
+                let state = if k.revoked_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{}\t{}", k.id, k.tenant, k.role, state, k.label);
+            }
+        }
+        KeyAction::Revoke { id } => {
+            anyhow::ensure!(
+                lake.catalog
+                    .revoke_key(&id, gateway::lake::now_ms())
+                    .await?,
+                "no active key {id:?}"
+            );
+            println!("key {id} revoked");
+        }
+    }
+    Ok(())
 }
 
 fn engine(

@@ -25,6 +25,23 @@ pub fn normalize_origin(text: &str) -> Result<String, String> {
     Ok(url.origin().ascii_serialization())
 }
 
+/// `tenant`'s lake: its folder, with its share of `main`'s catalog. (The default tenant's
+/// lake is `main` itself.)
+pub async fn tenant_lake(main: &Lake, tenant: &str) -> Result<Lake, LakeError> {
+    let folder = main
+        .catalog
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.name == tenant)
+        .and_then(|t| t.data)
+        .ok_or_else(|| LakeError::NoTenant(tenant.to_string()))?;
+    Ok(Lake {
+        root: PathBuf::from(folder),
+        catalog: main.catalog.for_tenant(tenant),
+    })
+}
+
 /// Opens and syncs every tenant's lake in `main`'s catalog. Folders may not overlap each
 /// other or `main`'s: a file under two lakes would be two tenants'.
 pub async fn open_tenant_lakes(
@@ -54,6 +71,24 @@ pub async fn open_tenant_lakes(
         lakes.insert(tenant.name, Arc::new(lake));
     }
     Ok(lakes)
+}
+
+/// Refuses `folder` for tenant `name` when it overlaps `main`'s folder or another tenant's.
+pub async fn check_folder(main: &Lake, name: &str, folder: &Path) -> Result<(), LakeError> {
+    let others = main.catalog.tenants().await?.into_iter().filter_map(|t| {
+        let root = PathBuf::from(t.data?);
+        (t.name != name).then_some((t.name, root))
+    });
+    let mut roots =
+        std::iter::once((main.catalog.tenant().to_string(), main.root.clone())).chain(others);
+    match roots.find(|(_, root)| overlap(root, folder)) {
+        Some((other, _)) => Err(LakeError::Overlap {
+            tenant: name.to_string(),
+            other,
+            path: folder.to_path_buf(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn overlap(a: &Path, b: &Path) -> bool {

@@ -15,7 +15,7 @@ use gateway::catalog::{Catalog, DEFAULT_TENANT, Tenant};
 use gateway::executor::LocalPool;
 use gateway::lake::Lake;
 use gateway::run::{DEFAULT_TIMEOUT, Engine};
-use gateway::tenants::open_tenant_lakes;
+use gateway::tenants::{open_tenant_lakes, tenant_lake};
 use serde_json::{Value, json};
 use shared_sketch::{ClientMessage, Frame, Partial, decode_frame, encode};
 use tokio_tungstenite::tungstenite::Message;
@@ -75,6 +75,12 @@ async fn rig() -> Rig {
         }
         keys.insert(name, key);
     }
+    // globex's data is ingested into segments (in its own folder), acme's read in place.
+    let globex = tenant_lake(&lake, "globex").await.unwrap();
+    let report = gateway::ingest::ingest(&globex, dirs[2].path(), &options)
+        .await
+        .unwrap();
+    assert!(report.segments > 0 && report.rows == events["globex"]);
     let tenants = open_tenant_lakes(&lake, &options).await.unwrap();
     let access = Access::new(&catalog, false).await.unwrap();
     let addr = common::serve(
@@ -198,13 +204,6 @@ fn answer(frames: &[Frame]) -> (String, u64) {
     (plan.query.to_string(), total.result(&plan.query).matched)
 }
 
-fn refusal(frames: &[Frame]) -> &str {
-    match frames {
-        [Frame::Error(e)] => &e.message,
-        other => panic!("expected one Error frame, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
     let rig = rig().await;
@@ -239,7 +238,8 @@ async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
         assert_eq!(body["stats"]["records"], rig.events[tenant], "{key}");
     }
     assert_ne!(rig.events["acme"], rig.events["globex"]);
-    // The catalog holds all three tenants' files, each under its own name.
+    // The catalog holds all three tenants' files, each under its own name: globex's are
+    // segments, the others' raw files.
     for tenant in [DEFAULT_TENANT, "acme", "globex"] {
         let files = rig
             .catalog
@@ -248,6 +248,10 @@ async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
             .await
             .unwrap();
         assert!(!files.is_empty(), "{tenant}");
+        let segments = files
+            .iter()
+            .all(|f| f.kind == gateway::catalog::Kind::Segment);
+        assert_eq!(segments, tenant == "globex", "{tenant}");
     }
 
     // Read keys read; only admin keys save.
@@ -276,7 +280,7 @@ async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
     let frames = rig.socket(None, &ask(Some("acme-read"))).await.unwrap();
     assert_eq!(answer(&frames).1, rig.events["acme"]);
     let frames = rig.socket(None, &ask(None)).await.unwrap();
-    assert!(refusal(&frames).contains("API key is required"));
+    assert!(common::only_error(&frames).contains("API key is required"));
 }
 
 #[tokio::test]
@@ -328,15 +332,15 @@ async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
 
     // And nothing else.
     let frames = rig.widget(&token, &rejects, "top-talkers", PORTAL).await;
-    assert!(refusal(&frames).contains("another saved query"));
+    assert!(common::only_error(&frames).contains("another saved query"));
     let frames = rig.widget(&token, &globex, "top-talkers", PORTAL).await;
-    assert!(refusal(&frames).contains("another saved query"));
+    assert!(common::only_error(&frames).contains("another saved query"));
     let frames = rig.widget(&token, &talkers, "hits", PORTAL).await;
-    assert!(refusal(&frames).contains("top-talkers widget"));
+    assert!(common::only_error(&frames).contains("top-talkers widget"));
     let frames = rig
         .widget(&token, &talkers, "top-talkers", "https://evil.example")
         .await;
-    assert!(refusal(&frames).contains("for pages of"));
+    assert!(common::only_error(&frames).contains("for pages of"));
 
     // A token whose payload names another tenant or saved query fails its signature.
     let parts: Vec<&str> = token.split('.').collect();
@@ -347,7 +351,7 @@ async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
         let forged = format!("{}.{}.{}", parts[0], base64_url(&forged), parts[2]);
         let saved = if field == "sub" { &globex } else { &talkers };
         let frames = rig.widget(&forged, saved, "top-talkers", PORTAL).await;
-        assert!(refusal(&frames).contains("not valid"), "{field}");
+        assert!(common::only_error(&frames).contains("not valid"), "{field}");
     }
     // As does one signed with another key, or with no algorithm at all.
     let none = format!(
@@ -356,7 +360,7 @@ async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
         parts[1]
     );
     let frames = rig.widget(&none, &talkers, "top-talkers", PORTAL).await;
-    assert!(refusal(&frames).contains("not valid"));
+    assert!(common::only_error(&frames).contains("not valid"));
 
     // An expired token.
     let (_, body) = rig
@@ -368,7 +372,7 @@ async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
     let short = body["token"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let frames = rig.widget(&short, &talkers, "top-talkers", PORTAL).await;
-    assert!(refusal(&frames).contains("expired"));
+    assert!(common::only_error(&frames).contains("expired"));
 
     // A widget token is not an API key.
     let response = reqwest::Client::new()
@@ -482,4 +486,120 @@ fn base64_json(part: &str) -> Value {
 fn base64_url(value: &Value) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+#[tokio::test]
+async fn the_cli_sets_tenants_makes_keys_and_ingests_into_a_tenants_folder() {
+    let main = tempfile::tempdir().unwrap();
+    let acme = tempfile::tempdir().unwrap();
+    let (source, _) = common::demo_data(200);
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (main_dir, acme_dir) = (path(main.path()), path(acme.path()));
+    let cli = |args: &[&str]| common::cli(args);
+
+    cli(&[
+        "tenant",
+        "set",
+        "acme",
+        "--data",
+        &main_dir,
+        "--folder",
+        &acme_dir,
+        "--allow-origin",
+        "https://SOC.acme.example:443/",
+    ]);
+    let (listed, _) = cli(&["tenant", "list", "--data", &main_dir]);
+    assert!(
+        listed.contains("acme") && listed.contains("https://soc.acme.example"),
+        "{listed}"
+    );
+    cli(&[
+        "ingest",
+        "--data",
+        &main_dir,
+        "--tenant",
+        "acme",
+        &path(source.path()),
+    ]);
+
+    let catalog = Lake::open(main.path(), None).await.unwrap().catalog;
+    let acme_files = catalog
+        .for_tenant("acme")
+        .list(gateway::catalog::State::Active)
+        .await
+        .unwrap();
+    assert!(!acme_files.is_empty());
+    assert!(
+        acme_files.iter().all(|f| f.uri.contains(&acme_dir)),
+        "segments in acme's folder"
+    );
+    assert!(
+        catalog
+            .list(gateway::catalog::State::Active)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (key, _) = cli(&[
+        "key", "create", "--data", &main_dir, "--tenant", "acme", "--role", "read",
+    ]);
+    let key = key.trim();
+    assert!(key.starts_with("slk_"));
+    let (keys, _) = cli(&["key", "list", "--data", &main_dir]);
+    let id = keys.split('\t').next().unwrap();
+    assert!(key.contains(id) && keys.contains("active") && !keys.contains(&key[20..]));
+    cli(&["key", "revoke", "--data", &main_dir, id]);
+    let (keys, _) = cli(&["key", "list", "--data", &main_dir]);
+    assert!(keys.contains("revoked"));
+
+    // An unknown tenant and overlapping folders are refused.
+    let fails = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    fails(&[
+        "key", "create", "--data", &main_dir, "--tenant", "nobody", "--role", "read",
+    ]);
+    let inner = main.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    let why = fails(&[
+        "tenant",
+        "set",
+        "inner",
+        "--data",
+        &main_dir,
+        "--folder",
+        &path(&inner),
+    ]);
+    assert!(why.contains("overlaps tenant default"), "{why}");
+    let why = fails(&[
+        "tenant", "set", "beta", "--data", &main_dir, "--folder", &acme_dir,
+    ]);
+    assert!(why.contains("overlaps tenant acme"), "{why}");
+    // Changing acme's own origins keeps its folder.
+    cli(&[
+        "tenant", "set", "acme", "--data", &main_dir, "--folder", &acme_dir,
+    ]);
+    // And serve would refuse overlapping folders, had they been set.
+    let lake = Lake::open(main.path(), None).await.unwrap();
+    lake.catalog
+        .set_tenant(&Tenant {
+            name: "inner".into(),
+            data: Some(path(&inner)),
+            origins: vec![],
+            created_ms: 0,
+        })
+        .await
+        .unwrap();
+    let overlap = open_tenant_lakes(&lake, &ScanOptions::default()).await;
+    assert!(
+        matches!(overlap, Err(gateway::lake::LakeError::Overlap { .. })),
+        "{:?}",
+        overlap.err()
+    );
 }

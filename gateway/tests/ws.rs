@@ -41,13 +41,6 @@ fn query(q: &str) -> Message {
     )
 }
 
-fn error_of(frames: &[Frame]) -> &str {
-    match frames {
-        [Frame::Error(e)] => &e.message,
-        other => panic!("expected one Error frame, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
     let (dir, _) = common::demo_data(12_000);
@@ -92,18 +85,18 @@ async fn hostile_first_messages_get_an_error_frame_and_the_server_carries_on() {
 
     let garbage = exchange(&url, Message::Binary(vec![1, 0x1f, 0x8b, 0, 0, 9].into())).await;
     assert!(
-        error_of(&garbage).contains("unreadable message"),
+        common::only_error(&garbage).contains("unreadable message"),
         "{garbage:?}"
     );
 
     let wrong_version = exchange(&url, Message::Binary(vec![200, 1, 2, 3].into())).await;
     assert!(
-        error_of(&wrong_version).contains("wire version 200"),
+        common::only_error(&wrong_version).contains("wire version 200"),
         "{wrong_version:?}"
     );
 
     let text = exchange(&url, Message::Text("{\"q\": \"x:y\"}".into())).await;
-    assert!(error_of(&text).contains("binary"), "{text:?}");
+    assert!(common::only_error(&text).contains("binary"), "{text:?}");
 
     let cancel_first = exchange(
         &url,
@@ -111,7 +104,7 @@ async fn hostile_first_messages_get_an_error_frame_and_the_server_carries_on() {
     )
     .await;
     assert!(
-        error_of(&cancel_first).contains("first message"),
+        common::only_error(&cancel_first).contains("first message"),
         "{cancel_first:?}"
     );
 

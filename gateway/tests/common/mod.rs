@@ -142,3 +142,11 @@ pub fn ingest(lake: &Path, source: &Path) -> (String, String) {
         source.as_os_str(),
     ])
 }
+
+/// The message of the one `Error` frame a refused query gets.
+pub fn only_error(frames: &[shared_sketch::Frame]) -> &str {
+    match frames {
+        [shared_sketch::Frame::Error(e)] => &e.message,
+        other => panic!("expected one Error frame, got {other:?}"),
+    }
+}
