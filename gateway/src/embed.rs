@@ -113,8 +113,8 @@ pub async fn allowed_origins(catalog: &Catalog, tenant: &str) -> Result<Vec<Stri
         .unwrap_or_default())
 }
 
-/// `GET /embed/loader.js`. Module scripts load cross-origin only with CORS: the loader is
-/// allowed to origins some tenant lets embed.
+/// `GET /embed/loader.js`, with CORS for origins some tenant lets embed: a portal can then
+/// load it with `crossorigin` and pin it with an `integrity` hash.
 pub async fn loader(State(engine): State<Arc<Engine>>, headers: HeaderMap) -> Response {
     let mut response = (
         [
