@@ -136,9 +136,7 @@ async fn streaming() {
         report.segments,
         report.rows
     );
-    let access = gateway::auth::Access::new(&lake.catalog, true)
-        .await
-        .unwrap();
+    let access = gateway::auth::Access::local(&lake.catalog).unwrap();
     let engine = Arc::new(Engine {
         lake: Arc::new(lake),
         tenants: Default::default(),

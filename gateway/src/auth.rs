@@ -162,12 +162,22 @@ impl Access {
     /// gateways sharing the catalog use.
     pub async fn new(catalog: &Catalog, open: bool) -> Result<Access, AuthError> {
         let secret = catalog.secret(SIGNING_SECRET, random_hex(32)?).await?;
-        Ok(Access {
+        Ok(Access::with_secret(catalog, open, &secret))
+    }
+
+    /// Open access for one command-line process. Its token key lives only in memory: a
+    /// lake that is only being read gets nothing written into its catalog.
+    pub fn local(catalog: &Catalog) -> Result<Access, AuthError> {
+        Ok(Access::with_secret(catalog, true, &random_hex(32)?))
+    }
+
+    fn with_secret(catalog: &Catalog, open: bool, secret: &str) -> Access {
+        Access {
             open,
             catalog: catalog.clone(),
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
-        })
+        }
     }
 
     pub fn is_open(&self) -> bool {

@@ -312,7 +312,7 @@ async fn main() -> Result<()> {
             let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
             lake.sync(&data, &options).await?;
             // The command line reads files it can read anyway: as the default tenant's admin.
-            let access = Access::new(&lake.catalog, true).await?;
+            let access = Access::local(&lake.catalog)?;
             let engine = engine(lake, BTreeMap::new(), &run, options, access)?;
             let ask = Ask::new(DEFAULT_TENANT, &query, hits);
             let response = match api::answer(&engine, ask).await {

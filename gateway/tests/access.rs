@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use gateway::auth::{Access, Role, new_key};
 use gateway::catalog::{Catalog, DEFAULT_TENANT, Tenant};
 use gateway::executor::LocalPool;
@@ -17,7 +17,7 @@ use gateway::lake::Lake;
 use gateway::run::{DEFAULT_TIMEOUT, Engine};
 use gateway::tenants::{open_tenant_lakes, tenant_lake};
 use serde_json::{Value, json};
-use shared_sketch::{ClientMessage, Frame, Partial, decode_frame, encode};
+use shared_sketch::{ClientMessage, Frame, Partial, encode};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workers::ScanOptions;
@@ -163,15 +163,7 @@ impl Rig {
             .send(Message::Binary(encode(first).unwrap().into()))
             .await
             .unwrap();
-        let mut frames = Vec::new();
-        while let Some(message) = socket.next().await {
-            match message.unwrap() {
-                Message::Binary(bytes) => frames.push(decode_frame(&bytes).unwrap()),
-                Message::Close(_) => break,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        Ok(frames)
+        Ok(common::frames_until_close(&mut socket).await)
     }
 
     async fn widget(&self, token: &str, saved: &str, widget: &str, origin: &str) -> Vec<Frame> {

@@ -18,15 +18,7 @@ async fn start(data: &Path) -> String {
 async fn exchange(url: &str, first: Message) -> Vec<Frame> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     socket.send(first).await.unwrap();
-    let mut frames = Vec::new();
-    while let Some(message) = socket.next().await {
-        match message.unwrap() {
-            Message::Binary(bytes) => frames.push(decode_frame(&bytes).unwrap()),
-            Message::Close(_) => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    frames
+    common::frames_until_close(&mut socket).await
 }
 
 fn query(q: &str) -> Message {

@@ -27,7 +27,7 @@ pub async fn start(data: &Path, workers: usize) -> SocketAddr {
 pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> SocketAddr {
     let lake = Lake::open_for_reading(data, None).await.unwrap();
     lake.sync(data, &ScanOptions::default()).await.unwrap();
-    let access = Access::new(&lake.catalog, true).await.unwrap();
+    let access = Access::local(&lake.catalog).unwrap();
     serve(
         Engine {
             lake: Arc::new(lake),
@@ -149,4 +149,27 @@ pub fn only_error(frames: &[shared_sketch::Frame]) -> &str {
         [shared_sketch::Frame::Error(e)] => &e.message,
         other => panic!("expected one Error frame, got {other:?}"),
     }
+}
+
+/// Every frame a query socket sends until the server closes it.
+pub async fn frames_until_close<S>(mut socket: S) -> Vec<shared_sketch::Frame>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut frames = Vec::new();
+    while let Some(message) = socket.next().await {
+        match message.unwrap() {
+            Message::Binary(bytes) => frames.push(shared_sketch::decode_frame(&bytes).unwrap()),
+            Message::Close(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    frames
 }
