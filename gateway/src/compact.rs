@@ -57,7 +57,7 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
         .iter()
         .map(|e| path_of(&e.uri))
         .collect::<Result<Vec<PathBuf>, _>>()?;
-    let dir = lake.segments_dir();
+    let dir = lake.segments_dir()?;
     let prefix = format!(
         "compacted-{}-{:016x}",
         now_ms(),
@@ -68,7 +68,7 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     } else {
         fields.split(',').map(str::to_string).collect()
     };
-    let written = blocking(&lake.segments_dir(), move || {
+    let written = blocking(&dir.clone(), move || {
         compact_segments(&inputs, time_fields, |n| {
             dir.join(format!("{prefix}.{n}.ndjson.gz"))
         })

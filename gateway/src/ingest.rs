@@ -70,7 +70,7 @@ pub async fn ingest_one(
     }
     let ingested = {
         let (source, options) = (path.to_path_buf(), options.clone());
-        let (dir, prefix) = (lake.segments_dir(), segment_prefix(path, &entry.uri));
+        let (dir, prefix) = (lake.segments_dir()?, segment_prefix(path, &entry.uri));
         blocking(path, move || {
             Ok(ingest_file(&source, &options, |n| {
                 dir.join(format!("{prefix}.{n}.ndjson.gz"))

@@ -9,6 +9,10 @@
 //!
 //! A file under `segments/` is read only once the catalog lists it, so a segment that a
 //! crash left unregistered is never half-visible: the sweep deletes it later.
+//!
+//! A lake may instead be a bucket prefix (`s3://bucket/prefix`): its log files are listed
+//! and catalogued by URL and read where they are, by the gateway's pool or by workers on
+//! AWS Lambda. Its catalog is `--catalog` (or one in memory, rebuilt from the listing).
 
 use std::collections::HashMap;
 use std::io;
@@ -35,6 +39,10 @@ pub enum LakeError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not an absolute file path")]
     NotAFilePath(String),
+    #[error("{0}: {1} is not possible on a bucket lake yet, only on a local folder")]
+    NotAFolder(String, &'static str),
+    #[error("{url}: {message}")]
+    Bucket { url: String, message: String },
     #[error("no tenant {0:?} with a folder of its own (sketchlake tenant set … --folder)")]
     NoTenant(String),
     #[error("tenant {tenant}'s folder {} overlaps tenant {other}'s", path.display())]
@@ -64,8 +72,26 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 pub struct Lake {
-    pub root: PathBuf,
+    pub root: Root,
     pub catalog: Catalog,
+}
+
+/// Where a lake's files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// An absolute local folder.
+    Folder(PathBuf),
+    /// `s3://bucket/prefix`, without a trailing slash.
+    Bucket(String),
+}
+
+impl std::fmt::Display for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Root::Folder(path) => write!(f, "{}", path.display()),
+            Root::Bucket(url) => f.write_str(url),
+        }
+    }
 }
 
 /// What a sync of the lake's files changed in the catalog.
@@ -91,7 +117,25 @@ impl Lake {
         };
         Ok(Lake {
             catalog: Catalog::open(&url).await?,
-            root,
+            root: Root::Folder(root),
+        })
+    }
+
+    /// Opens the lake of the log files under the bucket prefix `url` (`s3://bucket/prefix`)
+    /// with its catalog: `catalog_url`, or one in memory. The caller syncs it.
+    pub async fn open_bucket(url: &str, catalog_url: Option<&str>) -> Result<Lake, LakeError> {
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| u.scheme() == "s3" && u.host_str().is_some_and(|h| !h.is_empty()));
+        if parsed.is_none() {
+            return Err(LakeError::Bucket {
+                url: url.to_string(),
+                message: "not an s3://bucket/prefix URL".to_string(),
+            });
+        }
+        Ok(Lake {
+            catalog: Catalog::open(catalog_url.unwrap_or("sqlite::memory:")).await?,
+            root: Root::Bucket(url.trim_end_matches('/').to_string()),
         })
     }
 
@@ -111,21 +155,46 @@ impl Lake {
             data
         };
         Ok(Lake {
-            root: std::path::absolute(root).map_err(io_error(root))?,
+            root: Root::Folder(std::path::absolute(root).map_err(io_error(root))?),
             catalog: Catalog::open("sqlite::memory:").await?,
         })
     }
 
-    pub fn segments_dir(&self) -> PathBuf {
-        self.root.join(MANAGED_DIR).join("segments")
+    /// The lake's local folder, for work only done on one (`what`, in the error).
+    pub fn folder(&self, what: &'static str) -> Result<&Path, LakeError> {
+        match &self.root {
+            Root::Folder(path) => Ok(path),
+            Root::Bucket(url) => Err(LakeError::NotAFolder(url.clone(), what)),
+        }
     }
 
-    /// How reports name a file: relative to the lake's root when under it.
+    pub fn segments_dir(&self) -> Result<PathBuf, LakeError> {
+        Ok(self
+            .folder("writing segments")?
+            .join(MANAGED_DIR)
+            .join("segments"))
+    }
+
+    /// How reports name a local file: relative to the lake's root when under it.
     pub fn name(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        match &self.root {
+            Root::Folder(root) => path.strip_prefix(root).unwrap_or(path),
+            Root::Bucket(_) => path,
+        }
+        .display()
+        .to_string()
+    }
+
+    /// How reports name the file at catalog `uri`: relative to the lake's root.
+    pub fn name_of(&self, uri: &str) -> String {
+        match (&self.root, path_of(uri)) {
+            (Root::Folder(_), Ok(path)) => self.name(&path),
+            (Root::Bucket(root), _) => uri
+                .strip_prefix(root.as_str())
+                .map_or(uri, |rest| rest.trim_start_matches('/'))
+                .to_string(),
+            (Root::Folder(_), Err(_)) => uri.to_string(),
+        }
     }
 
     /// Brings the catalog up to date with the log files at `scope` (a file, or a folder
@@ -135,22 +204,69 @@ impl Lake {
     /// reported and the segments stay as they were.
     pub async fn sync(&self, scope: &Path, options: &ScanOptions) -> Result<Synced, LakeError> {
         let scope = std::path::absolute(scope).map_err(io_error(scope))?;
-        let known = self.raw_entries().await?;
+        let known = self.entries(&[Kind::Raw]).await?;
         let (files, known) = {
             let (within, options) = (scope.clone(), options.clone());
             blocking(&scope, move || {
                 let files = list_files(&within)?
                     .into_iter()
-                    .map(|path| describe(&path, &options, &known).map(|e| (path, e)))
+                    .map(|path| {
+                        describe(&path, &options, &known).map(|e| (path.display().to_string(), e))
+                    })
                     .collect::<Result<Vec<_>, LakeError>>()?;
                 Ok((files, known))
             })
             .await?
         };
+        let scope_uri = uri_of(&scope)?;
+        self.apply(&scope_uri, files, known).await
+    }
+
+    /// Brings a bucket lake's catalog up to date with the log files under its prefix, as
+    /// `sync` does for a folder; a new or changed object's format is read from its start.
+    pub async fn sync_bucket(&self, options: &ScanOptions) -> Result<Synced, LakeError> {
+        let Root::Bucket(root) = &self.root else {
+            return Err(LakeError::Bucket {
+                url: self.root.to_string(),
+                message: "not a bucket lake".to_string(),
+            });
+        };
+        // Segments here are found by listing too: they are known like raw files.
+        let known = self.entries(&[Kind::Raw, Kind::Segment]).await?;
+        let listed = crate::bucket::list_objects(root).await?;
+        let (files, known) = {
+            let (options, root) = (options.clone(), root.clone());
+            tokio::task::spawn_blocking(move || {
+                let files = listed
+                    .into_iter()
+                    .map(|entry| {
+                        let entry = crate::bucket::describe(entry, &options, &known)?;
+                        Ok((entry.uri.clone(), entry))
+                    })
+                    .collect::<Result<Vec<_>, LakeError>>()?;
+                Ok::<_, LakeError>((files, known))
+            })
+            .await
+            .map_err(|e| LakeError::Bucket {
+                url: root,
+                message: e.to_string(),
+            })??
+        };
+        self.apply(root, files, known).await
+    }
+
+    /// Registers new and changed files among `files` (under `scope_uri`), and forgets
+    /// raw files under it that are gone.
+    async fn apply(
+        &self,
+        scope_uri: &str,
+        files: Vec<(impl std::fmt::Display, Entry)>,
+        known: HashMap<String, Entry>,
+    ) -> Result<Synced, LakeError> {
         let mut synced = Synced::default();
         let mut register = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for (path, fresh) in files {
+        for (file, fresh) in files {
             seen.insert(fresh.uri.clone());
             match known.get(&fresh.uri) {
                 None => {
@@ -159,7 +275,7 @@ impl Lake {
                 }
                 Some(old) if (old.bytes, old.modified_ms) == (fresh.bytes, fresh.modified_ms) => {}
                 Some(old) if old.state == State::Ingested => {
-                    tracing::warn!(file = %path.display(), "changed after it was ingested; its segments hold the earlier contents");
+                    tracing::warn!(%file, "changed after it was ingested; its segments hold the earlier contents");
                 }
                 Some(_) => {
                     synced.changed += 1;
@@ -167,11 +283,10 @@ impl Lake {
                 }
             }
         }
-        let scope_uri = uri_of(&scope)?;
         let gone: Vec<String> = known
             .into_keys()
             .filter(|uri| {
-                (uri == &scope_uri || uri.starts_with(&format!("{scope_uri}/")))
+                (uri == scope_uri || uri.starts_with(&format!("{scope_uri}/")))
                     && !seen.contains(uri)
             })
             .collect();
@@ -181,12 +296,12 @@ impl Lake {
         Ok(synced)
     }
 
-    /// Raw files in the catalog (read in place, or ingested), by uri.
-    async fn raw_entries(&self) -> Result<HashMap<String, Entry>, LakeError> {
+    /// Files of `kinds` in the catalog (read in place, or ingested), by uri.
+    async fn entries(&self, kinds: &[Kind]) -> Result<HashMap<String, Entry>, LakeError> {
         let mut known = HashMap::new();
         for state in [State::Active, State::Ingested] {
             for e in self.catalog.list(state).await? {
-                if e.kind == Kind::Raw {
+                if kinds.contains(&e.kind) {
                     known.insert(e.uri.clone(), e);
                 }
             }
@@ -223,7 +338,7 @@ impl Lake {
             forget.push(e.uri);
         }
         self.catalog.remove(&forget).await?;
-        let dir = self.segments_dir();
+        let dir = self.segments_dir()?;
         if !dir.is_dir() {
             return Ok(deleted);
         }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bucket;
 pub mod catalog;
 pub mod compact;
 pub mod demo;

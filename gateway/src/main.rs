@@ -11,8 +11,8 @@ use gateway::auth::{Access, Role, new_key};
 use gateway::catalog::{DEFAULT_TENANT, Tenant};
 use gateway::compact::{Compacted, compact};
 use gateway::demo::{self, DemoConfig};
-use gateway::executor::LocalPool;
-use gateway::lake::{Lake, SWEEP_GRACE};
+use gateway::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
+use gateway::lake::{Lake, Root, SWEEP_GRACE, Synced};
 use gateway::run::{Ask, DEFAULT_TIMEOUT, Engine};
 use gateway::tenants::{check_folder, normalize_origin, open_tenant_lakes, tenant_lake};
 use gateway::{api, server, table};
@@ -32,9 +32,10 @@ enum Command {
     /// Serve the web UI, the WebSocket query stream and the HTTP API.
     Serve {
         /// The lake: a folder of log files (searched recursively), registered in its catalog
-        /// at start, and where ingested segments are kept.
+        /// at start, and where ingested segments are kept; or `s3://bucket/prefix`, whose
+        /// objects are listed and read where they are.
         #[arg(long, default_value = "data")]
-        data: PathBuf,
+        data: String,
         #[command(flatten)]
         catalog: CatalogArg,
         /// Ingest files arriving in this folder (it may be the data folder itself) while
@@ -88,7 +89,7 @@ enum Command {
         /// A lake or folder of log files (searched recursively), or one file. A folder
         /// without a catalog is read without writing one.
         #[arg(long)]
-        data: PathBuf,
+        data: String,
         #[command(flatten)]
         catalog: CatalogArg,
         /// Output: `json` (as the HTTP API answers) or `table` (for reading).
@@ -188,12 +189,35 @@ enum KeyAction {
 /// How queries run.
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Scan tasks run at once (default: one per core).
+    /// Where scans run: this machine's cores, or the `worker` function on AWS Lambda
+    /// (docs/DEPLOY.md).
+    #[arg(long, value_enum, default_value = "local")]
+    executor: ExecutorKind,
+    /// Scan tasks run at once (default: one per core; 1000 Lambda invocations).
     #[arg(long)]
     workers: Option<usize>,
+    /// The worker function's name or ARN (`--executor lambda`).
+    #[arg(long, required_if_eq("executor", "lambda"))]
+    function: Option<String>,
+    /// Seconds one invocation may take before it is abandoned and retried.
+    #[arg(long, default_value_t = 120.0)]
+    invocation_timeout: f64,
+    /// Where workers write answers too large for Lambda's 6 MB response
+    /// (`s3://bucket/prefix`, writable by the function and readable by the gateway).
+    #[arg(long)]
+    spill: Option<String>,
+    /// The Lambda API's URL, instead of the region's (a VPC endpoint, a local emulator).
+    #[arg(long)]
+    lambda_endpoint: Option<String>,
     /// Seconds a query may run; then it stops and its answer says what it covers.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs_f64())]
     query_timeout: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExecutorKind {
+    Local,
+    Lambda,
 }
 
 /// Where the catalog is.
@@ -260,11 +284,6 @@ async fn main() -> Result<()> {
             input,
         } => {
             anyhow::ensure!(
-                data.is_dir(),
-                "data folder {} does not exist",
-                data.display()
-            );
-            anyhow::ensure!(
                 !no_auth || listen.ip().is_loopback(),
                 "--no-auth serves everyone as an admin: it is only allowed on a loopback address, not {listen}"
             );
@@ -272,12 +291,12 @@ async fn main() -> Result<()> {
                 tracing::warn!("serving without API keys (--no-auth): every caller is an admin");
             }
             let options = input.options();
-            let lake = Lake::open(&data, catalog.url.as_deref()).await?;
-            let synced = lake.sync(&data, &options).await?;
-            tracing::info!(lake = %lake.root.display(), added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
+            let lake = open_data(&data, catalog.url.as_deref(), false).await?;
+            let synced = sync_data(&lake, &data, &options).await?;
+            tracing::info!(lake = %lake.root, added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
             let tenants = open_tenant_lakes(&lake, &options).await?;
             let access = Access::new(&lake.catalog, no_auth).await?;
-            let engine = engine(lake, tenants, &run, options.clone(), access)?;
+            let engine = engine(lake, tenants, &run, options.clone(), access).await?;
             let stop = tokio_util::sync::CancellationToken::new();
             if let Some(dir) = watch {
                 anyhow::ensure!(
@@ -307,13 +326,12 @@ async fn main() -> Result<()> {
             input,
             query,
         } => {
-            anyhow::ensure!(data.exists(), "{} does not exist", data.display());
             let options = input.options();
-            let lake = Lake::open_for_reading(&data, catalog.url.as_deref()).await?;
-            lake.sync(&data, &options).await?;
+            let lake = open_data(&data, catalog.url.as_deref(), true).await?;
+            sync_data(&lake, &data, &options).await?;
             // The command line reads files it can read anyway: as the default tenant's admin.
             let access = Access::local(&lake.catalog)?;
-            let engine = engine(lake, BTreeMap::new(), &run, options, access)?;
+            let engine = engine(lake, BTreeMap::new(), &run, options, access).await?;
             let ask = Ask::new(DEFAULT_TENANT, &query, hits);
             let response = match api::answer(&engine, ask).await {
                 Ok(response) => response,
@@ -429,6 +447,30 @@ async fn main() -> Result<()> {
     }
 }
 
+/// The lake `serve` or `query` reads: a bucket prefix, or a local folder (for `query`, a
+/// folder or one file, opened without writing into it).
+async fn open_data(data: &str, catalog: Option<&str>, reading: bool) -> Result<Lake> {
+    if workers::is_object_url(data) {
+        return Ok(Lake::open_bucket(data, catalog).await?);
+    }
+    let path = Path::new(data);
+    if reading {
+        anyhow::ensure!(path.exists(), "{data} does not exist");
+        return Ok(Lake::open_for_reading(path, catalog).await?);
+    }
+    anyhow::ensure!(path.is_dir(), "data folder {data} does not exist");
+    Ok(Lake::open(path, catalog).await?)
+}
+
+/// Brings `lake`'s catalog up to date with the files at `data` (the lake's folder or
+/// bucket prefix; for `query`, possibly one file).
+async fn sync_data(lake: &Lake, data: &str, options: &ScanOptions) -> Result<Synced> {
+    Ok(match &lake.root {
+        Root::Bucket(_) => lake.sync_bucket(options).await?,
+        Root::Folder(_) => lake.sync(Path::new(data), options).await?,
+    })
+}
+
 /// The lake at `data` (its catalog), or, for another tenant, that tenant's folder with its
 /// share of the same catalog.
 async fn open_for_tenant(data: &Path, catalog: &CatalogArg, tenant: &str) -> Result<Lake> {
@@ -540,22 +582,37 @@ async fn key_command(lake: &Lake, action: KeyAction) -> Result<()> {
     Ok(())
 }
 
-fn engine(
+async fn engine(
     lake: Lake,
     tenants: BTreeMap<String, Arc<Lake>>,
     run: &RunArgs,
     options: ScanOptions,
     access: Access,
 ) -> Result<Arc<Engine>> {
-    let executor = match run.workers {
-        Some(n) => LocalPool::new(n),
-        None => LocalPool::with_cores(),
+    let executor: Arc<dyn Executor> = match run.executor {
+        ExecutorKind::Local => Arc::new(match run.workers {
+            Some(n) => LocalPool::new(n),
+            None => LocalPool::with_cores(),
+        }),
+        ExecutorKind::Lambda => {
+            let function = run
+                .function
+                .as_deref()
+                .context("--executor lambda needs --function")?;
+            let mut config = LambdaConfig::new(function);
+            config.width = run.workers.unwrap_or(config.width);
+            config.timeout = seconds(run.invocation_timeout, "--invocation-timeout")?;
+            config.spill.clone_from(&run.spill);
+            config.endpoint.clone_from(&run.lambda_endpoint);
+            tracing::info!(function, in_flight = config.width, "scanning on AWS Lambda");
+            Arc::new(LambdaExecutor::new(config).await)
+        }
     };
     Ok(Arc::new(Engine {
         lake: Arc::new(lake),
         tenants,
         access,
-        executor: Arc::new(executor),
+        executor,
         scan: Arc::new(options),
         timeout: seconds(run.query_timeout, "--query-timeout")?,
     }))

@@ -2,11 +2,11 @@
 //! rules them out. Pages are pruned later, by each segment's index, in the worker.
 
 use shared_sketch::Query;
-use workers::{Format, ScanOptions, time_fields};
+use workers::{FileTask, Format, ScanOptions, time_fields};
 
 use crate::catalog::Kind;
 use crate::executor::ScanTask;
-use crate::lake::{Lake, LakeError, path_of};
+use crate::lake::{Lake, LakeError};
 
 /// A query's scan tasks, and what the catalog ruled out without reading.
 #[derive(Debug, Default)]
@@ -36,16 +36,15 @@ pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<P
     let tasks = planned
         .targets
         .into_iter()
-        .map(|t| {
-            let path = path_of(&t.uri)?;
-            Ok(ScanTask {
-                name: lake.name(&path),
-                bytes: t.bytes,
+        .map(|t| ScanTask {
+            file: FileTask {
+                name: lake.name_of(&t.uri),
                 segment: t.kind == Kind::Segment,
-                path,
-            })
+                url: t.uri,
+            },
+            bytes: t.bytes,
         })
-        .collect::<Result<_, LakeError>>()?;
+        .collect();
     Ok(Planned {
         tasks,
         pruned: planned.pruned,

@@ -121,7 +121,7 @@ pub async fn run_query(
     let planned = match plan(lake, &query, &engine.scan).await {
         Ok(planned) => planned,
         Err(why) => {
-            tracing::error!(lake = %lake.root.display(), %why, "cannot plan");
+            tracing::error!(lake = %lake.root, %why, "cannot plan");
             let _ = frames
                 .send(Frame::Error(QueryError {
                     message: format!("cannot plan the query: {why}"),

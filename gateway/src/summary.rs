@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::State;
-use crate::lake::{Lake, LakeError, blocking, io_error, path_of};
+use crate::lake::{Lake, LakeError};
 
 /// Files sampled for the kind of data, spread over the catalog's order (paths sort by
 /// source and time, so a lake of several sources is sampled across them).
@@ -54,7 +54,10 @@ pub async fn summarize(lake: &Lake) -> Result<LakeSummary, LakeError> {
         .step_by(step)
         .map(|e| (e.uri.clone(), e.format.clone()))
         .collect();
-    let kind = blocking(&lake.root, move || Ok(majority_kind(&sample))).await?;
+    // A vote, not an answer: a sample that cannot be read leaves the general dashboard.
+    let kind = tokio::task::spawn_blocking(move || majority_kind(&sample))
+        .await
+        .unwrap_or(DataKind::Events);
     Ok(LakeSummary {
         files: entries.len() as u64,
         bytes: entries.iter().map(|e| e.bytes).sum(),
@@ -70,8 +73,10 @@ pub async fn summarize(lake: &Lake) -> Result<LakeSummary, LakeError> {
 fn majority_kind(sample: &[(String, String)]) -> DataKind {
     let mut votes: BTreeMap<DataKind, usize> = BTreeMap::new();
     for (uri, format) in sample {
-        let head = path_of(uri)
-            .and_then(|path| workers::read_head(&path, SAMPLE_BYTES).map_err(io_error(&path)));
+        let head = workers::stores()
+            .source(uri)
+            .map_err(|e| e.to_string())
+            .and_then(|source| workers::read_head(source, SAMPLE_BYTES).map_err(|e| e.to_string()));
         match head {
             Ok(head) => *votes.entry(kind_of(format, &head)).or_insert(0) += 1,
             Err(e) => tracing::debug!(%uri, error = %e, "not sampled for the lake's kind"),

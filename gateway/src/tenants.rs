@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use workers::ScanOptions;
 
-use crate::lake::{Lake, LakeError};
+use crate::lake::{Lake, LakeError, Root};
 
 /// `https://Soc.Example.com:443/` → `https://soc.example.com`: an origin as browsers send
 /// it, so lists compare by equality.
@@ -37,7 +37,7 @@ pub async fn tenant_lake(main: &Lake, tenant: &str) -> Result<Lake, LakeError> {
         .and_then(|t| t.data)
         .ok_or_else(|| LakeError::NoTenant(tenant.to_string()))?;
     Ok(Lake {
-        root: PathBuf::from(folder),
+        root: Root::Folder(PathBuf::from(folder)),
         catalog: main.catalog.for_tenant(tenant),
     })
 }
@@ -48,8 +48,7 @@ pub async fn open_tenant_lakes(
     main: &Lake,
     options: &ScanOptions,
 ) -> Result<BTreeMap<String, Arc<Lake>>, LakeError> {
-    let mut roots: Vec<(String, PathBuf)> =
-        vec![(main.catalog.tenant().to_string(), main.root.clone())];
+    let mut roots: Vec<(String, PathBuf)> = main_folder(main).into_iter().collect();
     let mut lakes = BTreeMap::new();
     for tenant in main.catalog.tenants().await? {
         let Some(folder) = tenant.data else { continue };
@@ -63,7 +62,7 @@ pub async fn open_tenant_lakes(
         }
         roots.push((tenant.name.clone(), root.clone()));
         let lake = Lake {
-            root: root.clone(),
+            root: Root::Folder(root.clone()),
             catalog: main.catalog.for_tenant(&tenant.name),
         };
         let synced = lake.sync(&root, options).await?;
@@ -79,8 +78,7 @@ pub async fn check_folder(main: &Lake, name: &str, folder: &Path) -> Result<(), 
         let root = PathBuf::from(t.data?);
         (t.name != name).then_some((t.name, root))
     });
-    let mut roots =
-        std::iter::once((main.catalog.tenant().to_string(), main.root.clone())).chain(others);
+    let mut roots = main_folder(main).into_iter().chain(others);
     match roots.find(|(_, root)| overlap(root, folder)) {
         Some((other, _)) => Err(LakeError::Overlap {
             tenant: name.to_string(),
@@ -88,6 +86,14 @@ pub async fn check_folder(main: &Lake, name: &str, folder: &Path) -> Result<(), 
             path: folder.to_path_buf(),
         }),
         None => Ok(()),
+    }
+}
+
+/// The default tenant's folder, unless its lake is a bucket (no folder can overlap that).
+fn main_folder(main: &Lake) -> Option<(String, PathBuf)> {
+    match &main.root {
+        Root::Folder(path) => Some((main.catalog.tenant().to_string(), path.clone())),
+        Root::Bucket(_) => None,
     }
 }
 

@@ -132,7 +132,7 @@ async fn killed_ingest_and_compaction_lose_nothing_and_show_nothing_half_written
     // What the kills left behind (unfinished `.part` files, segments written but never
     // registered) and the retired segments are swept; the lake still answers the same.
     opened.sweep(Duration::ZERO).await.unwrap();
-    let mut left: Vec<String> = std::fs::read_dir(opened.segments_dir())
+    let mut left: Vec<String> = std::fs::read_dir(opened.segments_dir().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();

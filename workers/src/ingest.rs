@@ -43,7 +43,7 @@ pub fn ingest_file(
     options: &ScanOptions,
     segment_path: impl FnMut(u32) -> PathBuf,
 ) -> io::Result<Ingested> {
-    let mut text = open_text(path)?;
+    let mut text = open_text(&path.into())?;
     let format = options.format_of(&mut text)?;
     if format == Format::Text {
         return Ok(Ingested::Raw(format));
@@ -169,7 +169,7 @@ pub fn compact_segments(
         segment_path,
     };
     for path in segments {
-        let mut lines = LineReader::new(open_text(path)?);
+        let mut lines = LineReader::new(open_text(&path.into())?);
         while let Some(line) = lines.next_line()? {
             match line {
                 Line::Text(text) => out.add(text)?,

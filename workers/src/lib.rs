@@ -15,10 +15,19 @@ mod lines;
 mod plan;
 mod scan;
 mod segment;
+mod source;
+mod worker;
 
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
 pub use ingest::{Ingested, SEGMENT_BYTES, compact_segments, ingest_file};
 pub use lines::MAX_LINE_BYTES;
 pub use scan::{ScanOptions, detect_format, read_head, scan_file, time_fields};
-pub use segment::{PAGE_BYTES, Segment, SegmentWriter, index_path, read_index, scan_segment};
+pub use segment::{
+    INDEX_SUFFIX, PAGE_BYTES, Segment, SegmentWriter, index_path, read_index, scan_segment,
+};
+pub use source::{Object, Source, SourceError, Stores, is_object_url, stores};
+pub use worker::{
+    FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, RequestError, ScanRequest, ScanResponse,
+    failed,
+};

@@ -5,9 +5,7 @@
 //! read before it and is reported in the partial's stats; it never fails the query.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
@@ -25,6 +23,7 @@ use crate::gzip;
 use crate::json::JsonReader;
 use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
+use crate::source::Source;
 
 const READ_BUFFER: usize = 256 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -41,17 +40,21 @@ pub struct ScanOptions {
 /// Scans one data file, plain or gzip (any number of members), detected by content.
 /// `name` is how the file is named in error reports (relative to the data root: server
 /// paths stay on the server).
-pub fn scan_file(path: &Path, name: &str, query: &Query, options: &ScanOptions) -> Partial {
+pub fn scan_file(
+    source: impl Into<Source>,
+    name: &str,
+    query: &Query,
+    options: &ScanOptions,
+) -> Partial {
     let mut scan = Scan::new(query);
     scan.stats().files = 1;
-    let file = match File::open(path) {
-        Ok(file) => file,
+    let (file, bytes) = match source.into().open() {
+        Ok(opened) => opened,
         Err(e) => {
             scan.stats().add_error(name, format!("cannot open: {e}"));
             return scan.finish(name);
         }
     };
-    let bytes = file.metadata().map_or(0, |m| m.len());
     scan.stats().bytes = bytes;
     scan.stats().bytes_read = bytes;
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
@@ -87,7 +90,7 @@ static WHOLE_FILE_BUFFERS: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new(
 /// libdeflate; a large or damaged one is streamed (see `gzip`).
 fn scan_gzip(
     scan: &mut Scan,
-    mut reader: BufReader<File>,
+    mut reader: BufReader<Box<dyn Read + Send>>,
     bytes: u64,
     options: &ScanOptions,
 ) -> io::Result<()> {
@@ -125,21 +128,23 @@ impl ScanOptions {
     }
 }
 
-/// The format `scan_file` would read `path` as (gzip is looked through).
-pub fn detect_format(path: &Path) -> io::Result<Format> {
-    Ok(Format::detect(open_text(path)?.fill_buf()?))
+/// The format `scan_file` would read `source` as (gzip is looked through).
+pub fn detect_format(source: impl Into<Source>) -> io::Result<Format> {
+    Ok(Format::detect(open_text(&source.into())?.fill_buf()?))
 }
 
 /// At most `limit` bytes from the start of a file's text (gzip is looked through).
-pub fn read_head(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+pub fn read_head(source: impl Into<Source>, limit: usize) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(limit.min(READ_BUFFER));
-    open_text(path)?.take(limit as u64).read_to_end(&mut head)?;
+    open_text(&source.into())?
+        .take(limit as u64)
+        .read_to_end(&mut head)?;
     Ok(head)
 }
 
 /// The text of a file, plain or gzip (any number of members).
-pub(crate) fn open_text(path: &Path) -> io::Result<Box<dyn BufRead>> {
-    let mut reader = BufReader::with_capacity(READ_BUFFER, File::open(path)?);
+pub(crate) fn open_text(source: &Source) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, source.open()?.0);
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(
             READ_BUFFER,

@@ -7,7 +7,7 @@
 //! catalog names a segment only after both are in place.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
@@ -21,6 +21,7 @@ use crate::gzip;
 use crate::index::{PageSummary, SegmentIndex};
 use crate::json::JsonReader;
 use crate::scan::{Scan, ScanOptions, scan_file};
+use crate::source::Source;
 
 /// Uncompressed bytes per page (gzip member).
 pub const PAGE_BYTES: usize = 1 << 20;
@@ -28,8 +29,11 @@ const GZIP_LEVEL: u32 = 6;
 
 /// The sidecar of the segment at `path`.
 pub fn index_path(path: &Path) -> PathBuf {
-    suffixed(path, ".idx")
+    suffixed(path, INDEX_SUFFIX)
 }
+
+/// What a sidecar's name adds to its segment's.
+pub const INDEX_SUFFIX: &str = ".idx";
 
 /// Where `path` is written until it is complete.
 fn part_path(path: &Path) -> PathBuf {
@@ -208,31 +212,41 @@ impl SegmentWriter {
     }
 }
 
+/// The most bytes a sidecar may hold: an index is a few KB per page, and a damaged or
+/// hostile one must not cost more than this to refuse.
+const MAX_INDEX_BYTES: u64 = 64 << 20;
+
 /// Reads a segment's sidecar.
-pub fn read_index(path: &Path) -> io::Result<SegmentIndex> {
-    let bytes = fs::read(index_path(path))?;
+pub fn read_index(segment: impl Into<Source>) -> io::Result<SegmentIndex> {
+    let bytes = segment
+        .into()
+        .suffixed(INDEX_SUFFIX)
+        .read_all(MAX_INDEX_BYTES)?;
     shared_sketch::decode(&bytes).map_err(io::Error::other)
 }
 
 /// Scans a segment, reading only the pages its index cannot rule out. Without a readable
 /// index the segment is scanned whole, as the gzip NDJSON file it is.
-pub fn scan_segment(path: &Path, name: &str, query: &Query, options: &ScanOptions) -> Partial {
-    let index = match read_index(path) {
+pub fn scan_segment(
+    segment: impl Into<Source>,
+    name: &str,
+    query: &Query,
+    options: &ScanOptions,
+) -> Partial {
+    let segment = segment.into();
+    let index = match read_index(&segment) {
         Ok(index) => index,
         Err(e) => {
             tracing::warn!(segment = name, error = %e, "unreadable index: scanning the segment whole");
-            return scan_file(path, name, query, options);
+            return scan_file(segment, name, query, options);
         }
     };
     let mut scan = Scan::new(query);
     let stats = scan.stats();
     stats.files = 1;
     stats.pages = index.pages.len() as u64;
-    let outcome = File::open(path).and_then(|file| {
-        scan.stats().bytes = file.metadata()?.len();
-        read_pages(&mut scan, file, &index, query, options)
-    });
-    if let Err(e) = outcome {
+    stats.bytes = index.pages.last().map_or(0, |p| p.offset + p.length);
+    if let Err(e) = read_pages(&mut scan, &segment, &index, query, options) {
         scan.stats()
             .add_error(name, format!("cannot read the segment: {e}"));
     }
@@ -241,7 +255,7 @@ pub fn scan_segment(path: &Path, name: &str, query: &Query, options: &ScanOption
 
 fn read_pages(
     scan: &mut Scan<'_>,
-    mut file: File,
+    segment: &Source,
     index: &SegmentIndex,
     query: &Query,
     options: &ScanOptions,
@@ -265,15 +279,7 @@ fn read_pages(
             scan.stats().pages_pruned += 1;
             continue;
         }
-        file.seek(SeekFrom::Start(page.offset))?;
-        compressed.clear();
-        (&mut file).take(page.length).read_to_end(&mut compressed)?;
-        if compressed.len() as u64 != page.length {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the segment is shorter than its index says",
-            ));
-        }
+        segment.read_range(page.offset..page.offset + page.length, &mut compressed)?;
         scan.stats().bytes_read += page.length;
         if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
             scan.lines(&text[..], Format::Ndjson, &plan, page.first_line)?;

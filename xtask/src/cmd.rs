@@ -38,6 +38,14 @@ impl Cmd {
         self
     }
 
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.inner.envs(vars);
+        self
+    }
+
     pub fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
         self.inner.current_dir(dir);
         self

@@ -10,6 +10,7 @@
 
 mod cmd;
 mod frontend;
+mod lambda_rig;
 mod postgres;
 mod tools;
 
@@ -173,22 +174,7 @@ fn bench_scan(root: &Path) -> Result<()> {
             .run()?;
         std::fs::rename(&partial, &data)?;
     }
-    let venv = cache.join("venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join(SCAN_BENCH_PACKAGES.join("+"));
-    if !stamp.is_file() {
-        println!(
-            "==> installing {} into {}",
-            SCAN_BENCH_PACKAGES.join(", "),
-            venv.display()
-        );
-        Cmd::new("python3").args(["-m", "venv"]).arg(&venv).run()?;
-        Cmd::new(&python)
-            .args(["-m", "pip", "install", "--quiet"])
-            .args(SCAN_BENCH_PACKAGES)
-            .run()?;
-        std::fs::write(&stamp, b"")?;
-    }
+    let python = tools::python_venv(&cache.join("venv"), SCAN_BENCH_PACKAGES, &[])?.join("python");
     Cmd::new(&python)
         .arg(root.join("xtask/bench/scan.py"))
         .arg("--sketchlake")
@@ -210,6 +196,8 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
     let tools = Toolchain::bootstrap(root, Needs::Everything)?;
     // Stopped when dropped, after the last step.
     let postgres = postgres::Postgres::start()?;
+    let rig = lambda_rig::LambdaRig::start()?;
+    let worker_bin = tools.target_dir.join("debug/worker");
     let steps: Vec<Step<'_>> = vec![
         (
             "format",
@@ -253,10 +241,17 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
         (
             "native tests",
             Box::new(|| {
+                // The Lambda tests start `worker` processes of their own.
+                tools
+                    .cargo()
+                    .args(["build", "-p", "workers", "--bin", "worker"])
+                    .run()?;
                 tools
                     .cargo()
                     .args(["test", "--workspace"])
                     .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
+                    .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
+                    .envs(rig.env())
                     .run()
             }),
         ),
@@ -268,7 +263,10 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
         (
             "end-to-end in headless Chromium",
             Box::new(|| {
-                tools.cargo().args(["build", "-p", "gateway"]).run()?;
+                tools
+                    .cargo()
+                    .args(["build", "-p", "gateway", "-p", "workers", "--bins"])
+                    .run()?;
                 let artifacts = root.join("e2e/artifacts");
                 std::fs::create_dir_all(&artifacts)?;
                 let mut suites: Vec<PathBuf> = std::fs::read_dir(root.join("e2e"))?
@@ -282,6 +280,8 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
                     .env("SKETCHLAKE_BIN", tools.target_dir.join("debug/sketchlake"))
                     .env("SKETCHLAKE_UI", root.join("dist"))
                     .env("E2E_ARTIFACTS", &artifacts)
+                    .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
+                    .envs(rig.env())
                     .run()
             }),
         ),

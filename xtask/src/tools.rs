@@ -389,3 +389,29 @@ fn ensure_e2e_packages(root: &Path) -> Result<()> {
     std::fs::write(&stamp, lock)?;
     Ok(())
 }
+
+/// A Python venv at `venv` holding `packages` (and `no_deps`, installed without their
+/// dependencies), made once: a stamp file named after the pins says it is complete.
+/// Returns its `bin` folder.
+pub fn python_venv(venv: &Path, packages: &[&str], no_deps: &[&str]) -> Result<PathBuf> {
+    let bin = venv.join("bin");
+    let stamp = venv.join(format!("{}+{}", packages.join("+"), no_deps.join("+")));
+    if stamp.is_file() {
+        return Ok(bin);
+    }
+    println!(
+        "==> installing {} into {}",
+        [packages, no_deps].concat().join(", "),
+        venv.display()
+    );
+    Cmd::new("python3").args(["-m", "venv"]).arg(venv).run()?;
+    let pip = || Cmd::new(bin.join("python")).args(["-m", "pip", "install", "--quiet"]);
+    if !packages.is_empty() {
+        pip().args(packages).run()?;
+    }
+    if !no_deps.is_empty() {
+        pip().arg("--no-deps").args(no_deps).run()?;
+    }
+    std::fs::write(&stamp, b"")?;
+    Ok(bin)
+}

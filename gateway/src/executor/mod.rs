@@ -1,37 +1,26 @@
 //! Where scan tasks run. The planner and the query runner only see this interface, so the
-//! in-process pool and (later) AWS Lambda are interchangeable.
+//! in-process pool and AWS Lambda are interchangeable.
 
+mod lambda;
 mod pool;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
 use shared_sketch::{Partial, Query};
 use tokio::sync::mpsc;
-use workers::ScanOptions;
+use workers::{FileTask, ScanOptions};
 
+pub use lambda::{LambdaConfig, LambdaExecutor};
 pub use pool::LocalPool;
 
 /// One unit of scan work: a data file, or a segment written by ingest (whose pages its
-/// index sidecar may rule out).
+/// index sidecar may rule out), local or in a bucket.
 #[derive(Debug, Clone)]
 pub struct ScanTask {
-    pub path: PathBuf,
-    /// The file's name relative to the data root, used in reports.
-    pub name: String,
+    pub file: FileTask,
+    /// Its size as stored, for batching and progress.
     pub bytes: u64,
-    pub segment: bool,
-}
-
-impl ScanTask {
-    pub fn scan(&self, query: &Query, options: &ScanOptions) -> Partial {
-        if self.segment {
-            workers::scan_segment(&self.path, &self.name, query, options)
-        } else {
-            workers::scan_file(&self.path, &self.name, query, options)
-        }
-    }
 }
 
 pub trait Executor: Send + Sync + 'static {
@@ -57,4 +46,8 @@ pub struct ExecutorStatus {
     pub width: u64,
     pub running: u64,
     pub started: u64,
+    /// Attempts made again after a throttle, crash or timeout (Lambda only).
+    pub retried: u64,
+    /// Scan tasks given up on, reported in their query's answer (Lambda only).
+    pub failed: u64,
 }

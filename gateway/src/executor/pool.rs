@@ -79,7 +79,7 @@ impl Executor for LocalPool {
                         return;
                     }
                     let _running = Running::start(&counts);
-                    let partial = task.scan(&query, &options);
+                    let partial = task.file.scan(workers::stores(), &query, &options);
                     // The receiver may be gone (cancelled): nothing to do then.
                     let _ = tx.blocking_send(partial);
                 });
@@ -94,6 +94,8 @@ impl Executor for LocalPool {
             width: self.width as u64,
             running: self.counts.running.load(Ordering::Relaxed),
             started: self.counts.started.load(Ordering::Relaxed),
+            retried: 0,
+            failed: 0,
         }
     }
 }

@@ -1,0 +1,432 @@
+//! The Lambda + S3 path against real local endpoints: `cargo xtask test` starts an S3
+//! server (moto) and the Lambda Invoke API (cargo-lambda's emulator) on loopback and passes
+//! them in `AWS_ENDPOINT_URL` and `SKETCHLAKE_TEST_LAMBDA`; these tests upload real logs and
+//! segments to a bucket and start `worker` processes (`SKETCHLAKE_WORKER_BIN`) themselves.
+//! Without the rig they say so and test nothing.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::response::IntoResponse;
+use gateway::api::{self, QueryResponse};
+use gateway::auth::Access;
+use gateway::catalog::DEFAULT_TENANT;
+use gateway::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
+use gateway::lake::Lake;
+use gateway::run::{Ask, Engine};
+use workers::{Ingested, ScanOptions, ingest_file};
+
+/// Where the rig is, when it is.
+struct Rig {
+    s3: String,
+    lambda: String,
+    worker: PathBuf,
+}
+
+fn rig() -> Option<Rig> {
+    let found = (
+        std::env::var("AWS_ENDPOINT_URL"),
+        std::env::var("SKETCHLAKE_TEST_LAMBDA"),
+        std::env::var("SKETCHLAKE_WORKER_BIN"),
+    );
+    match found {
+        (Ok(s3), Ok(lambda), Ok(worker)) => Some(Rig {
+            s3,
+            lambda,
+            worker: PathBuf::from(worker),
+        }),
+        _ => {
+            eprintln!(
+                "AWS_ENDPOINT_URL, SKETCHLAKE_TEST_LAMBDA or SKETCHLAKE_WORKER_BIN is not set: \
+                 the Lambda + S3 path is not tested (run `cargo xtask test`)"
+            );
+            None
+        }
+    }
+}
+
+/// The tests share the emulator's functions and their worker processes: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `worker` processes serving `function`, killed when dropped.
+struct Workers(Vec<Child>);
+
+impl Workers {
+    fn start(rig: &Rig, function: &str, n: usize) -> Workers {
+        let children = (0..n)
+            .map(|_| {
+                Command::new(&rig.worker)
+                    .env(
+                        "AWS_LAMBDA_RUNTIME_API",
+                        format!("{}/.rt/{function}", rig.lambda),
+                    )
+                    .env("AWS_LAMBDA_FUNCTION_NAME", function)
+                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        Workers(children)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A fresh bucket holding the Cowrie honeypot logs: two days in three as they are
+/// (`raw/`), the third ingested into segments with their index sidecars (`segments/`).
+/// Returns its URL.
+async fn seeded_bucket(rig: &Rig) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let bucket = format!(
+        "lake-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", rig.s3))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let root = format!("s3://{bucket}/lake");
+    let upload_root = root.clone();
+    tokio::task::spawn_blocking(move || {
+        let logs = common::real("cowrie-honeypot");
+        let staging = tempfile::tempdir().unwrap();
+        for (i, file) in sorted_files(&logs).iter().enumerate() {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if i % 3 != 0 {
+                upload(&format!("{upload_root}/raw/{name}"), file);
+            } else {
+                let ingested = ingest_file(file, &ScanOptions::default(), |n| {
+                    staging.path().join(format!("{name}.{n}.ndjson.gz"))
+                });
+                let Ok(Ingested::Segments { segments, .. }) = ingested else {
+                    panic!("{name} did not ingest: {ingested:?}");
+                };
+                for segment in segments {
+                    let key = segment
+                        .path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    upload(
+                        &format!("{upload_root}/segments/{key}.idx"),
+                        &workers::index_path(&segment.path),
+                    );
+                    upload(&format!("{upload_root}/segments/{key}"), &segment.path);
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+    root
+}
+
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes a local file to `url` through the same object store client the scans use.
+fn upload(url: &str, file: &Path) {
+    workers::stores()
+        .source(url)
+        .unwrap()
+        .write(std::fs::read(file).unwrap())
+        .unwrap();
+}
+
+async fn engine(root: &str, executor: Arc<dyn Executor>) -> Arc<Engine> {
+    let lake = Lake::open_bucket(root, None).await.unwrap();
+    lake.sync_bucket(&ScanOptions::default()).await.unwrap();
+    served(lake, executor)
+}
+
+fn served(lake: Lake, executor: Arc<dyn Executor>) -> Arc<Engine> {
+    Arc::new(Engine {
+        access: Access::local(&lake.catalog).unwrap(),
+        lake: Arc::new(lake),
+        tenants: BTreeMap::new(),
+        executor,
+        scan: Arc::default(),
+        timeout: Duration::from_secs(120),
+    })
+}
+
+async fn lambda(
+    rig: &Rig,
+    function: &str,
+    edit: impl FnOnce(&mut LambdaConfig),
+) -> Arc<LambdaExecutor> {
+    let mut config = LambdaConfig::new(function);
+    config.endpoint = Some(rig.lambda.clone());
+    // Small batches: several invocations per query, so retries meet real fan-out.
+    config.batch_bytes = 256 * 1024;
+    edit(&mut config);
+    Arc::new(LambdaExecutor::new(config).await)
+}
+
+async fn answer(engine: &Arc<Engine>, q: &str) -> QueryResponse {
+    api::answer(engine, Ask::new(DEFAULT_TENANT, q, 0))
+        .await
+        .unwrap()
+}
+
+/// The same answer, but for the time taken and for sketch estimates, which depend on the
+/// order partials are merged in (it differs from run to run of the local pool too): each
+/// estimate lies in the other's error interval. A difference is reported briefly (an
+/// answer is tens of KB of JSON).
+fn assert_same(got: &QueryResponse, expected: &QueryResponse, q: &str) {
+    let json = |r: &QueryResponse| {
+        let mut json = serde_json::to_value(r).unwrap();
+        json.as_object_mut().unwrap().remove("elapsed_ms");
+        json
+    };
+    let (got, expected) = (json(got), json(expected));
+    if let Err(at) = same(&got, &expected, String::new()) {
+        panic!("{q}: the answers differ at {at}");
+    }
+}
+
+fn same(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Result<(), String> {
+    use serde_json::Value;
+    let interval = |v: &Value| {
+        Some((
+            v["estimate"].as_f64()?,
+            v["lower"].as_f64()?,
+            v["upper"].as_f64()?,
+        ))
+    };
+    if let (Some((ea, la, ua)), Some((eb, lb, ub))) = (interval(a), interval(b)) {
+        return if (lb..=ub).contains(&ea) && (la..=ua).contains(&eb) {
+            Ok(())
+        } else {
+            Err(format!("{at}: {a} vs {b}"))
+        };
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) if x.len() == y.len() => x
+            .iter()
+            .try_for_each(|(k, v)| same(v, y.get(k).unwrap_or(&Value::Null), format!("{at}.{k}"))),
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .try_for_each(|(i, (v, w))| same(v, w, format!("{at}[{i}]"))),
+        _ if a == b => Ok(()),
+        _ => Err(format!("{at}: {} vs {}", cut(a), cut(b))),
+    }
+}
+
+fn cut(v: &serde_json::Value) -> String {
+    v.to_string().chars().take(600).collect()
+}
+
+const QUERIES: &[&str] = &[
+    "| stats count(), dc(src_ip) by eventid",
+    "eventid:cowrie.login.failed | top 5 username",
+    "| rare 5 src_ip",
+    "src_ip:185.222.209.108 | timechart span=1d count()",
+    "earliest=2018-05-20T00:00:00Z latest=2018-05-25T00:00:00Z | stats p50(duration), p99(duration)",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_and_s3_answer_as_the_local_pool_does() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    let _workers = Workers::start(&rig, "worker", 4);
+    let local = engine(&root, Arc::new(LocalPool::new(2))).await;
+    let remote = engine(&root, lambda(&rig, "worker", |_| {}).await).await;
+    let folder = common::real("cowrie-honeypot");
+    let on_disk = Lake::open_for_reading(&folder, None).await.unwrap();
+    on_disk
+        .sync(&folder, &ScanOptions::default())
+        .await
+        .unwrap();
+    let on_disk = served(on_disk, Arc::new(LocalPool::new(2)));
+    for q in QUERIES {
+        let expected = answer(&local, q).await;
+        assert!(expected.result.matched > 0, "{q}: nothing matched");
+        let errors = &expected.result.stats.errors;
+        assert!(errors.is_empty(), "{q}: {errors:?}");
+        let got = answer(&remote, q).await;
+        assert_same(&got, &expected, q);
+        // The same events as the files on disk, a third of them read from segments.
+        let disk = answer(&on_disk, q).await;
+        assert_eq!(got.result.matched, disk.result.matched, "{q}");
+        let groups = |r: &QueryResponse| serde_json::to_value(&r.result.groups).unwrap();
+        if let Err(at) = same(&groups(&got), &groups(&disk), "groups".into()) {
+            panic!("{q}: the groups differ from the files on disk at {at}");
+        }
+    }
+    let all = answer(&remote, "| stats count()").await;
+    assert!(all.result.stats.pages > 0, "segments were read by page");
+    let pruned = answer(&remote, "src_ip:203.0.113.99").await;
+    assert!(
+        pruned.result.stats.pages_pruned > 0,
+        "the index ruled pages out"
+    );
+    let status = remote.executor.status();
+    assert_eq!(status.kind, "lambda");
+    assert_eq!((status.retried, status.failed), (0, 0));
+    // Small batches: more than one invocation per query.
+    assert!(status.started > QUERIES.len() as u64 * 2, "{status:?}");
+}
+
+/// A Lambda API in front of the emulator that refuses the first `refusals` invocations
+/// as Lambda does when over its concurrency (429, `TooManyRequestsException`) and passes
+/// the rest through. Returns its address.
+async fn throttling_proxy(emulator: String, refusals: u32) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    let seen = Arc::new(AtomicU32::new(0));
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (seen, client, emulator) = (seen.clone(), client.clone(), emulator.clone());
+        async move {
+            if seen.fetch_add(1, Ordering::SeqCst) < refusals {
+                let body = r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#;
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("x-amzn-errortype", "TooManyRequestsException"), ("content-type", "application/json")],
+                    body.to_string(),
+                )
+                    .into_response();
+            }
+            let mut forward = client.post(format!("{emulator}{uri}")).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    forward = forward.header(name.as_str(), value.as_bytes());
+                }
+            }
+            let answer = forward.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_invocations_wait_and_complete() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    let _workers = Workers::start(&rig, "worker", 4);
+    let local = engine(&root, Arc::new(LocalPool::new(2))).await;
+    let proxy = throttling_proxy(rig.lambda.clone(), 6).await;
+    let executor = lambda(&rig, "worker", |c| c.endpoint = Some(proxy)).await;
+    let remote = engine(&root, executor).await;
+    let q = "| stats count(), dc(src_ip) by eventid";
+    let (got, expected) = (answer(&remote, q).await, answer(&local, q).await);
+    assert_same(&got, &expected, q);
+    let status = remote.executor.status();
+    assert!(status.retried >= 6, "{status:?}");
+    assert_eq!(status.failed, 0);
+}
+
+/// Serves one invocation of `function` as a crashed worker does: the runtime reports the
+/// error to the Lambda API (what `lambda_runtime` does when the handler panics).
+async fn crash_once(rig: &Rig, function: &str) {
+    let runtime = format!("{}/.rt/{function}/2018-06-01/runtime", rig.lambda);
+    let client = reqwest::Client::new();
+    let next = client
+        .get(format!("{runtime}/invocation/next"))
+        .send()
+        .await
+        .unwrap();
+    let id = next.headers()["lambda-runtime-aws-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    client
+        .post(format!("{runtime}/invocation/{id}/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.ExitError")
+        .body(r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: crashed: signal: killed"}"#)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_invocation_is_run_again() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    let local = engine(&root, Arc::new(LocalPool::new(2))).await;
+    // One batch for the whole query: its first attempt crashes, the retry is scanned.
+    let executor = lambda(&rig, "worker-flaky", |c| c.batch_bytes = 64 << 20).await;
+    let remote = engine(&root, executor).await;
+    let q = "| top 5 src_ip";
+    let expected = answer(&local, q).await;
+    let query = tokio::spawn({
+        let remote = remote.clone();
+        async move { answer(&remote, q).await }
+    });
+    crash_once(&rig, "worker-flaky").await;
+    let _workers = Workers::start(&rig, "worker-flaky", 1);
+    let got = query.await.unwrap();
+    assert_eq!(got.result.matched, expected.result.matched);
+    assert!(
+        got.result.stats.errors.is_empty(),
+        "{:?}",
+        got.result.stats.errors
+    );
+    let status = remote.executor.status();
+    assert_eq!((status.retried, status.failed), (1, 0), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_never_answers_is_reported_and_the_query_completes() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    // Nothing serves `worker-silent`: every invocation waits until abandoned.
+    let executor = lambda(&rig, "worker-silent", |c| {
+        c.timeout = Duration::from_millis(500);
+        c.attempts = 2;
+        c.batch_bytes = 64 << 20;
+    })
+    .await;
+    let remote = engine(&root, executor).await;
+    let got = answer(&remote, "| stats count()").await;
+    let stats = &got.result.stats;
+    assert_eq!(got.result.matched, 0);
+    assert_eq!(stats.failed_files, stats.files, "{stats:?}");
+    assert!(stats.files > 0);
+    let message = &stats.errors[0].message;
+    assert!(
+        message.contains("worker worker-silent failed (2 attempts): no answer within 0.5 s"),
+        "{message}"
+    );
+    let status = remote.executor.status();
+    assert_eq!((status.retried, status.failed), (1, 1), "{status:?}");
+}

@@ -1,0 +1,205 @@
+//! What a remote worker (the `worker` binary on AWS Lambda) is asked and answers: the JSON
+//! of one invocation. The gateway's Lambda executor writes `ScanRequest`s and reads
+//! `ScanResponse`s; the worker scans with the same code as the gateway's own pool, so both
+//! executors give the same `Partial`s.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use shared_sketch::{Partial, Query};
+
+use crate::format::Format;
+use crate::scan::{ScanOptions, scan_file};
+use crate::segment::scan_segment;
+use crate::source::Stores;
+
+/// Lambda's limit on a synchronous invocation's response (and request) payload.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+/// Room left under the limit for the response's JSON around the partial.
+const PAYLOAD_MARGIN: usize = 4 * 1024;
+/// Files one invocation may be asked to scan: batches are of small files only, and a
+/// request naming more is refused rather than run for minutes.
+pub const MAX_FILES_PER_REQUEST: usize = 1_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanRequest {
+    /// The query, resolved by the gateway ("now" fixed), as `shared_sketch::encode` bytes
+    /// in base64: every worker filters and buckets time identically.
+    pub query: String,
+    /// `ScanOptions::format` by name.
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub time_field: Option<String>,
+    pub files: Vec<FileTask>,
+    /// A folder URL (`s3://bucket/prefix`) where an answer too large for the response is
+    /// written instead; the gateway reads and deletes it.
+    #[serde(default)]
+    pub spill: Option<String>,
+}
+
+/// One file to scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTask {
+    /// `s3://bucket/key` (or `file:///…`, for a worker sharing the gateway's disk).
+    pub url: String,
+    /// How errors name it (relative to the lake's root).
+    pub name: String,
+    /// A segment written by ingest: its index sidecar rules pages out.
+    pub segment: bool,
+}
+
+impl FileTask {
+    /// Scans the file; one that cannot be opened is an error in the partial's stats.
+    /// Blocking.
+    pub fn scan(&self, stores: &Stores, query: &Query, options: &ScanOptions) -> Partial {
+        match stores.source(&self.url) {
+            Ok(source) if self.segment => scan_segment(source, &self.name, query, options),
+            Ok(source) => scan_file(source, &self.name, query, options),
+            Err(e) => failed(query, std::slice::from_ref(self), &e.to_string()),
+        }
+    }
+}
+
+/// The partial of `files` that could not be scanned at all, with `why` for each.
+pub fn failed(query: &Query, files: &[FileTask], why: &str) -> Partial {
+    let mut partial = Partial::new(query);
+    for file in files {
+        partial.stats.files += 1;
+        partial.stats.add_error(&file.name, why);
+    }
+    partial
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanResponse {
+    /// Every file's partial merged into one, as `shared_sketch::encode` bytes in base64.
+    Partial(String),
+    /// The merged partial was too large to return and was written to this URL.
+    Spilled(String),
+    /// The request could not be run (it does not decode, or the answer could not be
+    /// returned): answered rather than raised, so the gateway can tell it from a crash,
+    /// which is worth retrying, while this is not.
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the query does not decode: {0}")]
+    Query(String),
+    #[error("unknown format {0:?}")]
+    Format(String),
+    #[error("{0} files in one request; at most {MAX_FILES_PER_REQUEST}")]
+    TooManyFiles(usize),
+    #[error("no files to scan")]
+    NoFiles,
+    #[error("the answer is {0} bytes, over Lambda's response limit, and no spill folder was given")]
+    TooLarge(usize),
+    #[error("cannot encode the answer: {0}")]
+    Encode(String),
+    #[error("cannot spill the answer to {url}: {message}")]
+    Spill { url: String, message: String },
+}
+
+impl ScanRequest {
+    pub fn new(
+        query: &Query,
+        options: &ScanOptions,
+        files: Vec<FileTask>,
+        spill: Option<String>,
+    ) -> Result<ScanRequest, RequestError> {
+        let query =
+            shared_sketch::encode(query).map_err(|e| RequestError::Encode(e.to_string()))?;
+        Ok(ScanRequest {
+            query: STANDARD.encode(query),
+            format: options.format.map(|f| f.to_string()),
+            time_field: options.time_field.clone(),
+            files,
+            spill,
+        })
+    }
+
+    /// The query and options, checked.
+    pub fn decode(&self) -> Result<(Query, ScanOptions), RequestError> {
+        if self.files.is_empty() {
+            return Err(RequestError::NoFiles);
+        }
+        if self.files.len() > MAX_FILES_PER_REQUEST {
+            return Err(RequestError::TooManyFiles(self.files.len()));
+        }
+        let bytes = STANDARD
+            .decode(&self.query)
+            .map_err(|e| RequestError::Query(e.to_string()))?;
+        let query =
+            shared_sketch::decode(&bytes).map_err(|e| RequestError::Query(e.to_string()))?;
+        let format = match &self.format {
+            Some(name) => Some(
+                name.parse::<Format>()
+                    .map_err(|_| RequestError::Format(name.clone()))?,
+            ),
+            None => None,
+        };
+        let options = ScanOptions {
+            format,
+            time_field: self.time_field.clone(),
+        };
+        Ok((query, options))
+    }
+
+    /// Scans every file, one after another, and answers with their merged partial.
+    /// Blocking: call it off the async runtime (it drives object reads on `stores`'
+    /// runtime). A file that cannot be read is an error in the partial's stats, not a
+    /// failed request. `id` names a spilled answer (the invocation's request id).
+    pub fn run(&self, stores: &Stores, id: &str) -> Result<ScanResponse, RequestError> {
+        let (query, options) = self.decode()?;
+        let mut merged = Partial::new(&query);
+        for file in &self.files {
+            // Both come from this query: they merge.
+            merged
+                .merge(&file.scan(stores, &query, &options))
+                .map_err(|e| RequestError::Encode(e.to_string()))?;
+        }
+        let encoded =
+            shared_sketch::encode(&merged).map_err(|e| RequestError::Encode(e.to_string()))?;
+        let text = STANDARD.encode(&encoded);
+        if text.len() + PAYLOAD_MARGIN <= MAX_PAYLOAD_BYTES {
+            return Ok(ScanResponse::Partial(text));
+        }
+        let Some(folder) = &self.spill else {
+            return Err(RequestError::TooLarge(text.len()));
+        };
+        let url = format!("{}/{id}.partial", folder.trim_end_matches('/'));
+        let spill_error = |message: String| RequestError::Spill {
+            url: url.clone(),
+            message,
+        };
+        stores
+            .source(&url)
+            .map_err(|e| spill_error(e.to_string()))?
+            .write(encoded)
+            .map_err(|e| spill_error(e.to_string()))?;
+        Ok(ScanResponse::Spilled(url))
+    }
+}
+
+impl ScanResponse {
+    /// The partial this answer holds, reading (and then deleting) a spilled one.
+    pub fn into_partial(self, stores: &Stores) -> Result<Partial, String> {
+        let bytes = match self {
+            ScanResponse::Failed(why) => return Err(why),
+            ScanResponse::Partial(text) => STANDARD.decode(text).map_err(|e| e.to_string())?,
+            ScanResponse::Spilled(url) => {
+                let source = stores.source(&url).map_err(|e| e.to_string())?;
+                let bytes = source
+                    .read_all(shared_sketch::codec::MAX_DECODED_BYTES as u64)
+                    .map_err(|e| format!("cannot read the spilled answer: {e}"))?;
+                if let Err(e) = source.delete() {
+                    tracing::warn!(%url, error = %e, "cannot delete a spilled answer");
+                }
+                bytes
+            }
+        };
+        shared_sketch::decode(&bytes).map_err(|e| e.to_string())
+    }
+}
