@@ -206,6 +206,10 @@ struct RunArgs {
     /// (`s3://bucket/prefix`, writable by the function and readable by the gateway).
     #[arg(long)]
     spill: Option<String>,
+    /// Files smaller than this many MiB are batched into one invocation, up to this many
+    /// MiB in all.
+    #[arg(long, default_value_t = 64)]
+    batch_mib: u64,
     /// The Lambda API's URL, instead of the region's (a VPC endpoint, a local emulator).
     #[arg(long)]
     lambda_endpoint: Option<String>,
@@ -602,6 +606,7 @@ async fn engine(
             let mut config = LambdaConfig::new(function);
             config.width = run.workers.unwrap_or(config.width);
             config.timeout = seconds(run.invocation_timeout, "--invocation-timeout")?;
+            config.batch_bytes = run.batch_mib.max(1) << 20;
             config.spill.clone_from(&run.spill);
             config.endpoint.clone_from(&run.lambda_endpoint);
             tracing::info!(function, in_flight = config.width, "scanning on AWS Lambda");

@@ -124,11 +124,13 @@ impl LambdaRig {
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("SKETCHLAKE_TEST_LAMBDA", self.lambda.clone()),
-            (
-                "SKETCHLAKE_RIG_PYTHON",
-                self.venv.join("python").display().to_string(),
-            ),
+            ("SKETCHLAKE_RIG_PYTHON", self.python().display().to_string()),
         ]
+    }
+
+    /// The venv's Python, with boto3.
+    pub fn python(&self) -> PathBuf {
+        self.venv.join("python")
     }
 }
 

@@ -6,6 +6,7 @@
 //!   only the steps whose names contain STEP (`cargo xtask test end-to-end`)
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
 //! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
+//! - `bench lambda` — a query over 216 segments in S3 through Lambda workers (8 and 32)
 //! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
 
 mod cmd;
@@ -39,7 +40,7 @@ fn real_main() -> Result<()> {
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda>"
             );
             bail!("unknown command")
         }
@@ -120,6 +121,7 @@ fn bench(root: &Path, which: Option<&str>) -> Result<()> {
                 .run()
         }
         Some("scan") => bench_scan(root),
+        Some("lambda") => bench_lambda(root),
         Some("lake") => {
             let tools = Toolchain::bootstrap(root, Needs::Build)?;
             let postgres = postgres::Postgres::start()?;
@@ -129,7 +131,7 @@ fn bench(root: &Path, which: Option<&str>) -> Result<()> {
                 .env("SKETCHLAKE_BENCH_POSTGRES", &postgres.url)
                 .run()
         }
-        _ => bail!("usage: cargo xtask bench <sketches | scan | lake>"),
+        _ => bail!("usage: cargo xtask bench <sketches | scan | lake | lambda>"),
     }
 }
 
@@ -183,6 +185,65 @@ fn bench_scan(root: &Path) -> Result<()> {
         .arg(&data)
         .arg("--segments")
         .arg(cache.join(format!("vpc-{SCAN_BENCH_RECORDS}-segments")))
+        .run()
+}
+
+/// A query over >= 200 segments in S3 through the Lambda executor, with 8 and 32 worker
+/// processes on the local rig. The demo data and its segments are made once under
+/// ~/.cache/sketchlake/bench and reused.
+fn bench_lambda(root: &Path) -> Result<()> {
+    let tools = Toolchain::bootstrap(root, Needs::Build)?;
+    tools
+        .cargo()
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "gateway",
+            "-p",
+            "workers",
+            "--bins",
+        ])
+        .run()?;
+    let (bin, worker) = (
+        tools.target_dir.join("release/sketchlake"),
+        tools.target_dir.join("release/worker"),
+    );
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    let cache = PathBuf::from(home).join(".cache/sketchlake/bench");
+    // Nine days of hourly files: 216 files, one segment each.
+    let lake = cache.join("lambda-lake-216");
+    if !lake.is_dir() {
+        let (source, partial) = (
+            cache.join("lambda-source"),
+            cache.join("lambda-lake.partial"),
+        );
+        for dir in [&source, &partial] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Cmd::new(&bin)
+            .args(["demo", "--records", "2000000", "--days", "9", "--out"])
+            .arg(&source)
+            .run()?;
+        Cmd::new(&bin)
+            .args(["ingest", "--data"])
+            .arg(&partial)
+            .arg(&source)
+            .run()?;
+        std::fs::rename(&partial, &lake)?;
+        std::fs::remove_dir_all(&source)?;
+    }
+    let rig = lambda_rig::LambdaRig::start()?;
+    Cmd::new(rig.python())
+        .arg(root.join("xtask/bench/lambda.py"))
+        .arg("--sketchlake")
+        .arg(&bin)
+        .arg("--worker")
+        .arg(&worker)
+        .arg("--lake")
+        .arg(&lake)
+        .args(["--lambda-api", &rig.lambda])
+        .envs(rig.env())
         .run()
 }
 
