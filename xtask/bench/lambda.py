@@ -70,7 +70,9 @@ def main():
 
     local, local_url = serve(args, ["--data", args.lake])
     _, expected = query(local_url, QUERY)
+    on_disk = min(query(local_url, QUERY)[0] for _ in range(RUNS))
     local.terminate()
+    print(f"local pool, same segments on disk: {on_disk:.2f} s")
 
     rows = []
     for n in (8, 32):
@@ -96,6 +98,7 @@ def main():
 
     print("\n| worker processes | first query (cold) | warm (best of 3) | worker peak RSS |")
     print("|---|---|---|---|")
+    print(f"| local pool, disk | | {on_disk:.2f} s | |")
     for n, cold, warm, rss in rows:
         print(f"| {n} | {cold:.2f} s | {warm:.2f} s | {rss:.1f} MiB |")
     print(f"\n{len(segments)} segments, {expected['matched']:,} events, one invocation per segment; "

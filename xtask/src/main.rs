@@ -211,27 +211,26 @@ fn bench_lambda(root: &Path) -> Result<()> {
     );
     let home = std::env::var_os("HOME").context("HOME is not set")?;
     let cache = PathBuf::from(home).join(".cache/sketchlake/bench");
-    // Nine days of hourly files: 216 files, one segment each.
-    let lake = cache.join("lambda-lake-216");
-    if !lake.is_dir() {
-        let (source, partial) = (
-            cache.join("lambda-source"),
-            cache.join("lambda-lake.partial"),
-        );
-        for dir in [&source, &partial] {
-            let _ = std::fs::remove_dir_all(dir);
+    // Nine days of hourly files: 216 files, one segment each. The catalog names files by
+    // absolute path, so the lake is ingested where it stays; a rerun of an interrupted
+    // ingest carries on, and the stamp says it finished.
+    let (source, lake) = (cache.join("lambda-source"), cache.join("lambda-lake-216"));
+    if !lake.join("ingested").is_file() {
+        if !source.join("done").is_file() {
+            let _ = std::fs::remove_dir_all(&source);
+            Cmd::new(&bin)
+                .args(["demo", "--records", "2000000", "--days", "9", "--out"])
+                .arg(source.join("flows"))
+                .run()?;
+            std::fs::write(source.join("done"), b"")?;
         }
-        Cmd::new(&bin)
-            .args(["demo", "--records", "2000000", "--days", "9", "--out"])
-            .arg(&source)
-            .run()?;
+        std::fs::create_dir_all(&lake)?;
         Cmd::new(&bin)
             .args(["ingest", "--data"])
-            .arg(&partial)
-            .arg(&source)
+            .arg(&lake)
+            .arg(source.join("flows"))
             .run()?;
-        std::fs::rename(&partial, &lake)?;
-        std::fs::remove_dir_all(&source)?;
+        std::fs::write(lake.join("ingested"), b"")?;
     }
     let rig = lambda_rig::LambdaRig::start()?;
     Cmd::new(rig.python())

@@ -24,9 +24,10 @@ pub struct ScanTask {
 }
 
 pub trait Executor: Send + Sync + 'static {
-    /// Starts every task and returns their partials as they complete, in any order; each
-    /// task yields exactly one partial (failures are recorded in its stats). Dropping the
-    /// receiver cancels: tasks not yet started never start.
+    /// Starts every task and returns their partials as they complete, in any order. Each
+    /// task is counted in exactly one partial (`stats.files`; failures are recorded in its
+    /// stats), which may cover several tasks (a Lambda batch). Dropping the receiver
+    /// cancels: tasks not yet started never start.
     fn execute(
         &self,
         query: Arc<Query>,
