@@ -119,17 +119,5 @@ pub fn describe(
                 .to_string(),
         },
     };
-    Ok(Entry {
-        uri: listed.url,
-        kind: Kind::Raw,
-        format,
-        time: None,
-        time_fields: String::new(),
-        rows: None,
-        bytes,
-        index_uri: None,
-        source: None,
-        modified_ms,
-        state: State::Active,
-    })
+    Ok(Entry::raw(listed.url, format, bytes, modified_ms))
 }

@@ -201,6 +201,25 @@ pub struct Entry {
     pub state: State,
 }
 
+impl Entry {
+    /// A log file read where it is, as a listing or a folder walk finds it.
+    pub fn raw(uri: String, format: String, bytes: u64, modified_ms: i64) -> Entry {
+        Entry {
+            uri,
+            kind: Kind::Raw,
+            format,
+            time: None,
+            time_fields: String::new(),
+            rows: None,
+            bytes,
+            index_uri: None,
+            source: None,
+            modified_ms,
+            state: State::Active,
+        }
+    }
+}
+
 /// The files a query reads, and how many the catalog ruled out by time.
 #[derive(Debug, Default)]
 pub struct Selection {

@@ -400,19 +400,12 @@ fn modified_ms(path: &Path) -> i64 {
 /// the caller to fill in.
 pub fn raw_entry(path: &Path) -> Result<Entry, LakeError> {
     let bytes = std::fs::metadata(path).map_err(io_error(path))?.len();
-    Ok(Entry {
-        uri: uri_of(path)?,
-        kind: Kind::Raw,
-        format: String::new(),
-        time: None,
-        time_fields: String::new(),
-        rows: None,
+    Ok(Entry::raw(
+        uri_of(path)?,
+        String::new(),
         bytes,
-        index_uri: None,
-        source: None,
-        modified_ms: modified_ms(path),
-        state: State::Active,
-    })
+        modified_ms(path),
+    ))
 }
 
 /// `raw_entry` with the file's format, detected only when the file is new or changed.

@@ -430,3 +430,57 @@ async fn a_worker_that_never_answers_is_reported_and_the_query_completes() {
     let status = remote.executor.status();
     assert_eq!((status.retried, status.failed), (1, 1), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_query_stops_waiting_for_its_invocations() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    // Invocations nobody answers, with a long timeout: only cancelling ends them.
+    let executor = lambda(&rig, "worker-silent", |c| {
+        c.timeout = Duration::from_secs(600);
+        c.width = 4;
+    })
+    .await;
+    let remote = engine(&root, executor).await;
+    let (frames, mut received) = tokio::sync::mpsc::channel(64);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let (remote, cancel) = (remote.clone(), cancel.clone());
+        async move {
+            let ask = Ask::new(DEFAULT_TENANT, "| stats count()", 0);
+            gateway::run::run_query(&remote, &ask, frames, cancel).await;
+        }
+    });
+    let status = || remote.executor.status();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while status().running < 4 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = status().started;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut last = None;
+    while let Some(frame) = received.recv().await {
+        last = Some(frame);
+    }
+    let Some(shared_sketch::Frame::Done(progress)) = last else {
+        panic!("no Done frame: {last:?}");
+    };
+    assert!(progress.cancelled);
+    // In-flight invocations are abandoned and no others start.
+    while status().running > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        status().started,
+        started,
+        "no invocation started after the cancel"
+    );
+}

@@ -196,10 +196,6 @@ impl Object {
         })
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }

@@ -23,8 +23,8 @@ pub const FUNCTIONS: &[&str] = &["worker", "worker-flaky", "worker-silent"];
 pub struct LambdaRig {
     children: Vec<Child>,
     /// The venv's `bin`: its Python has boto3 (a moto dependency), a signed S3 client for
-    /// the end-to-end tests' uploads.
-    venv: PathBuf,
+    /// the end-to-end tests' uploads, and cfn-lint (another) checks the deploy template.
+    bin: PathBuf,
     dir: PathBuf,
     pub s3: String,
     pub lambda: String,
@@ -33,7 +33,7 @@ pub struct LambdaRig {
 impl LambdaRig {
     pub fn start() -> Result<LambdaRig> {
         let home = std::env::var_os("HOME").context("HOME is not set")?;
-        let venv = python_venv(
+        let bin = python_venv(
             &PathBuf::from(home).join(".cache/sketchlake/rig/venv"),
             PACKAGES,
             NO_DEPS_PACKAGES,
@@ -54,14 +54,14 @@ impl LambdaRig {
 
         let mut rig = LambdaRig {
             children: Vec::new(),
-            venv: venv.clone(),
+            bin: bin.clone(),
             s3: String::new(),
             lambda: String::new(),
             dir,
         };
         let s3_port = free_port()?;
         rig.spawn(
-            Command::new(venv.join("moto_server")).args([
+            Command::new(bin.join("moto_server")).args([
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -71,7 +71,7 @@ impl LambdaRig {
         )?;
         let lambda_port = free_port()?;
         rig.spawn(
-            Command::new(venv.join("cargo-lambda"))
+            Command::new(bin.join("cargo-lambda"))
                 .args([
                     "lambda",
                     "watch",
@@ -130,7 +130,11 @@ impl LambdaRig {
 
     /// The venv's Python, with boto3.
     pub fn python(&self) -> PathBuf {
-        self.venv.join("python")
+        self.bin.join("python")
+    }
+
+    pub fn bin(&self) -> &std::path::Path {
+        &self.bin
     }
 }
 

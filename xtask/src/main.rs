@@ -316,6 +316,15 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
             }),
         ),
         (
+            // The worker's deployment template, checked as CloudFormation would.
+            "deployment template (cfn-lint)",
+            Box::new(|| {
+                Cmd::new(rig.bin().join("cfn-lint"))
+                    .arg(root.join("deploy/template.yaml"))
+                    .run()
+            }),
+        ),
+        (
             "wasm tests in headless Chromium",
             Box::new(|| tools.browser_test("wasm")?.run()),
         ),
