@@ -109,10 +109,15 @@ impl Executor for LambdaExecutor {
         tokio::spawn(async move {
             for files in batches(tasks, config.batch_bytes) {
                 let slot = tokio::select! {
-                    slot = slots.clone().acquire_owned() => slot,
+                    biased;
                     () = tx.closed() => return,
+                    slot = slots.clone().acquire_owned() => slot,
                 };
+                // Cancelled while waiting: the slot may have been freed by the cancel itself.
                 let Ok(slot) = slot else { return };
+                if tx.is_closed() {
+                    return;
+                }
                 let request =
                     match ScanRequest::new(&query, &options, files.clone(), config.spill.clone()) {
                         Ok(request) => request,
