@@ -5,7 +5,7 @@
 //! a batch that still fails is reported in its partial's stats, and the query completes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -14,12 +14,9 @@ use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
-use workers::{
-    FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, ScanOptions, ScanRequest, ScanResponse,
-    failed,
-};
+use workers::{FileTask, MAX_PAYLOAD_BYTES, ScanOptions, ScanRequest, ScanResponse, failed};
 
-use super::{Executor, ExecutorStatus, ScanTask};
+use super::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
 /// How the gateway uses the worker function.
 #[derive(Debug, Clone)]
@@ -68,14 +65,6 @@ pub struct LambdaExecutor {
     counts: Arc<Counts>,
 }
 
-#[derive(Default)]
-struct Counts {
-    started: AtomicU64,
-    running: AtomicU64,
-    retried: AtomicU64,
-    failed: AtomicU64,
-}
-
 impl LambdaExecutor {
     /// The client takes region and credentials from the usual AWS sources (environment,
     /// profile, instance role). The SDK's own retries are off: ours below know which
@@ -108,16 +97,9 @@ impl Executor for LambdaExecutor {
         let (slots, counts) = (self.slots.clone(), self.counts.clone());
         tokio::spawn(async move {
             for files in batches(tasks, config.batch_bytes) {
-                let slot = tokio::select! {
-                    biased;
-                    () = tx.closed() => return,
-                    slot = slots.clone().acquire_owned() => slot,
-                };
-                // Cancelled while waiting: the slot may have been freed by the cancel itself.
-                let Ok(slot) = slot else { return };
-                if tx.is_closed() {
+                let Some(slot) = next_slot(&slots, &tx).await else {
                     return;
-                }
+                };
                 let request =
                     match ScanRequest::new(&query, &options, files.clone(), config.spill.clone()) {
                         Ok(request) => request,
@@ -133,15 +115,12 @@ impl Executor for LambdaExecutor {
                 };
                 let (tx, query, counts) = (tx.clone(), query.clone(), counts.clone());
                 tokio::spawn(async move {
-                    let _slot = slot;
-                    counts.started.fetch_add(1, Ordering::Relaxed);
-                    counts.running.fetch_add(1, Ordering::Relaxed);
+                    let (_slot, _running) = (slot, Running::start(&counts));
                     // Cancelled (the receiver is gone): stop waiting for the invocation.
                     let partial = tokio::select! {
                         partial = invocation.run(&query, &request, &files) => Some(partial),
                         () = tx.closed() => None,
                     };
-                    counts.running.fetch_sub(1, Ordering::Relaxed);
                     if let Some(partial) = partial {
                         let _ = tx.send(partial).await;
                     }
@@ -152,29 +131,25 @@ impl Executor for LambdaExecutor {
     }
 
     fn status(&self) -> ExecutorStatus {
-        ExecutorStatus {
-            kind: "lambda",
-            width: self.config.width as u64,
-            running: self.counts.running.load(Ordering::Relaxed),
-            started: self.counts.started.load(Ordering::Relaxed),
-            retried: self.counts.retried.load(Ordering::Relaxed),
-            failed: self.counts.failed.load(Ordering::Relaxed),
-        }
+        self.counts.status("lambda", self.config.width)
     }
 }
 
-/// Groups small files into batches of at most `batch_bytes` (and `MAX_FILES_PER_REQUEST`
-/// files); a file as large as that is a batch of its own.
+/// Files in one batch at most: a request stays far under Lambda's payload limit, and one
+/// slow invocation holds back few files.
+const BATCH_FILES: usize = 100;
+
+/// Groups small files into batches of at most `batch_bytes` and `BATCH_FILES` files; a
+/// file as large as that is a batch of its own.
 fn batches(tasks: Vec<ScanTask>, batch_bytes: u64) -> Vec<Vec<FileTask>> {
     let mut batches = Vec::new();
     let (mut batch, mut bytes) = (Vec::new(), 0u64);
-    let limit = MAX_FILES_PER_REQUEST.min(100);
     for task in tasks {
         if task.bytes >= batch_bytes {
             batches.push(vec![task.file]);
             continue;
         }
-        if !batch.is_empty() && (bytes + task.bytes > batch_bytes || batch.len() >= limit) {
+        if !batch.is_empty() && (bytes + task.bytes > batch_bytes || batch.len() >= BATCH_FILES) {
             batches.push(std::mem::take(&mut batch));
             bytes = 0;
         }

@@ -5,10 +5,11 @@ mod lambda;
 mod pool;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use shared_sketch::{Partial, Query};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use workers::{FileTask, ScanOptions};
 
 pub use lambda::{LambdaConfig, LambdaExecutor};
@@ -51,4 +52,58 @@ pub struct ExecutorStatus {
     pub retried: u64,
     /// Scan tasks given up on, reported in their query's answer (Lambda only).
     pub failed: u64,
+}
+
+/// What an executor has done, for `status`; shared with its running tasks.
+#[derive(Default)]
+struct Counts {
+    started: AtomicU64,
+    running: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counts {
+    fn status(&self, kind: &'static str, width: usize) -> ExecutorStatus {
+        ExecutorStatus {
+            kind,
+            width: width as u64,
+            running: self.running.load(Ordering::Relaxed),
+            started: self.started.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts a task as running from its start until it is dropped, however it ends.
+struct Running(Arc<Counts>);
+
+impl Running {
+    fn start(counts: &Arc<Counts>) -> Self {
+        counts.started.fetch_add(1, Ordering::Relaxed);
+        counts.running.fetch_add(1, Ordering::Relaxed);
+        Self(counts.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A free slot for the next task, or `None` once the query's receiver is gone (cancelled).
+/// A cancel frees the slots of the tasks it stops, so it is looked for first, and again
+/// after a slot is had.
+async fn next_slot(
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::Sender<Partial>,
+) -> Option<OwnedSemaphorePermit> {
+    let slot = tokio::select! {
+        biased;
+        () = tx.closed() => return None,
+        slot = slots.clone().acquire_owned() => slot.ok()?,
+    };
+    (!tx.is_closed()).then_some(slot)
 }

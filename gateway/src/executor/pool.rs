@@ -1,11 +1,10 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
 use workers::ScanOptions;
 
-use super::{Executor, ExecutorStatus, ScanTask};
+use super::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
 /// Scans on the gateway's own blocking threads, at most `width` files at once across all
 /// queries (scans are CPU-bound: more than the core count only adds contention).
@@ -14,30 +13,6 @@ pub struct LocalPool {
     width: usize,
     counts: Arc<Counts>,
 }
-
-#[derive(Default)]
-struct Counts {
-    started: AtomicU64,
-    running: AtomicU64,
-}
-
-/// Counts a scan as running from its start until it is dropped, however it ends.
-struct Running(Arc<Counts>);
-
-impl Running {
-    fn start(counts: &Arc<Counts>) -> Self {
-        counts.started.fetch_add(1, Ordering::Relaxed);
-        counts.running.fetch_add(1, Ordering::Relaxed);
-        Self(counts.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl LocalPool {
     pub fn new(width: usize) -> Self {
         let width = width.max(1);
@@ -66,11 +41,9 @@ impl Executor for LocalPool {
         let counts = self.counts.clone();
         tokio::spawn(async move {
             for task in tasks {
-                let slot = tokio::select! {
-                    slot = slots.clone().acquire_owned() => slot,
-                    () = tx.closed() => return,
+                let Some(slot) = next_slot(&slots, &tx).await else {
+                    return;
                 };
-                let Ok(slot) = slot else { return };
                 let (tx, query, options) = (tx.clone(), query.clone(), options.clone());
                 let counts = counts.clone();
                 tokio::task::spawn_blocking(move || {
@@ -89,13 +62,6 @@ impl Executor for LocalPool {
     }
 
     fn status(&self) -> ExecutorStatus {
-        ExecutorStatus {
-            kind: "local",
-            width: self.width as u64,
-            running: self.counts.running.load(Ordering::Relaxed),
-            started: self.counts.started.load(Ordering::Relaxed),
-            retried: 0,
-            failed: 0,
-        }
+        self.counts.status("local", self.width)
     }
 }
