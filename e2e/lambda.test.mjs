@@ -1,20 +1,31 @@
 // The scale-out path from the browser: the same demo logs served by one gateway from a
 // local folder with its own cores, and by another from a bucket in S3 (moto) with every
 // scan an invocation of the `worker` function (cargo-lambda's emulator, worker processes
-// started here). Both dashboards hold the same exact answers. `cargo xtask test` starts
-// the rig and passes its addresses; without it this suite is skipped, and says so.
+// started here). Half the hours in the bucket are ingested (`sketchlake ingest` and
+// `compact` on the bucket lake, with a catalog of its own) into segments uploaded beside
+// them; the rest are read as delivered. Both dashboards hold the same exact answers.
+// `cargo xtask test` starts the rig and passes its addresses; without it this suite is
+// skipped, and says so.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, startServer } from './lib.mjs';
+import { ARTIFACTS, countBy, demoData, matched, openPage, readRecords, settled, sketchlake, startServer, tempDir } from './lib.mjs';
 
 const { SKETCHLAKE_TEST_LAMBDA: LAMBDA, SKETCHLAKE_WORKER_BIN: WORKER, SKETCHLAKE_RIG_PYTHON: PYTHON } = process.env;
 const skip = !(LAMBDA && WORKER && PYTHON && process.env.AWS_ENDPOINT_URL)
   && 'the Lambda + S3 rig is not running (cargo xtask test starts it)';
 
-let data, records, local, remote, workers = [], pages = [];
+let data, catalogDir, records, local, remote, workers = [], pages = [];
+
+/** The demo file of `hour` (one day of data: one file per hour). */
+function hourFile(dir, hour) {
+  const name = `${String(hour).padStart(2, '0')}.json.gz`;
+  const found = readdirSync(dir, { recursive: true }).filter((f) => path.basename(f) === name);
+  assert.equal(found.length, 1, `one file for hour ${hour}`);
+  return path.join(dir, found[0]);
+}
 
 /** Uploads every file under `dir` to s3://bucket/prefix/… with a signed client (boto3). */
 function upload(dir, bucket, prefix) {
@@ -38,6 +49,14 @@ before(async () => {
   records = readRecords(data);
   const bucket = `e2e-${process.pid}`;
   upload(data, bucket, 'flows');
+  const lake = `s3://${bucket}/flows`;
+  catalogDir = tempDir('catalog');
+  const catalog = `sqlite://${catalogDir}/catalog.db?mode=rwc`;
+  for (let hour = 0; hour < 12; hour++) {
+    const object = `${lake}/${path.relative(data, hourFile(data, hour))}`;
+    sketchlake(['ingest', '--data', lake, '--catalog', catalog, object]);
+  }
+  sketchlake(['compact', '--data', lake, '--catalog', catalog]);
   for (let i = 0; i < 4; i++) {
     workers.push(spawn(WORKER, [], {
       stdio: 'ignore',
@@ -51,8 +70,8 @@ before(async () => {
     }));
   }
   local = await startServer(data, ['--workers', '2']);
-  remote = await startServer(`s3://${bucket}/flows`, [
-    '--executor', 'lambda', '--function', 'worker', '--lambda-endpoint', LAMBDA,
+  remote = await startServer(lake, [
+    '--catalog', catalog, '--executor', 'lambda', '--function', 'worker', '--lambda-endpoint', LAMBDA,
   ]);
 });
 
@@ -61,7 +80,7 @@ after(async () => {
   local?.stop();
   remote?.stop();
   for (const w of workers) w.kill();
-  if (data) rmSync(data, { recursive: true, force: true });
+  for (const dir of [data, catalogDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** What the flows dashboard shows: counts, distinct-count intervals, percentiles, top rows. */
@@ -85,6 +104,9 @@ test('the flows dashboard through Lambda + S3 holds the exact answers, as the lo
   await opened[1].page.screenshot({ path: path.join(ARTIFACTS, 'lambda-dashboard.png'), fullPage: true });
 
   assert.equal(there.errors, 0);
+  // The bucket lake reads 12 hours as delivered and the other 12 from one compacted segment.
+  const lake = await (await fetch(`${remote.url}/api/v1/lake`)).json();
+  assert.equal(lake.files, 13);
   assert.equal(there.matched, records.length);
   assert.equal(here.matched, records.length);
   // Distinct counts depend on the order partials merge in (it differs run to run): each

@@ -127,9 +127,13 @@ async fn streaming() {
     };
     let files = demo::generate(data.path(), &config).unwrap();
     let lake = Lake::open(lake_dir.path(), None).await.unwrap();
-    let report = gateway::ingest::ingest(&lake, data.path(), &ScanOptions::default())
-        .await
-        .unwrap();
+    let report = gateway::ingest::ingest(
+        &lake,
+        &data.path().display().to_string(),
+        &ScanOptions::default(),
+    )
+    .await
+    .unwrap();
     println!(
         "\nstreaming: {} demo files ingested into {} segments ({} rows)",
         files.len(),

@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
-use object_store::ObjectMeta;
+use object_store::{ObjectMeta, ObjectStoreExt};
 use workers::{Format, INDEX_SUFFIX, ScanOptions, Source, detect_format, read_index};
 
 use crate::catalog::{Entry, Kind, State};
-use crate::lake::LakeError;
+use crate::lake::{LakeError, source_of};
 
 /// An object under a bucket lake's prefix: its URL and what the listing says of it.
 pub struct Listed {
@@ -19,17 +19,13 @@ pub struct Listed {
     pub segment: bool,
 }
 
-/// Every object under `root` (`s3://bucket/prefix`) but those under a hidden folder (as in
-/// a local lake: `.sketchlake/` and the like), in key order.
-pub async fn list_objects(root: &str) -> Result<Vec<Listed>, LakeError> {
-    let error = |message: String| LakeError::Bucket {
+/// Every object under `root` (`s3://bucket/prefix`), with its URL, in no set order.
+pub async fn list_all(root: &str) -> Result<Vec<(String, ObjectMeta)>, LakeError> {
+    let error = |message: String| LakeError::Store {
         url: root.to_string(),
         message,
     };
-    let Source::Object(prefix) = workers::stores()
-        .source(root)
-        .map_err(|e| error(e.to_string()))?
-    else {
+    let Source::Object(prefix) = source_of(root)? else {
         return Err(error("not an object URL".to_string()));
     };
     let bucket = root
@@ -42,15 +38,44 @@ pub async fn list_objects(root: &str) -> Result<Vec<Listed>, LakeError> {
         .try_collect()
         .await
         .map_err(|e| error(e.to_string()))?;
-    let mut listed: Vec<Listed> = objects
+    Ok(objects
         .into_iter()
-        .filter(|meta| {
-            let key = meta.location.as_ref();
-            let relative = key.strip_prefix(prefix.path().as_ref()).unwrap_or(key);
+        .map(|meta| (format!("s3://{bucket}/{}", meta.location), meta))
+        .collect())
+}
+
+/// What the store says of the object `url`, if there is one.
+async fn head(url: &str) -> Result<Option<ObjectMeta>, LakeError> {
+    let Source::Object(object) = source_of(url)? else {
+        return Ok(None);
+    };
+    match object.store().head(object.path()).await {
+        Ok(meta) => Ok(Some(meta)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(LakeError::Store {
+            url: url.to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Every object under `root` (`s3://bucket/prefix`) but those under a hidden folder (as in
+/// a local lake: `.sketchlake/` and the like), in key order; or, when `root` names one
+/// object, that object.
+pub async fn list_objects(root: &str) -> Result<Vec<Listed>, LakeError> {
+    let hidden_below = format!("{}/", root.trim_end_matches('/'));
+    let mut all = list_all(root).await?;
+    if all.is_empty() {
+        all.extend(head(root).await?.map(|meta| (root.to_string(), meta)));
+    }
+    let mut listed: Vec<Listed> = all
+        .into_iter()
+        .filter(|(url, _)| {
+            let relative = url.strip_prefix(&hidden_below).unwrap_or(url);
             !relative.split('/').any(|part| part.starts_with('.'))
         })
-        .map(|meta| Listed {
-            url: format!("s3://{bucket}/{}", meta.location),
+        .map(|(url, meta)| Listed {
+            url,
             meta,
             segment: false,
         })
@@ -78,7 +103,7 @@ pub fn describe(
 ) -> Result<Entry, LakeError> {
     let modified_ms = listed.meta.last_modified.timestamp_millis();
     let bytes = listed.meta.size;
-    let error = |message: String| LakeError::Bucket {
+    let error = |message: String| LakeError::Store {
         url: listed.url.clone(),
         message,
     };

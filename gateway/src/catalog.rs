@@ -242,6 +242,8 @@ pub struct Catalog {
     pool: AnyPool,
     /// Whose files this handle registers, lists and plans.
     tenant: String,
+    /// An in-memory database: gone when the process ends.
+    memory: bool,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -275,6 +277,7 @@ impl Catalog {
         let catalog = Catalog {
             pool,
             tenant: DEFAULT_TENANT.to_string(),
+            memory,
         };
         catalog.migrate().await?;
         Ok(catalog)
@@ -285,11 +288,17 @@ impl Catalog {
         Catalog {
             pool: self.pool.clone(),
             tenant: tenant.to_string(),
+            memory: self.memory,
         }
     }
 
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// Whether the catalog is lost when the process ends (a lake read without one of its own).
+    pub fn in_memory(&self) -> bool {
+        self.memory
     }
 
     async fn migrate(&self) -> Result<(), CatalogError> {

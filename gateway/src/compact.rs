@@ -4,14 +4,11 @@
 //! the large ones, never both. The small files stay until the sweep's grace period has passed, for
 //! queries already reading them.
 
-use std::path::PathBuf;
-
 use workers::compact_segments;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::catalog::{Entry, Kind, State};
-use crate::ingest::segment_entry;
-use crate::lake::{Lake, LakeError, blocking, io_error, now_ms, path_of};
+use crate::lake::{Lake, LakeError, blocking, io_error, now_ms, source_of};
 
 /// Segments stored in fewer bytes than this are compacted.
 pub const SMALL_SEGMENT_BYTES: u64 = 16 << 20;
@@ -55,9 +52,9 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     }
     let inputs = small
         .iter()
-        .map(|e| path_of(&e.uri))
-        .collect::<Result<Vec<PathBuf>, _>>()?;
-    let dir = lake.segments_dir()?;
+        .map(|e| source_of(&e.uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    let staging = lake.staging()?;
     let prefix = format!(
         "compacted-{}-{:016x}",
         now_ms(),
@@ -68,17 +65,17 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     } else {
         fields.split(',').map(str::to_string).collect()
     };
-    let written = blocking(&dir.clone(), move || {
+    let added = blocking(&staging.dir.clone(), move || {
+        let dir = &staging.dir;
         compact_segments(&inputs, time_fields, |n| {
             dir.join(format!("{prefix}.{n}.ndjson.gz"))
         })
-        .map_err(io_error(&dir))
+        .map_err(io_error(dir))?
+        .iter()
+        .map(|s| staging.publish(s, &format, None))
+        .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    let added = written
-        .iter()
-        .map(|s| segment_entry(s, &format, None))
-        .collect::<Result<Vec<_>, _>>()?;
     let retired_at = now_ms();
     for e in &mut small {
         // The sweep's grace period counts from here.

@@ -6,11 +6,14 @@
 
 use std::path::Path;
 
-use workers::{Ingested, ScanOptions, Segment, index_path, ingest_file};
+use workers::{Ingested, ScanOptions, Source, ingest_file};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::catalog::{Entry, Kind, State};
-use crate::lake::{Lake, LakeError, blocking, format_name, list_files, now_ms, raw_entry, uri_of};
+use crate::bucket::list_objects;
+use crate::catalog::{Entry, State};
+use crate::lake::{
+    Lake, LakeError, blocking, format_name, io_error, list_files, raw_entry, source_of,
+};
 
 /// What one `ingest` run did.
 #[derive(Debug, Default)]
@@ -33,32 +36,53 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
 }
 
-/// Ingests `source` (a file, or every file under a folder) into `lake`.
-pub async fn ingest(
-    lake: &Lake,
-    source: &Path,
-    options: &ScanOptions,
-) -> Result<Report, LakeError> {
+/// Ingests `source` into `lake`: a file, every file under a folder, or every object under
+/// an `s3://bucket/prefix` (but segments already there).
+pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<Report, LakeError> {
     let mut report = Report::default();
-    let source = std::path::absolute(source).map_err(|e| LakeError::Io {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    for path in list_files(&source)? {
-        ingest_one(lake, &path, options, &mut report).await?;
+    let files: Vec<(Entry, Source)> = if workers::is_object_url(source) {
+        let mut files = Vec::new();
+        for listed in list_objects(source).await? {
+            if listed.segment {
+                continue;
+            }
+            let file = source_of(&listed.url)?;
+            let modified_ms = listed.meta.last_modified.timestamp_millis();
+            files.push((
+                Entry::raw(listed.url, String::new(), listed.meta.size, modified_ms),
+                file,
+            ));
+        }
+        files
+    } else {
+        let path = std::path::absolute(source).map_err(io_error(Path::new(source)))?;
+        list_files(&path)?
+            .into_iter()
+            .map(|path| Ok((raw_entry(&path)?, Source::File(path))))
+            .collect::<Result<_, LakeError>>()?
+    };
+    if files.is_empty() {
+        return Err(LakeError::Store {
+            url: source.to_string(),
+            message: "no files to ingest".to_string(),
+        });
+    }
+    for (entry, file) in files {
+        ingest_one(lake, entry, file, options, &mut report).await?;
     }
     Ok(report)
 }
 
-/// Ingests one source file (an absolute path) into `lake`, adding to `report`.
+/// Ingests one source `file` into `lake`, adding to `report`; `entry` is its raw catalog
+/// entry (format left empty).
 pub async fn ingest_one(
     lake: &Lake,
-    path: &Path,
+    mut entry: Entry,
+    file: Source,
     options: &ScanOptions,
     report: &mut Report,
 ) -> Result<(), LakeError> {
     report.files += 1;
-    let mut entry = raw_entry(path)?;
     if lake
         .catalog
         .get(&entry.uri)
@@ -68,83 +92,88 @@ pub async fn ingest_one(
         report.skipped += 1;
         return Ok(());
     }
-    let ingested = {
-        let (source, options) = (path.to_path_buf(), options.clone());
-        let (dir, prefix) = (lake.segments_dir()?, segment_prefix(path, &entry.uri));
-        blocking(path, move || {
-            Ok(ingest_file(&source, &options, |n| {
+    let name = lake.name_of(&entry.uri);
+    let copied = {
+        let (options, uri, staging) = (options.clone(), entry.uri.clone(), lake.staging()?);
+        let prefix = segment_prefix(&file, &entry.uri);
+        blocking(Path::new(&entry.uri), move || {
+            let dir = &staging.dir;
+            match ingest_file(&file, &options, |n| {
                 dir.join(format!("{prefix}.{n}.ndjson.gz"))
-            }))
+            }) {
+                Ok(Ingested::Segments {
+                    format,
+                    segments,
+                    malformed,
+                }) => {
+                    let added = segments
+                        .iter()
+                        .map(|s| staging.publish(s, format.name(), Some(&uri)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Ok((
+                        Ingested::Segments {
+                            format,
+                            segments,
+                            malformed,
+                        },
+                        added,
+                    )))
+                }
+                Ok(raw) => Ok(Ok((raw, Vec::new()))),
+                // The format, for reading it where it is instead.
+                Err(e) => Ok(Err((
+                    e,
+                    format_name(&file, &options).unwrap_or_else(|_| "unknown".to_string()),
+                ))),
+            }
         })
         .await?
     };
-    let ingested = match ingested {
-        Ok(ingested) => ingested,
-        Err(e) => {
+    match copied {
+        Err((e, format)) => {
             // Unreadable part-way (a truncated gzip, say): read it where it is instead,
             // where each query reads what it can and reports the rest. Nothing is lost.
-            tracing::warn!(file = %path.display(), error = %e, "cannot copy into segments; registered as it is");
-            entry.format = format_name(path, options).unwrap_or_else(|_| "unknown".to_string());
+            tracing::warn!(file = %name, error = %e, "cannot copy into segments; registered as it is");
+            entry.format = format;
             lake.catalog.register(&[entry]).await?;
-            report.failed.push((lake.name(path), e.to_string()));
-            return Ok(());
+            report.failed.push((name, e.to_string()));
         }
-    };
-    match ingested {
-        Ingested::Segments {
-            format,
-            segments,
-            malformed,
-        } => {
+        Ok((
+            Ingested::Segments {
+                format,
+                segments,
+                malformed,
+            },
+            added,
+        )) => {
             report.malformed += malformed;
-            let mut added = Vec::with_capacity(segments.len());
             for segment in &segments {
                 report.segments += 1;
                 report.rows += segment.rows;
                 report.bytes += segment.bytes;
                 report.index_bytes += segment.index_bytes;
-                added.push(segment_entry(segment, format.name(), Some(&entry.uri))?);
             }
             entry.format = format.to_string();
             lake.catalog.swap(&[entry], State::Ingested, &added).await?;
         }
-        Ingested::Raw(format) => {
+        Ok((Ingested::Raw(format), _)) => {
             entry.format = format.to_string();
             lake.catalog.register(&[entry]).await?;
-            report.kept.push((lake.name(path), format.to_string()));
+            report.kept.push((name, format.to_string()));
         }
     }
     Ok(())
 }
 
-/// The catalog entry of a segment just written from a source in `format` (whose time fields
-/// the segment's times were read from).
-pub fn segment_entry(
-    segment: &Segment,
-    format: &str,
-    source: Option<&str>,
-) -> Result<Entry, LakeError> {
-    Ok(Entry {
-        uri: uri_of(&segment.path)?,
-        kind: Kind::Segment,
-        format: format.to_string(),
-        time: segment.time,
-        time_fields: segment.time_fields.join(","),
-        rows: Some(segment.rows),
-        bytes: segment.bytes,
-        index_uri: Some(uri_of(&index_path(&segment.path))?),
-        source: source.map(str::to_string),
-        modified_ms: now_ms(),
-        state: State::Active,
-    })
-}
-
 /// `<file name>.<hash of its uri>`: readable, and distinct for same-named sources in
 /// different folders. A rerun after a crash writes the same names, replacing what the crash
 /// left unregistered.
-fn segment_prefix(path: &Path, uri: &str) -> String {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+fn segment_prefix(file: &Source, uri: &str) -> String {
+    let name = match file {
+        Source::File(path) => path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        Source::Object(object) => object.path().filename().unwrap_or_default().to_string(),
+    };
     format!("{name}.{:016x}", xxh3_64(uri.as_bytes()))
 }

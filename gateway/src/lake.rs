@@ -10,16 +10,19 @@
 //! A file under `segments/` is read only once the catalog lists it, so a segment that a
 //! crash left unregistered is never half-visible: the sweep deletes it later.
 //!
-//! A lake may instead be a bucket prefix (`s3://bucket/prefix`): its log files are listed
-//! and catalogued by URL and read where they are, by the gateway's pool or by workers on
-//! AWS Lambda. Its catalog is `--catalog` (or one in memory, rebuilt from the listing).
+//! A lake may instead be a bucket prefix (`s3://bucket/prefix`), laid out the same way:
+//! its log files are listed and catalogued by URL and read where they are, by the
+//! gateway's pool or by workers on AWS Lambda, and ingest uploads segments to
+//! `s3://bucket/prefix/.sketchlake/segments/`. Its catalog is `--catalog` (SQLite or
+//! PostgreSQL), or, for a lake only read, one in memory rebuilt from the listing; segments
+//! can only be written with a catalog that outlives the process, which is what lists them.
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use workers::{ScanOptions, detect_format, index_path};
+use workers::{INDEX_SUFFIX, ScanOptions, Segment, Source, detect_format, index_path};
 
 use crate::catalog::{Catalog, CatalogError, Entry, Kind, State};
 
@@ -39,10 +42,12 @@ pub enum LakeError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not an absolute file path")]
     NotAFilePath(String),
-    #[error("{0}: {1} is not possible on a bucket lake yet, only on a local folder")]
-    NotAFolder(String, &'static str),
+    #[error(
+        "{0}: segments written to a bucket are listed only by the catalog, and this one would be lost on exit: name one with --catalog (a SQLite file or PostgreSQL)"
+    )]
+    CatalogInMemory(String),
     #[error("{url}: {message}")]
-    Bucket { url: String, message: String },
+    Store { url: String, message: String },
     #[error("no tenant {0:?} with a folder of its own (sketchlake tenant set … --folder)")]
     NoTenant(String),
     #[error("tenant {tenant}'s folder {} overlaps tenant {other}'s", path.display())]
@@ -128,7 +133,7 @@ impl Lake {
             .ok()
             .filter(|u| u.scheme() == "s3" && u.host_str().is_some_and(|h| !h.is_empty()));
         if parsed.is_none() {
-            return Err(LakeError::Bucket {
+            return Err(LakeError::Store {
                 url: url.to_string(),
                 message: "not an s3://bucket/prefix URL".to_string(),
             });
@@ -160,19 +165,44 @@ impl Lake {
         })
     }
 
-    /// The lake's local folder, for work only done on one (`what`, in the error).
-    pub fn folder(&self, what: &'static str) -> Result<&Path, LakeError> {
-        match &self.root {
-            Root::Folder(path) => Ok(path),
-            Root::Bucket(url) => Err(LakeError::NotAFolder(url.clone(), what)),
-        }
+    /// Where the lake keeps its segments: a local folder, or a bucket folder's URL.
+    fn segments_home(&self) -> Result<Root, LakeError> {
+        Ok(match &self.root {
+            Root::Folder(root) => Root::Folder(root.join(MANAGED_DIR).join("segments")),
+            Root::Bucket(url) => {
+                if self.catalog.in_memory() {
+                    return Err(LakeError::CatalogInMemory(url.clone()));
+                }
+                Root::Bucket(format!("{url}/{MANAGED_DIR}/segments"))
+            }
+        })
     }
 
-    pub fn segments_dir(&self) -> Result<PathBuf, LakeError> {
-        Ok(self
-            .folder("writing segments")?
-            .join(MANAGED_DIR)
-            .join("segments"))
+    /// Fails unless new segments can be written into the lake (see `CatalogInMemory`).
+    pub fn check_writable(&self) -> Result<(), LakeError> {
+        self.segments_home().map(drop)
+    }
+
+    /// A local folder to write new segments in, for `Staging::publish` to put in the lake.
+    pub fn staging(&self) -> Result<Staging, LakeError> {
+        match self.segments_home()? {
+            Root::Folder(dir) => Ok(Staging {
+                dir,
+                bucket: None,
+                _temp: None,
+            }),
+            Root::Bucket(url) => {
+                let temp = tempfile::Builder::new()
+                    .prefix("sketchlake-staging-")
+                    .tempdir()
+                    .map_err(io_error(&std::env::temp_dir()))?;
+                Ok(Staging {
+                    dir: temp.path().to_path_buf(),
+                    bucket: Some(url),
+                    _temp: Some(temp),
+                })
+            }
+        }
     }
 
     /// How reports name a local file: relative to the lake's root when under it.
@@ -226,13 +256,17 @@ impl Lake {
     /// `sync` does for a folder; a new or changed object's format is read from its start.
     pub async fn sync_bucket(&self, options: &ScanOptions) -> Result<Synced, LakeError> {
         let Root::Bucket(root) = &self.root else {
-            return Err(LakeError::Bucket {
+            return Err(LakeError::Store {
                 url: self.root.to_string(),
                 message: "not a bucket lake".to_string(),
             });
         };
-        // Segments here are found by listing too: they are known like raw files.
-        let known = self.entries(&[Kind::Raw, Kind::Segment]).await?;
+        // Segments placed under the prefix (a `KEY` with its `KEY.idx`) are found by
+        // listing, like raw files; the lake's own, under its hidden folder, are not listed
+        // and so not synced: the catalog alone knows them.
+        let managed = format!("{root}/{MANAGED_DIR}/");
+        let mut known = self.entries(&[Kind::Raw, Kind::Segment]).await?;
+        known.retain(|uri, _| !uri.starts_with(&managed));
         let listed = crate::bucket::list_objects(root).await?;
         let (files, known) = {
             let (options, root) = (options.clone(), root.clone());
@@ -247,7 +281,7 @@ impl Lake {
                 Ok::<_, LakeError>((files, known))
             })
             .await
-            .map_err(|e| LakeError::Bucket {
+            .map_err(|e| LakeError::Store {
                 url: root,
                 message: e.to_string(),
             })??
@@ -273,7 +307,10 @@ impl Lake {
                     synced.added += 1;
                     register.push(fresh);
                 }
-                Some(old) if (old.bytes, old.modified_ms) == (fresh.bytes, fresh.modified_ms) => {}
+                // (A bucket object becomes a segment when its sidecar appears beside it.)
+                Some(old)
+                    if (old.bytes, old.modified_ms, old.kind)
+                        == (fresh.bytes, fresh.modified_ms, fresh.kind) => {}
                 Some(old) if old.state == State::Ingested => {
                     tracing::warn!(%file, "changed after it was ingested; its segments hold the earlier contents");
                 }
@@ -320,45 +357,148 @@ impl Lake {
                 keep.insert(e.uri);
             }
         }
-        let mut deleted = 0;
+        let mut doomed = Vec::new();
         let mut forget = Vec::new();
         for e in self.catalog.list(State::Retired).await? {
             if now.saturating_sub(e.modified_ms) < grace_ms {
                 keep.insert(e.uri);
                 continue;
             }
-            let path = path_of(&e.uri)?;
-            for file in [index_path(&path), path] {
-                match std::fs::remove_file(&file) {
-                    Ok(()) => deleted += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_error(&file)(e)),
-                }
-            }
+            let segment = source_of(&e.uri)?;
+            doomed.push(segment.suffixed(INDEX_SUFFIX));
+            doomed.push(segment);
             forget.push(e.uri);
         }
+        let mut deleted = delete(doomed).await?;
         self.catalog.remove(&forget).await?;
-        let dir = self.segments_dir()?;
-        if !dir.is_dir() {
-            return Ok(deleted);
-        }
-        for path in walk(&dir).map_err(io_error(&dir))? {
-            let segment = match path.to_str() {
-                Some(p) if p.ends_with(".idx") => PathBuf::from(&p[..p.len() - 4]),
-                Some(p) if p.ends_with(".part") => PathBuf::from(&p[..p.len() - 5]),
-                _ => path.clone(),
-            };
-            if keep.contains(&uri_of(&segment)?)
-                || now.saturating_sub(modified_ms(&path)) < grace_ms
-            {
+        // What is left in the segments folder that no catalog row names: written by an
+        // ingest or compaction that has not committed yet, or that crashed before it did.
+        let files = match self.segments_home()? {
+            Root::Folder(dir) => {
+                let at = dir.clone();
+                blocking(&at, move || {
+                    if !dir.is_dir() {
+                        return Ok(Vec::new());
+                    }
+                    walk(&dir)
+                        .map_err(io_error(&dir))?
+                        .into_iter()
+                        .map(|path| {
+                            let uri = uri_of(&path)?;
+                            Ok((uri, modified_ms(&path)))
+                        })
+                        .collect()
+                })
+                .await?
+            }
+            Root::Bucket(url) => crate::bucket::list_all(&url)
+                .await?
+                .into_iter()
+                .map(|(url, meta)| (url, meta.last_modified.timestamp_millis()))
+                .collect(),
+        };
+        let mut orphans = Vec::new();
+        for (uri, modified) in files {
+            let segment = [INDEX_SUFFIX, ".part"]
+                .iter()
+                .find_map(|suffix| uri.strip_suffix(suffix))
+                .unwrap_or(&uri);
+            if keep.contains(segment) || now.saturating_sub(modified) < grace_ms {
                 continue;
             }
-            tracing::info!(file = %path.display(), "deleting a segment file the catalog does not list");
-            std::fs::remove_file(&path).map_err(io_error(&path))?;
-            deleted += 1;
+            tracing::info!(file = %uri, "deleting a segment file the catalog does not list");
+            orphans.push(source_of(&uri)?);
         }
+        deleted += delete(orphans).await?;
         Ok(deleted)
     }
+}
+
+/// Where new segments are written before the catalog lists them: the lake's own segments
+/// folder, or, for a bucket lake, a temporary local folder they are uploaded from (each
+/// segment is at most `SEGMENT_BYTES` uncompressed).
+pub struct Staging {
+    pub dir: PathBuf,
+    /// The bucket folder segments are uploaded to (`s3://…/.sketchlake/segments`).
+    bucket: Option<String>,
+    /// Removes the local folder, and whatever a failed upload left in it, when dropped.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Staging {
+    /// Puts a segment written under `dir` (from a source in `format`) where the lake keeps
+    /// it, and returns its catalog entry. Blocking: a bucket lake's segment is uploaded,
+    /// sidecar too, before any catalog row names it.
+    pub fn publish(
+        &self,
+        segment: &Segment,
+        format: &str,
+        source: Option<&str>,
+    ) -> Result<Entry, LakeError> {
+        let local = [segment.path.clone(), index_path(&segment.path)];
+        let uri = match &self.bucket {
+            None => uri_of(&segment.path)?,
+            Some(folder) => {
+                let name = segment
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| LakeError::NotAFilePath(segment.path.display().to_string()))?;
+                let url = format!("{folder}/{name}");
+                let object = source_of(&url)?;
+                for (from, to) in local
+                    .iter()
+                    .zip([object.clone(), object.suffixed(INDEX_SUFFIX)])
+                {
+                    to.upload(from).map_err(|e| LakeError::Store {
+                        url: url.clone(),
+                        message: format!("upload failed: {e}"),
+                    })?;
+                    // Staging holds one segment at a time, not a whole source's worth.
+                    std::fs::remove_file(from).map_err(io_error(from))?;
+                }
+                url
+            }
+        };
+        Ok(Entry {
+            index_uri: Some(format!("{uri}{INDEX_SUFFIX}")),
+            uri,
+            kind: Kind::Segment,
+            format: format.to_string(),
+            time: segment.time,
+            time_fields: segment.time_fields.join(","),
+            rows: Some(segment.rows),
+            bytes: segment.bytes,
+            source: source.map(str::to_string),
+            modified_ms: now_ms(),
+            state: State::Active,
+        })
+    }
+}
+
+/// The file or object a catalog uri names.
+pub fn source_of(uri: &str) -> Result<Source, LakeError> {
+    workers::stores().source(uri).map_err(|e| LakeError::Store {
+        url: uri.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Deletes `files` (those already gone too) on a blocking thread; returns how many.
+async fn delete(files: Vec<Source>) -> Result<u64, LakeError> {
+    if files.is_empty() {
+        return Ok(0);
+    }
+    blocking(Path::new(MANAGED_DIR), move || {
+        for file in &files {
+            file.delete().map_err(|e| LakeError::Store {
+                url: format!("{file:?}"),
+                message: format!("delete failed: {e}"),
+            })?;
+        }
+        Ok(files.len() as u64)
+    })
+    .await
 }
 
 /// Where a lake keeps its SQLite catalog by default.
@@ -424,11 +564,11 @@ fn describe(
     Ok(entry)
 }
 
-/// The format `options` names, or else the one `path`'s first bytes show.
-pub fn format_name(path: &Path, options: &ScanOptions) -> io::Result<String> {
+/// The format `options` names, or else the one `file`'s first bytes show. Blocking.
+pub fn format_name(file: impl Into<Source>, options: &ScanOptions) -> io::Result<String> {
     match options.format {
         Some(format) => Ok(format.to_string()),
-        None => detect_format(path).map(|f| f.to_string()),
+        None => detect_format(file).map(|f| f.to_string()),
     }
 }
 

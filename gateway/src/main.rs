@@ -111,9 +111,10 @@ enum Command {
     /// sources are left as they are; formats not converted yet are registered as they are.
     /// Safe to interrupt: a rerun continues where it stopped.
     Ingest {
-        /// The lake to ingest into.
+        /// The lake to ingest into: a folder, or a bucket prefix (`s3://bucket/prefix`,
+        /// with --catalog).
         #[arg(long, visible_alias = "out")]
-        data: PathBuf,
+        data: String,
         #[command(flatten)]
         catalog: CatalogArg,
         #[command(flatten)]
@@ -122,14 +123,16 @@ enum Command {
         /// lake's catalog as that tenant's.
         #[arg(long, default_value = DEFAULT_TENANT)]
         tenant: String,
-        /// A log file, or a folder of them (searched recursively).
-        source: PathBuf,
+        /// A log file, a folder of them (searched recursively), or a bucket prefix
+        /// (`s3://bucket/prefix`: every object under it).
+        source: String,
     },
     /// Copy a lake's small segments into large ones, then delete files the catalog no
     /// longer reads (after a grace period for running queries). Safe to interrupt.
     Compact {
+        /// The lake: a folder, or a bucket prefix (with --catalog).
         #[arg(long)]
-        data: PathBuf,
+        data: String,
         #[command(flatten)]
         catalog: CatalogArg,
         /// Compact this tenant's segments.
@@ -228,7 +231,8 @@ enum ExecutorKind {
 #[derive(clap::Args)]
 struct CatalogArg {
     /// The catalog database: `postgres://…` to share one between gateways, or
-    /// `sqlite://…`. Default: SQLite in the lake's `.sketchlake` folder.
+    /// `sqlite://…`. Default: SQLite in the lake's `.sketchlake` folder; for a bucket
+    /// lake, one in memory, rebuilt from the listing (enough to read it, not to ingest).
     #[arg(long = "catalog")]
     url: Option<String>,
 }
@@ -296,6 +300,9 @@ async fn main() -> Result<()> {
             }
             let options = input.options();
             let lake = open_data(&data, catalog.url.as_deref(), false).await?;
+            if watch.is_some() {
+                lake.check_writable()?;
+            }
             let synced = sync_data(&lake, &data, &options).await?;
             tracing::info!(lake = %lake.root, added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
             let tenants = open_tenant_lakes(&lake, &options).await?;
@@ -366,10 +373,12 @@ async fn main() -> Result<()> {
             tenant,
             source,
         } => {
-            anyhow::ensure!(source.exists(), "{} does not exist", source.display());
-            std::fs::create_dir_all(&data)
-                .with_context(|| format!("cannot create {}", data.display()))?;
+            anyhow::ensure!(
+                workers::is_object_url(&source) || Path::new(&source).exists(),
+                "{source} does not exist"
+            );
             let lake = open_for_tenant(&data, &catalog, &tenant).await?;
+            lake.check_writable()?;
             let started = std::time::Instant::now();
             let report = gateway::ingest::ingest(&lake, &source, &input.options())
                 .await
@@ -475,10 +484,15 @@ async fn sync_data(lake: &Lake, data: &str, options: &ScanOptions) -> Result<Syn
     })
 }
 
-/// The lake at `data` (its catalog), or, for another tenant, that tenant's folder with its
-/// share of the same catalog.
-async fn open_for_tenant(data: &Path, catalog: &CatalogArg, tenant: &str) -> Result<Lake> {
-    let lake = Lake::open(data, catalog.url.as_deref()).await?;
+/// The lake at `data` (a folder, made when missing, or a bucket prefix) with its catalog,
+/// or, for another tenant, that tenant's folder with its share of the same catalog.
+async fn open_for_tenant(data: &str, catalog: &CatalogArg, tenant: &str) -> Result<Lake> {
+    let lake = if workers::is_object_url(data) {
+        Lake::open_bucket(data, catalog.url.as_deref()).await?
+    } else {
+        std::fs::create_dir_all(data).with_context(|| format!("cannot create {data}"))?;
+        Lake::open(Path::new(data), catalog.url.as_deref()).await?
+    };
     if tenant == DEFAULT_TENANT {
         return Ok(lake);
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use workers::ScanOptions;
+use workers::{ScanOptions, Source};
 
 use crate::compact::compact;
 use crate::ingest::{Report, ingest_one};
@@ -77,7 +77,8 @@ async fn step(
             continue;
         }
         let mut report = Report::default();
-        ingest_one(lake, path, options, &mut report).await?;
+        let file = Source::File(path.clone());
+        ingest_one(lake, raw_entry(path)?, file, options, &mut report).await?;
         if report.segments > 0 || !report.kept.is_empty() || !report.failed.is_empty() {
             tracing::info!(
                 file = %path.display(),

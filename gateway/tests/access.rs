@@ -77,7 +77,7 @@ async fn rig() -> Rig {
     }
     // globex's data is ingested into segments (in its own folder), acme's read in place.
     let globex = tenant_lake(&lake, "globex").await.unwrap();
-    let report = gateway::ingest::ingest(&globex, dirs[2].path(), &options)
+    let report = gateway::ingest::ingest(&globex, &dirs[2].path().display().to_string(), &options)
         .await
         .unwrap();
     assert!(report.segments > 0 && report.rows == events["globex"]);

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gateway::catalog::{Kind, State};
-use gateway::lake::{Lake, path_of};
+use gateway::lake::{Lake, MANAGED_DIR, path_of};
 use workers::read_index;
 
 const EXACT: &str = "| stats count, sum(bytes), min(bytes), max(packets)";
@@ -132,7 +132,7 @@ async fn killed_ingest_and_compaction_lose_nothing_and_show_nothing_half_written
     // What the kills left behind (unfinished `.part` files, segments written but never
     // registered) and the retired segments are swept; the lake still answers the same.
     opened.sweep(Duration::ZERO).await.unwrap();
-    let mut left: Vec<String> = std::fs::read_dir(opened.segments_dir().unwrap())
+    let mut left: Vec<String> = std::fs::read_dir(lake.join(MANAGED_DIR).join("segments"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();

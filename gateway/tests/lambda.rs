@@ -17,9 +17,13 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use gateway::api::{self, QueryResponse};
 use gateway::auth::Access;
+use gateway::bucket::list_all;
 use gateway::catalog::DEFAULT_TENANT;
+use gateway::catalog::State;
+use gateway::compact::compact;
 use gateway::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
-use gateway::lake::Lake;
+use gateway::ingest::ingest;
+use gateway::lake::{Lake, LakeError, Synced};
 use gateway::run::{Ask, Engine};
 use workers::{Ingested, ScanOptions, ingest_file};
 
@@ -93,19 +97,7 @@ impl Drop for Workers {
 /// (`raw/`), the third ingested into segments with their index sidecars (`segments/`).
 /// Returns its URL.
 async fn seeded_bucket(rig: &Rig) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let bucket = format!(
-        "lake-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let created = reqwest::Client::new()
-        .put(format!("{}/{bucket}", rig.s3))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "{created:?}");
-    let root = format!("s3://{bucket}/lake");
+    let root = format!("s3://{}/lake", new_bucket(rig).await);
     let upload_root = root.clone();
     tokio::task::spawn_blocking(move || {
         let logs = common::real("cowrie-honeypot");
@@ -140,6 +132,23 @@ async fn seeded_bucket(rig: &Rig) -> String {
     .await
     .unwrap();
     root
+}
+
+/// A new, empty bucket's name.
+async fn new_bucket(rig: &Rig) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let bucket = format!(
+        "lake-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", rig.s3))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    bucket
 }
 
 fn sorted_files(dir: &Path) -> Vec<PathBuf> {
@@ -246,6 +255,24 @@ fn cut(v: &serde_json::Value) -> String {
     v.to_string().chars().take(600).collect()
 }
 
+/// The Cowrie logs read where they are on disk, by the local pool.
+async fn cowrie_on_disk() -> Arc<Engine> {
+    let folder = common::real("cowrie-honeypot");
+    let lake = Lake::open_for_reading(&folder, None).await.unwrap();
+    lake.sync(&folder, &ScanOptions::default()).await.unwrap();
+    served(lake, Arc::new(LocalPool::new(2)))
+}
+
+/// `got` holds the events and groups the files on disk answer `q` with.
+async fn assert_as_on_disk(got: &QueryResponse, on_disk: &Arc<Engine>, q: &str) {
+    let disk = answer(on_disk, q).await;
+    assert_eq!(got.result.matched, disk.result.matched, "{q}");
+    let groups = |r: &QueryResponse| serde_json::to_value(&r.result.groups).unwrap();
+    if let Err(at) = same(&groups(got), &groups(&disk), "groups".into()) {
+        panic!("{q}: the groups differ from the files on disk at {at}");
+    }
+}
+
 const QUERIES: &[&str] = &[
     "| stats count(), dc(src_ip) by eventid",
     "eventid:cowrie.login.failed | top 5 username",
@@ -262,13 +289,7 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
     let _workers = Workers::start(&rig, "worker", 4);
     let local = engine(&root, Arc::new(LocalPool::new(2))).await;
     let remote = engine(&root, lambda(&rig, "worker", |_| {}).await).await;
-    let folder = common::real("cowrie-honeypot");
-    let on_disk = Lake::open_for_reading(&folder, None).await.unwrap();
-    on_disk
-        .sync(&folder, &ScanOptions::default())
-        .await
-        .unwrap();
-    let on_disk = served(on_disk, Arc::new(LocalPool::new(2)));
+    let on_disk = cowrie_on_disk().await;
     for q in QUERIES {
         let expected = answer(&local, q).await;
         assert!(expected.result.matched > 0, "{q}: nothing matched");
@@ -277,12 +298,7 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
         let got = answer(&remote, q).await;
         assert_same(&got, &expected, q);
         // The same events as the files on disk, a third of them read from segments.
-        let disk = answer(&on_disk, q).await;
-        assert_eq!(got.result.matched, disk.result.matched, "{q}");
-        let groups = |r: &QueryResponse| serde_json::to_value(&r.result.groups).unwrap();
-        if let Err(at) = same(&groups(&got), &groups(&disk), "groups".into()) {
-            panic!("{q}: the groups differ from the files on disk at {at}");
-        }
+        assert_as_on_disk(&got, &on_disk, q).await;
     }
     let all = answer(&remote, "| stats count()").await;
     assert!(all.result.stats.pages > 0, "segments were read by page");
@@ -296,6 +312,127 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
     assert_eq!((status.retried, status.failed), (0, 0));
     // Small batches: more than one invocation per query.
     assert!(status.started > QUERIES.len() as u64 * 2, "{status:?}");
+}
+
+/// Ingest and compaction on a bucket lake with a catalog of its own: segments are uploaded
+/// under the lake's hidden folder, listed by the catalog alone; the sources ingested (half
+/// of them objects already in the bucket) are not read again; queries through the pool and
+/// through Lambda answer as the files on disk do, before and after compaction; the sweep
+/// deletes what compaction retired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_and_compaction_write_segments_into_the_bucket() {
+    let Some(rig) = rig() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let options = ScanOptions::default();
+    let root = format!("s3://{}/lake", new_bucket(&rig).await);
+    let raw = format!("{root}/raw");
+    // Half the days were delivered to the bucket, as logs are; the rest are on this machine.
+    let (mut delivered, mut local) = (Vec::new(), Vec::new());
+    for (i, file) in sorted_files(&common::real("cowrie-honeypot"))
+        .into_iter()
+        .enumerate()
+    {
+        if i % 2 == 0 {
+            &mut delivered
+        } else {
+            &mut local
+        }
+        .push(file);
+    }
+    {
+        let (raw, delivered) = (raw.clone(), delivered.clone());
+        tokio::task::spawn_blocking(move || {
+            for file in &delivered {
+                let name = file.file_name().unwrap().to_string_lossy();
+                upload(&format!("{raw}/{name}"), file);
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    // A lake read with a catalog in memory could not list the segments it wrote.
+    let forgetful = Lake::open_bucket(&root, None).await.unwrap();
+    let refused = ingest(&forgetful, &raw, &options).await.unwrap_err();
+    assert!(
+        matches!(refused, LakeError::CatalogInMemory(_)),
+        "{refused}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("catalog.db").display()
+    );
+    let lake = Lake::open_bucket(&root, Some(&catalog)).await.unwrap();
+    let synced = lake.sync_bucket(&options).await.unwrap();
+    assert_eq!(synced.added, delivered.len() as u64);
+    let from_bucket = ingest(&lake, &raw, &options).await.unwrap();
+    let mut segments = from_bucket.segments;
+    assert_eq!(from_bucket.files, delivered.len() as u64);
+    for file in &local {
+        let report = ingest(&lake, &file.display().to_string(), &options)
+            .await
+            .unwrap();
+        assert!(report.failed.is_empty() && report.kept.is_empty());
+        segments += report.segments;
+    }
+    // Ingested sources are not read again, and the lake's own segments are not forgotten.
+    assert_eq!(lake.sync_bucket(&options).await.unwrap(), Synced::default());
+    let stored = list_all(&format!("{root}/.sketchlake/segments"))
+        .await
+        .unwrap();
+    assert_eq!(stored.len() as u64, 2 * segments, "segments and sidecars");
+    let active = lake.catalog.list(State::Active).await.unwrap();
+    assert!(active.iter().all(|e| e.uri.starts_with(&root)));
+    assert_eq!(active.len() as u64, segments);
+
+    let _workers = Workers::start(&rig, "worker", 4);
+    let reopened = || async {
+        let lake = Lake::open_bucket(&root, Some(&catalog)).await.unwrap();
+        lake.sync_bucket(&options).await.unwrap();
+        lake
+    };
+    let local_pool = served(reopened().await, Arc::new(LocalPool::new(2)));
+    let remote = served(reopened().await, lambda(&rig, "worker", |_| {}).await);
+    let on_disk = cowrie_on_disk().await;
+    let check = |when: &'static str| {
+        let (local_pool, remote, on_disk) = (&local_pool, &remote, &on_disk);
+        async move {
+            for q in QUERIES {
+                for engine in [local_pool, remote] {
+                    let got = answer(engine, q).await;
+                    let errors = &got.result.stats.errors;
+                    assert!(errors.is_empty(), "{when}: {q}: {errors:?}");
+                    assert_as_on_disk(&got, on_disk, q).await;
+                }
+            }
+        }
+    };
+    check("ingested").await;
+
+    let mut merged = 0;
+    loop {
+        let step = compact(&lake).await.unwrap();
+        if step.merged == 0 {
+            break;
+        }
+        merged += step.merged;
+    }
+    assert_eq!(merged, segments, "every small segment was compacted");
+    check("compacted").await;
+    let deleted = lake.sweep(Duration::ZERO).await.unwrap();
+    assert_eq!(deleted, 2 * segments);
+    let active = lake.catalog.list(State::Active).await.unwrap();
+    let stored = list_all(&format!("{root}/.sketchlake/segments"))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        2 * active.len(),
+        "only the compacted segments are left"
+    );
+    check("swept").await;
 }
 
 /// A Lambda API in front of the emulator that refuses the first `refusals` invocations

@@ -6,7 +6,7 @@
 //! Free text has no fields to index and stays as it is.
 
 use std::io::{self, BufRead};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use shared_sketch::recycle;
 
@@ -17,6 +17,7 @@ use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
 use crate::scan::{Rows, ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
+use crate::source::Source;
 
 /// Uncompressed bytes at which a segment is closed and the next begun.
 pub const SEGMENT_BYTES: u64 = 256 << 20;
@@ -36,14 +37,14 @@ pub enum Ingested {
     Raw(Format),
 }
 
-/// Writes the events of `path` into segments at `segment_path(0)`, `segment_path(1)`, …
-/// (one per `SEGMENT_BYTES`).
+/// Writes the events of `source` (a local file or an object) into segments at
+/// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`).
 pub fn ingest_file(
-    path: &Path,
+    source: impl Into<Source>,
     options: &ScanOptions,
     segment_path: impl FnMut(u32) -> PathBuf,
 ) -> io::Result<Ingested> {
-    let mut text = open_text(&path.into())?;
+    let mut text = open_text(&source.into())?;
     let format = options.format_of(&mut text)?;
     if format == Format::Text {
         return Ok(Ingested::Raw(format));
@@ -157,7 +158,7 @@ fn convert_rows<F: FnMut(u32) -> PathBuf>(
 /// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`): many small segments
 /// become few large ones. Their time was read from `time_fields`, as it will be again.
 pub fn compact_segments(
-    segments: &[PathBuf],
+    segments: &[Source],
     time_fields: Vec<String>,
     segment_path: impl FnMut(u32) -> PathBuf,
 ) -> io::Result<Vec<Segment>> {
@@ -168,8 +169,8 @@ pub fn compact_segments(
         malformed: 0,
         segment_path,
     };
-    for path in segments {
-        let mut lines = LineReader::new(open_text(&path.into())?);
+    for segment in segments {
+        let mut lines = LineReader::new(open_text(segment)?);
         while let Some(line) = lines.next_line()? {
             match line {
                 Line::Text(text) => out.add(text)?,

@@ -16,8 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use url::Url;
@@ -172,6 +174,14 @@ impl Source {
         }
     }
 
+    /// Copies the local file `from` into this file or object.
+    pub fn upload(&self, from: &Path) -> io::Result<()> {
+        match self {
+            Source::File(path) => std::fs::copy(from, path).map(drop),
+            Source::Object(object) => object.upload(from),
+        }
+    }
+
     /// Deletes the file; one already gone is not an error.
     pub fn delete(&self) -> io::Result<()> {
         let outcome = match self {
@@ -193,6 +203,30 @@ impl Object {
                 io::Error::new(io::ErrorKind::NotFound, format!("{}: not found", self.url))
             }
             e => io::Error::other(format!("{}: {e}", self.url)),
+        })
+    }
+
+    /// Streams the local file `from` into the object, in parts when large, so a segment of
+    /// any size uploads in bounded memory.
+    fn upload(&self, from: &Path) -> io::Result<()> {
+        let mut file = std::fs::File::open(from)?;
+        let mut writer = BufWriter::new(self.store.clone(), self.path.clone());
+        let copied = self.runtime.block_on(async {
+            let mut buf = vec![0; 1 << 20];
+            loop {
+                // A blocking read inside block_on: this is a blocking thread already.
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                writer.write_all(&buf[..n]).await?;
+            }
+            writer.shutdown().await
+        });
+        copied.map_err(|e| {
+            // Discards the parts already sent; should that fail too, S3 expires them.
+            let _ = self.runtime.block_on(writer.abort());
+            io::Error::new(e.kind(), format!("{}: {e}", self.url))
         })
     }
 
