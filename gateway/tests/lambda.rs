@@ -435,6 +435,49 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
     check("swept").await;
 }
 
+/// A file larger than the uploader's buffer goes up as a multipart upload (a large
+/// segment's way to the bucket) and reads back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_uploads_in_parts_and_reads_back_the_same() {
+    let Some(rig) = rig() else { return };
+    let bucket = format!("s3://{}", new_bucket(&rig).await);
+    let object = workers::stores()
+        .source(&format!("{bucket}/large.bin"))
+        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("large.bin");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let bytes: Vec<u8> = (0..24 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(&file, &bytes).unwrap();
+        object.upload(&file).unwrap();
+        assert!(
+            object.read_all(32 << 20).unwrap() == bytes,
+            "read back differs"
+        );
+    })
+    .await
+    .unwrap();
+    // S3 tags an object put in parts `"<hash>-<parts>"`.
+    let stored = list_all(&bucket).await.unwrap();
+    let tag = stored[0].1.e_tag.clone().unwrap_or_default();
+    let parts = tag
+        .trim_matches('"')
+        .rsplit_once('-')
+        .map(|(_, n)| n.parse::<u32>());
+    assert!(
+        matches!(parts, Some(Ok(n)) if n > 1),
+        "{tag}: not put in parts"
+    );
+}
+
 /// A Lambda API in front of the emulator that refuses the first `refusals` invocations
 /// as Lambda does when over its concurrency (429, `TooManyRequestsException`) and passes
 /// the rest through. Returns its address.
