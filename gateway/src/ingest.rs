@@ -53,6 +53,13 @@ pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<
                 file,
             ));
         }
+        if files.is_empty() {
+            // As a local path that does not exist: most likely a mistyped prefix.
+            return Err(LakeError::Store {
+                url: source.to_string(),
+                message: "no objects to ingest there".to_string(),
+            });
+        }
         files
     } else {
         let path = std::path::absolute(source).map_err(io_error(Path::new(source)))?;
@@ -61,12 +68,6 @@ pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<
             .map(|path| Ok((raw_entry(&path)?, Source::File(path))))
             .collect::<Result<_, LakeError>>()?
     };
-    if files.is_empty() {
-        return Err(LakeError::Store {
-            url: source.to_string(),
-            message: "no files to ingest".to_string(),
-        });
-    }
     for (entry, file) in files {
         ingest_one(lake, entry, file, options, &mut report).await?;
     }
