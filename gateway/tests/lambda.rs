@@ -318,7 +318,7 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
 /// under the lake's hidden folder, listed by the catalog alone; the sources ingested (half
 /// of them objects already in the bucket) are not read again; queries through the pool and
 /// through Lambda answer as the files on disk do, before and after compaction; the sweep
-/// deletes what compaction retired.
+/// deletes what compaction retired and what a killed ingest left unregistered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_and_compaction_write_segments_into_the_bucket() {
     let Some(rig) = rig() else { return };
@@ -420,9 +420,16 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
         merged += step.merged;
     }
     assert_eq!(merged, segments, "every small segment was compacted");
+    // What an ingest killed before its catalog commit leaves: a segment no row names,
+    // never read, swept with the retired ones.
+    let stray = format!("{root}/.sketchlake/segments/killed.0.ndjson.gz");
+    let copy = local[0].clone();
+    tokio::task::spawn_blocking(move || upload(&stray, &copy))
+        .await
+        .unwrap();
     check("compacted").await;
     let deleted = lake.sweep(Duration::ZERO).await.unwrap();
-    assert_eq!(deleted, 2 * segments);
+    assert_eq!(deleted, 2 * segments + 1);
     let active = lake.catalog.list(State::Active).await.unwrap();
     let stored = list_all(&format!("{root}/.sketchlake/segments"))
         .await
