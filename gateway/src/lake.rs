@@ -26,6 +26,9 @@ use workers::{INDEX_SUFFIX, ScanOptions, Segment, Source, detect_format, index_p
 
 use crate::catalog::{Catalog, CatalogError, Entry, Kind, State};
 
+/// Objects a bucket sync describes at once (each new one is a GET of its start).
+const DESCRIBE_AT_ONCE: usize = 16;
+
 /// The lake's own folder: the catalog and the segments.
 pub const MANAGED_DIR: &str = ".sketchlake";
 
@@ -268,24 +271,35 @@ impl Lake {
         let mut known = self.entries(&[Kind::Raw, Kind::Segment]).await?;
         known.retain(|uri, _| !uri.starts_with(&managed));
         let listed = crate::bucket::list_objects(root).await?;
-        let (files, known) = {
-            let (options, root) = (options.clone(), root.clone());
-            tokio::task::spawn_blocking(move || {
-                let files = listed
-                    .into_iter()
-                    .map(|entry| {
-                        let entry = crate::bucket::describe(entry, &options, &known)?;
-                        Ok((entry.uri.clone(), entry))
-                    })
-                    .collect::<Result<Vec<_>, LakeError>>()?;
-                Ok::<_, LakeError>((files, known))
+        // A new object is described by a GET of its start: many at once, so a first sync
+        // of a large bucket takes round trips in parallel, not one after another.
+        let mut shares: Vec<Vec<crate::bucket::Listed>> =
+            (0..DESCRIBE_AT_ONCE).map(|_| Vec::new()).collect();
+        for (i, object) in listed.into_iter().enumerate() {
+            shares[i % DESCRIBE_AT_ONCE].push(object);
+        }
+        let known = std::sync::Arc::new(known);
+        let described: Vec<_> = shares
+            .into_iter()
+            .filter(|share| !share.is_empty())
+            .map(|share| {
+                let (options, known) = (options.clone(), known.clone());
+                blocking(Path::new(root), move || {
+                    share
+                        .into_iter()
+                        .map(|object| {
+                            let entry = crate::bucket::describe(object, &options, &known)?;
+                            Ok((entry.uri.clone(), entry))
+                        })
+                        .collect::<Result<Vec<_>, LakeError>>()
+                })
             })
-            .await
-            .map_err(|e| LakeError::Store {
-                url: root,
-                message: e.to_string(),
-            })??
-        };
+            .collect();
+        let mut files = Vec::new();
+        for share in futures_util::future::join_all(described).await {
+            files.extend(share?);
+        }
+        let known = std::sync::Arc::unwrap_or_clone(known);
         self.apply(root, files, known).await
     }
 

@@ -442,6 +442,45 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
     check("swept").await;
 }
 
+/// Formats are read from an object's first bytes, an empty object's too (it has no first
+/// byte for a ranged read to start at).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formats_are_read_from_the_start_of_objects_empty_ones_too() {
+    let Some(rig) = rig() else { return };
+    let root = format!("s3://{}/lake", new_bucket(&rig).await);
+    let logs = sorted_files(&common::real("cowrie-honeypot"));
+    let (gz, empty) = (
+        format!("{root}/cowrie.json.gz"),
+        format!("{root}/empty.log"),
+    );
+    {
+        let (gz, empty) = (gz.clone(), empty.clone());
+        tokio::task::spawn_blocking(move || {
+            upload(&gz, &logs[0]);
+            workers::stores()
+                .source(&empty)
+                .unwrap()
+                .write(Vec::new())
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    }
+    let lake = Lake::open_bucket(&root, None).await.unwrap();
+    let synced = lake.sync_bucket(&ScanOptions::default()).await.unwrap();
+    assert_eq!(synced.added, 2);
+    let formats: BTreeMap<String, String> = lake
+        .catalog
+        .list(State::Active)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.uri, e.format))
+        .collect();
+    assert_eq!(formats[&gz], "ndjson");
+    assert_eq!(formats[&empty], "text");
+}
+
 /// A file larger than the uploader's buffer goes up as a multipart upload (a large
 /// segment's way to the bucket) and reads back byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,23 +128,35 @@ impl ScanOptions {
     }
 }
 
+/// How much of a file's start format detection reads: one ranged GET of an object, and
+/// plenty of lines either way.
+const HEAD_BYTES: u64 = 256 * 1024;
+
 /// The format `scan_file` would read `source` as (gzip is looked through).
 pub fn detect_format(source: impl Into<Source>) -> io::Result<Format> {
-    Ok(Format::detect(open_text(&source.into())?.fill_buf()?))
+    let head = source.into().open_head(HEAD_BYTES)?;
+    Ok(Format::detect(text_of(head)?.fill_buf()?))
 }
 
 /// At most `limit` bytes from the start of a file's text (gzip is looked through).
 pub fn read_head(source: impl Into<Source>, limit: usize) -> io::Result<Vec<u8>> {
+    let start = source.into().open_head(HEAD_BYTES.max(limit as u64))?;
     let mut head = Vec::with_capacity(limit.min(READ_BUFFER));
-    open_text(&source.into())?
-        .take(limit as u64)
-        .read_to_end(&mut head)?;
-    Ok(head)
+    match text_of(start)?.take(limit as u64).read_to_end(&mut head) {
+        // A gzip'd start cut off where the range ended: what was inflated is the head.
+        Err(e) if e.kind() != io::ErrorKind::UnexpectedEof => Err(e),
+        _ => Ok(head),
+    }
 }
 
 /// The text of a file, plain or gzip (any number of members).
 pub(crate) fn open_text(source: &Source) -> io::Result<Box<dyn BufRead + Send>> {
-    let mut reader = BufReader::with_capacity(READ_BUFFER, source.open()?.0);
+    text_of(source.open()?.0)
+}
+
+/// The text of `raw`, plain or gzip (any number of members).
+fn text_of(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, raw);
     if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(
             READ_BUFFER,

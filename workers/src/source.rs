@@ -125,6 +125,20 @@ impl Source {
         }
     }
 
+    /// The start of the file, at least `limit` bytes of it when it has that many: of an
+    /// object, only those are asked for (a ranged GET).
+    pub fn open_head(&self, limit: u64) -> io::Result<Box<dyn Read + Send>> {
+        let Source::Object(object) = self else {
+            return Ok(self.open()?.0);
+        };
+        match object.block_on(object.store.get_range(&object.path, 0..limit)) {
+            Ok(bytes) => Ok(Box::new(io::Cursor::new(bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
+            // An empty object has no first byte to start a range at (S3 answers 416).
+            Err(_) => Ok(self.open()?.0),
+        }
+    }
+
     /// `range` of the file into `buf` (replacing what it held).
     pub fn read_range(&self, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<()> {
         buf.clear();
