@@ -408,6 +408,7 @@ async fn main() -> Result<()> {
             tenant,
         } => {
             let lake = open_for_tenant(&data, &catalog, &tenant).await?;
+            lake.check_writable()?;
             let mut total = Compacted::default();
             loop {
                 let step = compact(&lake).await?;
