@@ -429,8 +429,8 @@ impl Lake {
 }
 
 /// Where new segments are written before the catalog lists them: the lake's own segments
-/// folder, or, for a bucket lake, a temporary local folder they are uploaded from (each
-/// segment is at most `SEGMENT_BYTES` uncompressed).
+/// folder, or, for a bucket lake, a temporary local folder they are uploaded from (it
+/// holds one source's, or one compaction step's, segments at most).
 pub struct Staging {
     pub dir: PathBuf,
     /// The bucket folder segments are uploaded to (`s3://…/.sketchlake/segments`).
@@ -468,7 +468,7 @@ impl Staging {
                         url: url.clone(),
                         message: format!("upload failed: {e}"),
                     })?;
-                    // Staging holds one segment at a time, not a whole source's worth.
+                    // Uploaded: no longer needed here.
                     std::fs::remove_file(from).map_err(io_error(from))?;
                 }
                 url
