@@ -238,7 +238,8 @@ impl Object {
             writer.shutdown().await
         });
         copied.map_err(|e| {
-            // Discards the parts already sent; should that fail too, S3 expires them.
+            // Discards the parts already sent. Should that fail too, they stay until a
+            // bucket lifecycle rule (AbortIncompleteMultipartUpload) clears them.
             let _ = self.runtime.block_on(writer.abort());
             io::Error::new(e.kind(), format!("{}: {e}", self.url))
         })
