@@ -19,6 +19,14 @@ pub struct Listed {
     pub segment: bool,
 }
 
+impl Listed {
+    /// Its catalog entry as a raw file of `format`.
+    pub fn raw_entry(self, format: String) -> Entry {
+        let modified_ms = self.meta.last_modified.timestamp_millis();
+        Entry::raw(self.url, format, self.meta.size, modified_ms)
+    }
+}
+
 /// Every object under `root` (`s3://bucket/prefix`), with its URL, in no set order.
 pub async fn list_all(root: &str) -> Result<Vec<(String, ObjectMeta)>, LakeError> {
     let error = |message: String| LakeError::Store {
@@ -144,5 +152,5 @@ pub fn describe(
                 .to_string(),
         },
     };
-    Ok(Entry::raw(listed.url, format, bytes, modified_ms))
+    Ok(listed.raw_entry(format))
 }

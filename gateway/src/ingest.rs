@@ -4,9 +4,10 @@
 //! its segments — never both, never neither — and a rerun picks up where it stopped.
 //! Formats ingest does not convert are registered and read where they are.
 
+use std::io;
 use std::path::Path;
 
-use workers::{Ingested, ScanOptions, Source, ingest_file};
+use workers::{Format, Ingested, ScanOptions, Segment, Source, ingest_file};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::bucket::list_objects;
@@ -47,11 +48,7 @@ pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<
                 continue;
             }
             let file = source_of(&listed.url)?;
-            let modified_ms = listed.meta.last_modified.timestamp_millis();
-            files.push((
-                Entry::raw(listed.url, String::new(), listed.meta.size, modified_ms),
-                file,
-            ));
+            files.push((listed.raw_entry(String::new()), file));
         }
         if files.is_empty() {
             // As a local path that does not exist: most likely a mistyped prefix.
@@ -99,54 +96,47 @@ pub async fn ingest_one(
         let prefix = segment_prefix(&file, &entry.uri);
         blocking(Path::new(&entry.uri), move || {
             let dir = &staging.dir;
-            match ingest_file(&file, &options, |n| {
+            let ingested = ingest_file(&file, &options, |n| {
                 dir.join(format!("{prefix}.{n}.ndjson.gz"))
-            }) {
+            });
+            Ok(match ingested {
                 Ok(Ingested::Segments {
                     format,
                     segments,
                     malformed,
-                }) => {
-                    let added = segments
+                }) => Copied::Segments {
+                    added: segments
                         .iter()
                         .map(|s| staging.publish(s, format.name(), Some(&uri)))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(Ok((
-                        Ingested::Segments {
-                            format,
-                            segments,
-                            malformed,
-                        },
-                        added,
-                    )))
-                }
-                Ok(raw) => Ok(Ok((raw, Vec::new()))),
-                // The format, for reading it where it is instead.
-                Err(e) => Ok(Err((
-                    e,
-                    format_name(&file, &options).unwrap_or_else(|_| "unknown".to_string()),
-                ))),
-            }
+                        .collect::<Result<_, _>>()?,
+                    format,
+                    segments,
+                    malformed,
+                },
+                Ok(Ingested::Raw(format)) => Copied::Raw(format),
+                Err(error) => Copied::Unreadable {
+                    error,
+                    format: format_name(&file, &options).unwrap_or_else(|_| "unknown".to_string()),
+                },
+            })
         })
         .await?
     };
     match copied {
-        Err((e, format)) => {
+        Copied::Unreadable { error, format } => {
             // Unreadable part-way (a truncated gzip, say): read it where it is instead,
             // where each query reads what it can and reports the rest. Nothing is lost.
-            tracing::warn!(file = %name, error = %e, "cannot copy into segments; registered as it is");
+            tracing::warn!(file = %name, %error, "cannot copy into segments; registered as it is");
             entry.format = format;
             lake.catalog.register(&[entry]).await?;
-            report.failed.push((name, e.to_string()));
+            report.failed.push((name, error.to_string()));
         }
-        Ok((
-            Ingested::Segments {
-                format,
-                segments,
-                malformed,
-            },
+        Copied::Segments {
+            format,
+            segments,
             added,
-        )) => {
+            malformed,
+        } => {
             report.malformed += malformed;
             for segment in &segments {
                 report.segments += 1;
@@ -157,13 +147,28 @@ pub async fn ingest_one(
             entry.format = format.to_string();
             lake.catalog.swap(&[entry], State::Ingested, &added).await?;
         }
-        Ok((Ingested::Raw(format), _)) => {
+        Copied::Raw(format) => {
             entry.format = format.to_string();
             lake.catalog.register(&[entry]).await?;
             report.kept.push((name, format.to_string()));
         }
     }
     Ok(())
+}
+
+/// What became of one source, on the blocking thread that copied it.
+enum Copied {
+    /// Segments written and put in the lake, with their catalog entries.
+    Segments {
+        format: Format,
+        segments: Vec<Segment>,
+        added: Vec<Entry>,
+        malformed: u64,
+    },
+    /// Free text, which ingest does not convert.
+    Raw(Format),
+    /// Unreadable part-way; to be read where it is, as `format`.
+    Unreadable { error: io::Error, format: String },
 }
 
 /// `<file name>.<hash of its uri>`: readable, and distinct for same-named sources in

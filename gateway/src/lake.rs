@@ -449,7 +449,6 @@ impl Staging {
         format: &str,
         source: Option<&str>,
     ) -> Result<Entry, LakeError> {
-        let local = [segment.path.clone(), index_path(&segment.path)];
         let uri = match &self.bucket {
             None => uri_of(&segment.path)?,
             Some(folder) => {
@@ -460,6 +459,7 @@ impl Staging {
                     .ok_or_else(|| LakeError::NotAFilePath(segment.path.display().to_string()))?;
                 let url = format!("{folder}/{name}");
                 let object = source_of(&url)?;
+                let local = [segment.path.clone(), index_path(&segment.path)];
                 for (from, to) in local
                     .iter()
                     .zip([object.clone(), object.suffixed(INDEX_SUFFIX)])

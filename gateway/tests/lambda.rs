@@ -162,11 +162,7 @@ fn sorted_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Writes a local file to `url` through the same object store client the scans use.
 fn upload(url: &str, file: &Path) {
-    workers::stores()
-        .source(url)
-        .unwrap()
-        .write(std::fs::read(file).unwrap())
-        .unwrap();
+    workers::stores().source(url).unwrap().upload(file).unwrap();
 }
 
 async fn engine(root: &str, executor: Arc<dyn Executor>) -> Arc<Engine> {
