@@ -20,7 +20,7 @@ use crate::array::{ArrayReader, Element};
 use crate::columns::{Csv, VpcFlow, Zeek};
 use crate::format::{Format, event_time};
 use crate::gzip;
-use crate::json::JsonReader;
+use crate::json::{JsonBlock, JsonReader};
 use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
 use crate::source::Source;
@@ -257,7 +257,8 @@ impl<'q> Scan<'q> {
         }
     }
 
-    /// The events of `reader`, its lines numbered from `first_line`.
+    /// The events of `reader`, its lines numbered from `first_line`. NDJSON lines are
+    /// parsed a block at a time (`JsonBlock`); a read error still keeps every line before it.
     pub(crate) fn lines<R: BufRead>(
         &mut self,
         reader: R,
@@ -267,8 +268,14 @@ impl<'q> Scan<'q> {
     ) -> io::Result<()> {
         let mut lines = LineReader::new(reader);
         let mut rows = Rows::new(format);
+        let mut block = matches!(rows, Rows::Ndjson(_)).then(JsonBlock::default);
         let mut number = first_line.saturating_sub(1);
-        while let Some(line) = lines.next_line()? {
+        let outcome = loop {
+            let line = match lines.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            };
             number += 1;
             let text = match line {
                 Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
@@ -278,12 +285,18 @@ impl<'q> Scan<'q> {
                     continue;
                 }
             };
-            if rows.header(text, plan) {
-                continue;
+            if let Some(block) = &mut block {
+                if !self.skip(text) && block.push(number, text) {
+                    self.block(block, plan);
+                }
+            } else if !rows.header(text, plan) {
+                self.take(number, text, plan, |values| rows.row(text, plan, values));
             }
-            self.take(number, text, plan, |values| rows.row(text, plan, values));
+        };
+        if let Some(block) = &mut block {
+            self.block(block, plan);
         }
-        Ok(())
+        outcome
     }
 
     fn elements<R: BufRead>(&mut self, mut reader: ArrayReader<R>, plan: &Plan) -> io::Result<()> {
@@ -311,18 +324,51 @@ impl<'q> Scan<'q> {
         plan: &Plan,
         read: impl FnOnce(&mut Values<'a>) -> Result<(), ()>,
     ) {
-        if self.cannot_match(text) {
-            // Counted as read, unparsed: a malformed line among these is not noticed.
-            self.stats().records += 1;
+        if self.skip(text) {
             return;
         }
+        let mut values = self.values(plan);
+        let read = read(&mut values);
+        self.evaluate(number, text, plan, &values, read.is_ok());
+        self.spare = recycle(values);
+    }
+
+    /// Reads and evaluates the events of a full (or last) block, and empties it.
+    fn block(&mut self, block: &mut JsonBlock, plan: &Plan) {
+        block.parse();
+        for i in 0..block.len() {
+            let mut values = self.values(plan);
+            let (number, text, read) = block.read(i, plan, &mut values);
+            self.evaluate(number, text, plan, &values, read.is_ok());
+            self.spare = recycle(values);
+        }
+        block.clear();
+    }
+
+    /// The values buffer for the next event, emptied (taken back by `recycle`).
+    fn values<'a>(&mut self, plan: &Plan) -> Values<'a> {
         let mut values = recycle(std::mem::take(&mut self.spare));
         values.resize(plan.slots(), None);
-        match read(&mut values) {
-            Ok(()) => self.event(number, text, plan, &values),
-            Err(()) => self.stats().malformed += 1,
+        values
+    }
+
+    /// Evaluates an event that was read, or counts it malformed.
+    fn evaluate(&mut self, number: u64, text: &[u8], plan: &Plan, values: &Values<'_>, ok: bool) {
+        if ok {
+            self.event(number, text, plan, values);
+        } else {
+            self.stats().malformed += 1;
         }
-        self.spare = recycle(values);
+    }
+
+    /// Counts as read, unparsed, an event that cannot match: a malformed line among these
+    /// is not noticed.
+    fn skip(&mut self, text: &[u8]) -> bool {
+        let skip = self.cannot_match(text);
+        if skip {
+            self.stats().records += 1;
+        }
+        skip
     }
 
     /// The text holds none of the needles every match contains: no need to parse it.
