@@ -175,8 +175,8 @@ impl BlockLines {
         let base = (first.as_ptr() as usize).wrapping_sub(2);
         elements.len() == 2 * self.spans.len() + 1
             && self.spans.iter().enumerate().all(|(k, (_, span))| {
-                sentinel(k + 1)
-                    .is_some_and(|s| s.len() == 1 && s.as_ptr() as usize == base + span.end + 2)
+                let written = base.wrapping_add(span.end + 2);
+                sentinel(k + 1).is_some_and(|s| s.len() == 1 && s.as_ptr() as usize == written)
             })
     }
 }
