@@ -22,6 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::{StreamExt, TryStreamExt};
 use workers::{INDEX_SUFFIX, ScanOptions, Segment, Source, detect_format, index_path};
 
 use crate::catalog::{Catalog, CatalogError, Entry, Kind, State};
@@ -273,32 +274,18 @@ impl Lake {
         let listed = crate::bucket::list_objects(root).await?;
         // A new object is described by a GET of its start: many at once, so a first sync
         // of a large bucket takes round trips in parallel, not one after another.
-        let mut shares: Vec<Vec<crate::bucket::Listed>> =
-            (0..DESCRIBE_AT_ONCE).map(|_| Vec::new()).collect();
-        for (i, object) in listed.into_iter().enumerate() {
-            shares[i % DESCRIBE_AT_ONCE].push(object);
-        }
         let known = std::sync::Arc::new(known);
-        let described: Vec<_> = shares
-            .into_iter()
-            .filter(|share| !share.is_empty())
-            .map(|share| {
+        let files: Vec<(String, Entry)> = futures_util::stream::iter(listed)
+            .map(|object| {
                 let (options, known) = (options.clone(), known.clone());
                 blocking(Path::new(root), move || {
-                    share
-                        .into_iter()
-                        .map(|object| {
-                            let entry = crate::bucket::describe(object, &options, &known)?;
-                            Ok((entry.uri.clone(), entry))
-                        })
-                        .collect::<Result<Vec<_>, LakeError>>()
+                    let entry = crate::bucket::describe(object, &options, &known)?;
+                    Ok((entry.uri.clone(), entry))
                 })
             })
-            .collect();
-        let mut files = Vec::new();
-        for share in futures_util::future::join_all(described).await {
-            files.extend(share?);
-        }
+            .buffered(DESCRIBE_AT_ONCE)
+            .try_collect()
+            .await?;
         let known = std::sync::Arc::unwrap_or_clone(known);
         self.apply(root, files, known).await
     }

@@ -327,38 +327,36 @@ impl<'q> Scan<'q> {
         if self.skip(text) {
             return;
         }
-        let mut values = self.values(plan);
-        let read = read(&mut values);
-        self.evaluate(number, text, plan, &values, read.is_ok());
-        self.spare = recycle(values);
+        self.evaluate(plan, |values| (number, text, read(values).is_ok()));
     }
 
     /// Reads and evaluates the events of a full (or last) block, and empties it.
     fn block(&mut self, block: &mut JsonBlock, plan: &Plan) {
         block.parse();
         for i in 0..block.len() {
-            let mut values = self.values(plan);
-            let (number, text, read) = block.read(i, plan, &mut values);
-            self.evaluate(number, text, plan, &values, read.is_ok());
-            self.spare = recycle(values);
+            let block = &mut *block;
+            self.evaluate(plan, move |values| {
+                let (number, text, read) = block.read(i, plan, values);
+                (number, text, read.is_ok())
+            });
         }
         block.clear();
     }
 
-    /// The values buffer for the next event, emptied (taken back by `recycle`).
-    fn values<'a>(&mut self, plan: &Plan) -> Values<'a> {
+    /// Reads one event into the values buffer kept from the last (its number, its text,
+    /// whether it was readable) and evaluates it, or counts it malformed.
+    fn evaluate<'a>(
+        &mut self,
+        plan: &Plan,
+        read: impl FnOnce(&mut Values<'a>) -> (u64, &'a [u8], bool),
+    ) {
         let mut values = recycle(std::mem::take(&mut self.spare));
         values.resize(plan.slots(), None);
-        values
-    }
-
-    /// Evaluates an event that was read, or counts it malformed.
-    fn evaluate(&mut self, number: u64, text: &[u8], plan: &Plan, values: &Values<'_>, ok: bool) {
-        if ok {
-            self.event(number, text, plan, values);
-        } else {
-            self.stats().malformed += 1;
+        match read(&mut values) {
+            (number, text, true) => self.event(number, text, plan, &values),
+            (_, _, false) => self.stats().malformed += 1,
         }
+        self.spare = recycle(values);
     }
 
     /// Counts as read, unparsed, an event that cannot match: a malformed line among these
