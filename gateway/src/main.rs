@@ -49,7 +49,7 @@ enum Command {
         /// Address to listen on (port 0 picks a free port; the URL is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// The built frontend (trunk's dist folder).
+        /// The built frontend (the `dist` folder `cargo xtask` builds).
         #[arg(long, default_value = "dist")]
         ui: PathBuf,
         /// Serve without API keys: every caller is an admin of the default tenant. Only

@@ -1,6 +1,6 @@
 //! The local AWS rig for the Lambda + S3 tests: an S3 server (moto) and the Lambda Invoke
 //! API (cargo-lambda's emulator), on loopback, stopped when dropped. Both come from PyPI
-//! into a venv under ~/.cache/sketchlake/rig, made once. The tests start the `worker`
+//! into a venv in the cache (`rig/venv`), made once. The tests start the `worker`
 //! processes themselves (how many, for which function, and when is what they test).
 
 use std::path::PathBuf;
@@ -30,14 +30,18 @@ pub struct LambdaRig {
     pub lambda: String,
 }
 
+/// Makes the rig's venv (once; the bootstrap calls this) and returns its `bin`.
+pub fn install() -> Result<PathBuf> {
+    python_venv(
+        &crate::tools::cache_dir()?.join("rig/venv"),
+        PACKAGES,
+        NO_DEPS_PACKAGES,
+    )
+}
+
 impl LambdaRig {
     pub fn start() -> Result<LambdaRig> {
-        let home = std::env::var_os("HOME").context("HOME is not set")?;
-        let bin = python_venv(
-            &PathBuf::from(home).join(".cache/sketchlake/rig/venv"),
-            PACKAGES,
-            NO_DEPS_PACKAGES,
-        )?;
+        let bin = install()?;
         let dir = std::env::temp_dir().join(format!("sketchlake-rig-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("src"))?;

@@ -75,7 +75,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     let listen = flag(args, "--listen")?.unwrap_or_else(|| "127.0.0.1:8080".into());
     let data = PathBuf::from(flag(args, "--data")?.unwrap_or_else(|| "data".into()));
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
-    frontend::build(&tools, root)?;
+    frontend::build(&tools, root, false)?;
     tools
         .cargo()
         .args(["build", "--release", "-p", "gateway"])
@@ -141,7 +141,7 @@ const SCAN_BENCH_RECORDS: u64 = 4_000_000;
 const SCAN_BENCH_PACKAGES: &[&str] = &["duckdb==2.0.0", "chdb==4.4.0"];
 
 /// sketchlake vs DuckDB vs ClickHouse (chdb) on the same demo data. The data and the
-/// Python venv are made once under ~/.cache/sketchlake/bench and reused.
+/// Python venv are made once in the cache's `bench` folder and reused.
 fn bench_scan(root: &Path) -> Result<()> {
     anyhow::ensure!(
         Path::new("/usr/bin/time").is_file(),
@@ -153,8 +153,7 @@ fn bench_scan(root: &Path) -> Result<()> {
         .args(["build", "--release", "-p", "gateway"])
         .run()?;
     let bin = tools.target_dir.join("release/sketchlake");
-    let home = std::env::var_os("HOME").context("HOME is not set")?;
-    let cache = PathBuf::from(home).join(".cache/sketchlake/bench");
+    let cache = tools::cache_dir()?.join("bench");
     std::fs::create_dir_all(&cache)?;
 
     let data = cache.join(format!("vpc-{SCAN_BENCH_RECORDS}"));
@@ -189,8 +188,7 @@ fn bench_scan(root: &Path) -> Result<()> {
 }
 
 /// A query over >= 200 segments in S3 through the Lambda executor, with 8 and 32 worker
-/// processes on the local rig. The demo data and its segments are made once under
-/// ~/.cache/sketchlake/bench and reused.
+/// processes on the local rig. The demo data and its segments are made once in the cache's `bench` folder and reused.
 fn bench_lambda(root: &Path) -> Result<()> {
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
     tools
@@ -209,8 +207,7 @@ fn bench_lambda(root: &Path) -> Result<()> {
         tools.target_dir.join("release/sketchlake"),
         tools.target_dir.join("release/worker"),
     );
-    let home = std::env::var_os("HOME").context("HOME is not set")?;
-    let cache = PathBuf::from(home).join(".cache/sketchlake/bench");
+    let cache = tools::cache_dir()?.join("bench");
     // Nine days of hourly files: 216 files, one segment each. The catalog names files by
     // absolute path, so the lake is ingested where it stays; a rerun of an interrupted
     // ingest carries on, and the stamp says it finished.
@@ -246,6 +243,13 @@ fn bench_lambda(root: &Path) -> Result<()> {
         .run()
 }
 
+/// The one test build: `cargo test` of the whole workspace, whose binaries
+/// (`target/debug/sketchlake` and `worker`) the Lambda and end-to-end tests start too. Any
+/// other feature set or profile would compile the dependency tree again.
+fn test_build(tools: &Toolchain) -> Cmd {
+    tools.linted(tools.cargo()).args(["test", "--workspace"])
+}
+
 /// A named test step.
 type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
 
@@ -264,51 +268,36 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
             Box::new(|| tools.cargo().args(["fmt", "--all", "--check"]).run()),
         ),
         (
+            // clippy lints our crates while the test build compiles them (see
+            // `Toolchain::linted`): the dependencies are compiled once, for the tests.
             "clippy (native)",
-            Box::new(|| {
-                tools
-                    .cargo()
-                    .args([
-                        "clippy",
-                        "--workspace",
-                        "--exclude",
-                        "frontend",
-                        "--all-targets",
-                        "--",
-                        "-D",
-                        "warnings",
-                    ])
-                    .run()
-            }),
+            Box::new(|| test_build(&tools).args(["--all-targets", "--no-run"]).run()),
         ),
         (
+            // Likewise on wasm32: shared-sketch's test build (the wasm tests') and the
+            // frontend's release build (the page's).
             "clippy (wasm32)",
             Box::new(|| {
                 tools
-                    .wasm_cargo()
+                    .linted(tools.wasm_cargo())
                     .args([
-                        "clippy",
-                        "-p",
-                        "frontend",
+                        "test",
                         "-p",
                         "shared-sketch",
-                        "--all-targets",
+                        "--target",
+                        tools::WASM_TARGET,
                     ])
-                    .args(["--target", tools::WASM_TARGET, "--", "-D", "warnings"])
-                    .run()
+                    .args(["--all-targets", "--no-run"])
+                    .run()?;
+                frontend::cargo_build(&tools, true)
             }),
         ),
         (
             "native tests",
             Box::new(|| {
-                // The Lambda tests start `worker` processes of their own.
-                tools
-                    .cargo()
-                    .args(["build", "-p", "workers", "--bin", "worker"])
-                    .run()?;
-                tools
-                    .cargo()
-                    .args(["test", "--workspace"])
+                // The Lambda tests start `worker` processes of their own: the binary this
+                // same build makes for the workers' integration tests.
+                test_build(&tools)
                     .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
                     .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
                     .envs(rig.env())
@@ -326,16 +315,18 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
         ),
         (
             "wasm tests in headless Chromium",
-            Box::new(|| tools.browser_test("wasm")?.run()),
+            Box::new(|| tools.linted(tools.browser_test("wasm")?).run()),
         ),
-        ("frontend build", Box::new(|| frontend::build(&tools, root))),
+        (
+            "frontend build",
+            Box::new(|| frontend::build(&tools, root, true)),
+        ),
         (
             "end-to-end in headless Chromium",
             Box::new(|| {
-                tools
-                    .cargo()
-                    .args(["build", "-p", "gateway", "-p", "workers", "--bins"])
-                    .run()?;
+                // The gateway and worker binaries of the native tests' build (a no-op after
+                // them): one build of every dependency serves all the tests.
+                test_build(&tools).arg("--no-run").run()?;
                 let artifacts = root.join("e2e/artifacts");
                 std::fs::create_dir_all(&artifacts)?;
                 let mut suites: Vec<PathBuf> = std::fs::read_dir(root.join("e2e"))?

@@ -13,14 +13,16 @@ use crate::cmd::Cmd;
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// 0.22 needs rustc ≥ 1.96.1.
-const TRUNK_VERSION: &str = "0.21.14";
 /// Ships a working wasm-opt; Debian 12's binaryen 108 produces wasm that fails at start-up.
 const BINARYEN_VERSION: &str = "123.0.0";
-/// Release builds of tools without fat LTO: minutes instead of tens of minutes on 2 cores.
-const FAST_INSTALL_ENV: [(&str, &str); 2] = [
+/// wasm-bindgen-cli is built once per machine, and it spends a second or two on a build: no
+/// LTO, many codegen units and opt-level 1 build it in a fraction of its release time
+/// (decision 0013).
+const FAST_INSTALL_ENV: [(&str, &str); 4] = [
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
     ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +46,7 @@ pub struct Toolchain {
     pub target_dir: PathBuf,
     tools_dir: PathBuf,
     wasm: WasmRust,
-    /// PATH with our tools first: trunk picks wasm-bindgen and wasm-opt from it.
+    /// PATH with our tools first.
     path: OsString,
 }
 
@@ -71,21 +73,29 @@ impl Toolchain {
         if !command_works("npm", &["--version"]) {
             apt.install(&["nodejs", "npm"])?;
         }
-        if needs == Needs::Everything
-            && !(Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists())
-        {
-            apt.install(&["chromium", "chromium-driver"])?;
-        }
-        if needs == Needs::Everything && crate::postgres::server_bin().is_none() {
-            // The catalog tests run against a real PostgreSQL server too.
-            apt.install(&["postgresql"])?;
-        }
-        ensure_trunk(&tools_dir)?;
-        ensure_wasm_bindgen(&tools_dir, &lock_version(root, "wasm-bindgen")?)?;
-        ensure_wasm_opt(&tools_dir)?;
-        if needs == Needs::Everything {
-            ensure_e2e_packages(root)?;
-        }
+        // What the tests need from Debian, PyPI and npm is fetched and unpacked while
+        // wasm-bindgen-cli compiles: one waits on the network and the disk, the other on
+        // the cores.
+        std::thread::scope(|scope| -> Result<()> {
+            let packages = (needs == Needs::Everything).then(|| {
+                scope.spawn(move || -> Result<std::time::Duration> {
+                    let t = std::time::Instant::now();
+                    test_packages(&mut apt, root)?;
+                    Ok(t.elapsed())
+                })
+            });
+            let t = std::time::Instant::now();
+            ensure_wasm_bindgen(&tools_dir, &lock_version(root, "wasm-bindgen")?)?;
+            ensure_wasm_opt(&tools_dir)?;
+            println!("==> bootstrap: build tools ready in {:.1?}", t.elapsed());
+            if let Some(packages) = packages {
+                let took = packages
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("installing the test packages panicked"))??;
+                println!("==> bootstrap: test packages ready in {took:.1?}");
+            }
+            Ok(())
+        })?;
         println!(
             "==> bootstrap done in {:.1?} (wasm32 via {wasm:?})",
             started.elapsed()
@@ -103,6 +113,18 @@ impl Toolchain {
         Cmd::new("cargo")
             .env("CARGO_TARGET_DIR", &self.target_dir)
             .env("PATH", &self.path)
+    }
+
+    /// `cmd` (a cargo build) with clippy linting the workspace's own crates as it compiles
+    /// them, warnings denied: what `cargo clippy` does, in a build instead of a check. The
+    /// dependencies, which clippy never lints, are then the build's own: a separate
+    /// `cargo clippy` compiled all of them a second time, in check mode (decision 0013).
+    /// `CLIPPY_ARGS` is cargo-clippy's way of passing `-- -D warnings` to the driver.
+    pub fn linted(&self, cmd: Cmd) -> Cmd {
+        cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        )
     }
 
     /// cargo for wasm32 builds, with the Debian fallback's environment when in use. That
@@ -130,16 +152,29 @@ impl Toolchain {
             .env("TMPDIR", &tmp))
     }
 
-    pub fn trunk(&self) -> Cmd {
-        self.with_wasm_env(Cmd::new(self.tools_dir.join("bin/trunk")))
+    /// Where wasm32 builds go (the Debian fallback's std differs: a folder of its own).
+    pub fn wasm_target_dir(&self) -> PathBuf {
+        match self.wasm {
+            WasmRust::Rustup => self.target_dir.clone(),
+            WasmRust::DebianWeb => self.target_dir.join("debian-web"),
+        }
+    }
+
+    pub fn wasm_bindgen(&self) -> Cmd {
+        Cmd::new(self.tools_dir.join("bin/wasm-bindgen"))
+    }
+
+    pub fn wasm_opt(&self) -> Cmd {
+        Cmd::new(self.tools_dir.join("npm/node_modules/.bin/wasm-opt"))
     }
 
     fn with_wasm_env(&self, cmd: Cmd) -> Cmd {
-        let cmd = cmd.env("PATH", &self.path);
+        let cmd = cmd
+            .env("PATH", &self.path)
+            .env("CARGO_TARGET_DIR", self.wasm_target_dir());
         match self.wasm {
-            WasmRust::Rustup => cmd.env("CARGO_TARGET_DIR", &self.target_dir),
+            WasmRust::Rustup => cmd,
             WasmRust::DebianWeb => cmd
-                .env("CARGO_TARGET_DIR", self.target_dir.join("debian-web"))
                 .env("RUSTUP_TOOLCHAIN", "debian-web")
                 .env("RUSTC_BOOTSTRAP", "1")
                 .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
@@ -148,7 +183,9 @@ impl Toolchain {
     }
 }
 
-fn cache_dir() -> Result<PathBuf> {
+/// Everything the project keeps between runs: tools, build output, the rig's and the
+/// benches' venvs and data. `SKETCHLAKE_CACHE` moves it (an empty folder is a cold start).
+pub fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SKETCHLAKE_CACHE") {
         return Ok(PathBuf::from(dir));
     }
@@ -216,6 +253,19 @@ impl Apt {
     }
 }
 
+/// Chromium and chromedriver, PostgreSQL (the catalog tests run against a real server
+/// too), the Lambda rig's venv and the end-to-end tests' npm packages.
+fn test_packages(apt: &mut Apt, root: &Path) -> Result<()> {
+    if !(Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()) {
+        apt.install(&["chromium", "chromium-driver"])?;
+    }
+    if crate::postgres::server_bin().is_none() {
+        apt.install(&["postgresql"])?;
+    }
+    crate::lambda_rig::install()?;
+    ensure_e2e_packages(root)
+}
+
 fn ensure_wasm_rust(apt: &mut Apt) -> Result<WasmRust> {
     let installed = Cmd::new("rustup")
         .args(["target", "list", "--installed"])
@@ -248,27 +298,6 @@ fn ensure_wasm_rust(apt: &mut Apt) -> Result<WasmRust> {
         .args(["toolchain", "link", "debian-web", "/usr"])
         .run()?;
     Ok(WasmRust::DebianWeb)
-}
-
-fn ensure_trunk(tools: &Path) -> Result<()> {
-    let want = format!("trunk {TRUNK_VERSION}");
-    if version_of(&tools.join("bin/trunk")).as_deref() == Some(want.as_str()) {
-        return Ok(());
-    }
-    println!("==> installing {want} (one-time, several minutes)");
-    Cmd::new("cargo")
-        .args([
-            "install",
-            "--locked",
-            "trunk",
-            "--version",
-            &format!("={TRUNK_VERSION}"),
-            "--root",
-        ])
-        .arg(tools)
-        .env(FAST_INSTALL_ENV[0].0, FAST_INSTALL_ENV[0].1)
-        .env(FAST_INSTALL_ENV[1].0, FAST_INSTALL_ENV[1].1)
-        .run()
 }
 
 /// wasm-bindgen-cli must equal the `wasm-bindgen` crate in Cargo.lock. Its published lock
@@ -335,8 +364,7 @@ fn ensure_wasm_bindgen(tools: &Path, version: &str) -> Result<()> {
         .arg(&build)
         .arg("--root")
         .arg(tools)
-        .env(FAST_INSTALL_ENV[0].0, FAST_INSTALL_ENV[0].1)
-        .env(FAST_INSTALL_ENV[1].0, FAST_INSTALL_ENV[1].1)
+        .envs(FAST_INSTALL_ENV)
         .run()
 }
 
