@@ -188,7 +188,8 @@ fn bench_scan(root: &Path) -> Result<()> {
 }
 
 /// A query over >= 200 segments in S3 through the Lambda executor, with 8 and 32 worker
-/// processes on the local rig. The demo data and its segments are made once in the cache's `bench` folder and reused.
+/// processes on the local rig. The demo data and its segments are made once in the cache's
+/// `bench` folder and reused.
 fn bench_lambda(root: &Path) -> Result<()> {
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
     tools
