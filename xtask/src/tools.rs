@@ -110,7 +110,7 @@ impl Toolchain {
 
     /// Plain native cargo.
     pub fn cargo(&self) -> Cmd {
-        Cmd::new("cargo")
+        cargo_cmd()
             .env("CARGO_TARGET_DIR", &self.target_dir)
             .env("PATH", &self.path)
     }
@@ -131,7 +131,7 @@ impl Toolchain {
     /// environment is only ever set on these commands: in `.cargo/config.toml` it would
     /// break native builds.
     pub fn wasm_cargo(&self) -> Cmd {
-        self.with_wasm_env(Cmd::new("cargo"))
+        self.with_wasm_env(cargo_cmd())
     }
 
     /// `cargo test` of one shared-sketch test target in headless Chromium through
@@ -185,6 +185,17 @@ impl Toolchain {
 
 /// Everything the project keeps between runs: tools, build output, the rig's and the
 /// benches' venvs and data. `SKETCHLAKE_CACHE` moves it (an empty folder is a cold start).
+/// cargo. In CI (`CI` set) without incremental compilation: every clone there is new, so
+/// its incremental caches would be written and never read (decision 0013).
+fn cargo_cmd() -> Cmd {
+    let cargo = Cmd::new("cargo");
+    if std::env::var_os("CI").is_some() {
+        cargo.env("CARGO_INCREMENTAL", "0")
+    } else {
+        cargo
+    }
+}
+
 pub fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SKETCHLAKE_CACHE") {
         return Ok(PathBuf::from(dir));
