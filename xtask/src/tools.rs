@@ -183,8 +183,6 @@ impl Toolchain {
     }
 }
 
-/// Everything the project keeps between runs: tools, build output, the rig's and the
-/// benches' venvs and data. `SKETCHLAKE_CACHE` moves it (an empty folder is a cold start).
 /// cargo. In CI (`CI` set) without incremental compilation: every clone there is new, so
 /// its incremental caches would be written and never read (decision 0013).
 fn cargo_cmd() -> Cmd {
@@ -196,6 +194,8 @@ fn cargo_cmd() -> Cmd {
     }
 }
 
+/// Everything the project keeps between runs: tools, build output, the rig's and the
+/// benches' venvs and data. `SKETCHLAKE_CACHE` moves it (an empty folder is a cold start).
 pub fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("SKETCHLAKE_CACHE") {
         return Ok(PathBuf::from(dir));
