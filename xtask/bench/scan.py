@@ -2,7 +2,8 @@
 gzip NDJSON VPC flow logs, same machine, same run. Each engine answers each query three
 times; the best wall time counts. Answers are cross-checked, exact ones against the
 others and estimates against exact answers computed in the same run, so a fast wrong
-answer fails the bench instead of winning it. Run by xtask inside a venv it creates (pinned versions).
+answer fails the bench instead of winning it. Run by xtask inside a venv it creates
+(pinned versions).
 """
 
 import argparse
@@ -187,9 +188,11 @@ def check(q, ours, duck, ch, exact_dc, exact_p99):
         assert dc["lower"] <= exact_dc <= dc["upper"], (dc, exact_dc)
         p99 = ours["aggs"][1]["value"]
         # The sketch's bound is relative to the value at the rank; 1e-9 for float rounding.
-        assert abs(p99["value"] - exact_p99) <= p99["relative_error"] * exact_p99 * (1 + 1e-9), (p99, exact_p99)
+        bound = p99["relative_error"] * exact_p99 * (1 + 1e-9)
+        assert abs(p99["value"] - exact_p99) <= bound, (p99, exact_p99)
     else:
         assert ours["matched"] == duck[0][0] == ch[0][0], (ours["matched"], duck, ch)
+
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::tools::{Toolchain, WASM_TARGET};
+use crate::tools::{Toolchain, WASM_TARGET, linted};
 
 /// Where `frontend/index.html` wants the asset links.
 const ASSETS_MARKER: &str =
@@ -17,15 +17,11 @@ const ASSETS_MARKER: &str =
 /// The page's wasm, linted by clippy as it compiles when `lint` (the tests' build; a lint
 /// there must not stop `cargo xtask run`).
 pub fn cargo_build(tools: &Toolchain, lint: bool) -> Result<()> {
-    let cargo = if lint {
-        tools.linted(tools.wasm_cargo())
-    } else {
-        tools.wasm_cargo()
-    };
-    cargo
+    let cargo = tools
+        .wasm_cargo()
         .args(["build", "-p", "frontend", "--bin", "frontend"])
-        .args(["--target", WASM_TARGET, "--profile", "wasm-release"])
-        .run()
+        .args(["--target", WASM_TARGET, "--profile", "wasm-release"]);
+    if lint { linted(cargo) } else { cargo }.run()
 }
 
 pub fn build(tools: &Toolchain, root: &Path, lint: bool) -> Result<()> {

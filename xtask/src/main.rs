@@ -248,7 +248,7 @@ fn bench_lambda(root: &Path) -> Result<()> {
 /// (`target/debug/sketchlake` and `worker`) the Lambda and end-to-end tests start too. Any
 /// other feature set or profile would compile the dependency tree again.
 fn test_build(tools: &Toolchain) -> Cmd {
-    tools.linted(tools.cargo()).args(["test", "--workspace"])
+    tools::linted(tools.cargo()).args(["test", "--workspace"])
 }
 
 /// A named test step.
@@ -270,7 +270,7 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
         ),
         (
             // clippy lints our crates while the test build compiles them (see
-            // `Toolchain::linted`): the dependencies are compiled once, for the tests.
+            // `tools::linted`): the dependencies are compiled once, for the tests.
             "clippy (native)",
             Box::new(|| test_build(&tools).args(["--all-targets", "--no-run"]).run()),
         ),
@@ -279,8 +279,7 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
             // frontend's release build (the page's).
             "clippy (wasm32)",
             Box::new(|| {
-                tools
-                    .linted(tools.wasm_cargo())
+                tools::linted(tools.wasm_cargo())
                     .args([
                         "test",
                         "-p",
@@ -316,7 +315,7 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
         ),
         (
             "wasm tests in headless Chromium",
-            Box::new(|| tools.linted(tools.browser_test("wasm")?).run()),
+            Box::new(|| tools::linted(tools.browser_test("wasm")?).run()),
         ),
         (
             "frontend build",

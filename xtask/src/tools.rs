@@ -115,18 +115,6 @@ impl Toolchain {
             .env("PATH", &self.path)
     }
 
-    /// `cmd` (a cargo build) with clippy linting the workspace's own crates as it compiles
-    /// them, warnings denied: what `cargo clippy` does, in a build instead of a check. The
-    /// dependencies, which clippy never lints, are then the build's own: a separate
-    /// `cargo clippy` compiled all of them a second time, in check mode (decision 0013).
-    /// `CLIPPY_ARGS` is cargo-clippy's way of passing `-- -D warnings` to the driver.
-    pub fn linted(&self, cmd: Cmd) -> Cmd {
-        cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
-            "CLIPPY_ARGS",
-            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-        )
-    }
-
     /// cargo for wasm32 builds, with the Debian fallback's environment when in use. That
     /// environment is only ever set on these commands: in `.cargo/config.toml` it would
     /// break native builds.
@@ -181,6 +169,18 @@ impl Toolchain {
                 .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-ld-19"),
         }
     }
+}
+
+/// `cmd` (a cargo build) with clippy linting the workspace's own crates as it compiles
+/// them, warnings denied: what `cargo clippy` does, in a build instead of a check. The
+/// dependencies, which clippy never lints, are then the build's own: a separate
+/// `cargo clippy` compiled all of them a second time, in check mode (decision 0013).
+/// `CLIPPY_ARGS` is cargo-clippy's way of passing `-- -D warnings` to the driver.
+pub fn linted(cmd: Cmd) -> Cmd {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    )
 }
 
 /// cargo. In CI (`CI` set) without incremental compilation: every clone there is new, so
