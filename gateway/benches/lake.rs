@@ -13,12 +13,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway::catalog::{DEFAULT_TENANT, Entry, Kind, State};
 use gateway::demo::{self, DemoConfig};
-use gateway::executor::LocalPool;
-use gateway::lake::Lake;
-use gateway::planner::plan;
-use gateway::run::{Ask, DEFAULT_TIMEOUT, Engine, run_query};
+use gateway::engine::executor::LocalPool;
+use gateway::engine::planner::plan;
+use gateway::engine::{Ask, Engine, run_query};
+use lake::Lake;
+use lake::catalog::{DEFAULT_TENANT, Entry, Kind, State};
 use shared_sketch::{Frame, encode, encode_frame, parse};
 use tokio_util::sync::CancellationToken;
 use workers::ScanOptions;
@@ -99,7 +99,7 @@ async fn planning(backend: &str, url: Option<&str>) {
             let t = Instant::now();
             lake.catalog
                 .plan(query.time_range_if_absolute(), |f| {
-                    gateway::planner::scanned_time_fields(f, &options)
+                    gateway::engine::planner::scanned_time_fields(f, &options)
                 })
                 .await
                 .unwrap();
@@ -127,7 +127,7 @@ async fn streaming() {
     };
     let files = demo::generate(data.path(), &config).unwrap();
     let lake = Lake::open(lake_dir.path(), None).await.unwrap();
-    let report = gateway::ingest::ingest(
+    let report = lake::ingest::ingest(
         &lake,
         &data.path().display().to_string(),
         &ScanOptions::default(),
@@ -140,15 +140,7 @@ async fn streaming() {
         report.segments,
         report.rows
     );
-    let access = gateway::auth::Access::local(&lake.catalog).unwrap();
-    let engine = Arc::new(Engine {
-        lake: Arc::new(lake),
-        tenants: Default::default(),
-        access,
-        executor: Arc::new(LocalPool::with_cores()),
-        scan: Arc::new(ScanOptions::default()),
-        timeout: DEFAULT_TIMEOUT,
-    });
+    let engine = Arc::new(Engine::new(lake, Arc::new(LocalPool::with_cores())));
     println!(
         "| query | segments | partials | partial bytes | frames | frame bytes | bytes saved | wall |"
     );
@@ -161,12 +153,12 @@ async fn streaming() {
         // Every partial the workers produce, as the gateway would receive them.
         let mut query = parse(text).unwrap();
         query.resolve_time(0);
-        let planned = plan(&engine.lake, &query, &engine.scan).await.unwrap();
+        let planned = plan(engine.lake(), &query, engine.scan()).await.unwrap();
         let segments = planned.tasks.len();
         let mut partials =
             engine
-                .executor
-                .execute(Arc::new(query), engine.scan.clone(), planned.tasks);
+                .executor()
+                .execute(Arc::new(query), engine.scan().clone(), planned.tasks);
         let (mut count, mut partial_bytes) = (0u64, 0usize);
         while let Some(p) = partials.recv().await {
             count += 1;

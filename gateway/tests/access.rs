@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures_util::SinkExt;
-use gateway::auth::{Access, Role, new_key};
-use gateway::catalog::{Catalog, DEFAULT_TENANT, Tenant};
-use gateway::executor::LocalPool;
-use gateway::lake::Lake;
-use gateway::run::{DEFAULT_TIMEOUT, Engine};
-use gateway::tenants::{open_tenant_lakes, tenant_lake};
+use gateway::access::{Access, Role, new_key};
+use gateway::engine::Engine;
+use gateway::engine::executor::LocalPool;
+use lake::Lake;
+use lake::catalog::{Catalog, DEFAULT_TENANT, Tenant};
+use lake::tenants::{open_tenant_lakes, tenant_lake};
 use serde_json::{Value, json};
 use shared_sketch::{ClientMessage, Frame, Partial, encode};
 use tokio_tungstenite::tungstenite::Message;
@@ -77,24 +77,14 @@ async fn rig() -> Rig {
     }
     // globex's data is ingested into segments (in its own folder), acme's read in place.
     let globex = tenant_lake(&lake, "globex").await.unwrap();
-    let report = gateway::ingest::ingest(&globex, &dirs[2].path().display().to_string(), &options)
+    let report = lake::ingest::ingest(&globex, &dirs[2].path().display().to_string(), &options)
         .await
         .unwrap();
     assert!(report.segments > 0 && report.rows == events["globex"]);
     let tenants = open_tenant_lakes(&lake, &options).await.unwrap();
     let access = Access::new(&catalog, false).await.unwrap();
-    let addr = common::serve(
-        Engine {
-            lake: Arc::new(lake),
-            tenants,
-            access,
-            executor: Arc::new(LocalPool::new(2)),
-            scan: Arc::default(),
-            timeout: DEFAULT_TIMEOUT,
-        },
-        None,
-    )
-    .await;
+    let engine = Engine::new(lake, Arc::new(LocalPool::new(2))).with_tenants(tenants);
+    let addr = common::serve(engine, access, None).await;
     Rig {
         addr,
         keys,
@@ -236,13 +226,11 @@ async fn keys_name_the_tenant_and_role_and_tenants_see_only_their_files() {
         let files = rig
             .catalog
             .for_tenant(tenant)
-            .list(gateway::catalog::State::Active)
+            .list(lake::catalog::State::Active)
             .await
             .unwrap();
         assert!(!files.is_empty(), "{tenant}");
-        let segments = files
-            .iter()
-            .all(|f| f.kind == gateway::catalog::Kind::Segment);
+        let segments = files.iter().all(|f| f.kind == lake::catalog::Kind::Segment);
         assert_eq!(segments, tenant == "globex", "{tenant}");
     }
 
@@ -308,7 +296,7 @@ async fn a_widget_token_runs_its_saved_query_and_nothing_else() {
     let (status, body) = rig.token("acme-admin", request(&talkers)).await;
     assert_eq!(status, 201, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
-    let now = gateway::lake::now_ms() as u64 / 1000;
+    let now = shared_sketch::time::now_ms() as u64 / 1000;
     let expires = body["expires_at"].as_u64().unwrap();
     assert!(
         (now + 890..=now + 901).contains(&expires),
@@ -517,7 +505,7 @@ async fn the_cli_sets_tenants_makes_keys_and_ingests_into_a_tenants_folder() {
     let catalog = Lake::open(main.path(), None).await.unwrap().catalog;
     let acme_files = catalog
         .for_tenant("acme")
-        .list(gateway::catalog::State::Active)
+        .list(lake::catalog::State::Active)
         .await
         .unwrap();
     assert!(!acme_files.is_empty());
@@ -527,7 +515,7 @@ async fn the_cli_sets_tenants_makes_keys_and_ingests_into_a_tenants_folder() {
     );
     assert!(
         catalog
-            .list(gateway::catalog::State::Active)
+            .list(lake::catalog::State::Active)
             .await
             .unwrap()
             .is_empty()
@@ -590,7 +578,7 @@ async fn the_cli_sets_tenants_makes_keys_and_ingests_into_a_tenants_folder() {
         .unwrap();
     let overlap = open_tenant_lakes(&lake, &ScanOptions::default()).await;
     assert!(
-        matches!(overlap, Err(gateway::lake::LakeError::Overlap { .. })),
+        matches!(overlap, Err(lake::LakeError::Overlap { .. })),
         "{:?}",
         overlap.err()
     );

@@ -430,10 +430,10 @@ async fn ingested_zeek_tsv_is_ruled_out_by_time() {
     let again = ingest();
     assert!(again.contains("; 3 ingested before"), "{again}");
 
-    let reader = gateway::lake::Lake::open(lake.path(), None).await.unwrap();
+    let reader = lake::Lake::open(lake.path(), None).await.unwrap();
     let entries = reader
         .catalog
-        .list(gateway::catalog::State::Active)
+        .list(lake::catalog::State::Active)
         .await
         .unwrap();
     let timed: Vec<(i64, i64)> = entries.iter().filter_map(|e| e.time).collect();

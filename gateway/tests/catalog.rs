@@ -5,8 +5,8 @@
 
 mod common;
 
-use gateway::catalog::{Catalog, CatalogError, Entry, Kind, SavedQuery, Selection, State};
-use gateway::lake::{Lake, Synced};
+use lake::catalog::{Catalog, CatalogError, Entry, Kind, SavedQuery, Selection, State};
+use lake::{Lake, Synced};
 use workers::ScanOptions;
 
 /// A fresh, empty catalog on each backend: (name, url). The SQLite file lives in `dir`.
@@ -489,7 +489,7 @@ async fn keys_are_kept_hashed_and_revoked_for_good() {
     for (backend, url) in backends(dir.path()).await {
         let catalog = Catalog::open(&url).await.unwrap();
         let (key, record) =
-            gateway::auth::new_key("acme", gateway::auth::Role::Read, "ci").unwrap();
+            gateway::access::new_key("acme", gateway::access::Role::Read, "ci").unwrap();
         catalog.add_key(&record).await.unwrap();
         let stored = catalog.key(&record.id).await.unwrap().unwrap();
         assert_eq!(stored, record, "{backend}");

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gateway::catalog::{Kind, State};
-use gateway::lake::{Lake, MANAGED_DIR, path_of};
+use lake::Lake;
+use lake::catalog::{Kind, State};
+use lake::folder::{MANAGED_DIR, path_of};
 use workers::read_index;
 
 const EXACT: &str = "| stats count, sum(bytes), min(bytes), max(packets)";

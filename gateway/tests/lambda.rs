@@ -15,16 +15,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use gateway::api::{self, QueryResponse};
-use gateway::auth::Access;
-use gateway::bucket::list_all;
-use gateway::catalog::DEFAULT_TENANT;
-use gateway::catalog::State;
-use gateway::compact::compact;
-use gateway::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
-use gateway::ingest::ingest;
-use gateway::lake::{Lake, LakeError, Synced};
-use gateway::run::{Ask, Engine};
+use gateway::engine::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
+use gateway::engine::{Ask, Engine};
+use gateway::http;
+use lake::bucket::list_all;
+use lake::catalog::DEFAULT_TENANT;
+use lake::catalog::State;
+use lake::compact::compact;
+use lake::ingest::ingest;
+use lake::{Lake, LakeError, Synced};
+use shared_sketch::Answer as QueryResponse;
 use workers::{Ingested, ScanOptions, ingest_file};
 
 /// Where the rig is, when it is.
@@ -172,14 +172,7 @@ async fn engine(root: &str, executor: Arc<dyn Executor>) -> Arc<Engine> {
 }
 
 fn served(lake: Lake, executor: Arc<dyn Executor>) -> Arc<Engine> {
-    Arc::new(Engine {
-        access: Access::local(&lake.catalog).unwrap(),
-        lake: Arc::new(lake),
-        tenants: BTreeMap::new(),
-        executor,
-        scan: Arc::default(),
-        timeout: Duration::from_secs(120),
-    })
+    Arc::new(Engine::new(lake, executor).with_timeout(Duration::from_secs(120)))
 }
 
 async fn lambda(
@@ -196,7 +189,7 @@ async fn lambda(
 }
 
 async fn answer(engine: &Arc<Engine>, q: &str) -> QueryResponse {
-    api::answer(engine, Ask::new(DEFAULT_TENANT, q, 0))
+    http::answer(engine, Ask::new(DEFAULT_TENANT, q, 0))
         .await
         .unwrap()
 }
@@ -303,7 +296,7 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
         pruned.result.stats.pages_pruned > 0,
         "the index ruled pages out"
     );
-    let status = remote.executor.status();
+    let status = remote.executor().status();
     assert_eq!(status.kind, "lambda");
     assert_eq!((status.retried, status.failed), (0, 0));
     // Small batches: more than one invocation per query.
@@ -570,7 +563,7 @@ async fn throttled_invocations_wait_and_complete() {
     let q = "| stats count(), dc(src_ip) by eventid";
     let (got, expected) = (answer(&remote, q).await, answer(&local, q).await);
     assert_same(&got, &expected, q);
-    let status = remote.executor.status();
+    let status = remote.executor().status();
     assert!(status.retried >= 6, "{status:?}");
     assert_eq!(status.failed, 0);
 }
@@ -622,7 +615,7 @@ async fn a_crashed_invocation_is_run_again() {
         "{:?}",
         got.result.stats.errors
     );
-    let status = remote.executor.status();
+    let status = remote.executor().status();
     assert_eq!((status.retried, status.failed), (1, 0), "{status:?}");
 }
 
@@ -649,7 +642,7 @@ async fn a_worker_that_never_answers_is_reported_and_the_query_completes() {
         message.contains("worker worker-silent failed (2 attempts): no answer within 0.5 s"),
         "{message}"
     );
-    let status = remote.executor.status();
+    let status = remote.executor().status();
     assert_eq!((status.retried, status.failed), (1, 1), "{status:?}");
 }
 
@@ -671,10 +664,10 @@ async fn a_cancelled_query_stops_waiting_for_its_invocations() {
         let (remote, cancel) = (remote.clone(), cancel.clone());
         async move {
             let ask = Ask::new(DEFAULT_TENANT, "| stats count()", 0);
-            gateway::run::run_query(&remote, &ask, frames, cancel).await;
+            gateway::engine::run_query(&remote, &ask, frames, cancel).await;
         }
     });
-    let status = || remote.executor.status();
+    let status = || remote.executor().status();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while status().running < 4 {
         assert!(tokio::time::Instant::now() < deadline, "{:?}", status());

@@ -10,20 +10,84 @@ use std::collections::btree_map::Entry;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::partial::{AggState, MergeError};
+use crate::limits::{MAX_BUCKETS, MAX_GROUPS};
 use crate::query::Agg;
-use crate::sketch::SketchError;
+use crate::sketch::{DistinctCount, NumericSummary, Quantiles, RareItems, SketchError, TopK};
 
-/// Named groups per partial (and after any merge); the rest are counted as "other".
-pub const MAX_GROUPS: usize = 500;
 /// Buckets of a `timechart` without `span=`: a chart's worth.
 pub const AUTO_BUCKETS: u32 = 200;
-/// Most buckets of a `timechart` with `span=`; a finer span is coarsened to fit.
-pub const MAX_BUCKETS: u32 = 2_000;
 /// Bucket widths in seconds, each a multiple of the one before: a series coarsens along it.
 pub const SPANS: [u32; 15] = [
     1, 5, 10, 30, 60, 300, 600, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400, 604_800, 2_419_200,
 ];
+
+/// One aggregate's state: the sketch (or exact summary) its values feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AggState {
+    /// `count` is the matched count; nothing more to carry.
+    Count,
+    Distinct(DistinctCount),
+    Top(TopK),
+    Rare(RareItems),
+    /// Exact count, sum, min and max of a field's numeric values (for sum/min/max/avg).
+    Numeric(NumericSummary),
+    Quantile(Quantiles),
+}
+
+impl AggState {
+    pub fn new(agg: &Agg) -> Self {
+        match agg {
+            Agg::Count => AggState::Count,
+            Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
+            Agg::Top { .. } => AggState::Top(TopK::new()),
+            Agg::Rare { .. } => AggState::Rare(RareItems::new()),
+            Agg::Stat { .. } => AggState::Numeric(NumericSummary::default()),
+            Agg::Quantile { .. } => AggState::Quantile(Quantiles::new()),
+        }
+    }
+
+    /// Feeds one field value of a matching event (canonical text form).
+    /// One event's value of the aggregate's field, at `time` (epoch ms) when it has one.
+    pub fn update(&mut self, value: &str, time: Option<i64>) {
+        match self {
+            AggState::Count => {}
+            AggState::Distinct(dc) => dc.update(value.as_bytes()),
+            AggState::Top(top) => top.update(value),
+            AggState::Rare(rare) => rare.update(value, time),
+            AggState::Numeric(summary) => summary.update(value),
+            AggState::Quantile(quantiles) => {
+                if let Ok(number) = value.parse::<f64>() {
+                    quantiles.update(number);
+                }
+            }
+        }
+    }
+
+    /// Same kinds only (`Aggs::merge` checks before calling).
+    pub(crate) fn merge(&mut self, other: &AggState) -> Result<(), SketchError> {
+        match (self, other) {
+            (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
+            (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
+            (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),
+            (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
+            (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("partials are for different queries ({left} vs {right} aggregates)")]
+    Shape { left: usize, right: usize },
+    #[error("aggregate {index} differs in kind between partials")]
+    Kind { index: usize },
+    #[error("partials are for different queries (one is grouped, the other not)")]
+    Grouping,
+    #[error(transparent)]
+    Sketch(#[from] SketchError),
+}
 
 /// The count of matching events and one state per aggregate.
 #[derive(Debug, Clone, Serialize, Deserialize)]

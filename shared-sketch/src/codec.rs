@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Bumped whenever the bytes of any wire type change.
-pub const WIRE_VERSION: u8 = 9;
+pub const WIRE_VERSION: u8 = 10;
 /// Largest inflated message accepted (a partial is tens of KiB; a hits list a few MiB).
 pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
 const GZIP_LEVEL: u32 = 6;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::partial::Partial;
-use crate::query::Query;
+use crate::query::{ParseError, Query};
 
 /// Browser → gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,9 +72,61 @@ pub struct Progress {
     pub stopped: Option<String>,
 }
 
+/// Why a query could not run, for people, and what kind of failure it is, for programs:
+/// the HTTP API's status follows from the kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryError {
+    pub kind: ErrorKind,
     pub message: String,
     /// 1-based column in the query text, when the error is about the text.
     pub column: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The query (or the first message) is not one the gateway can run: the caller's to fix.
+    BadQuery,
+    /// The caller may not run it: no key, a bad key or token, another tenant's query.
+    Forbidden,
+    /// What it names is not there: a tenant without data, a saved query since deleted.
+    NotFound,
+    /// The lake cannot be read now (its catalog is down): worth retrying later.
+    LakeUnavailable,
+    /// Nothing came in time.
+    TimedOut,
+    /// A fault of ours.
+    Internal,
+}
+
+impl QueryError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> QueryError {
+        QueryError {
+            kind,
+            message: message.into(),
+            column: None,
+        }
+    }
+
+    /// A query that does not parse, pointing at the column where it stops making sense.
+    pub fn at_column(message: impl Into<String>, column: usize) -> QueryError {
+        QueryError {
+            column: u32::try_from(column).ok(),
+            ..QueryError::new(ErrorKind::BadQuery, message)
+        }
+    }
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.column {
+            Some(column) => write!(f, "column {column}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl From<ParseError> for QueryError {
+    fn from(e: ParseError) -> QueryError {
+        QueryError::at_column(e.message, e.column)
+    }
 }

@@ -8,18 +8,22 @@
 
 pub mod aggregate;
 pub mod codec;
+pub mod fold;
 pub mod frame;
+pub mod lake;
+pub mod limits;
 pub mod partial;
 pub mod query;
 pub mod result;
 pub mod sketch;
 pub mod time;
+pub mod widget;
 
+pub use aggregate::{AggState, MergeError};
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
-pub use frame::{ClientMessage, Frame, Plan, Progress, QueryError};
-pub use partial::{
-    AggState, Aggregator, FileError, Hit, MAX_HIT_BYTES, MAX_HITS, MAX_HITS_LIMIT, MAX_HITS_TEXT,
-    MergeError, Partial, ScanStats, recycle,
-};
+pub use fold::{Answer, Fold, Phase};
+pub use frame::{ClientMessage, ErrorKind, Frame, Plan, Progress, QueryError};
+pub use limits::{MAX_HIT_BYTES, MAX_HITS, MAX_HITS_LIMIT, MAX_HITS_TEXT};
+pub use partial::{Aggregator, FileError, Hit, Partial, ScanStats};
 pub use query::{Agg, Command, Fields, Matcher, ParseError, Query, StatKind, parse};
 pub use result::{AggResult, AggValue, GroupRow, GroupsResult, Point, QueryResult, Series, TopRow};

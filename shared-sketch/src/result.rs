@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::partial::{Hit, ScanStats};
 use crate::query::{CompareOp, Post};
-pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary};
+pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary, TopRow};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResult {
@@ -56,17 +56,6 @@ pub enum AggValue {
         /// No count is off by more than this (0: all counts exact).
         maximum_error: u64,
     },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TopRow {
-    /// The value; for a top over several fields, their values joined by ` → `.
-    pub value: String,
-    /// The value of each field the top lists, in the query's order.
-    pub values: Vec<String>,
-    pub estimate: u64,
-    pub lower: u64,
-    pub upper: u64,
 }
 
 /// An aggregate per time bucket.

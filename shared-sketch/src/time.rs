@@ -3,6 +3,19 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+/// Epoch milliseconds now, by the system clock. Native only: in the browser (wasm32) the
+/// page reads its own clock and passes the time in.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> i64 {
+    epoch_ms(std::time::SystemTime::now())
+}
+
+/// A system time (a file's modification time, say) as epoch milliseconds: 0 before 1970.
+pub fn epoch_ms(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Reads an ISO-8601 / RFC 3339 time (`2024-05-01T12:00:00Z`, with an offset, fractional
 /// seconds, a space for the `T`, or no zone: UTC), a date (`2024-05-01`, midnight UTC), or
 /// epoch seconds (`1714564800`, `1714564800.25`).

@@ -8,7 +8,7 @@
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 
-use shared_sketch::recycle;
+use shared_sketch::partial::recycle;
 
 use crate::apache;
 use crate::array::{ArrayReader, Element};

@@ -10,9 +10,9 @@ use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
+use shared_sketch::partial::recycle;
 use shared_sketch::{
     Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_TEXT, Matcher, Partial, Query, ScanStats,
-    recycle,
 };
 
 use crate::apache;

@@ -1,26 +1,26 @@
 //! A real gateway on a free loopback port, for the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::auth::Access;
+use gateway::access::Access;
 use gateway::demo::{self, DemoConfig};
 
-use gateway::executor::LocalPool;
-use gateway::lake::Lake;
-use gateway::run::Engine;
+use gateway::engine::Engine;
+use gateway::engine::executor::LocalPool;
+use gateway::http::AppState;
+use lake::Lake;
 use workers::ScanOptions;
 
 /// Serves `data` (the lake's catalog if it has one, synced with its files; nothing is
 /// written into folders the tests do not own) with `workers` scan slots; returns the bound
 /// address.
 pub async fn start(data: &Path, workers: usize) -> SocketAddr {
-    start_with(data, workers, gateway::run::DEFAULT_TIMEOUT).await
+    start_with(data, workers, gateway::engine::DEFAULT_TIMEOUT).await
 }
 
 /// `start`, with queries stopped after `timeout`.
@@ -28,26 +28,17 @@ pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> Socke
     let lake = Lake::open_for_reading(data, None).await.unwrap();
     lake.sync(data, &ScanOptions::default()).await.unwrap();
     let access = Access::local(&lake.catalog).unwrap();
-    serve(
-        Engine {
-            lake: Arc::new(lake),
-            tenants: BTreeMap::new(),
-            access,
-            executor: Arc::new(LocalPool::new(workers)),
-            scan: Arc::default(),
-            timeout,
-        },
-        None,
-    )
-    .await
+    let engine = Engine::new(lake, Arc::new(LocalPool::new(workers))).with_timeout(timeout);
+    serve(engine, access, None).await
 }
 
-/// Serves `engine` (and the built frontend in `ui`) on a free loopback port.
-pub async fn serve(engine: Engine, ui: Option<PathBuf>) -> SocketAddr {
+/// Serves `engine` with `access` (and the built frontend in `ui`) on a free loopback port.
+pub async fn serve(engine: Engine, access: Access, ui: Option<PathBuf>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, gateway::server::router(Arc::new(engine), ui))
+        let state = AppState::new(Arc::new(engine), access);
+        axum::serve(listener, gateway::http::router(state, ui))
             .await
             .unwrap();
     });
@@ -92,7 +83,7 @@ pub async fn post(url: &str, body: serde_json::Value) -> (u16, serde_json::Value
 /// Every record of every gzip file under `dir`, parsed independently of the scan engine.
 pub fn records(dir: &Path) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
-    for path in gateway::lake::list_files(dir).unwrap() {
+    for path in lake::folder::list_files(dir).unwrap() {
         let mut text = String::new();
         flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
             .read_to_string(&mut text)

@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::eval::Fields;
+use super::fields::Fields;
 
 /// A parsed query: which events to match, over which time, what to compute over them, and
 /// how to shape the merged answer.
@@ -321,14 +321,14 @@ impl Query {
             latest: None,
             command: Some(command),
             post: Vec::new(),
-            hits: crate::partial::MAX_HITS as u32,
+            hits: crate::limits::MAX_HITS as u32,
         }
     }
 
     /// How many of the newest matching events the answer keeps: `hits`, at most
     /// `MAX_HITS_LIMIT` whatever a request or crafted bytes said.
     pub fn hit_limit(&self) -> usize {
-        (self.hits as usize).min(crate::partial::MAX_HITS_LIMIT)
+        (self.hits as usize).min(crate::limits::MAX_HITS_LIMIT)
     }
 
     /// The sketches the query carries per group, in order (empty for a plain search).

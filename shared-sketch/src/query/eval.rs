@@ -12,7 +12,6 @@
 //!   matches events without the field).
 //! - `<`, `<=`, `>`, `>=` compare as numbers when both sides are numbers, else as text.
 
-use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
@@ -20,11 +19,7 @@ use ipnet::IpNet;
 use memchr::memmem;
 
 use super::ast::{Compare, CompareOp, Expr};
-
-/// Read access to one event's fields, as canonical text.
-pub trait Fields {
-    fn get(&self, field: &str) -> Option<Cow<'_, str>>;
-}
+use super::fields::Fields;
 
 /// A compiled search expression.
 #[derive(Debug, Clone)]
@@ -401,6 +396,7 @@ fn passes(test: &Test, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
     use std::collections::HashMap;
 
     use super::*;

@@ -1,7 +1,17 @@
+//! An event's fields as the query reads them, and the common names fields go by across
+//! log formats.
+//!
 //! Common field names across log formats. A security engineer types `src_ip` whether the
 //! data is a VPC flow log (`srcaddr`), Zeek (`id.orig_h`), CloudTrail (`sourceIPAddress`),
 //! an access log (`clientip`) or CICFlowMeter CSV (`Src IP`);
 //! a record's own field name always wins, and these are tried, in order, when it is absent.
+
+use std::borrow::Cow;
+
+/// Read access to one event's fields, as canonical text.
+pub trait Fields {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>>;
+}
 
 const ALIASES: &[(&str, &[&str])] = &[
     (

@@ -11,6 +11,7 @@
 //! The reference, with examples on the real datasets, is docs/QUERY.md.
 
 mod ast;
+mod display;
 mod eval;
 mod fields;
 mod parse;
@@ -20,7 +21,8 @@ pub use ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
     compound_key, split_compound_key,
 };
-pub use eval::{Fields, Matcher};
-pub use fields::aliases;
-pub use parse::{MAX_BY_FIELDS, MAX_DEPTH, MAX_LIST_N, ParseError, format_span, parse};
+pub use display::format_span;
+pub use eval::Matcher;
+pub use fields::{Fields, aliases};
+pub use parse::{ParseError, parse};
 pub use prune::{Indexed, Summary, index_field, index_text};

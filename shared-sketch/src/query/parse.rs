@@ -19,24 +19,14 @@
 //!
 //! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
-use std::fmt;
-
 use super::ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
 };
-use crate::partial::{MAX_HITS, MAX_HITS_LIMIT};
+use crate::limits::{
+    MAX_BY_FIELDS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
+};
 
-/// Largest N accepted by `top N`, `rare N` and `head N` (but `head` after a plain search,
-/// which keeps events, takes up to `MAX_HITS_LIMIT`): a list longer than this is no longer
-/// a summary (and top-K bounds would be too wide to be useful).
-pub const MAX_LIST_N: u32 = 1000;
 const DEFAULT_LIST_N: u32 = 10;
-/// Longest query accepted; a query is typed by a person, anything longer is an accident.
-pub const MAX_QUERY_LEN: usize = 8 * 1024;
-/// Deepest nesting of parentheses and `NOT`s: bounds the parser's recursion.
-pub const MAX_DEPTH: usize = 64;
-/// Most fields after `by`.
-pub const MAX_BY_FIELDS: usize = 4;
 
 /// Where the query went wrong (1-based character column) and what was expected there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +106,7 @@ struct Parser<'a> {
 }
 
 /// Characters that end a bare word or value.
-fn ends_word(c: char) -> bool {
+pub(super) fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '|' | '(' | ')' | '"')
 }
 
@@ -840,150 +830,6 @@ impl std::str::FromStr for TimeBound {
             format!("{text:?} is not a time: expected now, -7d, an ISO time or epoch seconds")
         })
     }
-}
-
-impl fmt::Display for TimeBound {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TimeBound::Now => f.write_str("now"),
-            TimeBound::Ago { amount, unit } => write!(f, "-{amount}{}", unit.suffix()),
-            TimeBound::At(ms) => f.write_str(&crate::time::format_timestamp(*ms)),
-        }
-    }
-}
-
-/// A value as the parser reads it back: bare when it can be, else quoted and escaped.
-fn write_value(f: &mut fmt::Formatter<'_>, value: &str, force_quotes: bool) -> fmt::Result {
-    let bare =
-        !force_quotes && !value.is_empty() && !value.contains(ends_word) && !value.contains('\\');
-    if bare {
-        f.write_str(value)
-    } else {
-        write!(
-            f,
-            "\"{}\"",
-            value.replace('\\', "\\\\").replace('"', "\\\"")
-        )
-    }
-}
-
-impl fmt::Display for Expr {
-    /// Canonical text with explicit `AND`, and parentheses wherever precedence needs them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = |f: &mut fmt::Formatter<'_>, parts: &[Expr], sep: &str, wrap_or: bool| {
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(sep)?;
-                }
-                let wrap = matches!(part, Expr::Or(_)) || (wrap_or && matches!(part, Expr::And(_)));
-                if wrap {
-                    write!(f, "({part})")?;
-                } else {
-                    write!(f, "{part}")?;
-                }
-            }
-            Ok(())
-        };
-        match self {
-            Expr::And(parts) => join(f, parts, " AND ", false),
-            Expr::Or(parts) => join(f, parts, " OR ", true),
-            Expr::Not(inner) => match **inner {
-                Expr::And(_) | Expr::Or(_) => write!(f, "NOT ({inner})"),
-                _ => write!(f, "NOT {inner}"),
-            },
-            Expr::Term { text, phrase } => write_value(f, text, *phrase),
-            Expr::Compare(c) => {
-                write!(f, "{}{}", c.field, c.op.symbol())?;
-                write_value(f, &c.value, c.quoted)
-            }
-        }
-    }
-}
-
-impl fmt::Display for Query {
-    /// The canonical text of the query; `parse(q.to_string()) == q`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts: Vec<String> = Vec::new();
-        if let Some(search) = &self.search {
-            parts.push(search.to_string());
-        }
-        if let Some(b) = self.earliest {
-            parts.push(format!("earliest={b}"));
-        }
-        if let Some(b) = self.latest {
-            parts.push(format!("latest={b}"));
-        }
-        let by = |fields: &[String]| {
-            if fields.is_empty() {
-                String::new()
-            } else {
-                format!(" by {}", fields.join(", "))
-            }
-        };
-        let aggs = self.aggs();
-        if let Some(command) = &self.command {
-            parts.push(match command {
-                Command::Stats { aggs, by: fields } => {
-                    let labels: Vec<String> = aggs.iter().map(Agg::label).collect();
-                    format!("| stats {}{}", labels.join(", "), by(fields))
-                }
-                Command::Top {
-                    n,
-                    fields,
-                    by: by_fields,
-                } => format!("| top {n} {}{}", fields.join(", "), by(by_fields)),
-                Command::Rare { n, field } => format!("| rare {n} {field}"),
-                Command::Timechart {
-                    span,
-                    agg,
-                    by: field,
-                } => {
-                    let span = span
-                        .map(|s| format!("span={} ", format_span(s)))
-                        .unwrap_or_default();
-                    let by = field
-                        .as_ref()
-                        .map(|b| format!(" by {b}"))
-                        .unwrap_or_default();
-                    format!("| timechart {span}{}{by}", agg.label())
-                }
-            });
-        }
-        for post in &self.post {
-            parts.push(match post {
-                Post::Where { agg, op, value } => {
-                    let name = match &self.command {
-                        Some(Command::Top { .. } | Command::Rare { .. }) => "count".to_string(),
-                        _ => aggs.get(*agg).map(Agg::label).unwrap_or_default(),
-                    };
-                    let op = match op {
-                        CompareOp::Eq => "=",
-                        op => op.symbol(),
-                    };
-                    format!("| where {name} {op} {value}")
-                }
-                Post::Head(n) => format!("| head {n}"),
-                Post::Fields(fields) => format!("| fields {}", fields.join(", ")),
-            });
-        }
-        f.write_str(&parts.join(" "))
-    }
-}
-
-/// Seconds as the largest whole unit: 3600 → `1h`.
-pub fn format_span(seconds: u32) -> String {
-    let seconds = i64::from(seconds);
-    [
-        TimeUnit::Week,
-        TimeUnit::Day,
-        TimeUnit::Hour,
-        TimeUnit::Minute,
-        TimeUnit::Second,
-    ]
-    .into_iter()
-    .find(|u| seconds % u.seconds() == 0)
-    .map(|u| format!("{}{}", seconds / u.seconds(), u.suffix()))
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

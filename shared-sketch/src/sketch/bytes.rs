@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::SketchError;
+use super::error::SketchError;
 
 /// Largest nested sketch body decoded (the frame codec bounds the whole message too).
 const MAX_NESTED_BYTES: usize = 16 << 20;

@@ -22,7 +22,7 @@ use datasketches::hash::value::raw_bytes;
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 use serde::{Deserialize, Serialize};
 
-use super::SketchError;
+use super::error::SketchError;
 
 /// Default log2 of the number of HLL registers.
 pub const HLL_LG_K: u8 = 14;

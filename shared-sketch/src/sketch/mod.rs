@@ -3,31 +3,16 @@
 //! portable byte format, and reports its error bounds alongside every estimate.
 
 mod bytes;
+mod error;
 mod hll;
 mod quantile;
 mod rare;
 mod summary;
 mod topk;
 
+pub use error::SketchError;
 pub use hll::{DistinctCount, DistinctEstimate, EXACT_LIMIT, HLL_LG_K, HLL_LG_K_RANGE};
 pub use quantile::{QUANTILE_RELATIVE_ERROR, Quantiles};
 pub use rare::{RARE_SAMPLE_SIZE, RARE_THRESHOLD, RareItems, RareRow, RareSummary};
 pub use summary::NumericSummary;
-pub use topk::{TOPK_MAP_SIZE, TopK};
-
-/// A sketch's bytes could not be read back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("corrupt {sketch} sketch: {message}")]
-pub struct SketchError {
-    pub sketch: &'static str,
-    pub message: String,
-}
-
-impl SketchError {
-    pub(crate) fn new(sketch: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            sketch,
-            message: message.into(),
-        }
-    }
-}
+pub use topk::{TOPK_MAP_SIZE, TopK, TopRow};

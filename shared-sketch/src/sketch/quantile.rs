@@ -11,7 +11,7 @@ use std::fmt;
 
 use sketches_ddsketch::{Config, DDSketch};
 
-use super::SketchError;
+use super::error::SketchError;
 
 /// Relative accuracy of every quantile value.
 pub const QUANTILE_RELATIVE_ERROR: f64 = 0.01;

@@ -23,7 +23,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::SketchError;
+use super::error::SketchError;
 
 /// Distinct values sampled per partial.
 pub const RARE_SAMPLE_SIZE: usize = 1024;

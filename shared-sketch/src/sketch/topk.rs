@@ -16,10 +16,22 @@ use std::sync::Arc;
 use datasketches::codec::{SketchBytes, SketchSlice};
 use datasketches::error::Error;
 use datasketches::frequencies::{ErrorType, FrequentItemValue, FrequentItemsSketch};
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::SketchError;
-use crate::result::TopRow;
+use super::error::SketchError;
+
+/// One row of a top-K answer, with its bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopRow {
+    /// The value; for a top over several fields, their values joined by ` → `.
+    pub value: String,
+    /// The value of each field the top lists, in the query's order.
+    pub values: Vec<String>,
+    pub estimate: u64,
+    pub lower: u64,
+    pub upper: u64,
+}
 
 /// Maximum map size: holds 1,536 distinct values exactly; measured (issue #3) to give the
 /// exact top-100 at ≤ 0.13% count error in ≈ 5 KiB gzipped per partial.

@@ -1,0 +1,9 @@
+//! The command line, a file per command group; `main.rs` only dispatches.
+
+pub mod admin;
+pub mod args;
+pub mod demo;
+pub mod ingest;
+pub mod query;
+pub mod serve;
+mod table;

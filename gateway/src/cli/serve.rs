@@ -1,0 +1,139 @@
+//! `sketchlake serve`: the web UI, the WebSocket query stream and the HTTP API, and, with
+//! `--watch`, the upkeep of a folder of arriving files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use gateway::access::Access;
+use gateway::http::{AppState, router};
+use lake::tenants::open_tenant_lakes;
+
+use super::args::{CatalogArg, InputArgs, RunArgs, open_data, seconds, sync_data};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The lake: a folder of log files (searched recursively), registered in its catalog
+    /// at start, and where ingested segments are kept; or `s3://bucket/prefix`, whose
+    /// objects are listed and read where they are.
+    #[arg(long, default_value = "data")]
+    data: String,
+    #[command(flatten)]
+    catalog: CatalogArg,
+    /// Ingest files arriving in this folder (it may be the data folder itself) while
+    /// serving, and compact small segments.
+    #[arg(long)]
+    watch: Option<PathBuf>,
+    /// Seconds between looks at the watched folder; a file is ingested once it has not
+    /// changed for this long.
+    #[arg(long, default_value_t = 2.0)]
+    watch_every: f64,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The built frontend (the `dist` folder `cargo xtask` builds).
+    #[arg(long, default_value = "dist")]
+    ui: PathBuf,
+    /// Serve without API keys: every caller is an admin of the default tenant. Only
+    /// allowed when listening on loopback (a development machine).
+    #[arg(long)]
+    no_auth: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        data,
+        catalog,
+        watch,
+        watch_every,
+        listen,
+        ui,
+        no_auth,
+        run,
+        input,
+    } = args;
+    anyhow::ensure!(
+        !no_auth || listen.ip().is_loopback(),
+        "--no-auth serves everyone as an admin: it is only allowed on a loopback address, not {listen}"
+    );
+    if no_auth {
+        tracing::warn!("serving without API keys (--no-auth): every caller is an admin");
+    }
+    let options = input.options();
+    let lake = open_data(&data, catalog.url.as_deref(), false).await?;
+    if watch.is_some() {
+        lake.check_writable()?;
+    }
+    let synced = sync_data(&lake, &data, &options).await?;
+    tracing::info!(lake = %lake.root, added = synced.added, changed = synced.changed, removed = synced.removed, "catalog up to date with the data folder");
+    let tenants = open_tenant_lakes(&lake, &options).await?;
+    let access = Access::new(&lake.catalog, no_auth).await?;
+    let engine = run
+        .engine(lake, options.clone())
+        .await?
+        .with_tenants(tenants);
+    let engine = Arc::new(engine);
+    let stop = tokio_util::sync::CancellationToken::new();
+    if let Some(dir) = watch {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "watched folder {} does not exist",
+            dir.display()
+        );
+        let dir = std::path::absolute(dir)?;
+        tokio::spawn(lake::watch::watch(
+            engine.lake().clone(),
+            dir,
+            options,
+            seconds(watch_every, "--watch-every")?,
+            stop.clone(),
+        ));
+    }
+    let served = listen_and_serve(AppState::new(engine, access), listen, ui).await;
+    stop.cancel();
+    served
+}
+
+async fn listen_and_serve(state: AppState, listen: SocketAddr, ui: PathBuf) -> Result<()> {
+    let ui_dir = if ui.join("index.html").is_file() {
+        Some(ui)
+    } else {
+        tracing::warn!(ui = %ui.display(), "no built frontend there; serving the API only");
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    // Tests and `cargo xtask run` read this line for the URL.
+    println!("sketchlake listening on http://{addr}");
+    axum::serve(listener, router(state, ui_dir))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+/// Ctrl-C, or SIGTERM from a service manager: stop accepting, finish what is running.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,200 @@
+//! Runs one query: parse, plan, execute, and coalesce the partials that arrive between
+//! flushes into one `Partial` frame, so the frame rate to the client stays bounded
+//! (≤ 1/FLUSH_INTERVAL) however many files the query fans out to.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared_sketch::query::TimeBound;
+use shared_sketch::time::now_ms;
+use shared_sketch::{ErrorKind, Frame, MAX_HITS_LIMIT, Partial, Plan, Progress, QueryError, parse};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::build::Engine;
+use super::planner::plan;
+
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One query to run: whose, what, and what a widget token allows.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub tenant: String,
+    pub q: String,
+    /// How many of the newest matching events to keep (0: the query's own).
+    pub hits: u32,
+    /// The time range a widget token allows: the query is narrowed to it.
+    pub within: (Option<TimeBound>, Option<TimeBound>),
+}
+
+impl Ask {
+    pub fn new(tenant: &str, q: &str, hits: u32) -> Ask {
+        Ask {
+            tenant: tenant.to_string(),
+            q: q.to_string(),
+            hits,
+            within: (None, None),
+        }
+    }
+}
+
+/// Sends `Plan`, then `Partial`/`Progress` frames, then `Done` — or a single `Error` if the
+/// query cannot run. Returns early, quietly, if the receiver of `frames` goes away.
+pub async fn run_query(
+    engine: &Engine,
+    ask: &Ask,
+    frames: mpsc::Sender<Frame>,
+    cancel: CancellationToken,
+) {
+    let started = Instant::now();
+    let Some(lake) = engine.lake_for(&ask.tenant) else {
+        let _ = frames
+            .send(Frame::Error(QueryError::new(
+                ErrorKind::NotFound,
+                format!("tenant {:?} has no data here", ask.tenant),
+            )))
+            .await;
+        return;
+    };
+    let query = match parse(&ask.q) {
+        Ok(mut query) => {
+            // Once, here: every worker then filters and buckets time identically.
+            let now = now_ms();
+            query.resolve_time(now);
+            let (earliest, latest) = ask.within;
+            if earliest.is_some() || latest.is_some() {
+                query.restrict_time(
+                    earliest.map(|t| t.resolve(now)),
+                    latest.map(|t| t.resolve(now)),
+                );
+            }
+            if ask.hits > 0 {
+                query.hits = ask.hits.min(MAX_HITS_LIMIT as u32);
+            }
+            Arc::new(query)
+        }
+        Err(e) => {
+            let _ = frames.send(Frame::Error(e.into())).await;
+            return;
+        }
+    };
+    let planned = match plan(lake, &query, engine.scan()).await {
+        Ok(planned) => planned,
+        Err(why) => {
+            tracing::error!(lake = %lake.root, %why, "cannot plan");
+            let _ = frames
+                .send(Frame::Error(QueryError::new(
+                    ErrorKind::LakeUnavailable,
+                    format!("cannot plan the query: {why}"),
+                )))
+                .await;
+            return;
+        }
+    };
+    let tasks = planned.tasks;
+    let mut progress = Progress {
+        files_total: tasks.len() as u64,
+        bytes_total: tasks.iter().map(|t| t.bytes).sum(),
+        ..Progress::default()
+    };
+    let plan = Plan {
+        query: (*query).clone(),
+        files: progress.files_total,
+        bytes: progress.bytes_total,
+        files_pruned: planned.pruned,
+        bytes_pruned: planned.pruned_bytes,
+    };
+    if frames.send(Frame::Plan(plan)).await.is_err() {
+        return;
+    }
+
+    let mut partials = engine
+        .executor()
+        .execute(query.clone(), engine.scan().clone(), tasks);
+    let mut pending: Option<Partial> = None;
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let deadline = tokio::time::sleep(engine.timeout());
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                progress.cancelled = true;
+                break;
+            }
+            () = &mut deadline => {
+                progress.stopped = Some(format!(
+                    "stopped at the {} s time limit for a query: the answer covers {} of {} files",
+                    engine.timeout().as_secs_f64(),
+                    progress.files_done,
+                    progress.files_total
+                ));
+                break;
+            }
+            next = partials.recv() => {
+                let Some(partial) = next else { break };
+                progress.files_done += partial.stats.files;
+                progress.bytes_done += partial.stats.bytes;
+                match &mut pending {
+                    None => pending = Some(partial),
+                    Some(acc) => {
+                        if let Err(e) = acc.merge(&partial) {
+                            // Every partial comes from this query's own plan: a bug, not input.
+                            tracing::error!(error = %e, "partials do not merge");
+                            let _ = frames.send(Frame::Error(QueryError::new(
+                                ErrorKind::Internal,
+                                format!("internal error: {e}"),
+                            ))).await;
+                            return;
+                        }
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if flush(&frames, &mut pending, &mut progress, started).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    // Dropping the receiver stops tasks that have not started.
+    drop(partials);
+    if flush(&frames, &mut pending, &mut progress, started)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    progress.elapsed_ms = elapsed_ms(started);
+    tracing::info!(
+        tenant = %ask.tenant,
+        query = %query,
+        files = progress.files_done,
+        bytes = progress.bytes_done,
+        elapsed_ms = progress.elapsed_ms,
+        cancelled = progress.cancelled,
+        stopped = progress.stopped.is_some(),
+        "query finished"
+    );
+    let _ = frames.send(Frame::Done(progress)).await;
+}
+
+async fn flush(
+    frames: &mpsc::Sender<Frame>,
+    pending: &mut Option<Partial>,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<(), mpsc::error::SendError<Frame>> {
+    let Some(partial) = pending.take() else {
+        return Ok(());
+    };
+    frames.send(Frame::Partial(partial)).await?;
+    progress.elapsed_ms = elapsed_ms(started);
+    frames.send(Frame::Progress(progress.clone())).await
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,186 @@
+//! Ingest: copies source files into indexed segments in a lake and registers them, leaving
+//! the sources as they are. For each source, one catalog transaction adds its segments and
+//! marks the source ingested, so a crash at any point leaves either the source read raw or
+//! its segments — never both, never neither — and a rerun picks up where it stopped.
+//! Formats ingest does not convert are registered and read where they are.
+
+use std::io;
+use std::path::Path;
+
+use workers::{Format, Ingested, ScanOptions, Segment, Source, ingest_file};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::bucket::list_objects;
+use crate::catalog::{Entry, State};
+use crate::error::{LakeError, blocking, io_error};
+use crate::folder::{format_name, list_files, raw_entry};
+use crate::lake::Lake;
+use crate::store::source_of;
+
+/// What one `ingest` run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub files: u64,
+    pub segments: u64,
+    pub rows: u64,
+    /// Events that were not JSON objects: counted, left out of the segments.
+    pub malformed: u64,
+    /// Compressed bytes of the segments, and of their index sidecars.
+    pub bytes: u64,
+    pub index_bytes: u64,
+    /// Sources ingested before: not copied again.
+    pub skipped: u64,
+    /// Source files in a format ingest does not convert, with that format: registered and
+    /// read where they are.
+    pub kept: Vec<(String, String)>,
+    /// Source files that could not be read to the end, with why: registered and read
+    /// where they are, so queries read what they can and report the rest.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Ingests `source` into `lake`: a file, every file under a folder, or every object under
+/// an `s3://bucket/prefix` (but segments already there).
+pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<Report, LakeError> {
+    let mut report = Report::default();
+    let files: Vec<(Entry, Source)> = if workers::is_object_url(source) {
+        let mut files = Vec::new();
+        for listed in list_objects(source).await? {
+            if listed.segment {
+                continue;
+            }
+            let file = source_of(&listed.url)?;
+            files.push((listed.raw_entry(String::new()), file));
+        }
+        if files.is_empty() {
+            // As a local path that does not exist: most likely a mistyped prefix.
+            return Err(LakeError::Store {
+                url: source.to_string(),
+                message: "no objects to ingest there".to_string(),
+            });
+        }
+        files
+    } else {
+        let path = std::path::absolute(source).map_err(io_error(Path::new(source)))?;
+        list_files(&path)?
+            .into_iter()
+            .map(|path| Ok((raw_entry(&path)?, Source::File(path))))
+            .collect::<Result<_, LakeError>>()?
+    };
+    for (entry, file) in files {
+        ingest_one(lake, entry, file, options, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Ingests one source `file` into `lake`, adding to `report`; `entry` is its raw catalog
+/// entry (format left empty).
+pub async fn ingest_one(
+    lake: &Lake,
+    mut entry: Entry,
+    file: Source,
+    options: &ScanOptions,
+    report: &mut Report,
+) -> Result<(), LakeError> {
+    report.files += 1;
+    if lake
+        .catalog
+        .get(&entry.uri)
+        .await?
+        .is_some_and(|e| e.state == State::Ingested)
+    {
+        report.skipped += 1;
+        return Ok(());
+    }
+    let name = lake.name_of(&entry.uri);
+    let copied = {
+        let (options, uri, staging) = (options.clone(), entry.uri.clone(), lake.staging()?);
+        let prefix = segment_prefix(&file, &entry.uri);
+        blocking(Path::new(&entry.uri), move || {
+            let dir = &staging.dir;
+            let ingested = ingest_file(&file, &options, |n| {
+                dir.join(format!("{prefix}.{n}.ndjson.gz"))
+            });
+            Ok(match ingested {
+                Ok(Ingested::Segments {
+                    format,
+                    segments,
+                    malformed,
+                }) => Copied::Segments {
+                    added: segments
+                        .iter()
+                        .map(|s| staging.publish(s, format.name(), Some(&uri)))
+                        .collect::<Result<_, _>>()?,
+                    format,
+                    segments,
+                    malformed,
+                },
+                Ok(Ingested::Raw(format)) => Copied::Raw(format),
+                Err(error) => Copied::Unreadable {
+                    error,
+                    format: format_name(&file, &options).unwrap_or_else(|_| "unknown".to_string()),
+                },
+            })
+        })
+        .await?
+    };
+    match copied {
+        Copied::Unreadable { error, format } => {
+            // Unreadable part-way (a truncated gzip, say): read it where it is instead,
+            // where each query reads what it can and reports the rest. Nothing is lost.
+            tracing::warn!(file = %name, %error, "cannot copy into segments; registered as it is");
+            entry.format = format;
+            lake.catalog.register(&[entry]).await?;
+            report.failed.push((name, error.to_string()));
+        }
+        Copied::Segments {
+            format,
+            segments,
+            added,
+            malformed,
+        } => {
+            report.malformed += malformed;
+            for segment in &segments {
+                report.segments += 1;
+                report.rows += segment.rows;
+                report.bytes += segment.bytes;
+                report.index_bytes += segment.index_bytes;
+            }
+            entry.format = format.to_string();
+            lake.catalog.swap(&[entry], State::Ingested, &added).await?;
+        }
+        Copied::Raw(format) => {
+            entry.format = format.to_string();
+            lake.catalog.register(&[entry]).await?;
+            report.kept.push((name, format.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// What became of one source, on the blocking thread that copied it.
+enum Copied {
+    /// Segments written and put in the lake, with their catalog entries.
+    Segments {
+        format: Format,
+        segments: Vec<Segment>,
+        added: Vec<Entry>,
+        malformed: u64,
+    },
+    /// Free text, which ingest does not convert.
+    Raw(Format),
+    /// Unreadable part-way; to be read where it is, as `format`.
+    Unreadable { error: io::Error, format: String },
+}
+
+/// `<file name>.<hash of its uri>`: readable, and distinct for same-named sources in
+/// different folders. A rerun after a crash writes the same names, replacing what the crash
+/// left unregistered.
+fn segment_prefix(file: &Source, uri: &str) -> String {
+    let name = match file {
+        Source::File(path) => path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        Source::Object(object) => object.path().filename().unwrap_or_default().to_string(),
+    };
+    format!("{name}.{:016x}", xxh3_64(uri.as_bytes()))
+}
