@@ -3,6 +3,7 @@
 //! every list and number its panels show, so one scan feeds many panels — and the panels,
 //! each naming the aggregates it draws.
 
+use shared_sketch::lake::DataKind;
 use shared_sketch::query::Expr;
 use shared_sketch::{Agg, Command, parse};
 
@@ -24,8 +25,9 @@ pub struct Panel {
     pub testid: &'static str,
     /// Index into the dashboard's queries.
     pub query: usize,
-    /// Indexes into that query's aggregates, drawn side by side.
-    pub aggs: &'static [usize],
+    /// The aggregates of that query it draws, side by side, by their labels as answers
+    /// name them (`dc(src_ip)`, `top(10, src_ip, dst_ip)`).
+    pub aggs: &'static [&'static str],
 }
 
 impl QuerySpec {
@@ -71,67 +73,67 @@ pub const FLOWS: Dashboard = Dashboard {
             title: "Distinct sources",
             testid: "panel-dc-src",
             query: 0,
-            aggs: &[5],
+            aggs: &["dc(src_ip)"],
         },
         Panel {
             title: "Distinct destinations",
             testid: "panel-dc-dst",
             query: 0,
-            aggs: &[6],
+            aggs: &["dc(dst_ip)"],
         },
         Panel {
             title: "Bytes per flow",
             testid: "panel-bytes",
             query: 0,
-            aggs: &[7, 8, 9, 10],
+            aggs: &["p50(bytes)", "p90(bytes)", "p99(bytes)", "max(bytes)"],
         },
         Panel {
             title: "Rejected flows",
             testid: "panel-rejected-count",
             query: 1,
-            aggs: &[0],
+            aggs: &["count"],
         },
         Panel {
             title: "Top sources",
             testid: "panel-top-src",
             query: 0,
-            aggs: &[1],
+            aggs: &["top(10, src_ip)"],
         },
         Panel {
             title: "Top destinations",
             testid: "panel-top-dst",
             query: 0,
-            aggs: &[2],
+            aggs: &["top(10, dst_ip)"],
         },
         Panel {
             title: "Top talkers: source → destination",
             testid: "panel-top-pair",
             query: 0,
-            aggs: &[4],
+            aggs: &["top(10, src_ip, dst_ip)"],
         },
         Panel {
             title: "Top destination ports",
             testid: "panel-top-port",
             query: 0,
-            aggs: &[3],
+            aggs: &["top(10, dst_port)"],
         },
         Panel {
             title: "Rejected: top sources",
             testid: "panel-rejected-src",
             query: 1,
-            aggs: &[1],
+            aggs: &["top(10, src_ip)"],
         },
         Panel {
             title: "Rejected: top ports",
             testid: "panel-rejected-port",
             query: 1,
-            aggs: &[2],
+            aggs: &["top(10, dst_port)"],
         },
         Panel {
             title: "Rare external sources",
             testid: "panel-rare-src",
             query: 2,
-            aggs: &[1],
+            aggs: &["rare(10, src_ip)"],
         },
     ],
 };
@@ -156,61 +158,61 @@ pub const CLOUDTRAIL: Dashboard = Dashboard {
             title: "Distinct principals",
             testid: "panel-dc-principals",
             query: 0,
-            aggs: &[5],
+            aggs: &["dc(userIdentity.arn)"],
         },
         Panel {
             title: "Distinct source IPs",
             testid: "panel-dc-src",
             query: 0,
-            aggs: &[6],
+            aggs: &["dc(sourceIPAddress)"],
         },
         Panel {
             title: "Failed calls",
             testid: "panel-failed-count",
             query: 1,
-            aggs: &[0],
+            aggs: &["count"],
         },
         Panel {
             title: "Top event names",
             testid: "panel-top-events",
             query: 0,
-            aggs: &[1],
+            aggs: &["top(10, eventName)"],
         },
         Panel {
             title: "Top services",
             testid: "panel-top-services",
             query: 0,
-            aggs: &[2],
+            aggs: &["top(10, eventSource)"],
         },
         Panel {
             title: "Top principals",
             testid: "panel-top-principals",
             query: 0,
-            aggs: &[7],
+            aggs: &["top(10, userIdentity.arn)"],
         },
         Panel {
             title: "Top source IPs",
             testid: "panel-top-src",
             query: 0,
-            aggs: &[3],
+            aggs: &["top(10, sourceIPAddress)"],
         },
         Panel {
             title: "Rare source IPs",
             testid: "panel-rare-src",
             query: 0,
-            aggs: &[4],
+            aggs: &["rare(10, sourceIPAddress)"],
         },
         Panel {
             title: "Failed: error codes",
             testid: "panel-failed-codes",
             query: 1,
-            aggs: &[1],
+            aggs: &["top(10, errorCode)"],
         },
         Panel {
             title: "Failed: event names",
             testid: "panel-failed-events",
             query: 1,
-            aggs: &[2],
+            aggs: &["top(10, eventName)"],
         },
     ],
 };
@@ -225,12 +227,12 @@ pub const EVENTS: Dashboard = Dashboard {
     panels: &[],
 };
 
-/// The dashboard for `GET /api/v1/lake`'s `kind`.
-pub fn for_kind(kind: &str) -> &'static Dashboard {
+/// The dashboard for the kind of data the lake holds.
+pub fn for_kind(kind: DataKind) -> &'static Dashboard {
     match kind {
-        "flows" => &FLOWS,
-        "cloudtrail" => &CLOUDTRAIL,
-        _ => &EVENTS,
+        DataKind::Flows => &FLOWS,
+        DataKind::Cloudtrail => &CLOUDTRAIL,
+        DataKind::Events => &EVENTS,
     }
 }
 
@@ -241,7 +243,7 @@ pub const MAX_QUERIES: usize = 3;
 mod tests {
     use super::*;
 
-    /// Every spec parses, and every panel points at an aggregate its query computes.
+    /// Every spec parses, and every panel names aggregates its query computes.
     #[test]
     fn dashboards_are_well_formed() {
         for d in [&FLOWS, &CLOUDTRAIL, &EVENTS] {
@@ -252,8 +254,19 @@ mod tests {
                 assert!(parsed.is_ok(), "{}: {parsed:?}", q.stats);
             }
             for p in d.panels {
-                let n = d.queries[p.query].command().aggs().len();
-                assert!(p.aggs.iter().all(|&i| i < n), "{}", p.title);
+                let labels: Vec<String> = d.queries[p.query]
+                    .command()
+                    .aggs()
+                    .iter()
+                    .map(Agg::label)
+                    .collect();
+                for agg in p.aggs {
+                    assert!(
+                        labels.iter().any(|l| l == agg),
+                        "{}: {agg} in {labels:?}",
+                        p.title
+                    );
+                }
             }
         }
     }

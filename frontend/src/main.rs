@@ -1,24 +1,26 @@
 //! sketchlake's browser UI. Partials stream in over WebSockets and are merged here, in
 //! wasm, by the same `shared-sketch` code the workers used to build them.
+//!
+//! `views/` are the pages, built from `components/`; `server/` is all the page says to the
+//! gateway; `state` holds what arrived; `navigate` shows a view; `view` and `dashboard` are
+//! what a view and a dashboard are.
 
-mod app;
 mod components;
 mod dashboard;
-mod embed;
 mod format;
 mod history;
-mod key;
-mod lake;
+mod navigate;
+mod server;
 mod state;
-mod stream;
 mod view;
+mod views;
 
 fn main() {
     console_error_panic_hook::set_once();
-    match embed::widget_of_path() {
+    match views::embed::widget_of_path() {
         Some(widget) => leptos::mount::mount_to_body(move || {
-            leptos::view! { <embed::Embed widget=widget/> }
+            leptos::view! { <views::embed::Embed widget=widget/> }
         }),
-        None => leptos::mount::mount_to_body(app::App),
+        None => leptos::mount::mount_to_body(views::search::App),
     }
 }

@@ -1,51 +1,28 @@
-//! The state of the queries on screen. Only what arrives is stored; the answers shown are
-//! derived from it (`QueryRun::result`).
+//! The state of the queries on screen. Only what arrives is stored, folded by
+//! `shared-sketch`'s `Fold`; the answers shown are derived from it (`Answers`).
 
 use leptos::prelude::*;
-use shared_sketch::{Partial, Plan, Progress, QueryResult};
+use shared_sketch::{Fold, Phase, QueryResult};
 
 use crate::dashboard::{Dashboard, EVENTS, MAX_QUERIES};
 use crate::view::View;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Phase {
-    #[default]
-    Idle,
-    Running,
-    Done,
-    Failed,
-}
+/// One query slot: its frames so far. A slot whose query was sent and has no plan yet is
+/// `Phase::Waiting`, which the page shows as running.
+pub type QueryRun = Fold;
 
-#[derive(Debug, Clone, Default)]
-pub struct QueryRun {
-    pub phase: Phase,
-    pub plan: Option<Plan>,
-    /// Everything merged so far.
-    pub total: Option<Partial>,
-    pub progress: Progress,
-    pub error: Option<String>,
-    /// Partial frames merged (shows the stream is live).
-    pub partials: u64,
-}
+/// Each query slot's merged answer, derived once per change and shared by every widget.
+/// Without its events: the events list reads them from the fold's total
+/// (components/hits.rs), so 100,000 of them are not copied for every frame.
+#[derive(Clone, Copy)]
+pub struct Answers(pub [Memo<Option<QueryResult>>; MAX_QUERIES]);
 
-impl QueryRun {
-    pub fn running() -> Self {
-        QueryRun {
-            phase: Phase::Running,
-            ..QueryRun::default()
-        }
-    }
-
-    /// The answer so far, without its events: the events list reads them from `total`
-    /// (components/hits.rs), so 100,000 of them are not copied for every frame.
-    pub fn result(&self) -> Option<QueryResult> {
-        let plan = self.plan.as_ref()?;
-        Some(self.total.as_ref()?.result_without_hits(&plan.query))
-    }
-
-    pub fn fail(&mut self, message: impl Into<String>) {
-        self.phase = Phase::Failed;
-        self.error = Some(message.into());
+impl Answers {
+    fn of(screen: &Screen) -> Answers {
+        Answers(std::array::from_fn(|i| {
+            let run = screen.runs[i];
+            Memo::new(move |_| run.with(Fold::result_without_hits))
+        }))
     }
 }
 
@@ -71,8 +48,9 @@ pub struct Screen {
 }
 
 impl Screen {
-    pub fn new() -> Screen {
-        Screen {
+    /// A screen, provided (with its answers) to every component below.
+    pub fn provide(embedded: bool) -> Screen {
+        let screen = Screen {
             draft: RwSignal::new(View::default()),
             shown: RwSignal::new(View::default()),
             dashboard: RwSignal::new(&EVENTS),
@@ -80,8 +58,11 @@ impl Screen {
             runs: std::array::from_fn(|_| RwSignal::new(QueryRun::default())),
             used: RwSignal::new(0),
             problem: RwSignal::new(None),
-            embedded: false,
-        }
+            embedded,
+        };
+        provide_context(screen);
+        provide_context(Answers::of(&screen));
+        screen
     }
 
     /// The slots the shown view uses.
@@ -89,24 +70,37 @@ impl Screen {
         self.runs[..self.used.get().min(MAX_QUERIES)].to_vec()
     }
 
-    /// Where the shown view stands as a whole: running while any query runs, failed if
-    /// any failed, done when all are.
+    /// Where the shown view stands as a whole: running while any query runs (or waits
+    /// for its plan), failed if any failed, done when all are; `Waiting` with nothing
+    /// shown.
     pub fn phase(&self) -> Phase {
         let phases: Vec<Phase> = self.active().iter().map(|r| r.with(|r| r.phase)).collect();
         if phases.is_empty() {
-            Phase::Idle
-        } else if phases.contains(&Phase::Running) {
+            Phase::Waiting
+        } else if phases.iter().any(|p| running(*p)) {
             Phase::Running
         } else if phases.contains(&Phase::Failed) {
             Phase::Failed
-        } else if phases.iter().all(|p| *p == Phase::Done) {
-            Phase::Done
         } else {
-            Phase::Idle
+            Phase::Done
         }
     }
 }
 
+/// A query sent and not yet ended: waiting for its plan, or streaming.
+pub fn running(phase: Phase) -> bool {
+    matches!(phase, Phase::Waiting | Phase::Running)
+}
+
+/// The failure of a query, as the page words it.
+pub fn failure(run: &QueryRun) -> Option<String> {
+    run.error.as_ref().map(ToString::to_string)
+}
+
 pub fn screen() -> Screen {
     expect_context::<Screen>()
+}
+
+pub fn answers() -> Answers {
+    expect_context::<Answers>()
 }

@@ -17,7 +17,7 @@ use lake::Lake;
 use lake::catalog::{Catalog, DEFAULT_TENANT, Tenant};
 use lake::tenants::{open_tenant_lakes, tenant_lake};
 use serde_json::{Value, json};
-use shared_sketch::{ClientMessage, Frame, Partial, encode};
+use shared_sketch::{ClientMessage, Fold, Frame, encode};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workers::ScanOptions;
@@ -174,16 +174,16 @@ fn answer(frames: &[Frame]) -> (String, u64) {
     let Some(Frame::Plan(plan)) = frames.first() else {
         panic!("expected a plan first, got {frames:?}");
     };
-    let mut total = Partial::new(&plan.query);
+    let mut fold = Fold::default();
     for frame in frames {
-        match frame {
-            Frame::Partial(p) => total.merge(p).unwrap(),
-            Frame::Error(e) => panic!("{}", e.message),
-            _ => {}
+        if let Frame::Error(e) = frame {
+            panic!("{}", e.message);
         }
+        fold.apply(frame.clone());
     }
     assert!(matches!(frames.last(), Some(Frame::Done(_))));
-    (plan.query.to_string(), total.result(&plan.query).matched)
+    let answer = fold.answer().expect("a whole answer");
+    (plan.query.to_string(), answer.result.matched)
 }
 
 #[tokio::test]

@@ -511,3 +511,36 @@ async fn saved_queries_are_created_listed_read_and_deleted() {
         assert_eq!(gone.send().await.unwrap().status().as_u16(), 404);
     }
 }
+
+/// The status follows the kind of failure: a query that does not parse is the caller's
+/// (400, with its column), a catalog that cannot be read is the lake's (503), never a 400.
+#[tokio::test]
+async fn a_catalog_failure_is_503_and_a_bad_query_400() {
+    let (dir, _) = common::demo_data(2_000);
+    let lake = lake::Lake::open_for_reading(dir.path(), None)
+        .await
+        .unwrap();
+    lake.sync(dir.path(), &Default::default()).await.unwrap();
+    let catalog = lake.catalog.clone();
+    let access = gateway::access::Access::local(&catalog).unwrap();
+    let pool = std::sync::Arc::new(gateway::engine::executor::LocalPool::new(2));
+    let engine = gateway::engine::Engine::new(lake, pool);
+    let url = format!(
+        "http://{}/api/v1/query",
+        common::serve(engine, access, None).await
+    );
+
+    let (status, body) = common::post_query(&url, "| stats dc(").await;
+    assert_eq!((status, body["column"].as_u64()), (400, Some(12)), "{body}");
+
+    catalog.close().await;
+    let (status, body) = common::post_query(&url, "| stats count").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot plan the query"),
+        "{body}"
+    );
+}

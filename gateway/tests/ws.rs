@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use futures_util::{SinkExt, StreamExt};
-use shared_sketch::{AggValue, ClientMessage, Frame, Partial, decode_frame, encode};
+use shared_sketch::{AggValue, ClientMessage, Fold, Frame, decode_frame, encode};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn start(data: &Path) -> String {
@@ -43,13 +43,14 @@ async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
         panic!("{frames:?}")
     };
     assert_eq!(plan.files, 24);
-    let mut total = Partial::new(&plan.query);
-    for frame in &frames[1..frames.len() - 1] {
+    let mut fold = Fold::default();
+    for frame in &frames {
         match frame {
-            Frame::Partial(p) => total.merge(p).unwrap(),
+            Frame::Plan(_) | Frame::Partial(_) | Frame::Done(_) => {}
             Frame::Progress(p) => assert!(p.files_done <= p.files_total),
             other => panic!("unexpected {other:?}"),
         }
+        fold.apply(frame.clone());
     }
     let Some(Frame::Done(done)) = frames.last() else {
         panic!("{frames:?}")
@@ -64,7 +65,7 @@ async fn a_query_streams_plan_partials_progress_done_and_merges_exactly() {
         .replace("ws://", "http://")
         .replace("/ws", "/api/v1/query");
     let (_, http) = common::post_query(&http_url, "action:REJECT | stats count()").await;
-    let result = total.result(&plan.query);
+    let result = fold.answer().expect("a whole answer").result;
     assert!(matches!(result.aggs[0].value, AggValue::Count { value } if value == result.matched));
     assert_eq!(http["matched"], result.matched);
     assert!(result.matched > 0);

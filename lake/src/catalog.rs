@@ -296,6 +296,12 @@ impl Catalog {
         &self.tenant
     }
 
+    /// Closes the database connections, waiting for those in use: every later call fails.
+    /// For a process shutting down (SQLite's log is folded back into its file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether the catalog is lost when the process ends (a lake read without one of its own).
     pub fn in_memory(&self) -> bool {
         self.memory

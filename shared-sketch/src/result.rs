@@ -29,8 +29,11 @@ pub struct QueryResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AggResult {
-    /// As written in the query, e.g. `dc(src_ip)`.
+    /// As written in the query, e.g. `dc(src_ip)`: how a dashboard panel names the answer
+    /// it draws.
     pub label: String,
+    /// The fields it reads, in the query's order (a `top` may read several).
+    pub fields: Vec<String>,
     pub value: AggValue,
 }
 

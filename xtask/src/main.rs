@@ -12,6 +12,8 @@
 mod cmd;
 mod frontend;
 mod lambda_rig;
+#[cfg(test)]
+mod modules;
 mod postgres;
 mod tools;
 

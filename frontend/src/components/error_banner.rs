@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::state::screen;
+use crate::state::{failure, screen};
 
 /// Why the view on screen is not (wholly) answered, in place: a query that does not parse,
 /// or a query the server could not run. Each message once.
@@ -10,7 +10,7 @@ pub fn ErrorBanner() -> impl IntoView {
     let errors = move || {
         let mut errors: Vec<String> = screen.problem.get().into_iter().collect();
         for run in screen.active() {
-            if let Some(e) = run.with(|r| r.error.clone())
+            if let Some(e) = run.with(failure)
                 && !errors.contains(&e)
             {
                 errors.push(e);

@@ -3,8 +3,8 @@ use shared_sketch::Hit;
 use shared_sketch::time::format_timestamp;
 use wasm_bindgen::JsValue;
 
-use crate::app;
 use crate::format::thousands;
+use crate::navigate;
 use crate::state::screen;
 use crate::view::{LIST_MAX, View};
 
@@ -83,7 +83,7 @@ pub fn Hits() -> impl IntoView {
             hits: LIST_MAX,
             ..v.clone()
         });
-        app::run(screen, view, true);
+        navigate::run(screen, view, true);
     };
     let count = move || counts.get().map_or(0, |(count, _)| count);
     let any = move || count() != 0;

@@ -1,4 +1,5 @@
-mod dashboard;
+//! The pieces pages are built from: the query bar, the timeline, lists, tiles, tables.
+
 mod error_banner;
 mod groups;
 mod hits;
@@ -14,12 +15,11 @@ mod timeline;
 mod top_list;
 mod value_link;
 
-pub use dashboard::DashboardView;
 pub use error_banner::ErrorBanner;
 pub use hits::Hits;
 pub use progress::ProgressBar;
 pub use query_bar::QueryBar;
-pub use results::{Results, agg_widget};
+pub use results::{FileProblems, Limits, Matched, Results, agg_widget};
 pub use sign_in::SignIn;
 pub use time_picker::TimePicker;
 pub use timeline::Timeline;

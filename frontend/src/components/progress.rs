@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 
 use crate::format::{bytes, plural, thousands};
-use crate::state::{Phase, screen};
+use shared_sketch::Phase;
+
+use crate::state::screen;
 
 /// Files and bytes scanned of the plan, the scan rate, and — once every query of the view
 /// is finished — the marker tests and people wait for. The figures are the first query's:

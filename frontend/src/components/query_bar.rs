@@ -1,11 +1,11 @@
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
-use shared_sketch::parse;
+use shared_sketch::{Phase, parse};
 
-use crate::app::run;
 use crate::history;
-use crate::state::{Phase, screen};
-use crate::stream;
+use crate::navigate::run;
+use crate::server;
+use crate::state::screen;
 
 /// The query input. The parser runs here, in wasm, as the user types: a query that does
 /// not parse says where and why before it is sent. Enter runs, Esc cancels; past queries
@@ -20,7 +20,7 @@ pub fn QueryBar() -> impl IntoView {
     let submit = move || run(screen, draft.get_untracked(), true);
     let on_key = move |ev: KeyboardEvent| match ev.key().as_str() {
         "Enter" => submit(),
-        "Escape" => stream::cancel(),
+        "Escape" => server::cancel(),
         _ => {}
     };
     // Refreshed when a view is shown, which is when a query is remembered.
@@ -55,7 +55,7 @@ pub fn QueryBar() -> impl IntoView {
             </div>
             <button data-testid="query-submit" on:click=move |_| submit()>"Run"</button>
             <Show when=running>
-                <button class="secondary" data-testid="query-cancel" on:click=move |_| stream::cancel()>
+                <button class="secondary" data-testid="query-cancel" on:click=move |_| server::cancel()>
                     "Cancel"
                 </button>
             </Show>

@@ -6,22 +6,14 @@ use super::rare_list::RareList;
 use super::series::SeriesChart;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
-use crate::app::Answers;
 use crate::format::{bytes, thousands};
-use crate::state::screen;
+use crate::state::answers;
 
 /// A command's answer: one widget per aggregate of the query, in the order written.
 #[component]
 pub fn Results() -> impl IntoView {
-    let Answers(answers) = expect_context::<Answers>();
-    let run = screen().runs[0];
-    let result = answers[0];
+    let result = answers().0[0];
     move || {
-        let fields: Vec<Vec<String>> = run.with(|r| {
-            r.plan.as_ref().map_or_else(Vec::new, |p| {
-                p.query.aggs().iter().map(|a| a.fields().to_vec()).collect()
-            })
-        });
         result.get().map(|r| {
             let chart_label = r.aggs.first().map(|a| a.label.clone()).unwrap_or_default();
             let series = r
@@ -31,8 +23,7 @@ pub fn Results() -> impl IntoView {
             let widgets = r
                 .aggs
                 .into_iter()
-                .zip(fields.into_iter().chain(std::iter::repeat(Vec::new())))
-                .map(|(agg, field)| agg_widget(agg.label, agg.value, field))
+                .map(|agg| agg_widget(agg.label, agg.value, agg.fields))
                 .collect_view();
             view! {
                 <Matched matched=r.matched stats=r.stats.clone()/>

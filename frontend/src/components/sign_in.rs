@@ -1,7 +1,9 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::key;
+use shared_sketch::ErrorKind;
+
+use crate::server::key;
 use crate::state::screen;
 
 /// Asks for an API key when the gateway refused a query for want of one, and offers to
@@ -10,10 +12,13 @@ use crate::state::screen;
 pub fn SignIn() -> impl IntoView {
     let screen = screen();
     let refused = move || {
-        screen
-            .active()
-            .iter()
-            .any(|run| run.with(|r| r.error.as_deref().is_some_and(key::is_refusal)))
+        screen.active().iter().any(|run| {
+            run.with(|r| {
+                r.error
+                    .as_ref()
+                    .is_some_and(|e| e.kind == ErrorKind::Forbidden)
+            })
+        })
     };
     let draft = RwSignal::new(String::new());
     let reload = || {

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::app::run;
+use crate::navigate::run;
 use crate::state::screen;
 use crate::view::{PRESETS, TimeRange};
 

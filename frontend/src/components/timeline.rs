@@ -6,9 +6,9 @@ use shared_sketch::query::format_span;
 use shared_sketch::time::format_timestamp;
 use wasm_bindgen::JsCast;
 
-use crate::app::{Answers, run};
 use crate::format::thousands;
-use crate::state::screen;
+use crate::navigate::run;
+use crate::state::{answers, screen};
 use crate::view::TimeRange;
 
 /// Drags shorter than this (in pixels) are clicks: they zoom to the bar clicked.
@@ -18,8 +18,7 @@ const CLICK_PX: f64 = 4.0;
 /// the time range to what is selected; the range picker and the address bar follow.
 #[component]
 pub fn Timeline() -> impl IntoView {
-    let Answers(answers) = expect_context::<Answers>();
-    let result = answers[0];
+    let result = answers().0[0];
     let timeline = Memo::new(move |_| result.with(|r| r.as_ref().map(|r| r.timeline.clone())));
     move || {
         timeline

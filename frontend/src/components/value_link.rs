@@ -1,7 +1,7 @@
 use leptos::ev::MouseEvent;
 use leptos::prelude::*;
 
-use crate::app::run;
+use crate::navigate::run;
 use crate::state::screen;
 
 /// A value from the answer, as an analyst uses it: click to add `field:value` to the

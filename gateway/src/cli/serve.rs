@@ -94,8 +94,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             stop.clone(),
         ));
     }
-    let served = listen_and_serve(AppState::new(engine, access), listen, ui).await;
+    let state = AppState::new(engine, access);
+    let catalog = state.catalog.clone();
+    let served = listen_and_serve(state, listen, ui).await;
     stop.cancel();
+    catalog.close().await;
     served
 }
 

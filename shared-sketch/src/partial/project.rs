@@ -110,6 +110,7 @@ fn aggs_result(aggs: &[Agg], totals: &Aggs) -> Vec<AggResult> {
         .zip(&totals.states)
         .map(|(agg, state)| AggResult {
             label: agg.label(),
+            fields: agg.fields().to_vec(),
             value: state.value(agg, totals.matched),
         })
         .collect()

@@ -1,17 +1,17 @@
+//! A dashboard: the panels for the lake's kind of data, over the shown search.
+
 use leptos::prelude::*;
 
-use super::results::{FileProblems, Limits, Matched, agg_widget};
-use crate::app::Answers;
+use crate::components::{FileProblems, Limits, Matched, agg_widget};
 use crate::dashboard::Panel;
-use crate::state::screen;
+use crate::state::{answers, screen};
 
 /// The dashboard for the lake's kind of data over the shown search: its panels fill in as
 /// each query's partials merge.
 #[component]
 pub fn DashboardView() -> impl IntoView {
     let screen = screen();
-    let Answers(answers) = expect_context::<Answers>();
-    let main = answers[0];
+    let main = answers().0[0];
     move || {
         let dashboard = screen.dashboard.get();
         let panels = dashboard
@@ -33,28 +33,24 @@ pub fn DashboardView() -> impl IntoView {
     }
 }
 
+/// One panel: the aggregates it names, found in its query's answer by their labels.
 #[component]
 fn PanelView(panel: &'static Panel) -> impl IntoView {
-    let screen = screen();
-    let Answers(answers) = expect_context::<Answers>();
-    let result = answers[panel.query];
-    let run = screen.runs[panel.query];
+    let result = answers().0[panel.query];
     let multi = panel.aggs.len() > 1;
     let widgets = move || {
-        let aggs = run.with(|r| r.plan.as_ref().map(|p| p.query.aggs()).unwrap_or_default());
         result.get().map(|r| {
             panel
                 .aggs
                 .iter()
-                .filter_map(|&i| {
-                    let value = r.aggs.get(i)?;
-                    let fields = aggs.get(i).map(|a| a.fields().to_vec()).unwrap_or_default();
-                    let label = if multi {
-                        value.label.clone()
+                .filter_map(|&label| {
+                    let agg = r.aggs.iter().find(|a| a.label == label)?.clone();
+                    let title = if multi {
+                        agg.label
                     } else {
                         panel.title.to_string()
                     };
-                    Some(agg_widget(label, value.value.clone(), fields))
+                    Some(agg_widget(title, agg.value, agg.fields))
                 })
                 .collect_view()
         })

@@ -6,14 +6,14 @@
 
 use leptos::prelude::*;
 use shared_sketch::time::format_timestamp;
-use shared_sketch::{AggValue, ClientMessage};
+use shared_sketch::widget::Widget;
+use shared_sketch::{AggValue, ClientMessage, ErrorKind, Phase};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::app::Answers;
 use crate::components::{Hits, Timeline, agg_widget};
-use crate::state::{Phase, Screen};
-use crate::stream;
+use crate::server;
+use crate::state::{Screen, answers, failure, running};
 
 /// What the page was opened with.
 struct Opened {
@@ -102,17 +102,8 @@ fn page_height() -> Option<f64> {
 
 #[component]
 pub fn Embed(widget: String) -> impl IntoView {
-    let screen = Screen::new();
-    let screen = Screen {
-        embedded: true,
-        ..screen
-    };
-    provide_context(screen);
+    let screen = Screen::provide(true);
     let run = screen.runs[0];
-    provide_context(Answers(std::array::from_fn(|i| {
-        let run = screen.runs[i];
-        Memo::new(move |_| run.with(|r| r.result()))
-    })));
 
     let opened = opened(widget.clone());
     let origin = opened
@@ -123,7 +114,7 @@ pub fn Embed(widget: String) -> impl IntoView {
         Ok(o) => {
             tell(&o.origin, "sketchlake:ready", None);
             screen.used.set(1);
-            stream::start_one(
+            server::start_one(
                 ClientMessage::Widget {
                     token: o.token.clone(),
                     saved: o.saved.clone(),
@@ -133,7 +124,9 @@ pub fn Embed(widget: String) -> impl IntoView {
                 run,
             );
         }
-        Err(message) => run.update(|r| r.fail(message.clone())),
+        Err(message) => run.update(|r| {
+            r.fail(ErrorKind::BadQuery, message.clone());
+        }),
     }
     // The framing page sizes the frame to the content, whenever its size changes (a
     // redraw of the run, or a list drawn later from its own state).
@@ -152,27 +145,20 @@ pub fn Embed(widget: String) -> impl IntoView {
         resized.forget();
     });
 
-    let Answers(answers) = expect_context::<Answers>();
-    let result = answers[0];
-    let body = move || match widget.as_str() {
-        "histogram" => view! { <Timeline/> }.into_any(),
-        "hits" => view! { <Hits/> }.into_any(),
-        kind => {
-            let aggs = run.with(|r| r.plan.as_ref().map(|p| p.query.aggs()).unwrap_or_default());
-            result
-                .get()
-                .map(|r| {
-                    r.aggs
-                        .into_iter()
-                        .zip(aggs)
-                        .filter(|(value, _)| shows(kind, &value.value))
-                        .map(|(value, agg)| {
-                            agg_widget(value.label, value.value, agg.fields().to_vec())
-                        })
-                        .collect_view()
-                })
-                .into_any()
-        }
+    let result = answers().0[0];
+    let body = move || match Widget::named(&widget) {
+        Some(Widget::Histogram) => view! { <Timeline/> }.into_any(),
+        Some(Widget::Hits) => view! { <Hits/> }.into_any(),
+        kind => result
+            .get()
+            .map(|r| {
+                r.aggs
+                    .into_iter()
+                    .filter(|agg| kind.is_some_and(|kind| shows(kind, &agg.value)))
+                    .map(|agg| agg_widget(agg.label, agg.value, agg.fields))
+                    .collect_view()
+            })
+            .into_any(),
     };
     // The time the answer covers: the saved query's range, narrowed to the token's.
     let range = move || {
@@ -184,19 +170,13 @@ pub fn Embed(widget: String) -> impl IntoView {
             None => "sketchlake".to_string(),
         }
     };
-    let problem = move || {
-        run.with(|r| {
-            (r.phase == Phase::Failed)
-                .then(|| r.error.clone())
-                .flatten()
-        })
-    };
+    let problem = move || run.with(|r| (r.phase == Phase::Failed).then(|| failure(r)).flatten());
     view! {
         <main class="embed" data-testid="embed" node_ref=main>
             {move || problem().map(|message| view! {
                 <div class="error" role="alert" data-testid="embed-problem">{message}</div>
             })}
-            <Show when=move || run.with(|r| r.phase == Phase::Running)>
+            <Show when=move || run.with(|r| running(r.phase))>
                 <div class="partial-badge" data-testid="partial-badge">"partial results — still streaming"</div>
             </Show>
             <div class="embed-body" data-testid="embed-body">{body}</div>
@@ -206,12 +186,12 @@ pub fn Embed(widget: String) -> impl IntoView {
 }
 
 /// Whether `widget` shows an aggregate with this value.
-fn shows(widget: &str, value: &AggValue) -> bool {
+fn shows(widget: Widget, value: &AggValue) -> bool {
     matches!(
         (widget, value),
-        ("top-talkers", AggValue::Top { .. })
-            | ("rare-ips", AggValue::Rare(_))
-            | ("distinct", AggValue::Distinct(_))
-            | ("percentiles", AggValue::Quantile { .. })
+        (Widget::TopTalkers, AggValue::Top { .. })
+            | (Widget::RareIps, AggValue::Rare(_))
+            | (Widget::Distinct, AggValue::Distinct(_))
+            | (Widget::Percentiles, AggValue::Quantile { .. })
     )
 }

@@ -1,34 +1,30 @@
+//! The search page: the query bar over the timeline, the dashboard for the lake's data or
+//! a command's own answer, and the events.
+
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
-use shared_sketch::QueryResult;
+use shared_sketch::Phase;
 use wasm_bindgen::JsCast;
 
+use super::dashboard::DashboardView;
 use crate::components::{
-    DashboardView, ErrorBanner, Hits, ProgressBar, QueryBar, Results, SignIn, TimePicker, Timeline,
+    ErrorBanner, Hits, ProgressBar, QueryBar, Results, SignIn, TimePicker, Timeline,
 };
-use crate::dashboard::{self, MAX_QUERIES};
-use crate::state::{Phase, Screen};
-use crate::view::{Plan, View};
-use crate::{history, lake, stream};
-
-/// Each query slot's merged answer, derived once per change and shared by every widget.
-#[derive(Clone, Copy)]
-pub struct Answers(pub [Memo<Option<QueryResult>>; MAX_QUERIES]);
+use crate::dashboard;
+use crate::navigate::run;
+use crate::server;
+use crate::state::Screen;
+use crate::view::View;
 
 #[component]
 pub fn App() -> impl IntoView {
-    let screen = Screen::new();
-    provide_context(screen);
-    provide_context(Answers(std::array::from_fn(|i| {
-        let run = screen.runs[i];
-        Memo::new(move |_| run.with(|r| r.result()))
-    })));
+    let screen = Screen::provide(false);
 
     // The dashboard follows the data; the first view is the address bar's.
     screen.draft.set(View::from_url());
     leptos::task::spawn_local(async move {
-        let kind = lake::kind().await;
-        screen.dashboard.set(dashboard::for_kind(&kind));
+        let kind = server::data_kind().await;
+        screen.dashboard.set(dashboard::for_kind(kind));
         run(screen, View::from_url(), false);
     });
     // Back and Forward show the views they lead to.
@@ -52,7 +48,7 @@ pub fn App() -> impl IntoView {
                     let _ = input.focus();
                 }
             }
-            "Escape" if !typing => stream::cancel(),
+            "Escape" if !typing => server::cancel(),
             _ => {}
         }
     });
@@ -84,48 +80,4 @@ pub fn App() -> impl IntoView {
             <Hits/>
         </main>
     }
-}
-
-/// Shows `view`: runs its queries (replacing any still running) and, when `push`, records
-/// it in the address bar and the history. A query that does not parse is shown in place
-/// and nothing runs.
-pub fn run(screen: Screen, view: View, push: bool) {
-    // An embedded widget runs its saved query only: zooming or filtering has nowhere to go.
-    if screen.embedded {
-        return;
-    }
-    screen.draft.set(view.clone());
-    let plan = match view.plan(screen.dashboard.get_untracked()) {
-        Ok(plan) => plan,
-        Err(message) => {
-            stream::close_all();
-            screen.problem.set(Some(message));
-            screen.used.set(0);
-            return;
-        }
-    };
-    screen.problem.set(None);
-    let queries = match plan {
-        Plan::Command(query) => {
-            screen.command.set(true);
-            vec![query]
-        }
-        Plan::Dashboard(queries) => {
-            screen.command.set(false);
-            queries
-        }
-    };
-    screen.used.set(queries.len());
-    history::remember(&view.q);
-    if push {
-        view.push_to_url();
-    }
-    screen.shown.set(view);
-    stream::start_all(
-        queries
-            .iter()
-            .zip(screen.runs)
-            .map(|(q, run)| (q.to_string(), q.hits, run))
-            .collect(),
-    );
 }

@@ -27,8 +27,3 @@ pub fn forget() {
         let _ = storage.remove_item(STORAGE_KEY);
     }
 }
-
-/// Whether a query failed for want of a (valid) key: the gateway's messages say so.
-pub fn is_refusal(message: &str) -> bool {
-    message.contains("API key")
-}

@@ -1,16 +1,17 @@
 //! The live query channel: one WebSocket per query (docs/PROTOCOL.md). Frames are decoded
-//! and merged here with `shared-sketch`; components only read the resulting state.
+//! here and folded into the query's slot with `shared-sketch`'s `Fold`, the same fold the
+//! gateway's HTTP API uses; components only read the resulting state.
 
 use std::cell::RefCell;
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use leptos::prelude::*;
-use shared_sketch::{ClientMessage, Frame, Partial, decode_frame, encode};
+use shared_sketch::{ClientMessage, ErrorKind, Phase, decode_frame, encode};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
-use crate::state::{Phase, QueryRun};
+use crate::state::QueryRun;
 
 /// The open socket and the handlers it calls (they must live as long as it does).
 struct Connection {
@@ -30,7 +31,7 @@ thread_local! {
 /// running (closing a socket cancels its query).
 pub fn start_all(queries: Vec<(String, u32, RwSignal<QueryRun>)>) {
     close_all();
-    let key = crate::key::stored();
+    let key = super::key::stored();
     for (text, hits, run) in queries {
         let key = key.clone();
         start_one(ClientMessage::Query { q: text, hits, key }, run);
@@ -39,10 +40,10 @@ pub fn start_all(queries: Vec<(String, u32, RwSignal<QueryRun>)>) {
 
 /// Runs the query `hello` asks for into `run`, alongside any running.
 pub fn start_one(hello: ClientMessage, run: RwSignal<QueryRun>) {
-    run.set(QueryRun::running());
+    run.set(QueryRun::default());
     match connect(hello, run) {
         Ok(conn) => OPEN.with(|open| open.borrow_mut().push(conn)),
-        Err(message) => run.update(|r| r.fail(message)),
+        Err(message) => fail(run, message),
     }
 }
 
@@ -70,6 +71,13 @@ pub fn close_all() {
     });
 }
 
+/// Ends `run` for a reason of the channel's, not the query's.
+fn fail(run: RwSignal<QueryRun>, message: String) {
+    run.update(|r| {
+        r.fail(ErrorKind::Internal, message);
+    });
+}
+
 fn js_error(e: JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
@@ -90,7 +98,7 @@ fn connect(hello: ClientMessage, run: RwSignal<QueryRun>) -> Result<Connection, 
         let socket = socket.clone();
         move |_| {
             if let Err(e) = socket.send_with_u8_array(&hello) {
-                run.update(|r| r.fail(format!("cannot send the query: {}", js_error(e))));
+                fail(run, format!("cannot send the query: {}", js_error(e)));
             }
         }
     });
@@ -106,21 +114,24 @@ fn connect(hello: ClientMessage, run: RwSignal<QueryRun>) -> Result<Connection, 
                         .map_err(|e| format!("corrupt frame from the server: {e}"))
                 });
             match frame {
-                Ok(frame) => apply(frame, run),
+                // The merge happens here, in wasm.
+                Ok(frame) => run.update(|r| {
+                    r.apply(frame);
+                }),
                 Err(message) => {
-                    run.update(|r| r.fail(message));
+                    fail(run, message);
                     let _ = socket.close();
                 }
             }
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-        if run.with_untracked(|r| r.phase == Phase::Running) {
+        if run.with_untracked(|r| matches!(r.phase, Phase::Waiting | Phase::Running)) {
             let message = format!(
                 "the connection closed before the query finished (code {})",
                 event.code()
             );
-            run.update(|r| r.fail(message));
+            fail(run, message);
         }
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -132,30 +143,4 @@ fn connect(hello: ClientMessage, run: RwSignal<QueryRun>) -> Result<Connection, 
         _on_message: on_message,
         _on_close: on_close,
     })
-}
-
-/// Folds one frame into the state (the merge happens here, in wasm).
-fn apply(frame: Frame, run: RwSignal<QueryRun>) {
-    run.update(|r| match frame {
-        Frame::Plan(plan) => {
-            r.total = Some(Partial::new(&plan.query));
-            r.progress.files_total = plan.files;
-            r.progress.bytes_total = plan.bytes;
-            r.plan = Some(plan);
-        }
-        Frame::Partial(partial) => match r.total.as_mut().map(|total| total.merge(&partial)) {
-            Some(Ok(())) => r.partials += 1,
-            Some(Err(e)) => r.fail(format!("cannot merge a partial result: {e}")),
-            None => r.fail("the server sent a partial result before its plan"),
-        },
-        Frame::Progress(progress) => r.progress = progress,
-        Frame::Done(progress) => {
-            r.progress = progress;
-            r.phase = Phase::Done;
-        }
-        Frame::Error(e) => r.fail(match e.column {
-            Some(column) => format!("column {column}: {}", e.message),
-            None => e.message,
-        }),
-    });
 }

@@ -1,0 +1,51 @@
+//! Showing a view: running its queries, and recording it in the address bar and history.
+
+use leptos::prelude::*;
+
+use crate::state::Screen;
+use crate::view::{Plan, View};
+use crate::{history, server};
+
+/// Shows `view`: runs its queries (replacing any still running) and, when `push`, records
+/// it in the address bar and the history. A query that does not parse is shown in place
+/// and nothing runs.
+pub fn run(screen: Screen, view: View, push: bool) {
+    // An embedded widget runs its saved query only: zooming or filtering has nowhere to go.
+    if screen.embedded {
+        return;
+    }
+    screen.draft.set(view.clone());
+    let plan = match view.plan(screen.dashboard.get_untracked()) {
+        Ok(plan) => plan,
+        Err(message) => {
+            server::close_all();
+            screen.problem.set(Some(message));
+            screen.used.set(0);
+            return;
+        }
+    };
+    screen.problem.set(None);
+    let queries = match plan {
+        Plan::Command(query) => {
+            screen.command.set(true);
+            vec![query]
+        }
+        Plan::Dashboard(queries) => {
+            screen.command.set(false);
+            queries
+        }
+    };
+    screen.used.set(queries.len());
+    history::remember(&view.q);
+    if push {
+        view.push_to_url();
+    }
+    screen.shown.set(view);
+    server::start_all(
+        queries
+            .iter()
+            .zip(screen.runs)
+            .map(|(q, run)| (q.to_string(), q.hits, run))
+            .collect(),
+    );
+}
