@@ -47,15 +47,19 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         match s {
             "admin" => Ok(Role::Admin),
             "read" => Ok(Role::Read),
-            other => Err(format!("unknown role {other:?}: admin or read")),
+            other => Err(UnknownRole(other.to_string())),
         }
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role {0:?}: admin or read")]
+pub struct UnknownRole(pub String);
 
 /// The caller of a request: a tenant and what it may do there.
 #[derive(Debug, Clone, PartialEq, Eq)]

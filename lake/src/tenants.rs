@@ -12,18 +12,27 @@ use crate::lake::{Lake, Root};
 
 /// `https://Soc.Example.com:443/` → `https://soc.example.com`: an origin as browsers send
 /// it, so lists compare by equality.
-pub fn normalize_origin(text: &str) -> Result<String, String> {
-    let url =
-        url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+pub fn normalize_origin(text: &str) -> Result<String, BadOrigin> {
+    let bad = |why: String| BadOrigin {
+        text: text.to_string(),
+        why,
+    };
+    let url = url::Url::parse(text.trim()).map_err(|e| bad(format!("is not an origin: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("{text:?} is not an http(s) origin"));
+        return Err(bad("is not an http(s) origin".into()));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{text:?} has a path: an origin is scheme://host[:port]"
-        ));
+        return Err(bad("has a path: an origin is scheme://host[:port]".into()));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// A web origin that is not one.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} {why}")]
+pub struct BadOrigin {
+    pub text: String,
+    pub why: String,
 }
 
 /// `tenant`'s lake: its folder, with its share of `main`'s catalog. (The default tenant's

@@ -5,15 +5,14 @@
 //! scan of the source reads, so a query answers alike over the source and its segments.
 //! Free text has no fields to index and stays as it is.
 
-use std::io::{self, BufRead};
+use std::io;
 use std::path::PathBuf;
 
 use shared_sketch::partial::recycle;
 
 use crate::apache;
-use crate::array::{ArrayReader, Element};
+use crate::events::{Sink, read_events};
 use crate::format::Format;
-use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
 use crate::scan::{Rows, ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
@@ -56,28 +55,7 @@ pub fn ingest_file(
         malformed: 0,
         segment_path,
     };
-    match format {
-        Format::Json => {
-            let mut elements = ArrayReader::new(text);
-            while let Some(element) = elements.next_element()? {
-                match element {
-                    Element::Json(json) => out.add(json)?,
-                    Element::TooLong => out.malformed += 1,
-                }
-            }
-        }
-        Format::Ndjson => {
-            let mut lines = LineReader::new(text);
-            while let Some(line) = lines.next_line()? {
-                match line {
-                    Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => {}
-                    Line::Text(text) => out.add(text)?,
-                    Line::TooLong => out.malformed += 1,
-                }
-            }
-        }
-        _ => convert_rows(text, format, &mut out)?,
-    }
+    read_events(text, format, 1, &mut Copy::new(format, &mut out))?;
     let (segments, malformed) = out.finish()?;
     Ok(Ingested::Segments {
         format,
@@ -86,72 +64,115 @@ pub fn ingest_file(
     })
 }
 
-/// Rows of a column or access-log format into `out` as JSON objects: a key per field the
-/// row has (a Zeek unset `-` or an empty CSV cell is no key, as a scan sees no value), each
-/// value the field's text.
-fn convert_rows<F: FnMut(u32) -> PathBuf>(
-    text: impl BufRead,
-    format: Format,
-    out: &mut Output<F>,
-) -> io::Result<()> {
-    let plan = match format {
-        Format::Apache => Plan::for_fields(apache::FIELDS),
-        _ => Plan::every_column(),
-    };
-    let mut names: Vec<String> = match format {
-        Format::Apache => apache::FIELDS.iter().map(|f| f.to_string()).collect(),
-        _ => Vec::new(),
-    };
-    let mut lines = LineReader::new(text);
-    let mut rows = Rows::new(format);
-    let mut json = Vec::new();
-    let mut spare: Values<'static> = Vec::new();
-    while let Some(line) = lines.next_line()? {
-        let text = match line {
-            Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-            Line::Text(text) => text,
-            Line::TooLong => {
-                out.malformed += 1;
-                continue;
-            }
+/// Ingest as the event loop's sink: each event written into segments as a JSON object.
+/// JSON events are copied as they are. Rows of a column or access-log format become
+/// objects of a key per field the row has (a Zeek unset `-` or an empty CSV cell is no
+/// key, as a scan sees no value), each value the field's text.
+struct Copy<'o, F> {
+    out: &'o mut Output<F>,
+    rows: Option<Converter>,
+}
+
+/// What converting rows to JSON keeps from row to row.
+struct Converter {
+    plan: Plan,
+    rows: Rows,
+    /// The current column names.
+    names: Vec<String>,
+    json: Vec<u8>,
+    /// The scan's trick: one buffer for every row's values, emptied between rows.
+    spare: Values<'static>,
+}
+
+impl<'o, F> Copy<'o, F> {
+    fn new(format: Format, out: &'o mut Output<F>) -> Self {
+        let rows = match format {
+            Format::Json | Format::Ndjson | Format::Text => None,
+            Format::Apache => Some(Converter {
+                plan: Plan::for_fields(apache::FIELDS),
+                rows: Rows::new(format),
+                names: apache::FIELDS.iter().map(|f| f.to_string()).collect(),
+                json: Vec::new(),
+                spare: Vec::new(),
+            }),
+            _ => Some(Converter {
+                plan: Plan::every_column(),
+                rows: Rows::new(format),
+                names: Vec::new(),
+                json: Vec::new(),
+                spare: Vec::new(),
+            }),
         };
-        let header = rows.header(text, &plan);
+        Copy { out, rows }
+    }
+}
+
+impl<F: FnMut(u32) -> PathBuf> Sink for Copy<'_, F> {
+    fn event(&mut self, _: u64, text: &[u8]) -> io::Result<()> {
+        let Some(converter) = &mut self.rows else {
+            return self.out.add(text);
+        };
+        match converter.convert(text)? {
+            Converted::Header => Ok(()),
+            Converted::Object => self.out.add(&converter.json),
+            Converted::Malformed => {
+                self.out.malformed += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn malformed(&mut self) {
+        self.out.malformed += 1;
+    }
+}
+
+/// What a line of a row format was.
+enum Converted {
+    Header,
+    /// A row, now the JSON object in `Converter::json`.
+    Object,
+    Malformed,
+}
+
+impl Converter {
+    fn convert(&mut self, text: &[u8]) -> io::Result<Converted> {
+        let header = self.rows.header(text, &self.plan);
         // A header sets or changes the columns; so does a VPC file's first row, which
         // sets the default ones without being a header.
-        if (header || names.is_empty())
-            && let Some(columns) = rows.columns()
+        if (header || self.names.is_empty())
+            && let Some(columns) = self.rows.columns()
         {
-            names = columns.to_vec();
+            self.names = columns.to_vec();
         }
         if header {
-            continue;
+            return Ok(Converted::Header);
         }
-        // The scan's trick: one buffer for every row's values, emptied between rows.
-        let mut values: Values<'_> = recycle(std::mem::take(&mut spare));
-        values.resize(names.len(), None);
-        let readable = rows.row(text, &plan, &mut values).is_ok();
+        let mut values: Values<'_> = recycle(std::mem::take(&mut self.spare));
+        values.resize(self.names.len(), None);
+        let readable = self.rows.row(text, &self.plan, &mut values).is_ok();
+        let json = &mut self.json;
         if readable {
             json.clear();
             json.push(b'{');
-            for (name, value) in names.iter().zip(&values) {
+            for (name, value) in self.names.iter().zip(&values) {
                 let Some(value) = value else { continue };
                 if json.len() > 1 {
                     json.push(b',');
                 }
-                sonic_rs::to_writer(&mut json, name).map_err(io::Error::other)?;
+                sonic_rs::to_writer(&mut *json, name).map_err(io::Error::other)?;
                 json.push(b':');
-                sonic_rs::to_writer(&mut json, value.as_ref()).map_err(io::Error::other)?;
+                sonic_rs::to_writer(&mut *json, value.as_ref()).map_err(io::Error::other)?;
             }
             json.push(b'}');
         }
-        spare = recycle(values);
-        if !readable {
-            out.malformed += 1;
-            continue;
-        }
-        out.add(&json)?;
+        self.spare = recycle(values);
+        Ok(if readable {
+            Converted::Object
+        } else {
+            Converted::Malformed
+        })
     }
-    Ok(())
 }
 
 /// Copies the events of `segments` (as ingest wrote them, read whole) into new segments at
@@ -170,13 +191,12 @@ pub fn compact_segments(
         segment_path,
     };
     for segment in segments {
-        let mut lines = LineReader::new(open_text(segment)?);
-        while let Some(line) = lines.next_line()? {
-            match line {
-                Line::Text(text) => out.add(text)?,
-                Line::TooLong => out.malformed += 1,
-            }
-        }
+        read_events(
+            open_text(segment)?,
+            Format::Ndjson,
+            1,
+            &mut Copy::new(Format::Ndjson, &mut out),
+        )?;
     }
     let (segments, malformed) = out.finish()?;
     if malformed > 0 {

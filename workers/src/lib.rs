@@ -6,6 +6,7 @@
 mod apache;
 mod array;
 mod columns;
+mod events;
 mod format;
 mod gzip;
 mod index;
@@ -28,6 +29,6 @@ pub use segment::{
 };
 pub use source::{Object, Source, SourceError, Stores, is_object_url, stores};
 pub use worker::{
-    FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, RequestError, ScanRequest, ScanResponse,
-    failed,
+    AnswerError, FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, RequestError, ScanRequest,
+    ScanResponse, failed,
 };

@@ -16,12 +16,11 @@ use shared_sketch::{
 };
 
 use crate::apache;
-use crate::array::{ArrayReader, Element};
 use crate::columns::{Csv, VpcFlow, Zeek};
+use crate::events::{EventError, Sink, read_events};
 use crate::format::{Format, event_time};
 use crate::gzip;
 use crate::json::{JsonBlock, JsonReader};
-use crate::lines::{Line, LineReader};
 use crate::plan::{Plan, Values};
 use crate::source::Source;
 
@@ -251,68 +250,7 @@ impl<'q> Scan<'q> {
     fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
         let format = options.format_of(&mut reader)?;
         let plan = self.plan(&time_fields(format, options));
-        match format {
-            Format::Json => self.elements(ArrayReader::new(reader), &plan),
-            _ => self.lines(reader, format, &plan, 1),
-        }
-    }
-
-    /// The events of `reader`, its lines numbered from `first_line`. NDJSON lines are
-    /// parsed a block at a time (`JsonBlock`); a read error still keeps every line before it.
-    pub(crate) fn lines<R: BufRead>(
-        &mut self,
-        reader: R,
-        format: Format,
-        plan: &Plan,
-        first_line: u64,
-    ) -> io::Result<()> {
-        let mut lines = LineReader::new(reader);
-        let mut rows = Rows::new(format);
-        let mut block = matches!(rows, Rows::Ndjson(_)).then(JsonBlock::default);
-        let mut number = first_line.saturating_sub(1);
-        let outcome = loop {
-            let line = match lines.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            };
-            number += 1;
-            let text = match line {
-                Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Text(text) => text,
-                Line::TooLong => {
-                    self.stats().malformed += 1;
-                    continue;
-                }
-            };
-            if let Some(block) = &mut block {
-                if !self.skip(text) && block.push(number, text) {
-                    self.block(block, plan);
-                }
-            } else if !rows.header(text, plan) {
-                self.take(number, text, plan, |values| rows.row(text, plan, values));
-            }
-        };
-        if let Some(block) = &mut block {
-            self.block(block, plan);
-        }
-        outcome
-    }
-
-    fn elements<R: BufRead>(&mut self, mut reader: ArrayReader<R>, plan: &Plan) -> io::Result<()> {
-        let mut json = JsonReader::default();
-        let mut number = 0u64;
-        while let Some(element) = reader.next_element()? {
-            number += 1;
-            let Element::Json(text) = element else {
-                self.stats().malformed += 1;
-                continue;
-            };
-            self.take(number, text, plan, |values| {
-                json.read(text, plan, values).map_err(drop)
-            });
-        }
-        Ok(())
+        read_events(reader, format, 1, &mut ScanSink::new(self, format, &plan))
     }
 
     /// One event's text: skipped unparsed when it cannot match, else read by `read` (an
@@ -322,12 +260,12 @@ impl<'q> Scan<'q> {
         number: u64,
         text: &'a [u8],
         plan: &Plan,
-        read: impl FnOnce(&mut Values<'a>) -> Result<(), ()>,
+        read: impl FnOnce(&mut Values<'a>) -> Result<(), EventError>,
     ) {
         if self.skip(text) {
             return;
         }
-        self.evaluate(plan, |values| (number, text, read(values).is_ok()));
+        self.evaluate(plan, |values| (number, text, read(values)));
     }
 
     /// Reads and evaluates the events of a full (or last) block, and empties it.
@@ -337,7 +275,7 @@ impl<'q> Scan<'q> {
             let block = &mut *block;
             self.evaluate(plan, move |values| {
                 let (number, text, read) = block.read(i, plan, values);
-                (number, text, read.is_ok())
+                (number, text, read.map_err(EventError::from))
             });
         }
         block.clear();
@@ -348,13 +286,13 @@ impl<'q> Scan<'q> {
     fn evaluate<'a>(
         &mut self,
         plan: &Plan,
-        read: impl FnOnce(&mut Values<'a>) -> (u64, &'a [u8], bool),
+        read: impl FnOnce(&mut Values<'a>) -> (u64, &'a [u8], Result<(), EventError>),
     ) {
         let mut values = recycle(std::mem::take(&mut self.spare));
         values.resize(plan.slots(), None);
         match read(&mut values) {
-            (number, text, true) => self.event(number, text, plan, &values),
-            (_, _, false) => self.stats().malformed += 1,
+            (number, text, Ok(())) => self.event(number, text, plan, &values),
+            (_, _, Err(_)) => self.stats().malformed += 1,
         }
         self.spare = recycle(values);
     }
@@ -456,6 +394,69 @@ impl RecentLines {
     }
 }
 
+/// A scan as the event loop's sink: every event evaluated against the query.
+pub(crate) struct ScanSink<'s, 'q, 'p> {
+    scan: &'s mut Scan<'q>,
+    plan: &'p Plan,
+    reading: Reading,
+}
+
+/// How a scan reads the events it is fed.
+enum Reading {
+    /// NDJSON lines, parsed a block at a time (`JsonBlock`).
+    Block(JsonBlock),
+    /// Rows of the other line formats, or the elements of a JSON document, one at a time.
+    Rows(Rows),
+}
+
+impl<'s, 'q, 'p> ScanSink<'s, 'q, 'p> {
+    pub(crate) fn new(scan: &'s mut Scan<'q>, format: Format, plan: &'p Plan) -> Self {
+        let reading = match format {
+            Format::Ndjson => Reading::Block(JsonBlock::default()),
+            _ => Reading::Rows(Rows::new(format)),
+        };
+        ScanSink {
+            scan,
+            plan,
+            reading,
+        }
+    }
+}
+
+impl Sink for ScanSink<'_, '_, '_> {
+    fn event(&mut self, number: u64, text: &[u8]) -> io::Result<()> {
+        let ScanSink {
+            scan,
+            plan,
+            reading,
+        } = self;
+        match reading {
+            Reading::Block(block) => {
+                if !scan.skip(text) && block.push(number, text) {
+                    scan.block(block, plan);
+                }
+            }
+            Reading::Rows(rows) => {
+                if !rows.header(text, plan) {
+                    scan.take(number, text, plan, |values| rows.row(text, plan, values));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn malformed(&mut self) {
+        self.scan.stats().malformed += 1;
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        if let Reading::Block(block) = &mut self.reading {
+            self.scan.block(block, self.plan);
+        }
+        Ok(())
+    }
+}
+
 /// The line-based formats' per-file state (column layouts, CSV buffers).
 pub(crate) enum Rows {
     Ndjson(JsonReader),
@@ -504,13 +505,13 @@ impl Rows {
         line: &'a [u8],
         plan: &Plan,
         values: &mut Values<'a>,
-    ) -> Result<(), ()> {
+    ) -> Result<(), EventError> {
         match self {
-            Rows::Ndjson(json) => json.read(line, plan, values).map_err(drop),
-            Rows::Zeek(zeek) => zeek.row(line, values).map_err(drop),
-            Rows::VpcFlow(vpc) => vpc.row(line, values).map_err(drop),
-            Rows::Apache => apache::extract(line, plan, values).map_err(drop),
-            Rows::Csv(csv) => csv.row(line, values).map_err(drop),
+            Rows::Ndjson(json) => Ok(json.read(line, plan, values)?),
+            Rows::Zeek(zeek) => Ok(zeek.row(line, values)?),
+            Rows::VpcFlow(vpc) => Ok(vpc.row(line, values)?),
+            Rows::Apache => Ok(apache::extract(line, plan, values)?),
+            Rows::Csv(csv) => Ok(csv.row(line, values)?),
             Rows::Text => Ok(()),
         }
     }

@@ -16,11 +16,12 @@ use flate2::write::GzEncoder;
 use shared_sketch::query::{Indexed, index_field, index_text};
 use shared_sketch::{Partial, Query};
 
+use crate::events::read_events;
 use crate::format::{Format, event_time};
 use crate::gzip;
 use crate::index::{PageSummary, SegmentIndex};
 use crate::json::JsonReader;
-use crate::scan::{Scan, ScanOptions, scan_file};
+use crate::scan::{Scan, ScanOptions, ScanSink, scan_file};
 use crate::source::Source;
 
 /// Uncompressed bytes per page (gzip member).
@@ -282,10 +283,12 @@ fn read_pages(
         segment.read_range(page.offset..page.offset + page.length, &mut compressed)?;
         scan.stats().bytes_read += page.length;
         if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
-            scan.lines(&text[..], Format::Ndjson, &plan, page.first_line)?;
+            let mut sink = ScanSink::new(scan, Format::Ndjson, &plan);
+            read_events(&text[..], Format::Ndjson, page.first_line, &mut sink)?;
         } else {
             let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
-            scan.lines(inflated, Format::Ndjson, &plan, page.first_line)?;
+            let mut sink = ScanSink::new(scan, Format::Ndjson, &plan);
+            read_events(inflated, Format::Ndjson, page.first_line, &mut sink)?;
         }
     }
     Ok(())

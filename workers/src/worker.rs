@@ -11,7 +11,7 @@ use shared_sketch::{Partial, Query};
 use crate::format::Format;
 use crate::scan::{ScanOptions, scan_file};
 use crate::segment::scan_segment;
-use crate::source::Stores;
+use crate::source::{SourceError, Stores};
 
 /// Lambda's limit on a synchronous invocation's response (and request) payload.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -183,23 +183,37 @@ impl ScanRequest {
     }
 }
 
+/// Why a worker's answer holds no partial.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The worker said so.
+    #[error("{0}")]
+    Failed(String),
+    #[error("the answer is not base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("cannot reach the spilled answer: {0}")]
+    Store(#[from] SourceError),
+    #[error("cannot read the spilled answer: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the partial does not decode: {0}")]
+    Decode(#[from] shared_sketch::CodecError),
+}
+
 impl ScanResponse {
     /// The partial this answer holds, reading (and then deleting) a spilled one.
-    pub fn into_partial(self, stores: &Stores) -> Result<Partial, String> {
+    pub fn into_partial(self, stores: &Stores) -> Result<Partial, AnswerError> {
         let bytes = match self {
-            ScanResponse::Failed(why) => return Err(why),
-            ScanResponse::Partial(text) => STANDARD.decode(text).map_err(|e| e.to_string())?,
+            ScanResponse::Failed(why) => return Err(AnswerError::Failed(why)),
+            ScanResponse::Partial(text) => STANDARD.decode(text)?,
             ScanResponse::Spilled(url) => {
-                let source = stores.source(&url).map_err(|e| e.to_string())?;
-                let bytes = source
-                    .read_all(shared_sketch::codec::MAX_DECODED_BYTES as u64)
-                    .map_err(|e| format!("cannot read the spilled answer: {e}"))?;
+                let source = stores.source(&url)?;
+                let bytes = source.read_all(shared_sketch::codec::MAX_DECODED_BYTES as u64)?;
                 if let Err(e) = source.delete() {
                     tracing::warn!(%url, error = %e, "cannot delete a spilled answer");
                 }
                 bytes
             }
         };
-        shared_sketch::decode(&bytes).map_err(|e| e.to_string())
+        Ok(shared_sketch::decode(&bytes)?)
     }
 }

@@ -81,7 +81,7 @@ pub async fn tenant(args: TenantArgs) -> Result<()> {
         } => {
             let origins = origins
                 .iter()
-                .map(|o| normalize_origin(o).map_err(anyhow::Error::msg))
+                .map(|o| normalize_origin(o).map_err(anyhow::Error::from))
                 .collect::<Result<Vec<_>>>()?;
             anyhow::ensure!(
                 (name == DEFAULT_TENANT) == folder.is_none(),
@@ -129,7 +129,7 @@ pub async fn key(args: KeyArgs) -> Result<()> {
             role,
             label,
         } => {
-            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let role: Role = role.parse()?;
             let known = tenant == DEFAULT_TENANT
                 || lake
                     .catalog

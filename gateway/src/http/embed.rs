@@ -65,7 +65,9 @@ pub async fn mint(
         )));
     }
     for bound in [&request.earliest, &request.latest].into_iter().flatten() {
-        bound.parse::<TimeBound>().map_err(ApiError::BadRequest)?;
+        bound
+            .parse::<TimeBound>()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
     let catalog = &state.catalog;
     catalog

@@ -16,6 +16,7 @@ use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use shared_sketch::query::NotATime;
 use shared_sketch::{ClientMessage, ErrorKind, Frame, QueryError, decode, encode_frame};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -129,7 +130,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
                 b.as_deref()
                     .map(str::parse)
                     .transpose()
-                    .map_err(|e: String| QueryError::new(ErrorKind::BadQuery, e))
+                    .map_err(|e: NotATime| QueryError::new(ErrorKind::BadQuery, e.to_string()))
             };
             Ok(Ask {
                 within: (bound(&grant.earliest)?, bound(&grant.latest)?),

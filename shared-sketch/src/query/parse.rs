@@ -823,14 +823,17 @@ fn parse_time_bound(text: &str) -> Option<TimeBound> {
 /// A time bound written as in `earliest=` (`now`, `-7d`, an ISO time, epoch seconds): how
 /// widget tokens state the time range they allow.
 impl std::str::FromStr for TimeBound {
-    type Err = String;
+    type Err = NotATime;
 
-    fn from_str(text: &str) -> Result<TimeBound, String> {
-        parse_time_bound(text.trim()).ok_or_else(|| {
-            format!("{text:?} is not a time: expected now, -7d, an ISO time or epoch seconds")
-        })
+    fn from_str(text: &str) -> Result<TimeBound, NotATime> {
+        parse_time_bound(text.trim()).ok_or_else(|| NotATime(text.to_string()))
     }
 }
+
+/// A time bound that does not read as one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a time: expected now, -7d, an ISO time or epoch seconds")]
+pub struct NotATime(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -273,7 +273,7 @@ impl Invocation {
         tokio::task::spawn_blocking(move || response.into_partial(workers::stores()))
             .await
             .map_err(|e| Failure::Transient(e.to_string()))?
-            .map_err(Failure::Final)
+            .map_err(|e| Failure::Final(e.to_string()))
     }
 }
 
