@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::state::Screen;
-use crate::view::{Plan, View};
+use crate::view::{View, ViewQueries};
 use crate::{history, server};
 
 /// Shows `view`: runs its queries (replacing any still running) and, when `push`, records
@@ -15,8 +15,8 @@ pub fn run(screen: Screen, view: View, push: bool) {
         return;
     }
     screen.draft.set(view.clone());
-    let plan = match view.plan(screen.dashboard.get_untracked()) {
-        Ok(plan) => plan,
+    let queries = match view.queries(screen.dashboard.get_untracked()) {
+        Ok(queries) => queries,
         Err(message) => {
             server::close_all();
             screen.problem.set(Some(message));
@@ -25,12 +25,12 @@ pub fn run(screen: Screen, view: View, push: bool) {
         }
     };
     screen.problem.set(None);
-    let queries = match plan {
-        Plan::Command(query) => {
+    let queries = match queries {
+        ViewQueries::Command(query) => {
             screen.command.set(true);
             vec![query]
         }
-        Plan::Dashboard(queries) => {
+        ViewQueries::Dashboard(queries) => {
             screen.command.set(false);
             queries
         }

@@ -91,7 +91,7 @@ pub const LIST_MAX: u32 = shared_sketch::MAX_HITS_LIMIT as u32;
 
 /// What a view runs: a dashboard over the search, or the user's own command.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub enum ViewQueries {
     /// No command: the dashboard's queries (one per filter), each with the search.
     Dashboard(Vec<Query>),
     /// `| stats …`, `| top …`: that query alone, shown as it asks.
@@ -153,14 +153,14 @@ impl View {
     }
 
     /// The queries this view runs, or the parse error to show.
-    pub fn plan(&self, dashboard: &Dashboard) -> Result<Plan, String> {
+    pub fn queries(&self, dashboard: &Dashboard) -> Result<ViewQueries, String> {
         let mut query = parse(&self.q).map_err(|e| e.to_string())?;
         query.earliest = query.earliest.or(self.range.earliest);
         query.latest = query.latest.or(self.range.latest);
         if query.command.is_some() {
-            return Ok(Plan::Command(query));
+            return Ok(ViewQueries::Command(query));
         }
-        Ok(Plan::Dashboard(
+        Ok(ViewQueries::Dashboard(
             dashboard
                 .queries
                 .iter()
@@ -273,7 +273,8 @@ mod tests {
 
     #[test]
     fn a_search_runs_the_dashboard_with_its_range_and_filters() {
-        let Ok(Plan::Dashboard(queries)) = view("dst_port:22", Some("-7d")).plan(&FLOWS) else {
+        let Ok(ViewQueries::Dashboard(queries)) = view("dst_port:22", Some("-7d")).queries(&FLOWS)
+        else {
             panic!("a search runs the dashboard");
         };
         assert_eq!(queries.len(), 3);
@@ -284,7 +285,7 @@ mod tests {
             hits: LIST_MAX,
             ..view("x", None)
         };
-        let Ok(Plan::Dashboard(kept)) = more.plan(&FLOWS) else {
+        let Ok(ViewQueries::Dashboard(kept)) = more.queries(&FLOWS) else {
             panic!("a search runs the dashboard");
         };
         assert_eq!(kept[0].hits, 100_000);
@@ -306,12 +307,13 @@ mod tests {
 
     #[test]
     fn a_command_runs_alone_and_the_query_s_own_range_wins() {
-        let Ok(Plan::Command(q)) = view("earliest=-1h | top 5 src_ip", Some("-7d")).plan(&FLOWS)
+        let Ok(ViewQueries::Command(q)) =
+            view("earliest=-1h | top 5 src_ip", Some("-7d")).queries(&FLOWS)
         else {
             panic!("a command runs alone");
         };
         assert_eq!(q.to_string(), "earliest=-1h | top 5 src_ip");
-        let error = view("| top", None).plan(&FLOWS).unwrap_err();
+        let error = view("| top", None).queries(&FLOWS).unwrap_err();
         assert!(error.starts_with("column 6:"), "{error}");
     }
 

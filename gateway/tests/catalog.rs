@@ -7,6 +7,7 @@ mod common;
 
 use lake::catalog::{Catalog, CatalogError, Entry, Kind, SavedQuery, Selection, State};
 use lake::{Lake, Synced};
+use sqlx::Row;
 use workers::ScanOptions;
 
 /// A fresh, empty catalog on each backend: (name, url). The SQLite file lives in `dir`.
@@ -446,27 +447,53 @@ async fn tenants_plan_list_and_change_only_their_own_files() {
     }
 }
 
+/// The files table as versions 1 and 2 made it, named `segments`; version 1 had no tenants.
+fn previous_schema(version: i64) -> Vec<String> {
+    let tenant = if version >= 2 {
+        ", tenant TEXT NOT NULL DEFAULT 'default'"
+    } else {
+        ""
+    };
+    let mut statements = vec![
+        "CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)".to_string(),
+        format!(
+            "CREATE TABLE segments (uri TEXT PRIMARY KEY, kind TEXT NOT NULL, \
+             format TEXT NOT NULL, time_min BIGINT, time_max BIGINT, time_fields TEXT NOT NULL, \
+             row_count BIGINT, bytes BIGINT NOT NULL, index_uri TEXT, source TEXT, \
+             modified_ms BIGINT NOT NULL, state TEXT NOT NULL{tenant})"
+        ),
+        "CREATE INDEX segments_by_state_time ON segments (state, time_max)".to_string(),
+        format!("INSERT INTO catalog_meta (key, value) VALUES ('schema_version', {version})"),
+        "INSERT INTO segments (uri, kind, format, time_fields, bytes, modified_ms, state) \
+         VALUES ('file:///r/old.log', 'raw', 'ndjson', '', 5, 1, 'active')"
+            .to_string(),
+    ];
+    if version >= 2 {
+        statements
+            .push("CREATE INDEX segments_by_tenant ON segments (tenant, state, time_max)".into());
+    }
+    statements
+}
+
+/// Makes the catalog at `url` as `version` left it, with one raw file, then opens it.
+async fn upgraded_from(url: &str, version: i64) -> Catalog {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    for statement in previous_schema(version) {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    Catalog::open(url).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_version_1_catalog_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     for (backend, url) in backends(dir.path()).await {
-        let catalog = Catalog::open(&url).await.unwrap();
-        catalog
-            .register(&[raw("file:///r/old.log", 5)])
-            .await
-            .unwrap();
-        drop(catalog);
-        // Back to how version 1 left it: no tenant column.
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        for statement in [
-            "DROP INDEX segments_by_tenant",
-            "ALTER TABLE segments DROP COLUMN tenant",
-            "UPDATE catalog_meta SET value = 1 WHERE key = 'schema_version'",
-        ] {
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-        let upgraded = Catalog::open(&url).await.unwrap();
+        let upgraded = upgraded_from(&url, 1).await;
         assert_eq!(
             uris(&upgraded.list(State::Active).await.unwrap()),
             ["file:///r/old.log"],
@@ -479,6 +506,57 @@ async fn a_version_1_catalog_is_upgraded_in_place() {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+}
+
+/// Version 3 names the table of catalogued files for what it holds (raw files as well as
+/// segments): a version 2 catalog is renamed in place, its rows kept, and works as new.
+#[tokio::test]
+async fn a_version_2_catalog_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let upgraded = upgraded_from(&url, 2).await;
+        assert_eq!(
+            uris(&upgraded.list(State::Active).await.unwrap()),
+            ["file:///r/old.log"],
+            "{backend}"
+        );
+        upgraded
+            .register(&[raw("file:///r/new.log", 7)])
+            .await
+            .unwrap();
+        let planned = upgraded
+            .plan((None, None), |_| String::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            targets(&planned),
+            ["file:///r/new.log", "file:///r/old.log"],
+            "{backend}"
+        );
+        drop(upgraded);
+
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let old_table = sqlx::query("SELECT COUNT(*) FROM segments")
+            .fetch_one(&pool)
+            .await;
+        assert!(old_table.is_err(), "{backend}: the old table is gone");
+        let version: i64 =
+            sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+        assert_eq!(version, 3, "{backend}");
+        pool.close().await;
+        // Opened again: already upgraded, nothing to do.
+        let again = Catalog::open(&url).await.unwrap();
+        assert_eq!(
+            again.list(State::Active).await.unwrap().len(),
+            2,
+            "{backend}"
         );
     }
 }

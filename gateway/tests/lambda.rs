@@ -2,7 +2,8 @@
 //! server (moto) and the Lambda Invoke API (cargo-lambda's emulator) on loopback and passes
 //! them in `AWS_ENDPOINT_URL` and `SKETCHLAKE_TEST_LAMBDA`; these tests upload real logs and
 //! segments to a bucket and start `worker` processes (`SKETCHLAKE_WORKER_BIN`) themselves.
-//! Without the rig they say so and test nothing.
+//! They are ignored by a plain `cargo test`, and fail when run without the rig: a test of
+//! the Lambda path never passes without having run it.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 mod common;
@@ -34,25 +35,25 @@ struct Rig {
     worker: PathBuf,
 }
 
-fn rig() -> Option<Rig> {
+/// Why these tests are ignored unless asked for: the rig they need.
+const NEEDS_THE_RIG: &str = "needs the rig: cargo xtask test lambda";
+
+fn rig() -> Rig {
     let found = (
         std::env::var("AWS_ENDPOINT_URL"),
         std::env::var("SKETCHLAKE_TEST_LAMBDA"),
         std::env::var("SKETCHLAKE_WORKER_BIN"),
     );
     match found {
-        (Ok(s3), Ok(lambda), Ok(worker)) => Some(Rig {
+        (Ok(s3), Ok(lambda), Ok(worker)) => Rig {
             s3,
             lambda,
             worker: PathBuf::from(worker),
-        }),
-        _ => {
-            eprintln!(
-                "AWS_ENDPOINT_URL, SKETCHLAKE_TEST_LAMBDA or SKETCHLAKE_WORKER_BIN is not set: \
-                 the Lambda + S3 path is not tested (run `cargo xtask test`)"
-            );
-            None
-        }
+        },
+        _ => panic!(
+            "AWS_ENDPOINT_URL, SKETCHLAKE_TEST_LAMBDA or SKETCHLAKE_WORKER_BIN is not set: \
+             this test {NEEDS_THE_RIG}"
+        ),
     }
 }
 
@@ -271,8 +272,9 @@ const QUERIES: &[&str] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn lambda_and_s3_answer_as_the_local_pool_does() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let root = seeded_bucket(&rig).await;
     let _workers = Workers::start(&rig, "worker", 4);
@@ -309,8 +311,9 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
 /// through Lambda answer as the files on disk do, before and after compaction; the sweep
 /// deletes what compaction retired and what a killed ingest left unregistered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn ingest_and_compaction_write_segments_into_the_bucket() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let options = ScanOptions::default();
     let root = format!("s3://{}/lake", new_bucket(&rig).await);
@@ -434,8 +437,9 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
 /// Formats are read from an object's first bytes, an empty object's too (it has no first
 /// byte for a ranged read to start at).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn formats_are_read_from_the_start_of_objects_empty_ones_too() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let root = format!("s3://{}/lake", new_bucket(&rig).await);
     let logs = sorted_files(&common::real("cowrie-honeypot"));
     let (gz, empty) = (
@@ -473,8 +477,9 @@ async fn formats_are_read_from_the_start_of_objects_empty_ones_too() {
 /// A file larger than the uploader's buffer goes up as a multipart upload (a large
 /// segment's way to the bucket) and reads back byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn a_large_file_uploads_in_parts_and_reads_back_the_same() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let bucket = format!("s3://{}", new_bucket(&rig).await);
     let object = workers::stores()
         .source(&format!("{bucket}/large.bin"))
@@ -551,8 +556,9 @@ async fn throttling_proxy(emulator: String, refusals: u32) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn throttled_invocations_wait_and_complete() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let root = seeded_bucket(&rig).await;
     let _workers = Workers::start(&rig, "worker", 4);
@@ -592,8 +598,9 @@ async fn crash_once(rig: &Rig, function: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn a_crashed_invocation_is_run_again() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let root = seeded_bucket(&rig).await;
     let local = engine(&root, Arc::new(LocalPool::new(2))).await;
@@ -620,8 +627,9 @@ async fn a_crashed_invocation_is_run_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn a_worker_that_never_answers_is_reported_and_the_query_completes() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let root = seeded_bucket(&rig).await;
     // Nothing serves `worker-silent`: every invocation waits until abandoned.
@@ -647,8 +655,9 @@ async fn a_worker_that_never_answers_is_reported_and_the_query_completes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
 async fn a_cancelled_query_stops_waiting_for_its_invocations() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let _one = ONE_AT_A_TIME.lock().await;
     let root = seeded_bucket(&rig).await;
     // Invocations nobody answers, with a long timeout: only cancelling ends them.

@@ -17,13 +17,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
 /// any other format matches no branch, is distinct from NULL, and is never ruled out.
 const PLAN_SQL: &str =
-    "SELECT uri, kind, bytes FROM segments WHERE state = 'active' AND tenant = $10 AND (
+    "SELECT uri, kind, bytes FROM files WHERE state = 'active' AND tenant = $10 AND (
     time_fields IS DISTINCT FROM CASE format
         WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
         WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
@@ -34,7 +34,7 @@ const PLAN_SQL: &str =
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS catalog_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS segments (
+    "CREATE TABLE IF NOT EXISTS files (
         uri TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         format TEXT NOT NULL,
@@ -49,7 +49,8 @@ const SCHEMA: &[&str] = &[
         state TEXT NOT NULL,
         tenant TEXT NOT NULL DEFAULT 'default'
     )",
-    "CREATE INDEX IF NOT EXISTS segments_by_state_time ON segments (state, time_max)",
+    "CREATE INDEX IF NOT EXISTS files_by_state_time ON files (state, time_max)",
+    "CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, state, time_max)",
     // Added in place: an older catalog gains the table, and nothing else changes.
     "CREATE TABLE IF NOT EXISTS saved_queries (
         id TEXT PRIMARY KEY,
@@ -80,15 +81,24 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
 
-/// Statements taking a catalog of the previous version to this one.
+/// Statements taking a catalog of version 1 to version 2: files gain their tenant.
 const UPGRADE_FROM_1: &[&str] =
     &["ALTER TABLE segments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"];
+
+/// Version 2 to 3: the table of catalogued files, raw files as well as segments, is named
+/// for what it holds. Its indexes are made anew under the new name (SQLite cannot rename
+/// an index); nothing else changes.
+const UPGRADE_FROM_2: &[&str] = &[
+    "ALTER TABLE segments RENAME TO files",
+    "DROP INDEX IF EXISTS segments_by_state_time",
+    "DROP INDEX IF EXISTS segments_by_tenant",
+];
 
 /// The tenant of a lake opened without naming one (`serve --data`), and of everything in a
 /// gateway run without API keys.
 pub const DEFAULT_TENANT: &str = "default";
 
-/// The columns of `segments`, in `Entry` order: a macro so every statement stays a literal
+/// The columns of `files`, in `Entry` order: a macro so every statement stays a literal
 /// (sqlx takes only literal SQL; values are always bound).
 macro_rules! columns {
     () => {
@@ -307,42 +317,34 @@ impl Catalog {
         self.memory
     }
 
+    /// Creates the tables of a new catalog, or upgrades an older one in place, in one
+    /// transaction: a failed upgrade leaves the catalog as it was.
     async fn migrate(&self) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
-        for statement in SCHEMA {
-            sqlx::query(*statement).execute(&mut *tx).await?;
-        }
+        sqlx::query(SCHEMA[0]).execute(&mut *tx).await?;
         let found: Option<i64> =
             sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|row| row.try_get(0))
                 .transpose()?;
-        match found {
-            None => {
-                sqlx::query(
-                    "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', $1) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(SCHEMA_VERSION)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Some(SCHEMA_VERSION) => {}
-            Some(1) => {
-                for statement in UPGRADE_FROM_1 {
-                    sqlx::query(*statement).execute(&mut *tx).await?;
-                }
-                sqlx::query("UPDATE catalog_meta SET value = $1 WHERE key = 'schema_version'")
-                    .bind(SCHEMA_VERSION)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        let upgrades: &[&[&str]] = match found {
+            None | Some(SCHEMA_VERSION) => &[],
+            Some(1) => &[UPGRADE_FROM_1, UPGRADE_FROM_2],
+            Some(2) => &[UPGRADE_FROM_2],
             Some(found) => return Err(CatalogError::Schema { found }),
+        };
+        for statement in upgrades.iter().copied().flatten() {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        for statement in &SCHEMA[1..] {
+            sqlx::query(*statement).execute(&mut *tx).await?;
         }
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, state, time_max)",
+            "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
+        .bind(SCHEMA_VERSION)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -525,7 +527,7 @@ impl Catalog {
         sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM segments WHERE uri = $1 AND tenant = $2"
+            " FROM files WHERE uri = $1 AND tenant = $2"
         ))
         .bind(uri)
         .bind(&self.tenant)
@@ -540,7 +542,7 @@ impl Catalog {
         sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM segments WHERE state = $1 AND tenant = $2 ORDER BY uri"
+            " FROM files WHERE state = $1 AND tenant = $2 ORDER BY uri"
         ))
         .bind(state_name(state))
         .bind(&self.tenant)
@@ -565,7 +567,7 @@ impl Catalog {
     pub async fn remove(&self, uris: &[String]) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         for uri in uris {
-            sqlx::query("DELETE FROM segments WHERE uri = $1 AND tenant = $2")
+            sqlx::query("DELETE FROM files WHERE uri = $1 AND tenant = $2")
                 .bind(uri)
                 .bind(&self.tenant)
                 .execute(&mut *tx)
@@ -623,7 +625,7 @@ impl Catalog {
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
         let totals = sqlx::query(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM segments \
+            "SELECT COUNT(*), CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM files \
              WHERE state = 'active' AND tenant = $1",
         )
         .bind(&self.tenant)
@@ -673,7 +675,7 @@ async fn upsert(
 ) -> Result<(), CatalogError> {
     let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let done = sqlx::query(concat!(
-        "INSERT INTO segments (",
+        "INSERT INTO files (",
         columns!(),
         ", tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind, format = excluded.format,
@@ -681,7 +683,7 @@ async fn upsert(
            time_fields = excluded.time_fields, row_count = excluded.row_count,
            bytes = excluded.bytes, index_uri = excluded.index_uri, source = excluded.source,
            modified_ms = excluded.modified_ms, state = excluded.state
-         WHERE segments.tenant = excluded.tenant"
+         WHERE files.tenant = excluded.tenant"
     ))
     .bind(&e.uri)
     .bind(match e.kind {
@@ -702,7 +704,7 @@ async fn upsert(
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() == 0 {
-        let owner: String = sqlx::query("SELECT tenant FROM segments WHERE uri = $1")
+        let owner: String = sqlx::query("SELECT tenant FROM files WHERE uri = $1")
             .bind(&e.uri)
             .fetch_one(&mut **tx)
             .await?

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{ErrorKind, Frame, Plan, Progress, QueryError};
+use crate::frame::{ErrorKind, Frame, Progress, QueryError, Scope};
 use crate::partial::Partial;
 use crate::result::QueryResult;
 
@@ -27,7 +27,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Default)]
 pub struct Fold {
     pub phase: Phase,
-    pub plan: Option<Plan>,
+    /// What the query reads, from its `Plan` frame.
+    pub scope: Option<Scope>,
     /// Every partial merged so far (empty once planned).
     pub total: Option<Partial>,
     pub progress: Progress,
@@ -57,11 +58,11 @@ impl Fold {
             return self.fail(ErrorKind::Internal, "a frame arrived after the query ended");
         }
         match frame {
-            Frame::Plan(plan) => {
-                self.total = Some(Partial::new(&plan.query));
-                self.progress.files_total = plan.files;
-                self.progress.bytes_total = plan.bytes;
-                self.plan = Some(plan);
+            Frame::Plan(scope) => {
+                self.total = Some(Partial::new(&scope.query));
+                self.progress.files_total = scope.files;
+                self.progress.bytes_total = scope.bytes;
+                self.scope = Some(scope);
                 self.phase = Phase::Running;
             }
             Frame::Partial(partial) => match self.total.as_mut().map(|t| t.merge(&partial)) {
@@ -77,7 +78,7 @@ impl Fold {
             },
             Frame::Progress(progress) => self.progress = progress,
             Frame::Done(progress) => {
-                if self.plan.is_none() {
+                if self.scope.is_none() {
                     return self.fail(ErrorKind::Internal, "the query ended before its plan");
                 }
                 self.progress = progress;
@@ -100,7 +101,7 @@ impl Fold {
 
     /// The answer so far, with its events.
     pub fn result(&self) -> Option<QueryResult> {
-        Some(self.total.as_ref()?.result(&self.plan.as_ref()?.query))
+        Some(self.total.as_ref()?.result(&self.scope.as_ref()?.query))
     }
 
     /// The answer so far without its events (for a page that reads them from `total`
@@ -109,7 +110,7 @@ impl Fold {
         Some(
             self.total
                 .as_ref()?
-                .result_without_hits(&self.plan.as_ref()?.query),
+                .result_without_hits(&self.scope.as_ref()?.query),
         )
     }
 
@@ -130,7 +131,7 @@ mod tests {
     use crate::query::parse;
 
     fn plan(q: &str) -> Frame {
-        Frame::Plan(Plan {
+        Frame::Plan(Scope {
             query: parse(q).expect("a valid query"),
             files: 2,
             bytes: 10,
@@ -145,7 +146,7 @@ mod tests {
         assert_eq!(fold.apply(plan("| stats count")), Phase::Running);
         assert_eq!(fold.progress.files_total, 2);
         let query = fold
-            .plan
+            .scope
             .as_ref()
             .map(|p| p.query.clone())
             .expect("planned");

@@ -34,7 +34,7 @@ pub enum ClientMessage {
 /// then exactly one of `Done` or `Error`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Frame {
-    Plan(Plan),
+    Plan(Scope),
     /// Everything merged since the previous `Partial`; the browser merges it into its total.
     Partial(Partial),
     Progress(Progress),
@@ -45,8 +45,10 @@ pub enum Frame {
     Error(QueryError),
 }
 
+/// What a query will read: the query as the gateway runs it, the files the catalog kept,
+/// and what it ruled out unread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub struct Scope {
     /// The parsed query; the browser builds its empty `Partial` from it.
     pub query: Query,
     /// Files (raw or segments) the query reads, and their stored bytes.

@@ -22,7 +22,7 @@ pub mod widget;
 pub use aggregate::{AggState, MergeError};
 pub use codec::{CodecError, decode, decode_frame, encode, encode_frame};
 pub use fold::{Answer, Fold, Phase};
-pub use frame::{ClientMessage, ErrorKind, Frame, Plan, Progress, QueryError};
+pub use frame::{ClientMessage, ErrorKind, Frame, Progress, QueryError, Scope};
 pub use limits::{MAX_HIT_BYTES, MAX_HITS, MAX_HITS_LIMIT, MAX_HITS_TEXT};
 pub use partial::{Aggregator, FileError, Hit, Partial, ScanStats};
 pub use query::{Agg, Command, Fields, Matcher, ParseError, Query, StatKind, parse};

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use chrono::DateTime;
 
-use crate::plan::{Plan, Values};
+use crate::projection::{Projection, Values};
 
 #[derive(Debug, thiserror::Error)]
 #[error("not a common/combined access log line")]
@@ -30,13 +30,13 @@ pub(crate) const FIELDS: &[&str] = &[
 /// Fills `values` from one access log line.
 pub(crate) fn extract<'a>(
     line: &'a [u8],
-    plan: &Plan,
+    projection: &Projection,
     values: &mut Values<'a>,
 ) -> Result<(), NotAccessLog> {
     let line = std::str::from_utf8(line).map_err(|_| NotAccessLog)?;
     let mut set = |name: &str, value: &'a str| {
         if value != "-"
-            && let Some(slot) = plan.slot(name)
+            && let Some(slot) = projection.slot(name)
         {
             values[slot] = Some(Cow::Borrowed(value));
         }
@@ -115,9 +115,9 @@ mod tests {
 
     /// The values of `FIELDS`, in order.
     fn read(line: &str) -> Result<Vec<Option<String>>, NotAccessLog> {
-        let plan = Plan::for_fields(FIELDS);
-        let mut values = plan.empty_values();
-        extract(line.as_bytes(), &plan, &mut values)?;
+        let projection = Projection::for_fields(FIELDS);
+        let mut values = projection.empty_values();
+        extract(line.as_bytes(), &projection, &mut values)?;
         Ok(values.into_iter().map(|v| v.map(Cow::into_owned)).collect())
     }
 

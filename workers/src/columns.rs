@@ -1,10 +1,10 @@
 //! Formats whose events are rows of named columns: Zeek TSV (`#fields` header), AWS VPC
 //! flow logs (space-separated, header line or the default version 2 order) and CSV with a
-//! header row. Only the columns the plan names are kept; values borrow from the line.
+//! header row. Only the columns the projection names are kept; values borrow from the line.
 
 use std::borrow::Cow;
 
-use crate::plan::{Plan, Values};
+use crate::projection::{Projection, Values};
 
 /// The version 2 default VPC flow log format, for files without a header line.
 pub(crate) const VPC_V2_FIELDS: &[&str] = &[
@@ -33,17 +33,17 @@ struct Layout {
 }
 
 impl Layout {
-    /// The plan's columns; with `Plan::every_column`, all of them, slot = column.
-    fn new<'n>(names: impl Iterator<Item = &'n str>, plan: &Plan) -> Layout {
+    /// The projection's columns; with `Projection::every_column`, all of them, slot = column.
+    fn new<'n>(names: impl Iterator<Item = &'n str>, projection: &Projection) -> Layout {
         let names: Vec<String> = names.map(str::to_string).collect();
         let wanted = names
             .iter()
             .enumerate()
             .filter_map(|(column, name)| {
-                if plan.reads_every_column() {
+                if projection.reads_every_column() {
                     Some((column, column))
                 } else {
-                    plan.slot(name).map(|slot| (column, slot))
+                    projection.slot(name).map(|slot| (column, slot))
                 }
             })
             .collect();
@@ -111,7 +111,7 @@ impl Zeek {
     }
 
     /// Reads a `#` directive; false for a data row.
-    pub fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+    pub fn header(&mut self, line: &[u8], projection: &Projection) -> bool {
         let Some(directive) = line.strip_prefix(b"#") else {
             return false;
         };
@@ -130,7 +130,7 @@ impl Zeek {
             (b"fields", names) => {
                 let names: Vec<Cow<'_, str>> =
                     names.iter().map(|n| String::from_utf8_lossy(n)).collect();
-                self.layout = Some(Layout::new(names.iter().map(|n| n.as_ref()), plan));
+                self.layout = Some(Layout::new(names.iter().map(|n| n.as_ref()), projection));
             }
             _ => {}
         }
@@ -178,16 +178,16 @@ impl VpcFlow {
         VpcFlow { layout: None }
     }
 
-    pub fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+    pub fn header(&mut self, line: &[u8], projection: &Projection) -> bool {
         if self.layout.is_some() {
             return false;
         }
         let header = is_vpc_header(line);
         let layout = if header {
             let names = String::from_utf8_lossy(line);
-            Layout::new(names.split_ascii_whitespace(), plan)
+            Layout::new(names.split_ascii_whitespace(), projection)
         } else {
-            Layout::new(VPC_V2_FIELDS.iter().copied(), plan)
+            Layout::new(VPC_V2_FIELDS.iter().copied(), projection)
         };
         self.layout = Some(layout);
         header
@@ -248,7 +248,7 @@ impl Csv {
         }
     }
 
-    pub fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+    pub fn header(&mut self, line: &[u8], projection: &Projection) -> bool {
         if self.layout.is_some() {
             return false;
         }
@@ -256,7 +256,7 @@ impl Csv {
             let names: Vec<String> = cells(&self.out, &self.ends)
                 .map(|c| String::from_utf8_lossy(c).trim().to_string())
                 .collect();
-            self.layout = Some(Layout::new(names.iter().map(String::as_str), plan));
+            self.layout = Some(Layout::new(names.iter().map(String::as_str), projection));
         }
         true
     }

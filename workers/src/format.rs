@@ -8,7 +8,7 @@ use shared_sketch::time::parse_timestamp;
 
 use crate::apache;
 use crate::columns::{is_vpc_header, is_vpc_v2_row};
-use crate::plan::Plan;
+use crate::projection::Projection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -70,7 +70,7 @@ impl Format {
             }
             _ => {}
         }
-        if apache::extract(first, &Plan::default(), &mut Vec::new()).is_ok() {
+        if apache::extract(first, &Projection::default(), &mut Vec::new()).is_ok() {
             Format::Apache
         } else if is_vpc_header(first) || is_vpc_v2_row(first) {
             Format::VpcFlow

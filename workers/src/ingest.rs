@@ -13,7 +13,7 @@ use shared_sketch::partial::recycle;
 use crate::apache;
 use crate::events::{Sink, read_events};
 use crate::format::Format;
-use crate::plan::{Plan, Values};
+use crate::projection::{Projection, Values};
 use crate::scan::{Rows, ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
 use crate::source::Source;
@@ -75,7 +75,7 @@ struct Copy<'o, F> {
 
 /// What converting rows to JSON keeps from row to row.
 struct Converter {
-    plan: Plan,
+    projection: Projection,
     rows: Rows,
     /// The current column names.
     names: Vec<String>,
@@ -89,14 +89,14 @@ impl<'o, F> Copy<'o, F> {
         let rows = match format {
             Format::Json | Format::Ndjson | Format::Text => None,
             Format::Apache => Some(Converter {
-                plan: Plan::for_fields(apache::FIELDS),
+                projection: Projection::for_fields(apache::FIELDS),
                 rows: Rows::new(format),
                 names: apache::FIELDS.iter().map(|f| f.to_string()).collect(),
                 json: Vec::new(),
                 spare: Vec::new(),
             }),
             _ => Some(Converter {
-                plan: Plan::every_column(),
+                projection: Projection::every_column(),
                 rows: Rows::new(format),
                 names: Vec::new(),
                 json: Vec::new(),
@@ -137,7 +137,7 @@ enum Converted {
 
 impl Converter {
     fn convert(&mut self, text: &[u8]) -> io::Result<Converted> {
-        let header = self.rows.header(text, &self.plan);
+        let header = self.rows.header(text, &self.projection);
         // A header sets or changes the columns; so does a VPC file's first row, which
         // sets the default ones without being a header.
         if (header || self.names.is_empty())
@@ -150,7 +150,7 @@ impl Converter {
         }
         let mut values: Values<'_> = recycle(std::mem::take(&mut self.spare));
         values.resize(self.names.len(), None);
-        let readable = self.rows.row(text, &self.plan, &mut values).is_ok();
+        let readable = self.rows.row(text, &self.projection, &mut values).is_ok();
         let json = &mut self.json;
         if readable {
             json.clear();

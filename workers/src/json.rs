@@ -1,7 +1,7 @@
 //! Reads the fields a scan needs out of one JSON object. The object is parsed whole by
 //! sonic-rs (SIMD: measured 1.6× faster than a serde_json visitor that skips unneeded keys,
 //! decision 0007) and validated whole, so a malformed line is always counted as such; the
-//! needed values are then picked from it by the plan, entering nested objects only on a
+//! needed values are then picked from it by the projection, entering nested objects only on a
 //! path to a needed field. NDJSON lines are parsed a block at a time (`JsonBlock`).
 
 use std::borrow::Cow;
@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
-use crate::plan::{Plan, Values};
+use crate::projection::{Projection, Values};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum JsonError {
@@ -25,7 +25,7 @@ pub(crate) enum JsonError {
 #[derive(Default)]
 pub(crate) struct JsonReader {
     document: Value,
-    /// The text of the numbers the plan reads, back to back.
+    /// The text of the numbers the projection reads, back to back.
     numbers: String,
     /// Slot → its number's range in `numbers`, filled in once all are written.
     pending: Vec<(usize, Range<usize>)>,
@@ -37,17 +37,34 @@ impl JsonReader {
     pub(crate) fn read<'a>(
         &'a mut self,
         text: &[u8],
-        plan: &Plan,
+        projection: &Projection,
         values: &mut Values<'a>,
     ) -> Result<(), JsonError> {
         let object = parse(&mut self.document, text)?;
-        fill(object, plan, values, &mut self.numbers, &mut self.pending);
+        fill(
+            object,
+            projection,
+            values,
+            &mut self.numbers,
+            &mut self.pending,
+        );
         Ok(())
     }
 
     /// Fills `values` from an object parsed elsewhere, its numbers written here.
-    fn fill<'a>(&'a mut self, object: &'a Object, plan: &Plan, values: &mut Values<'a>) {
-        fill(object, plan, values, &mut self.numbers, &mut self.pending);
+    fn fill<'a>(
+        &'a mut self,
+        object: &'a Object,
+        projection: &Projection,
+        values: &mut Values<'a>,
+    ) {
+        fill(
+            object,
+            projection,
+            values,
+            &mut self.numbers,
+            &mut self.pending,
+        );
     }
 
     /// Calls `field` with every string, number and boolean of the object in `text`, by the
@@ -135,7 +152,7 @@ impl JsonBlock {
     pub(crate) fn read<'a>(
         &'a mut self,
         i: usize,
-        plan: &Plan,
+        projection: &Projection,
         values: &mut Values<'a>,
     ) -> (u64, &'a [u8], Result<(), JsonError>) {
         let (number, span) = self.lines.spans[i].clone();
@@ -147,8 +164,8 @@ impl JsonBlock {
                 .and_then(|elements| elements.get(2 * i + 1))
                 .and_then(Value::as_object)
                 .ok_or(JsonError::NotAnObject)
-                .map(|object| reader.fill(object, plan, values)),
-            None => reader.read(text, plan, values),
+                .map(|object| reader.fill(object, projection, values)),
+            None => reader.read(text, projection, values),
         };
         (number, text, read)
     }
@@ -244,7 +261,7 @@ fn walk(
 /// Fills `values` from `object`, writing the text of its numbers to `numbers`.
 fn fill<'a>(
     object: &'a Object,
-    plan: &Plan,
+    projection: &Projection,
     values: &mut Values<'a>,
     numbers: &'a mut String,
     pending: &mut Vec<(usize, Range<usize>)>,
@@ -252,7 +269,7 @@ fn fill<'a>(
     numbers.clear();
     pending.clear();
     Fill {
-        plan,
+        projection,
         values,
         numbers: &mut *numbers,
         pending,
@@ -265,7 +282,7 @@ fn fill<'a>(
 }
 
 struct Fill<'f, 'a> {
-    plan: &'f Plan,
+    projection: &'f Projection,
     values: &'f mut Values<'a>,
     numbers: &'f mut String,
     pending: &'f mut Vec<(usize, Range<usize>)>,
@@ -278,10 +295,10 @@ impl<'a> Fill<'_, 'a> {
                 None => Cow::Borrowed(key),
                 Some(parent) => Cow::Owned(format!("{parent}.{key}")),
             };
-            if let Some(slot) = self.plan.slot(&name) {
+            if let Some(slot) = self.projection.slot(&name) {
                 self.scalar(slot, value);
             } else if let Some(inner) = value.as_object()
-                && self.plan.descends(&name)
+                && self.projection.descends(&name)
             {
                 self.object(inner, Some(&name));
             }
@@ -314,11 +331,11 @@ mod tests {
 
     fn read(query: &str, json: &str) -> Result<Vec<(String, Option<String>)>, JsonError> {
         let query = parse(query).expect("parses");
-        let plan = Plan::new(&query, &Matcher::new(query.search.as_ref()), &[]);
+        let projection = Projection::new(&query, &Matcher::new(query.search.as_ref()), &[]);
         let mut reader = JsonReader::default();
-        let mut values = plan.empty_values();
-        reader.read(json.as_bytes(), &plan, &mut values)?;
-        Ok(plan
+        let mut values = projection.empty_values();
+        reader.read(json.as_bytes(), &projection, &mut values)?;
+        Ok(projection
             .names()
             .iter()
             .zip(values)
@@ -392,8 +409,8 @@ mod tests {
     /// Each line's `n`, or its error, read as one block; and whether the block parsed whole.
     fn block(lines: &[&str]) -> (Vec<Result<Option<String>, String>>, bool) {
         let query = parse("n:1 | stats count by k").expect("parses");
-        let plan = Plan::new(&query, &Matcher::new(query.search.as_ref()), &[]);
-        let slot = plan.slot("n").expect("slot");
+        let projection = Projection::new(&query, &Matcher::new(query.search.as_ref()), &[]);
+        let slot = projection.slot("n").expect("slot");
         let mut block = JsonBlock::default();
         for (i, line) in lines.iter().enumerate() {
             assert!(!block.push(i as u64 + 7, line.as_bytes()));
@@ -402,8 +419,8 @@ mod tests {
         let whole = block.parsed.document.is_some();
         let read = (0..block.len())
             .map(|i| {
-                let mut values = plan.empty_values();
-                let (number, text, read) = block.read(i, &plan, &mut values);
+                let mut values = projection.empty_values();
+                let (number, text, read) = block.read(i, &projection, &mut values);
                 assert_eq!((number, text), (i as u64 + 7, lines[i].as_bytes()));
                 read.map(|()| values[slot].as_deref().map(str::to_string))
                     .map_err(|e| e.to_string())

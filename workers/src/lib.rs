@@ -13,7 +13,7 @@ mod index;
 mod ingest;
 mod json;
 mod lines;
-mod plan;
+mod projection;
 mod scan;
 mod segment;
 mod source;

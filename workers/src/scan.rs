@@ -21,7 +21,7 @@ use crate::events::{EventError, Sink, read_events};
 use crate::format::{Format, event_time};
 use crate::gzip;
 use crate::json::{JsonBlock, JsonReader};
-use crate::plan::{Plan, Values};
+use crate::projection::{Projection, Values};
 use crate::source::Source;
 
 const READ_BUFFER: usize = 256 * 1024;
@@ -243,14 +243,19 @@ impl<'q> Scan<'q> {
     }
 
     /// What this query reads of each event, with its time from `time_fields`.
-    pub(crate) fn plan(&self, time_fields: &[String]) -> Plan {
-        Plan::new(self.query, &self.matcher, time_fields)
+    pub(crate) fn projection(&self, time_fields: &[String]) -> Projection {
+        Projection::new(self.query, &self.matcher, time_fields)
     }
 
     fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
         let format = options.format_of(&mut reader)?;
-        let plan = self.plan(&time_fields(format, options));
-        read_events(reader, format, 1, &mut ScanSink::new(self, format, &plan))
+        let projection = self.projection(&time_fields(format, options));
+        read_events(
+            reader,
+            format,
+            1,
+            &mut ScanSink::new(self, format, &projection),
+        )
     }
 
     /// One event's text: skipped unparsed when it cannot match, else read by `read` (an
@@ -259,22 +264,22 @@ impl<'q> Scan<'q> {
         &mut self,
         number: u64,
         text: &'a [u8],
-        plan: &Plan,
+        projection: &Projection,
         read: impl FnOnce(&mut Values<'a>) -> Result<(), EventError>,
     ) {
         if self.skip(text) {
             return;
         }
-        self.evaluate(plan, |values| (number, text, read(values)));
+        self.evaluate(projection, |values| (number, text, read(values)));
     }
 
     /// Reads and evaluates the events of a full (or last) block, and empties it.
-    fn block(&mut self, block: &mut JsonBlock, plan: &Plan) {
+    fn block(&mut self, block: &mut JsonBlock, projection: &Projection) {
         block.parse();
         for i in 0..block.len() {
             let block = &mut *block;
-            self.evaluate(plan, move |values| {
-                let (number, text, read) = block.read(i, plan, values);
+            self.evaluate(projection, move |values| {
+                let (number, text, read) = block.read(i, projection, values);
                 (number, text, read.map_err(EventError::from))
             });
         }
@@ -285,13 +290,13 @@ impl<'q> Scan<'q> {
     /// whether it was readable) and evaluates it, or counts it malformed.
     fn evaluate<'a>(
         &mut self,
-        plan: &Plan,
+        projection: &Projection,
         read: impl FnOnce(&mut Values<'a>) -> (u64, &'a [u8], Result<(), EventError>),
     ) {
         let mut values = recycle(std::mem::take(&mut self.spare));
-        values.resize(plan.slots(), None);
+        values.resize(projection.slots(), None);
         match read(&mut values) {
-            (number, text, Ok(())) => self.event(number, text, plan, &values),
+            (number, text, Ok(())) => self.event(number, text, projection, &values),
             (_, _, Err(_)) => self.stats().malformed += 1,
         }
         self.spare = recycle(values);
@@ -316,9 +321,9 @@ impl<'q> Scan<'q> {
         })
     }
 
-    fn event(&mut self, number: u64, text: &[u8], plan: &Plan, values: &Values<'_>) {
+    fn event(&mut self, number: u64, text: &[u8], projection: &Projection, values: &Values<'_>) {
         self.stats().records += 1;
-        let time = || plan.time_text(values).and_then(event_time);
+        let time = || projection.time_text(values).and_then(event_time);
         // The time is read for every event only when the query bounds it; otherwise only
         // for matches (their bucket and hit order).
         let bounded = self.range != (None, None);
@@ -335,7 +340,7 @@ impl<'q> Scan<'q> {
             self.lowered.clear();
             self.lowered.extend(text.iter().map(u8::to_ascii_lowercase));
         }
-        let event = plan.event(values);
+        let event = projection.event(values);
         if !self.matcher.matches(&event, &self.lowered) {
             return;
         }
@@ -397,7 +402,7 @@ impl RecentLines {
 /// A scan as the event loop's sink: every event evaluated against the query.
 pub(crate) struct ScanSink<'s, 'q, 'p> {
     scan: &'s mut Scan<'q>,
-    plan: &'p Plan,
+    projection: &'p Projection,
     reading: Reading,
 }
 
@@ -410,14 +415,14 @@ enum Reading {
 }
 
 impl<'s, 'q, 'p> ScanSink<'s, 'q, 'p> {
-    pub(crate) fn new(scan: &'s mut Scan<'q>, format: Format, plan: &'p Plan) -> Self {
+    pub(crate) fn new(scan: &'s mut Scan<'q>, format: Format, projection: &'p Projection) -> Self {
         let reading = match format {
             Format::Ndjson => Reading::Block(JsonBlock::default()),
             _ => Reading::Rows(Rows::new(format)),
         };
         ScanSink {
             scan,
-            plan,
+            projection,
             reading,
         }
     }
@@ -427,18 +432,20 @@ impl Sink for ScanSink<'_, '_, '_> {
     fn event(&mut self, number: u64, text: &[u8]) -> io::Result<()> {
         let ScanSink {
             scan,
-            plan,
+            projection,
             reading,
         } = self;
         match reading {
             Reading::Block(block) => {
                 if !scan.skip(text) && block.push(number, text) {
-                    scan.block(block, plan);
+                    scan.block(block, projection);
                 }
             }
             Reading::Rows(rows) => {
-                if !rows.header(text, plan) {
-                    scan.take(number, text, plan, |values| rows.row(text, plan, values));
+                if !rows.header(text, projection) {
+                    scan.take(number, text, projection, |values| {
+                        rows.row(text, projection, values)
+                    });
                 }
             }
         }
@@ -451,7 +458,7 @@ impl Sink for ScanSink<'_, '_, '_> {
 
     fn end(&mut self) -> io::Result<()> {
         if let Reading::Block(block) = &mut self.reading {
-            self.scan.block(block, self.plan);
+            self.scan.block(block, self.projection);
         }
         Ok(())
     }
@@ -480,11 +487,11 @@ impl Rows {
     }
 
     /// Takes a header line (Zeek directives, the CSV header, a VPC field-name line).
-    pub(crate) fn header(&mut self, line: &[u8], plan: &Plan) -> bool {
+    pub(crate) fn header(&mut self, line: &[u8], projection: &Projection) -> bool {
         match self {
-            Rows::Zeek(zeek) => zeek.header(line, plan),
-            Rows::VpcFlow(vpc) => vpc.header(line, plan),
-            Rows::Csv(csv) => csv.header(line, plan),
+            Rows::Zeek(zeek) => zeek.header(line, projection),
+            Rows::VpcFlow(vpc) => vpc.header(line, projection),
+            Rows::Csv(csv) => csv.header(line, projection),
             Rows::Ndjson(_) | Rows::Apache | Rows::Text => false,
         }
     }
@@ -503,14 +510,14 @@ impl Rows {
     pub(crate) fn row<'a>(
         &'a mut self,
         line: &'a [u8],
-        plan: &Plan,
+        projection: &Projection,
         values: &mut Values<'a>,
     ) -> Result<(), EventError> {
         match self {
-            Rows::Ndjson(json) => Ok(json.read(line, plan, values)?),
+            Rows::Ndjson(json) => Ok(json.read(line, projection, values)?),
             Rows::Zeek(zeek) => Ok(zeek.row(line, values)?),
             Rows::VpcFlow(vpc) => Ok(vpc.row(line, values)?),
-            Rows::Apache => Ok(apache::extract(line, plan, values)?),
+            Rows::Apache => Ok(apache::extract(line, projection, values)?),
             Rows::Csv(csv) => Ok(csv.row(line, values)?),
             Rows::Text => Ok(()),
         }

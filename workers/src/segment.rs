@@ -273,7 +273,7 @@ fn read_pages(
     } else {
         (None, None)
     };
-    let plan = scan.plan(&time_fields);
+    let projection = scan.projection(&time_fields);
     let (mut compressed, mut text) = (Vec::new(), Vec::new());
     for page in &index.pages {
         if !page.may_overlap(range) || !scan.matcher().may_match(&index.summary(page)) {
@@ -283,11 +283,11 @@ fn read_pages(
         segment.read_range(page.offset..page.offset + page.length, &mut compressed)?;
         scan.stats().bytes_read += page.length;
         if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
-            let mut sink = ScanSink::new(scan, Format::Ndjson, &plan);
+            let mut sink = ScanSink::new(scan, Format::Ndjson, &projection);
             read_events(&text[..], Format::Ndjson, page.first_line, &mut sink)?;
         } else {
             let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
-            let mut sink = ScanSink::new(scan, Format::Ndjson, &plan);
+            let mut sink = ScanSink::new(scan, Format::Ndjson, &projection);
             read_events(inflated, Format::Ndjson, page.first_line, &mut sink)?;
         }
     }

@@ -3,7 +3,7 @@
 //! - `bootstrap` — install what the build and tests need (idempotent; seconds when done)
 //! - `run [--listen ADDR] [--data DIR]` — build everything, make demo data, serve the UI
 //! - `test [STEP]` — every test: fmt, clippy, native, wasm in headless Chromium, e2e; or
-//!   only the steps whose names contain STEP (`cargo xtask test end-to-end`)
+//!   only the steps whose names contain STEP, in any case (`cargo xtask test end-to-end`)
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
 //! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
 //! - `bench lambda` — a query over 216 segments in S3 through Lambda workers (8 and 32)
@@ -295,14 +295,16 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
             }),
         ),
         (
-            "native tests",
+            "native tests (with PostgreSQL and the Lambda + S3 rig)",
             Box::new(|| {
-                // The Lambda tests start `worker` processes of their own: the binary this
-                // same build makes for the workers' integration tests.
+                // The Lambda tests, ignored by a plain `cargo test`, run here with the rig;
+                // they start `worker` processes of their own: the binary this same build
+                // makes for the workers' integration tests.
                 test_build(&tools)
                     .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
                     .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
                     .envs(rig.env())
+                    .args(["--", "--include-ignored"])
                     .run()
             }),
         ),
@@ -350,7 +352,9 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
     ];
     let steps: Vec<Step<'_>> = steps
         .into_iter()
-        .filter(|(name, _)| only.is_none_or(|only| name.contains(only)))
+        .filter(|(name, _)| {
+            only.is_none_or(|only| name.to_lowercase().contains(&only.to_lowercase()))
+        })
         .collect();
     if steps.is_empty() {
         bail!("no test step is named like {only:?}");

@@ -30,7 +30,7 @@ pub fn ProgressBar() -> impl IntoView {
         } else {
             0.0
         };
-        let pruned = run.with(|r| r.plan.as_ref().map_or(0, |plan| plan.files_pruned));
+        let pruned = run.with(|r| r.scope.as_ref().map_or(0, |scope| scope.files_pruned));
         let pruned = if pruned > 0 {
             format!(" ({} more ruled out by time)", thousands(pruned))
         } else {
@@ -72,7 +72,7 @@ pub fn ProgressBar() -> impl IntoView {
         }
     };
 
-    let planned = move || screen.used.get() != 0 && run.with(|r| r.plan.is_some());
+    let planned = move || screen.used.get() != 0 && run.with(|r| r.scope.is_some());
     view! {
         // Hidden until there is a plan to measure against (a query that fails to parse has none).
         <Show when=planned>

@@ -162,7 +162,7 @@ pub fn Embed(widget: String) -> impl IntoView {
     };
     // The time the answer covers: the saved query's range, narrowed to the token's.
     let range = move || {
-        let bounds = run.with(|r| r.plan.as_ref().map(|p| p.query.time_range_if_absolute()));
+        let bounds = run.with(|r| r.scope.as_ref().map(|s| s.query.time_range_if_absolute()));
         let at = |t: Option<i64>, open: &str| t.map_or(open.to_string(), format_timestamp);
         match bounds {
             Some((None, None)) => "sketchlake · all time".to_string(),

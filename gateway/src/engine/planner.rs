@@ -10,7 +10,7 @@ use super::executor::ScanTask;
 
 /// A query's scan tasks, and what the catalog ruled out without reading.
 #[derive(Debug, Default)]
-pub struct Planned {
+pub struct ScanTasks {
     pub tasks: Vec<ScanTask>,
     pub pruned: u64,
     pub pruned_bytes: u64,
@@ -26,7 +26,11 @@ pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
     }
 }
 
-pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<Planned, LakeError> {
+pub async fn plan(
+    lake: &Lake,
+    query: &Query,
+    options: &ScanOptions,
+) -> Result<ScanTasks, LakeError> {
     let planned = lake
         .catalog
         .plan(query.time_range_if_absolute(), |format| {
@@ -45,7 +49,7 @@ pub async fn plan(lake: &Lake, query: &Query, options: &ScanOptions) -> Result<P
             bytes: t.bytes,
         })
         .collect();
-    Ok(Planned {
+    Ok(ScanTasks {
         tasks,
         pruned: planned.pruned,
         pruned_bytes: planned.pruned_bytes,

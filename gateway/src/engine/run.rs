@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use shared_sketch::query::TimeBound;
 use shared_sketch::time::now_ms;
-use shared_sketch::{ErrorKind, Frame, MAX_HITS_LIMIT, Partial, Plan, Progress, QueryError, parse};
+use shared_sketch::{
+    ErrorKind, Frame, MAX_HITS_LIMIT, Partial, Progress, QueryError, Scope, parse,
+};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -98,14 +100,14 @@ pub async fn run_query(
         bytes_total: tasks.iter().map(|t| t.bytes).sum(),
         ..Progress::default()
     };
-    let plan = Plan {
+    let scope = Scope {
         query: (*query).clone(),
         files: progress.files_total,
         bytes: progress.bytes_total,
         files_pruned: planned.pruned,
         bytes_pruned: planned.pruned_bytes,
     };
-    if frames.send(Frame::Plan(plan)).await.is_err() {
+    if frames.send(Frame::Plan(scope)).await.is_err() {
         return;
     }
 

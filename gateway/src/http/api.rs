@@ -170,7 +170,7 @@ impl Run {
                     return Ok(Event::Done(Box::new(answer)));
                 }
                 _ if plan => {
-                    let Some(plan) = &self.fold.plan else {
+                    let Some(plan) = &self.fold.scope else {
                         continue;
                     };
                     return Ok(Event::Plan(serde_json::json!({

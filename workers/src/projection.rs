@@ -10,8 +10,9 @@ use shared_sketch::{Agg, Fields, Matcher, Query};
 /// One event's values, by slot; `None` where the event lacks the field.
 pub(crate) type Values<'a> = Vec<Option<Cow<'a, str>>>;
 
+/// The fields a scan reads (its projection, in database terms) and where each is kept.
 #[derive(Default)]
-pub(crate) struct Plan {
+pub(crate) struct Projection {
     /// Slot → the source field name it holds.
     names: Vec<String>,
     /// A name the query uses → its slots: its own name first, then its aliases.
@@ -41,29 +42,29 @@ fn signature(name: &[u8]) -> usize {
     (key.wrapping_mul(0x9E37_79B9) >> 22) as usize
 }
 
-impl Plan {
+impl Projection {
     /// The fields `query` reads (search, aggregates, `by`, `fields`), then `time_fields`.
-    pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Plan {
+    pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Projection {
         let mut used: Vec<&str> = matcher.fields();
         let aggs = query.aggs();
         used.extend(aggs.iter().flat_map(Agg::fields).map(String::as_str));
         used.extend(query.by().iter().map(String::as_str));
         used.extend(query.hit_fields().unwrap_or(&[]).iter().map(String::as_str));
 
-        let mut plan = Plan::default();
+        let mut projection = Projection::default();
         for field in used {
-            if plan.lookups.iter().any(|(name, _)| name == field) {
+            if projection.lookups.iter().any(|(name, _)| name == field) {
                 continue;
             }
             let slots = std::iter::once(field)
                 .chain(aliases(field).iter().copied())
-                .map(|name| plan.slot_for(name))
+                .map(|name| projection.slot_for(name))
                 .collect();
-            plan.lookups.push((field.to_string(), slots));
+            projection.lookups.push((field.to_string(), slots));
         }
-        plan.time = time_fields.iter().map(|f| plan.slot_for(f)).collect();
-        plan.finish();
-        plan
+        projection.time = time_fields.iter().map(|f| projection.slot_for(f)).collect();
+        projection.finish();
+        projection
     }
 
     /// Signatures and prefixes of the slot names, once they are all known.
@@ -83,22 +84,22 @@ impl Plan {
         }
     }
 
-    /// A plan reading exactly `names`, slot i holding `names[i]`.
-    pub fn for_fields(names: &[&str]) -> Plan {
-        let mut plan = Plan::default();
+    /// A projection reading exactly `names`, slot i holding `names[i]`.
+    pub fn for_fields(names: &[&str]) -> Projection {
+        let mut projection = Projection::default();
         for name in names {
-            let slot = plan.slot_for(name);
-            plan.lookups.push((name.to_string(), vec![slot]));
+            let slot = projection.slot_for(name);
+            projection.lookups.push((name.to_string(), vec![slot]));
         }
-        plan.finish();
-        plan
+        projection.finish();
+        projection
     }
 
-    /// A plan for reading rows of a column format whole: slot i is column i.
-    pub fn every_column() -> Plan {
-        Plan {
+    /// A projection for reading rows of a column format whole: slot i is column i.
+    pub fn every_column() -> Projection {
+        Projection {
             every_column: true,
-            ..Plan::default()
+            ..Projection::default()
         }
     }
 
@@ -152,19 +153,26 @@ impl Plan {
     }
 
     pub fn event<'v, 'a>(&'v self, values: &'v Values<'a>) -> Event<'v, 'a> {
-        Event { plan: self, values }
+        Event {
+            projection: self,
+            values,
+        }
     }
 }
 
 /// One event as the query sees it: a name resolves to its first present slot.
 pub(crate) struct Event<'v, 'a> {
-    plan: &'v Plan,
+    projection: &'v Projection,
     values: &'v Values<'a>,
 }
 
 impl Fields for Event<'_, '_> {
     fn get(&self, field: &str) -> Option<Cow<'_, str>> {
-        let (_, slots) = self.plan.lookups.iter().find(|(name, _)| name == field)?;
+        let (_, slots) = self
+            .projection
+            .lookups
+            .iter()
+            .find(|(name, _)| name == field)?;
         slots
             .iter()
             .find_map(|&s| self.values[s].as_deref())
@@ -183,21 +191,21 @@ mod tests {
         let query = parse("src_ip:10.0.0.1 userIdentity.arn:x | stats dc(src_ip) by action")
             .expect("parses");
         let matcher = Matcher::new(query.search.as_ref());
-        let plan = Plan::new(&query, &matcher, &["ts".to_string()]);
-        let names = plan.names();
+        let projection = Projection::new(&query, &matcher, &["ts".to_string()]);
+        let names = projection.names();
         assert_eq!(names[0], "src_ip");
         assert!(names.contains(&"srcaddr".to_string()));
         assert!(names.contains(&"action".to_string()));
         assert_eq!(names.iter().filter(|n| *n == "src_ip").count(), 1);
-        assert!(plan.descends("userIdentity") && plan.descends("id"));
-        assert!(!plan.descends("userIdentity.arn"));
+        assert!(projection.descends("userIdentity") && projection.descends("id"));
+        assert!(!projection.descends("userIdentity.arn"));
 
-        let mut values = plan.empty_values();
-        values[plan.slot("srcaddr").expect("slot")] = Some("10.0.0.1".into());
-        values[plan.slot("ts").expect("slot")] = Some("17".into());
-        let event = plan.event(&values);
+        let mut values = projection.empty_values();
+        values[projection.slot("srcaddr").expect("slot")] = Some("10.0.0.1".into());
+        values[projection.slot("ts").expect("slot")] = Some("17".into());
+        let event = projection.event(&values);
         assert_eq!(event.get("src_ip").as_deref(), Some("10.0.0.1"));
         assert_eq!(event.get("action"), None);
-        assert_eq!(plan.time_text(&values), Some("17"));
+        assert_eq!(projection.time_text(&values), Some("17"));
     }
 }
