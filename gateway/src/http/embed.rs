@@ -159,14 +159,10 @@ pub async fn page(
     params: EmbedParams,
 ) -> Response {
     let Some(ui) = ui else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The frontend is not built.",
-        )
-            .into_response();
+        return ApiError::Unavailable("The frontend is not built.".into()).into_response();
     };
     if Widget::named(&widget).is_none() {
-        return (StatusCode::NOT_FOUND, format!("no widget {widget:?}")).into_response();
+        return ApiError::NotFound(format!("no widget {widget:?}")).into_response();
     }
     let allowed = match allowed_origins(&state.catalog, &params.tenant).await {
         Ok(origins) => origins.contains(&params.origin),

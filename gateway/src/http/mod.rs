@@ -14,7 +14,6 @@ use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -50,9 +49,8 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
             routes.fallback_service(ServeDir::new(dir).fallback(index))
         }
         None => routes.fallback(|| async {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The frontend is not built: `cargo xtask run` builds and serves it.",
+            ApiError::Unavailable(
+                "The frontend is not built: `cargo xtask run` builds and serves it.".into(),
             )
         }),
     };

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shared_sketch::query::NotATime;
@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::embed::allowed_origins;
+use super::error::ApiError;
 use super::state::AppState;
 use crate::engine::{Ask, run_query};
 
@@ -36,11 +37,8 @@ pub async fn handler(
 ) -> Response {
     if !same_origin(&headers) {
         tracing::warn!(origin = ?headers.get(ORIGIN), "refused a cross-site websocket");
-        return (
-            StatusCode::FORBIDDEN,
-            "cross-site WebSocket refused: Origin is not this gateway",
-        )
-            .into_response();
+        let refused = "cross-site WebSocket refused: Origin is not this gateway";
+        return ApiError::Forbidden(refused.into()).into_response();
     }
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| session(socket, state))
