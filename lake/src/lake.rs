@@ -39,6 +39,7 @@ const DESCRIBE_AT_ONCE: usize = 16;
 /// query that planned it), before the sweep deletes it.
 pub const SWEEP_GRACE: Duration = Duration::from_secs(3600);
 
+/// A lake: where its files are, and the catalog of what queries read.
 pub struct Lake {
     pub root: Root,
     pub catalog: Catalog,

@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--sketchlake", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--segments", help="ingest --data here and measure index pruning")
+    ap.add_argument("--baseline", help="another sketchlake binary to compare with, interleaved")
     a = ap.parse_args()
     files = sorted(glob.glob(f"{a.data}/**/*.json.gz", recursive=True))
     raw = uncompressed_bytes(files, os.path.join(a.data, ".uncompressed-bytes"))
@@ -104,6 +105,8 @@ def main():
             ch(f"SELECT count() FROM {{src}} WHERE srcaddr = '{NEEDLE}'"),
         ),
     ]
+    if a.baseline:
+        against_baseline(a.baseline, a.sketchlake, a.data, [q for q, _, _ in cases])
     # The exact answers every approximate one is checked against, computed in this run
     # (untimed): DuckDB's exact distinct count and discrete quantile.
     exact_dc, exact_p99 = duckdb.connect().execute(
@@ -142,6 +145,28 @@ def main():
     print(f"peak RSS, all {len(files)} files on {cores} workers: {rss_all / 1024:.1f} MiB")
     if a.segments:
         index_pruning(a.sketchlake, a.data, a.segments)
+
+
+def against_baseline(baseline, binary, data, queries, rounds=7):
+    """The same queries through two builds, alternated so that the machine's drift falls
+    on both alike; the best of `rounds` each counts. Both must match the same events (the
+    candidate's answers are checked against the exact ones below; a top-K's estimates
+    may differ by the order partials merged in, within their bounds)."""
+    print(f"\n| query | baseline s | this build s | this build / baseline |  ({rounds} rounds, alternated)")
+    print("|---|---:|---:|---:|")
+    for q in queries:
+        times = {baseline: [], binary: []}
+        matched = {}
+        for _ in range(rounds):
+            for b in (baseline, binary):
+                t = time.perf_counter()
+                answer = sketchlake(b, data, q)()
+                times[b].append(time.perf_counter() - t)
+                matched[b] = answer["matched"]
+        assert matched[baseline] == matched[binary], f"{q}: the builds match different events"
+        old, new = min(times[baseline]), min(times[binary])
+        cell = q.replace("|", "\\|")
+        print(f"| `{cell}` | {old:.3f} | {new:.3f} | {new / old:.3f} |")
 
 
 def index_pruning(binary, data, segments):

@@ -5,7 +5,8 @@
 //! - `test [STEP]` — every test: fmt, clippy, native, wasm in headless Chromium, e2e; or
 //!   only the steps whose names contain STEP, in any case (`cargo xtask test end-to-end`)
 //! - `bench sketches` — sketch accuracy, sizes and speed (figures in docs/BENCHMARKS.md)
-//! - `bench scan` — scan speed against DuckDB and ClickHouse (chdb), peak RSS
+//! - `bench scan [--baseline BIN]` — scan speed against DuckDB and ClickHouse (chdb), peak
+//!   RSS; with another build's binary, this build against it in the same run
 //! - `bench lambda` — a query over 216 segments in S3 through Lambda workers (8 and 32)
 //! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
 
@@ -39,7 +40,7 @@ fn real_main() -> Result<()> {
         Some("bootstrap") => Toolchain::bootstrap(&root, Needs::Everything).map(|_| ()),
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, args.get(1).map(String::as_str)),
-        Some("bench") => bench(&root, args.get(1).map(String::as_str)),
+        Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda>"
@@ -105,8 +106,8 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// Benchmarks print their figures; docs/BENCHMARKS.md records them with this command.
-fn bench(root: &Path, which: Option<&str>) -> Result<()> {
-    match which {
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
         Some("sketches") => {
             let tools = Toolchain::bootstrap(root, Needs::Everything)?;
             println!("\n==> native: 10M events, 64 partials, against exact answers");
@@ -122,7 +123,11 @@ fn bench(root: &Path, which: Option<&str>) -> Result<()> {
                 .args(["--", "--nocapture"])
                 .run()
         }
-        Some("scan") => bench_scan(root),
+        Some("scan") => match &args[1..] {
+            [] => bench_scan(root, None),
+            [flag, baseline] if flag == "--baseline" => bench_scan(root, Some(Path::new(baseline))),
+            _ => bail!("usage: cargo xtask bench scan [--baseline SKETCHLAKE_BINARY]"),
+        },
         Some("lambda") => bench_lambda(root),
         Some("lake") => {
             let tools = Toolchain::bootstrap(root, Needs::Build)?;
@@ -142,9 +147,10 @@ const SCAN_BENCH_RECORDS: u64 = 4_000_000;
 /// The engines we compare against, pinned so figures are reproducible.
 const SCAN_BENCH_PACKAGES: &[&str] = &["duckdb==2.0.0", "chdb==4.4.0"];
 
-/// sketchlake vs DuckDB vs ClickHouse (chdb) on the same demo data. The data and the
-/// Python venv are made once in the cache's `bench` folder and reused.
-fn bench_scan(root: &Path) -> Result<()> {
+/// sketchlake vs DuckDB vs ClickHouse (chdb) on the same demo data, and, with a
+/// `baseline` binary (another commit's release build), this build against it, interleaved.
+/// The data and the Python venv are made once in the cache's `bench` folder and reused.
+fn bench_scan(root: &Path, baseline: Option<&Path>) -> Result<()> {
     anyhow::ensure!(
         Path::new("/usr/bin/time").is_file(),
         "the scan bench measures peak RSS with GNU time: apt-get install time"
@@ -186,6 +192,12 @@ fn bench_scan(root: &Path) -> Result<()> {
         .arg(&data)
         .arg("--segments")
         .arg(cache.join(format!("vpc-{SCAN_BENCH_RECORDS}-segments")))
+        .args(
+            baseline
+                .map(|b| ["--baseline".as_ref(), b.as_os_str()])
+                .into_iter()
+                .flatten(),
+        )
         .run()
 }
 

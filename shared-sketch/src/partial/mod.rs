@@ -3,7 +3,6 @@
 //! matching events (hits), and scan statistics.
 //! Partials merge associatively and commutatively, so workers, the gateway and the browser
 //! may combine them in any order.
-
 //!
 //! This folder: `merge` (the `Partial` and how two merge), `aggregator` (building one from
 //! matching events), `hits` (the newest matching events), `stats` (what a scan read), and
