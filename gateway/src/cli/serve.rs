@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gateway::access::Access;
-use gateway::http::{AppState, router};
+use gateway::http::{self, AppState};
 use lake::tenants::open_tenant_lakes;
 
 use super::args::{CatalogArg, InputArgs, RunArgs, open_data, seconds, sync_data};
@@ -103,40 +103,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn listen_and_serve(state: AppState, listen: SocketAddr, ui: PathBuf) -> Result<()> {
-    let ui_dir = if ui.join("index.html").is_file() {
-        Some(ui)
-    } else {
-        tracing::warn!(ui = %ui.display(), "no built frontend there; serving the API only");
-        None
-    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
     // Tests and `cargo xtask run` read this line for the URL.
-    println!("sketchlake listening on http://{addr}");
-    axum::serve(listener, router(state, ui_dir))
-        .with_graceful_shutdown(shutdown_signal())
+    println!("sketchlake listening on http://{}", listener.local_addr()?);
+    http::serve(listener, state, ui)
         .await
         .context("server failed")
-}
-
-/// Ctrl-C, or SIGTERM from a service manager: stop accepting, finish what is running.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
