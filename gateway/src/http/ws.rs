@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::embed::allowed_origins;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::access::AuthError;
 use crate::engine::{Ask, run_query};
 
 /// Client messages are a query or a cancel: small.
@@ -78,7 +79,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
                 .access
                 .principal(key.as_deref())
                 .await
-                .map_err(|e| forbidden(e.to_string()))?;
+                .map_err(refusal)?;
             Ok(Ask::new(&caller.tenant, &q, hits))
         }
         ClientMessage::Widget {
@@ -87,10 +88,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
             widget,
             origin,
         } => {
-            let grant = state
-                .access
-                .verify(&token)
-                .map_err(|e| forbidden(e.to_string()))?;
+            let grant = state.access.verify(&token).map_err(refusal)?;
             if grant.saved != saved {
                 return Err(forbidden(
                     "this widget token is for another saved query".into(),
@@ -140,6 +138,17 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
             "the first message must be a query",
         )),
     }
+}
+
+/// Why a key or token was not taken: the caller's (forbidden), unless the catalog could
+/// not be read or a token not made.
+fn refusal(e: AuthError) -> QueryError {
+    let kind = match e {
+        AuthError::Catalog(_) => ErrorKind::LakeUnavailable,
+        AuthError::Random(_) | AuthError::Signing(_) => ErrorKind::Internal,
+        _ => ErrorKind::Forbidden,
+    };
+    QueryError::new(kind, e.to_string())
 }
 
 async fn session(socket: WebSocket, state: AppState) {
