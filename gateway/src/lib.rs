@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod demo;
+pub mod detect;
 pub mod engine;
 pub mod http;
 

@@ -12,6 +12,7 @@ use cli::admin::{KeyArgs, TenantArgs};
 use cli::demo::DemoArgs;
 use cli::ingest::{CompactArgs, IngestArgs};
 use cli::query::QueryArgs;
+use cli::rules::RulesArgs;
 use cli::serve::ServeArgs;
 
 /// sketchlake: fast search over security logs where they already are.
@@ -45,6 +46,8 @@ enum Command {
     Compact(CompactArgs),
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo(DemoArgs),
+    /// Detection rules: check a rules folder, run its rules' tests, list its rules.
+    Rules(RulesArgs),
 }
 
 #[tokio::main]
@@ -70,5 +73,6 @@ async fn main() -> Result<()> {
         Command::Ingest(args) => cli::ingest::ingest(args).await,
         Command::Compact(args) => cli::ingest::compact_lake(args).await,
         Command::Demo(args) => cli::demo::demo(args).await,
+        Command::Rules(args) => cli::rules::rules(args),
     }
 }

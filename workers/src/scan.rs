@@ -79,6 +79,19 @@ pub fn scan_file(
     scan.finish(name)
 }
 
+/// Scans events held in memory (a rule's test events, say) as `scan_file` scans a file's
+/// text; `name` names them in the answer.
+pub fn scan_text(text: &[u8], name: &str, query: &Query, options: &ScanOptions) -> Partial {
+    let mut scan = Scan::new(query);
+    scan.stats().files = 1;
+    scan.stats().bytes = text.len() as u64;
+    scan.stats().bytes_read = text.len() as u64;
+    if let Err(e) = scan.run(text, options) {
+        scan.stats().add_error(name, e.to_string());
+    }
+    scan.finish(name)
+}
+
 /// Buffers for whole gzip files (compressed, text), reused from file to file and shared
 /// by the scans running at once: allocating up to 16 MiB per file left glibc's heap
 /// holding two or three times that, and faulted every page in afresh. There are never

@@ -5,5 +5,6 @@ pub mod args;
 pub mod demo;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod serve;
 mod table;

@@ -24,5 +24,5 @@ pub use ast::{
 pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};
-pub use parse::{NotATime, ParseError, parse};
+pub use parse::{NotATime, ParseError, parse, parse_span};
 pub use prune::{Indexed, Summary, index_field, index_text};

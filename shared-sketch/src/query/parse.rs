@@ -785,7 +785,7 @@ fn percent_hundredths(text: &str) -> Option<u32> {
 }
 
 /// `30s`, `5m`, `1h`, `1d`, `1w` → seconds (at most 366 days).
-fn parse_span(text: &str) -> Option<u32> {
+pub fn parse_span(text: &str) -> Option<u32> {
     let (amount, unit) = amount_and_unit(text)?;
     let seconds = i64::from(amount) * unit.seconds();
     (1..=366 * 86_400)

@@ -1,0 +1,435 @@
+//! Detection rules as code: one YAML file per rule, kept in git beside the team's other
+//! code. A rule is a query in the sketchlake language — a filter alone, which fires per
+//! matching event, or a filter with `| stats … by … | where …`, which fires per group over
+//! its threshold — with how often it runs, over what window, how alerts are deduplicated
+//! and where they go, and tests that say which events make it fire.
+//!
+//! ```yaml
+//! id: ssh-brute-force
+//! name: SSH brute force
+//! severity: high
+//! tags: [attack.t1110]
+//! query: dst_port:22 | stats count by src_ip, dst_ip | where count > 500
+//! window: 1h
+//! every: 5m
+//! dedup: { fields: [src_ip], period: 6h }
+//! tests:
+//!   - name: many sessions fire
+//!     events: [{"src_ip": "192.0.2.45", "dst_ip": "10.0.1.22", "dst_port": 22}]
+//!     expect: quiet
+//! ```
+//!
+//! A rule that does not read is refused with its file, line and column, and says why.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use shared_sketch::query::parse_span;
+use shared_sketch::{Command, Query, parse};
+
+/// How much an alert matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Whether a rule runs, and whether its alerts are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleState {
+    /// Evaluated, its alerts recorded and sent.
+    #[default]
+    Active,
+    /// Evaluated and recorded, never sent: a rule being tried out.
+    Staging,
+    /// Not evaluated.
+    Paused,
+}
+
+/// What a rule's test expects of its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    Fire,
+    Quiet,
+}
+
+/// One rule, read and checked.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    /// ATT&CK ids and the like.
+    pub tags: Vec<String>,
+    /// The query as written, and parsed.
+    pub text: String,
+    pub query: Query,
+    /// How far back each run looks, in seconds.
+    pub window: u32,
+    /// Seconds between runs: at most the window.
+    pub every: u32,
+    pub dedup: Dedup,
+    /// Where alerts go, by sink name.
+    pub sinks: Vec<String>,
+    pub state: RuleState,
+    pub tests: Vec<RuleTest>,
+    /// The file it was read from.
+    pub file: PathBuf,
+}
+
+/// An alert for the same values of `fields` within `period` seconds is not raised again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    pub fields: Vec<String>,
+    pub period: u32,
+}
+
+/// Events, and whether the rule fires on them (for a threshold rule, for which group).
+#[derive(Debug, Clone)]
+pub struct RuleTest {
+    pub name: String,
+    /// Each event a JSON object, as a log line of NDJSON would hold it.
+    pub events: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub expect: Expect,
+    /// For a rule with `by`: the group (its values, in the `by` order) that fires, or not.
+    pub group: Option<Vec<String>>,
+}
+
+/// A rule file that cannot be used, and where it goes wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct RuleError {
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A rule as its YAML says it, before it is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    query: String,
+    window: String,
+    every: Option<String>,
+    dedup: Option<WrittenDedup>,
+    #[serde(default)]
+    sinks: Vec<String>,
+    #[serde(default)]
+    state: RuleState,
+    #[serde(default)]
+    tests: Vec<WrittenTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenDedup {
+    #[serde(default)]
+    fields: Vec<String>,
+    period: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenTest {
+    name: String,
+    events: Vec<serde_json::Value>,
+    expect: Expect,
+    group: Option<Vec<String>>,
+}
+
+/// The most test events one rule file may hold: tests are examples, not data sets.
+const MAX_TEST_EVENTS: usize = 10_000;
+
+/// Reads the rule in `text`, the contents of `file`.
+pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
+    let error = |line: usize, column: usize, message: String| RuleError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    // A key's place, for what is wrong with its value.
+    let at = |key: &str, message: String| {
+        let (line, column) = key_position(text, key);
+        error(line, column, message)
+    };
+    let written: Written = yaml_serde::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        // The place is said once, in front.
+        let message = e.to_string();
+        let place = format!(" at line {line} column {column}");
+        let message = message.strip_suffix(&place).unwrap_or(&message).to_string();
+        error(line, column, message)
+    })?;
+
+    let id_ok = !written.id.is_empty()
+        && written
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if !id_ok {
+        return Err(at(
+            "id",
+            format!(
+                "the id {:?} must be lower-case letters, digits, '-', '_' or '.'",
+                written.id
+            ),
+        ));
+    }
+    if written.name.trim().is_empty() {
+        return Err(at("name", "a rule needs a name".to_string()));
+    }
+
+    let query = parse(&written.query).map_err(|e| {
+        let (line, column) = key_position(text, "query");
+        let quoted = usize::from(matches!(value_start(text, "query"), Some('"' | '\'')));
+        error(
+            line,
+            column + quoted + e.column.saturating_sub(1),
+            format!("the query does not parse: {}", e.message),
+        )
+    })?;
+    check_command(&query).map_err(|message| at("query", message))?;
+
+    let span = |key: &str, value: &str| {
+        parse_span(value.trim()).ok_or_else(|| {
+            at(
+                key,
+                format!("{value:?} is not a span: 30s, 15m, 1h, 1d or 1w"),
+            )
+        })
+    };
+    let window = span("window", &written.window)?;
+    let every = match &written.every {
+        Some(every) => span("every", every)?,
+        None => window,
+    };
+    if every > window {
+        return Err(at(
+            "every",
+            format!(
+                "a rule runs at least once per window: every ({}) is longer than window ({})",
+                written.every.as_deref().unwrap_or_default(),
+                written.window
+            ),
+        ));
+    }
+    let dedup = match written.dedup {
+        Some(d) => Dedup {
+            fields: d.fields,
+            period: span("dedup", &d.period)?,
+        },
+        // Unless said otherwise: one alert per group and window.
+        None => Dedup {
+            fields: query.by().to_vec(),
+            period: window,
+        },
+    };
+    if let Some(sink) = written.sinks.iter().find(|s| s.trim().is_empty()) {
+        return Err(at("sinks", format!("a sink name is empty: {sink:?}")));
+    }
+
+    let by = query.by().len();
+    let mut tests = Vec::with_capacity(written.tests.len());
+    let mut events = 0;
+    for test in written.tests {
+        let objects = test
+            .events
+            .into_iter()
+            .map(|event| match event {
+                serde_json::Value::Object(object) => Ok(object),
+                other => Err(at(
+                    "tests",
+                    format!(
+                        "test {:?}: an event must be an object, not {other}",
+                        test.name
+                    ),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        events += objects.len();
+        if events > MAX_TEST_EVENTS {
+            return Err(at(
+                "tests",
+                format!("more than {MAX_TEST_EVENTS} test events in one rule"),
+            ));
+        }
+        if let Some(group) = &test.group
+            && group.len() != by
+        {
+            let message = if by == 0 {
+                format!(
+                    "test {:?} names a group, but the rule has no `by`",
+                    test.name
+                )
+            } else {
+                format!(
+                    "test {:?}: a group is {by} values (one per `by` field), not {}",
+                    test.name,
+                    group.len()
+                )
+            };
+            return Err(at("tests", message));
+        }
+        tests.push(RuleTest {
+            name: test.name,
+            events: objects,
+            expect: test.expect,
+            group: test.group,
+        });
+    }
+
+    Ok(Rule {
+        id: written.id,
+        name: written.name,
+        description: written.description,
+        severity: written.severity,
+        tags: written.tags,
+        text: written.query,
+        query,
+        window,
+        every,
+        dedup,
+        sinks: written.sinks,
+        state: written.state,
+        tests,
+        file: file.to_path_buf(),
+    })
+}
+
+/// What a rule may compute: a filter alone, or the aggregates its threshold compares.
+fn check_command(query: &Query) -> Result<(), String> {
+    if query.earliest.is_some() || query.latest.is_some() {
+        return Err(
+            "a rule's time range is its window: no earliest= or latest= in its query".to_string(),
+        );
+    }
+    match &query.command {
+        None | Some(Command::Stats { .. } | Command::Top { .. } | Command::Rare { .. }) => Ok(()),
+        Some(Command::Timechart { .. }) => Err(
+            "a rule's window is its time bucket: write `| stats … by …` rather than `timechart`"
+                .to_string(),
+        ),
+    }
+}
+
+/// Where the top-level `key:` is written (1-based line, and the column of its value), or
+/// the file's start when it is not found.
+fn key_position(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+            let value = rest.len() - rest.trim_start().len();
+            return (i + 1, key.len() + 2 + value);
+        }
+    }
+    (1, 1)
+}
+
+/// The first character of a top-level key's value on its own line.
+fn value_start(text: &str, key: &str) -> Option<char> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim_start().chars().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"id: ssh-brute-force
+name: SSH brute force
+severity: high
+tags: [attack.t1110]
+query: dst_port:22 | stats count by src_ip | where count > 2
+window: 1h
+every: 5m
+tests:
+  - name: three sessions fire
+    events:
+      - {"src_ip": "192.0.2.45", "dst_port": 22}
+      - {"src_ip": "192.0.2.45", "dst_port": 22}
+      - {"src_ip": "192.0.2.45", "dst_port": 22}
+    expect: fire
+    group: ["192.0.2.45"]
+"#;
+
+    fn read(text: &str) -> Result<Rule, RuleError> {
+        parse_rule(Path::new("rules/r.yml"), text)
+    }
+
+    #[test]
+    fn a_rule_reads_with_its_defaults() {
+        let rule = read(GOOD).unwrap();
+        assert_eq!(rule.id, "ssh-brute-force");
+        assert_eq!(rule.severity, Severity::High);
+        assert_eq!((rule.window, rule.every), (3600, 300));
+        assert_eq!(rule.state, RuleState::Active);
+        assert_eq!(
+            rule.dedup,
+            Dedup {
+                fields: vec!["src_ip".into()],
+                period: 3600
+            }
+        );
+        assert_eq!(rule.tests[0].events.len(), 3);
+    }
+
+    #[test]
+    fn a_query_that_does_not_parse_is_pointed_at() {
+        let bad = GOOD.replace("| where count > 2", "| where count >");
+        let e = read(&bad).unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        // `query: ` is 7 characters; the parser stops at the end of the query text.
+        let end = 7 + "dst_port:22 | stats count by src_ip | where count >".len();
+        assert!(e.column > 7 && e.column <= end + 1, "{e}");
+        assert!(e.to_string().starts_with("rules/r.yml:5:"), "{e}");
+    }
+
+    #[test]
+    fn yaml_and_shape_errors_say_where() {
+        let e = read("id: x\nname: [unclosed\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = read(&GOOD.replace("severity: high", "severity: urgent")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = read(&format!("{GOOD}colour: red\n")).unwrap_err();
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn what_a_rule_may_not_say_is_refused_at_its_key() {
+        for (from, to, line) in [
+            ("every: 5m", "every: 2h", 7),
+            ("window: 1h", "window: soon", 6),
+            ("id: ssh-brute-force", "id: SSH Brute", 1),
+            (
+                "query: dst_port:22 | stats count by src_ip | where count > 2",
+                "query: dst_port:22 | timechart count",
+                5,
+            ),
+            (
+                "    group: [\"192.0.2.45\"]",
+                "    group: [\"a\", \"b\"]",
+                8,
+            ),
+        ] {
+            let e = read(&GOOD.replace(from, to)).unwrap_err();
+            assert_eq!(e.line, line, "{to}: {e}");
+        }
+    }
+}
