@@ -104,8 +104,8 @@ fn a_rules_folder_is_validated_tested_and_listed_naming_each_problem() {
     assert_eq!(
         lines,
         [
-            "root-console-login\tActive\tCritical\t15m\t15m\tRoot console login",
-            "ssh-brute-force\tActive\tHigh\t1h\t5m\tSSH brute force",
+            "root-console-login\tactive\tcritical\t15m\t15m\tRoot console login",
+            "ssh-brute-force\tactive\thigh\t1h\t5m\tSSH brute force",
         ]
     );
 }

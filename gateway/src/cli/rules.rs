@@ -69,10 +69,10 @@ pub fn rules(args: RulesArgs) -> Result<()> {
             let rules = load(&dir)?;
             for rule in rules.rules.values() {
                 println!(
-                    "{}\t{:?}\t{:?}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     rule.id,
-                    rule.state,
-                    rule.severity,
+                    rule.state.name(),
+                    rule.severity.name(),
                     format_span(rule.window),
                     format_span(rule.every),
                     rule.name

@@ -38,6 +38,19 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// As rule files write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// Whether a rule runs, and whether its alerts are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +62,17 @@ pub enum RuleState {
     Staging,
     /// Not evaluated.
     Paused,
+}
+
+impl RuleState {
+    /// As rule files write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleState::Active => "active",
+            RuleState::Staging => "staging",
+            RuleState::Paused => "paused",
+        }
+    }
 }
 
 /// What a rule's test expects of its events.
