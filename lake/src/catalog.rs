@@ -340,13 +340,16 @@ impl Catalog {
         for statement in &SCHEMA[1..] {
             sqlx::query(*statement).execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(SCHEMA_VERSION)
-        .execute(&mut *tx)
-        .await?;
+        // Written only when it changes: opening a catalog to read it writes no row.
+        if found != Some(SCHEMA_VERSION) {
+            sqlx::query(
+                "INSERT INTO catalog_meta (key, value) VALUES ('schema_version', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(SCHEMA_VERSION)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -114,6 +114,15 @@ impl Fold {
         )
     }
 
+    /// How the query ended, once it has: its answer, or why it failed.
+    pub fn outcome(&self) -> Option<Result<Answer, QueryError>> {
+        match self.phase {
+            Phase::Done => self.answer().map(Ok),
+            Phase::Failed => self.error.clone().map(Err),
+            Phase::Waiting | Phase::Running => None,
+        }
+    }
+
     /// The final answer, once `Done` has arrived.
     pub fn answer(&self) -> Option<Answer> {
         (self.phase == Phase::Done).then_some(())?;

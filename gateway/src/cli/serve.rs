@@ -95,7 +95,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         ));
     }
     let state = AppState::new(engine, access);
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog().clone();
     let served = listen_and_serve(state, listen, ui).await;
     stop.cancel();
     catalog.close().await;

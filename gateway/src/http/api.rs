@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use lake::summary::summarize;
 use serde::Deserialize;
 use shared_sketch::lake::LakeSummary;
-use shared_sketch::{Answer, ErrorKind, Fold, Frame, Phase, Progress, QueryError};
+use shared_sketch::{Answer, ErrorKind, Fold, Frame, Progress, QueryError};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -155,34 +155,21 @@ impl Run {
                 matches!(frame, Frame::Plan(_)),
                 matches!(frame, Frame::Progress(_)),
             );
-            match self.fold.apply(frame) {
-                Phase::Failed => {
-                    let error = self.fold.error.clone();
-                    return Err(
-                        error.map_or_else(|| ApiError::Internal("failed".into()), ApiError::from)
-                    );
-                }
-                Phase::Done => {
-                    let answer = self
-                        .fold
-                        .answer()
-                        .ok_or_else(|| ApiError::Internal("done without an answer".into()))?;
-                    return Ok(Event::Done(Box::new(answer)));
-                }
-                _ if plan => {
-                    let Some(plan) = &self.fold.scope else {
-                        continue;
-                    };
-                    return Ok(Event::Plan(serde_json::json!({
-                        "query": plan.query.to_string(),
-                        "files": plan.files,
-                        "bytes": plan.bytes,
-                        "files_pruned": plan.files_pruned,
-                        "bytes_pruned": plan.bytes_pruned,
-                    })));
-                }
-                _ if progress => return Ok(Event::Progress(self.fold.progress.clone())),
-                _ => {}
+            self.fold.apply(frame);
+            if let Some(outcome) = self.fold.outcome() {
+                return Ok(Event::Done(Box::new(outcome?)));
+            }
+            if progress {
+                return Ok(Event::Progress(self.fold.progress.clone()));
+            }
+            if plan && let Some(scope) = &self.fold.scope {
+                return Ok(Event::Plan(serde_json::json!({
+                    "query": scope.query.to_string(),
+                    "files": scope.files,
+                    "bytes": scope.bytes,
+                    "files_pruned": scope.files_pruned,
+                    "bytes_pruned": scope.bytes_pruned,
+                })));
             }
         }
     }

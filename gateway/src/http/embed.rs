@@ -69,7 +69,7 @@ pub async fn mint(
             .parse::<TimeBound>()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
-    let catalog = &state.catalog;
+    let catalog = state.catalog();
     catalog
         .saved_query(&caller.tenant, &request.saved)
         .await?
@@ -128,7 +128,7 @@ pub async fn loader(State(state): State<AppState>, headers: HeaderMap) -> Respon
     )
         .into_response();
     if let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok())
-        && let Ok(tenants) = state.catalog.tenants().await
+        && let Ok(tenants) = state.catalog().tenants().await
         && tenants
             .iter()
             .any(|t| t.origins.iter().any(|o| o == origin))
@@ -164,7 +164,7 @@ pub async fn page(
     if Widget::named(&widget).is_none() {
         return ApiError::NotFound(format!("no widget {widget:?}")).into_response();
     }
-    let allowed = match allowed_origins(&state.catalog, &params.tenant).await {
+    let allowed = match allowed_origins(state.catalog(), &params.tenant).await {
         Ok(origins) => origins.contains(&params.origin),
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -53,7 +53,7 @@ pub async fn create(
         q: request.q,
         created_ms: now_ms(),
     };
-    state.catalog.save_query(&saved).await?;
+    state.catalog().save_query(&saved).await?;
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
@@ -62,7 +62,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Result<Json<Vec<SavedQuery>>, ApiError> {
-    Ok(Json(state.catalog.saved_queries(&caller.tenant).await?))
+    Ok(Json(state.catalog().saved_queries(&caller.tenant).await?))
 }
 
 /// `GET /api/v1/saved/{id}`: one saved query, or 404.
@@ -71,7 +71,7 @@ pub async fn get(
     caller: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<SavedQuery>, ApiError> {
-    let saved = state.catalog.saved_query(&caller.tenant, &id).await?;
+    let saved = state.catalog().saved_query(&caller.tenant, &id).await?;
     saved.map(Json).ok_or_else(|| not_found(&id))
 }
 
@@ -82,7 +82,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.admin()?;
-    let catalog = &state.catalog;
+    let catalog = state.catalog();
     if catalog.delete_saved_query(&caller.tenant, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -1,5 +1,4 @@
-//! What every handler is given: the engine queries run on, the access rules, and the
-//! catalog that keeps tenants, keys and saved queries.
+//! What every handler is given: the engine queries run on and the access rules.
 
 use std::sync::Arc;
 
@@ -12,16 +11,19 @@ use crate::engine::Engine;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub access: Arc<Access>,
-    /// The default tenant's catalog, shared by every tenant for what is not files.
-    pub catalog: Catalog,
 }
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, access: Access) -> AppState {
         AppState {
-            catalog: engine.lake().catalog.clone(),
             engine,
             access: Arc::new(access),
         }
+    }
+
+    /// The default tenant's catalog, which every tenant shares for what is not files:
+    /// tenants, keys, saved queries.
+    pub fn catalog(&self) -> &Catalog {
+        &self.engine.lake().catalog
     }
 }

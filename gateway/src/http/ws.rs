@@ -106,7 +106,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
                     grant.origin
                 )));
             }
-            let catalog = &state.catalog;
+            let catalog = state.catalog();
             let origins = allowed_origins(catalog, &grant.tenant)
                 .await
                 .map_err(unavailable)?;
