@@ -17,10 +17,14 @@ mod views;
 
 fn main() {
     console_error_panic_hook::set_once();
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok());
     match views::embed::widget_of_path() {
         Some(widget) => leptos::mount::mount_to_body(move || {
             leptos::view! { <views::embed::Embed widget=widget/> }
         }),
+        None if path.as_deref() == Some("/detections") => {
+            leptos::mount::mount_to_body(views::detections::Detections)
+        }
         None => leptos::mount::mount_to_body(views::search::App),
     }
 }

@@ -131,6 +131,7 @@ async fn streaming() {
         &lake,
         &data.path().display().to_string(),
         &ScanOptions::default(),
+        &Default::default(),
     )
     .await
     .unwrap();

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use cli::admin::{KeyArgs, TenantArgs};
+use cli::alerts::{AlertsArgs, SinkArgs};
 use cli::demo::DemoArgs;
 use cli::ingest::{CompactArgs, IngestArgs};
 use cli::query::QueryArgs;
@@ -48,6 +49,11 @@ enum Command {
     Demo(DemoArgs),
     /// Detection rules: check a rules folder, run its rules' tests, list its rules.
     Rules(RulesArgs),
+    /// The alerts detection rules raised: list them, change their state, send what the
+    /// outbox holds.
+    Alerts(AlertsArgs),
+    /// Where a tenant's alerts go: webhooks (signed), Slack, PagerDuty.
+    Sink(SinkArgs),
 }
 
 #[tokio::main]
@@ -74,5 +80,7 @@ async fn main() -> Result<()> {
         Command::Compact(args) => cli::ingest::compact_lake(args).await,
         Command::Demo(args) => cli::demo::demo(args).await,
         Command::Rules(args) => cli::rules::rules(args),
+        Command::Alerts(args) => cli::alerts::alerts(args).await,
+        Command::Sink(args) => cli::alerts::sink(args).await,
     }
 }

@@ -14,6 +14,7 @@ use gateway::access::{Access, Role, new_key};
 use gateway::engine::Engine;
 use gateway::engine::executor::LocalPool;
 use lake::Lake;
+use lake::alerts::{Alert, AlertState};
 use lake::catalog::{Catalog, DEFAULT_TENANT, Tenant};
 use lake::tenants::{open_tenant_lakes, tenant_lake};
 use serde_json::{Value, json};
@@ -77,7 +78,8 @@ async fn rig() -> Rig {
     }
     // globex's data is ingested into segments (in its own folder), acme's read in place.
     let globex = tenant_lake(&lake, "globex").await.unwrap();
-    let report = lake::ingest::ingest(&globex, &dirs[2].path().display().to_string(), &options)
+    let globex_data = dirs[2].path().display().to_string();
+    let report = lake::ingest::ingest(&globex, &globex_data, &options, &Default::default())
         .await
         .unwrap();
     assert!(report.segments > 0 && report.rows == events["globex"]);
@@ -582,4 +584,81 @@ async fn the_cli_sets_tenants_makes_keys_and_ingests_into_a_tenants_folder() {
         "{:?}",
         overlap.err()
     );
+}
+
+#[tokio::test]
+async fn alerts_belong_to_a_tenant_read_keys_see_them_admins_change_them_and_tokens_never_reach_them()
+ {
+    let rig = rig().await;
+    let acme = rig.catalog.for_tenant("acme");
+    let alert = Alert {
+        id: "port-scan-1".into(),
+        tenant: String::new(),
+        rule: "port-scan".into(),
+        version: "v".into(),
+        name: "Port scan".into(),
+        query: "action:REJECT".into(),
+        severity: "high".into(),
+        fields: vec!["src_ip".into()],
+        group: vec!["198.51.100.23".into()],
+        window: (0, 900_000),
+        count: 600,
+        first_ms: None,
+        last_ms: None,
+        samples: Vec::new(),
+        dedup_key: "port-scan src_ip=198.51.100.23".into(),
+        state: AlertState::New,
+        staging: false,
+        created_ms: 5,
+    };
+    acme.raise(&alert, 900_000, &[]).await.unwrap();
+
+    let (status, listed) = rig.get("acme-read", "/api/v1/alerts").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["id"], "port-scan-1");
+    assert_eq!(listed[0]["tenant"], "acme");
+    let (status, theirs) = rig.get("globex-admin", "/api/v1/alerts").await;
+    assert_eq!(
+        (status, theirs),
+        (200, json!([])),
+        "another tenant's alerts"
+    );
+    let (status, _) = rig.get("globex-admin", "/api/v1/alerts/port-scan-1").await;
+    assert_eq!(status, 404);
+
+    let change = json!({ "state": "acknowledged" });
+    let path = "/api/v1/alerts/port-scan-1/state";
+    let (status, _) = rig.post(Some("acme-read"), path, change.clone()).await;
+    assert_eq!(status, 403, "read keys do not change alerts");
+    let (status, _) = rig.post(Some("globex-admin"), path, change.clone()).await;
+    assert_eq!(status, 404);
+    let (status, _) = rig
+        .post(Some("acme-admin"), path, json!({ "state": "gone" }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, changed) = rig.post(Some("acme-admin"), path, change).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["state"], "acknowledged");
+
+    // A widget token is not a key: refused, as no key at all is.
+    let saved = rig.save("acme-admin", "talkers", "| top 5 srcaddr").await;
+    let (status, body) = rig
+        .token(
+            "acme-admin",
+            json!({ "saved": saved, "widget": "top-talkers", "origin": PORTAL }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap();
+    for path in ["/api/v1/alerts", "/api/v1/rules", "/api/v1/sinks"] {
+        let response = reqwest::Client::new()
+            .get(rig.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let response = reqwest::get(rig.url(path)).await.unwrap();
+        assert_eq!(response.status(), 401, "{path} without a key");
+    }
 }

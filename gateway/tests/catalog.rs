@@ -5,10 +5,12 @@
 
 mod common;
 
+use lake::alerts::{Alert, AlertState, Raised, Sink, SinkKind};
 use lake::catalog::{Catalog, CatalogError, Entry, Kind, SavedQuery, Selection, State};
+use lake::rollups::{Detected, RuleKey};
 use lake::{Lake, Synced};
 use sqlx::Row;
-use workers::ScanOptions;
+use workers::{Detector, ScanOptions, Watch};
 
 /// A fresh, empty catalog on each backend: (name, url). The SQLite file lives in `dir`.
 async fn backends(dir: &std::path::Path) -> Vec<(&'static str, String)> {
@@ -545,7 +547,7 @@ async fn upgrades_in_place(version: i64) {
             .unwrap()
             .try_get(0)
             .unwrap();
-        assert_eq!(found, 3, "{backend}");
+        assert_eq!(found, 4, "{backend}");
         pool.close().await;
         // Opened again: already upgraded, nothing to do.
         let again = Catalog::open(&url).await.unwrap();
@@ -585,5 +587,181 @@ async fn keys_are_kept_hashed_and_revoked_for_good() {
             ("one", "one"),
             "{backend}"
         );
+    }
+}
+
+/// A rule's rollups of two minutes of `source`, as the ingest pass makes them.
+fn detected(source: &str, rule: &RuleKey, watch: &Watch, src_ips: &[&str]) -> Detected {
+    let watches = [watch.clone()];
+    let mut detector = Detector::new(&watches, source, 0);
+    detector.read_time_from(&["ts".to_string()]);
+    for (i, ip) in src_ips.iter().enumerate() {
+        let event = format!("{{\"ts\": {}, \"src_ip\": \"{ip}\"}}", 60 + i * 60);
+        detector.object(i as u64 + 1, event.as_bytes());
+    }
+    Detected {
+        source: source.to_string(),
+        modified_ms: 5,
+        rules: vec![rule.clone()],
+        rollups: detector.finish(),
+    }
+}
+
+#[tokio::test]
+async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let query = shared_sketch::parse("| stats count by src_ip").unwrap();
+    let watch = Watch {
+        group: vec!["src_ip".into()],
+        query,
+        per_event: false,
+    };
+    let rule = RuleKey {
+        id: "r".into(),
+        version: "v1".into(),
+    };
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        let first = detected("file:///a.json", &rule, &watch, &["x", "y"]);
+        catalog
+            .swap_detected(
+                &[],
+                State::Ingested,
+                &[segment("file:///s1", None, 1)],
+                &first,
+            )
+            .await
+            .unwrap();
+        let (minutes, batch) = catalog.rollups_since(&rule, 0).await.unwrap();
+        assert_eq!(minutes, [60_000, 120_000], "{backend}");
+        let stored = catalog.rollups(&rule, (0, 180_000)).await.unwrap();
+        assert_eq!(stored.len(), 2, "{backend}");
+        assert_eq!(stored[0].1.hits, first.rollups[0].partial.hits, "{backend}");
+        assert_eq!(
+            catalog.evaluated(&rule, "file:///a.json").await.unwrap(),
+            Some(5)
+        );
+        // The same source evaluated again replaces its rollups, under a newer batch.
+        let again = detected("file:///a.json", &rule, &watch, &["z"]);
+        catalog.add_rollups(&again).await.unwrap();
+        let (minutes, newer) = catalog.rollups_since(&rule, batch).await.unwrap();
+        assert!(newer > batch && minutes == [60_000], "{backend}");
+        assert_eq!(catalog.rollups(&rule, (0, 180_000)).await.unwrap().len(), 1);
+        // Another tenant sees none of it.
+        let other = catalog.for_tenant("acme");
+        assert!(other.rollups(&rule, (0, 180_000)).await.unwrap().is_empty());
+
+        catalog.set_run_mark(&rule, newer, 77).await.unwrap();
+        assert_eq!(catalog.run_mark(&rule).await.unwrap(), newer, "{backend}");
+        assert_eq!(catalog.last_runs().await.unwrap(), [("r".to_string(), 77)]);
+
+        let alert = Alert {
+            id: "r-1".into(),
+            tenant: String::new(),
+            rule: "r".into(),
+            version: "v1".into(),
+            name: "R".into(),
+            query: "| stats count by src_ip".into(),
+            severity: "low".into(),
+            fields: vec!["src_ip".into()],
+            group: vec!["x".into()],
+            window: (0, 3_600_000),
+            count: 3,
+            first_ms: Some(60_000),
+            last_ms: Some(60_000),
+            samples: first.rollups[0].partial.hits.clone(),
+            dedup_key: "r src_ip=x".into(),
+            state: AlertState::New,
+            staging: false,
+            created_ms: 1000,
+        };
+        let sinks = ["hook".to_string()];
+        assert_eq!(
+            catalog.raise(&alert, 3_600_000, &sinks).await.unwrap(),
+            Raised::New
+        );
+        let later = Alert {
+            id: "r-2".into(),
+            window: (300_000, 3_900_000),
+            count: 5,
+            last_ms: Some(3_800_000),
+            ..alert.clone()
+        };
+        assert_eq!(
+            catalog.raise(&later, 3_600_000, &sinks).await.unwrap(),
+            Raised::Duplicate { id: "r-1".into() },
+            "{backend}"
+        );
+        let kept = catalog.alert("r-1").await.unwrap().unwrap();
+        assert_eq!(
+            (kept.count, kept.last_ms),
+            (5, Some(3_800_000)),
+            "{backend}"
+        );
+        assert_eq!(kept.samples, alert.samples, "{backend}");
+        // Past the period: a new alert.
+        let next_day = Alert {
+            id: "r-3".into(),
+            window: (86_400_000, 90_000_000),
+            created_ms: 2000,
+            ..alert.clone()
+        };
+        assert_eq!(
+            catalog.raise(&next_day, 3_600_000, &sinks).await.unwrap(),
+            Raised::New
+        );
+        let listed = catalog.alerts(i64::MIN, 10).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["r-3", "r-1"],
+            "{backend}: newest first"
+        );
+        assert!(other.alerts(i64::MIN, 10).await.unwrap().is_empty());
+        assert!(
+            catalog
+                .set_alert_state("r-1", AlertState::Closed)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !other
+                .set_alert_state("r-1", AlertState::Closed)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            catalog.alert("r-1").await.unwrap().unwrap().state,
+            AlertState::Closed
+        );
+
+        let due = catalog.due_deliveries(5000, 10).await.unwrap();
+        assert_eq!(due.len(), 2, "{backend}: one per new alert");
+        catalog
+            .delivery_failed("r-1/hook", 9000, "down")
+            .await
+            .unwrap();
+        catalog.delivered("r-3/hook", 5000).await.unwrap();
+        assert!(catalog.due_deliveries(5000, 10).await.unwrap().is_empty());
+        assert_eq!(catalog.next_delivery_ms().await.unwrap(), Some(9000));
+        assert_eq!(catalog.pending_deliveries().await.unwrap(), 1);
+
+        let sink = Sink {
+            tenant: String::new(),
+            name: "hook".into(),
+            kind: SinkKind::Webhook,
+            url: "https://example.com/hook".into(),
+            secret: "s".into(),
+            created_ms: 1,
+        };
+        catalog.set_sink(&sink).await.unwrap();
+        let stored = catalog.sink("hook").await.unwrap().unwrap();
+        assert_eq!(
+            (stored.kind, stored.secret.as_str()),
+            (SinkKind::Webhook, "s")
+        );
+        assert!(other.sink("hook").await.unwrap().is_none());
+        assert!(catalog.delete_sink("hook").await.unwrap());
+        assert!(catalog.sinks().await.unwrap().is_empty(), "{backend}");
+        catalog.close().await;
     }
 }

@@ -26,7 +26,7 @@ use lake::compact::compact;
 use lake::ingest::ingest;
 use lake::{Lake, LakeError, Synced};
 use shared_sketch::Answer as QueryResponse;
-use workers::{Ingested, ScanOptions, ingest_file};
+use workers::{Detector, Ingested, ScanOptions, ingest_file};
 
 /// Where the rig is, when it is.
 struct Rig {
@@ -108,9 +108,12 @@ async fn seeded_bucket(rig: &Rig) -> String {
             if i % 3 != 0 {
                 upload(&format!("{upload_root}/raw/{name}"), file);
             } else {
-                let ingested = ingest_file(file, &ScanOptions::default(), |n| {
-                    staging.path().join(format!("{name}.{n}.ndjson.gz"))
-                });
+                let ingested = ingest_file(
+                    file,
+                    &ScanOptions::default(),
+                    |n| staging.path().join(format!("{name}.{n}.ndjson.gz")),
+                    &mut Detector::new(&[], &name, 0),
+                );
                 let Ok(Ingested::Segments { segments, .. }) = ingested else {
                     panic!("{name} did not ingest: {ingested:?}");
                 };
@@ -345,7 +348,9 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
 
     // A lake read with a catalog in memory could not list the segments it wrote.
     let forgetful = Lake::open_bucket(&root, None).await.unwrap();
-    let refused = ingest(&forgetful, &raw, &options).await.unwrap_err();
+    let refused = ingest(&forgetful, &raw, &options, &Default::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(refused, LakeError::CatalogInMemory(_)),
         "{refused}"
@@ -359,13 +364,20 @@ async fn ingest_and_compaction_write_segments_into_the_bucket() {
     let lake = Lake::open_bucket(&root, Some(&catalog)).await.unwrap();
     let synced = lake.sync_bucket(&options).await.unwrap();
     assert_eq!(synced.added, delivered.len() as u64);
-    let from_bucket = ingest(&lake, &raw, &options).await.unwrap();
+    let from_bucket = ingest(&lake, &raw, &options, &Default::default())
+        .await
+        .unwrap();
     let mut segments = from_bucket.segments;
     assert_eq!(from_bucket.files, delivered.len() as u64);
     for file in &local {
-        let report = ingest(&lake, &file.display().to_string(), &options)
-            .await
-            .unwrap();
+        let report = ingest(
+            &lake,
+            &file.display().to_string(),
+            &options,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert!(report.failed.is_empty() && report.kept.is_empty());
         segments += report.segments;
     }

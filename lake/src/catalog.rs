@@ -17,7 +17,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
@@ -79,6 +79,84 @@ const SCHEMA: &[&str] = &[
         revoked_ms BIGINT
     )",
     "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // Version 4: detection rules. Minute rollups of each rule's matches, per source file
+    // (see rollups.rs); which sources each rule version has read; how far its runs got.
+    "CREATE TABLE IF NOT EXISTS rule_rollups (
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        minute BIGINT NOT NULL,
+        batch BIGINT NOT NULL,
+        matched BIGINT NOT NULL,
+        partial BYTEA NOT NULL,
+        PRIMARY KEY (tenant, rule, version, source, minute)
+    )",
+    "CREATE INDEX IF NOT EXISTS rule_rollups_by_minute ON rule_rollups (tenant, rule, version, minute)",
+    "CREATE INDEX IF NOT EXISTS rule_rollups_by_batch ON rule_rollups (tenant, rule, version, batch)",
+    "CREATE TABLE IF NOT EXISTS rule_sources (
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        modified_ms BIGINT NOT NULL,
+        PRIMARY KEY (tenant, rule, version, source)
+    )",
+    "CREATE TABLE IF NOT EXISTS rule_runs (
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        version TEXT NOT NULL,
+        batch BIGINT NOT NULL,
+        run_ms BIGINT NOT NULL,
+        PRIMARY KEY (tenant, rule, version)
+    )",
+    "INSERT INTO catalog_meta (key, value) VALUES ('rollup_batch', 0) ON CONFLICT (key) DO NOTHING",
+    // Alerts, the tenant's sinks, and the outbox of deliveries (see alerts.rs).
+    "CREATE TABLE IF NOT EXISTS alerts (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        version TEXT NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        window_end BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        first_ms BIGINT,
+        last_ms BIGINT,
+        samples TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        staging BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (tenant, created_ms)",
+    "CREATE INDEX IF NOT EXISTS alerts_by_dedup ON alerts (tenant, dedup_key, window_end)",
+    "CREATE TABLE IF NOT EXISTS sinks (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    )",
+    "CREATE TABLE IF NOT EXISTS deliveries (
+        key TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_ms BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        last_error TEXT,
+        created_ms BIGINT NOT NULL,
+        delivered_ms BIGINT
+    )",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_ms)",
 ];
 
 /// Statements taking a catalog of version 1 to version 2: files gain their tenant.
@@ -249,9 +327,9 @@ pub struct Target {
 
 #[derive(Clone)]
 pub struct Catalog {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     /// Whose files this handle registers, lists and plans.
-    tenant: String,
+    pub(crate) tenant: String,
     /// An in-memory database: gone when the process ends.
     memory: bool,
 }
@@ -332,6 +410,8 @@ impl Catalog {
             None | Some(SCHEMA_VERSION) => &[],
             Some(1) => &[UPGRADE_FROM_1, UPGRADE_FROM_2],
             Some(2) => &[UPGRADE_FROM_2],
+            // Version 4 only adds tables.
+            Some(3) => &[],
             Some(found) => return Err(CatalogError::Schema { found }),
         };
         for statement in upgrades.iter().copied().flatten() {
@@ -590,13 +670,25 @@ impl Catalog {
         added: &[Entry],
     ) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
+        self.swap_in(&mut tx, replaced, state, added).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `swap`'s changes, within `tx`.
+    pub(crate) async fn swap_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        replaced: &[Entry],
+        state: State,
+        added: &[Entry],
+    ) -> Result<(), CatalogError> {
         for e in added {
-            upsert(&mut tx, e, &self.tenant).await?;
+            upsert(tx, e, &self.tenant).await?;
         }
         for e in replaced {
-            upsert(&mut tx, &Entry { state, ..e.clone() }, &self.tenant).await?;
+            upsert(tx, &Entry { state, ..e.clone() }, &self.tenant).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

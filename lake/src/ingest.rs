@@ -7,7 +7,8 @@
 use std::io;
 use std::path::Path;
 
-use workers::{Format, Ingested, ScanOptions, Segment, Source, ingest_file};
+use shared_sketch::time::now_ms;
+use workers::{Detector, Format, Ingested, ScanOptions, Segment, Source, ingest_file};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::bucket::list_objects;
@@ -15,6 +16,7 @@ use crate::catalog::{Entry, State};
 use crate::error::{LakeError, blocking, io_error};
 use crate::folder::{format_name, list_files, raw_entry};
 use crate::lake::Lake;
+use crate::rollups::{Detected, Watching};
 use crate::store::source_of;
 
 /// What one `ingest` run did.
@@ -39,8 +41,13 @@ pub struct Report {
 }
 
 /// Ingests `source` into `lake`: a file, every file under a folder, or every object under
-/// an `s3://bucket/prefix` (but segments already there).
-pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<Report, LakeError> {
+/// an `s3://bucket/prefix` (but segments already there), evaluating `rules` on its events.
+pub async fn ingest(
+    lake: &Lake,
+    source: &str,
+    options: &ScanOptions,
+    rules: &Watching,
+) -> Result<Report, LakeError> {
     let mut report = Report::default();
     let files: Vec<(Entry, Source)> = if workers::is_object_url(source) {
         let mut files = Vec::new();
@@ -67,18 +74,20 @@ pub async fn ingest(lake: &Lake, source: &str, options: &ScanOptions) -> Result<
             .collect::<Result<_, LakeError>>()?
     };
     for (entry, file) in files {
-        ingest_one(lake, entry, file, options, &mut report).await?;
+        ingest_one(lake, entry, file, options, rules, &mut report).await?;
     }
     Ok(report)
 }
 
-/// Ingests one source `file` into `lake`, adding to `report`; `entry` is its raw catalog
-/// entry (format left empty).
+/// Ingests one source `file` into `lake`, adding to `report`, and stores `rules`' rollups
+/// of its events with its segments; `entry` is its raw catalog entry (format left empty).
+/// A source kept raw is evaluated where it is, by the rules' runs.
 pub async fn ingest_one(
     lake: &Lake,
     mut entry: Entry,
     file: Source,
     options: &ScanOptions,
+    rules: &Watching,
     report: &mut Report,
 ) -> Result<(), LakeError> {
     report.files += 1;
@@ -95,17 +104,28 @@ pub async fn ingest_one(
     let copied = {
         let (options, uri, staging) = (options.clone(), entry.uri.clone(), lake.staging()?);
         let prefix = segment_prefix(&file, &entry.uri);
+        let (rules, name) = (rules.clone(), name.clone());
         blocking(Path::new(&entry.uri), move || {
             let dir = &staging.dir;
-            let ingested = ingest_file(&file, &options, |n| {
-                dir.join(format!("{prefix}.{n}.ndjson.gz"))
-            });
+            let mut detector = Detector::new(&rules.watches, &name, now_ms());
+            let ingested = ingest_file(
+                &file,
+                &options,
+                |n| dir.join(format!("{prefix}.{n}.ndjson.gz")),
+                &mut detector,
+            );
             Ok(match ingested {
                 Ok(Ingested::Segments {
                     format,
                     segments,
                     malformed,
                 }) => Copied::Segments {
+                    detected: Detected {
+                        source: uri.clone(),
+                        modified_ms: 0,
+                        rules: rules.keys.to_vec(),
+                        rollups: detector.finish(),
+                    },
                     added: segments
                         .iter()
                         .map(|s| staging.publish(s, format.name(), Some(&uri)))
@@ -137,6 +157,7 @@ pub async fn ingest_one(
             segments,
             added,
             malformed,
+            mut detected,
         } => {
             report.malformed += malformed;
             for segment in &segments {
@@ -146,7 +167,10 @@ pub async fn ingest_one(
                 report.index_bytes += segment.index_bytes;
             }
             entry.format = format.to_string();
-            lake.catalog.swap(&[entry], State::Ingested, &added).await?;
+            detected.modified_ms = entry.modified_ms;
+            lake.catalog
+                .swap_detected(&[entry], State::Ingested, &added, &detected)
+                .await?;
         }
         Copied::Raw(format) => {
             entry.format = format.to_string();
@@ -165,6 +189,8 @@ enum Copied {
         segments: Vec<Segment>,
         added: Vec<Entry>,
         malformed: u64,
+        /// The rules' rollups of its events.
+        detected: Detected,
     },
     /// Free text, which ingest does not convert.
     Raw(Format),

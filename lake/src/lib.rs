@@ -5,13 +5,16 @@
 //! the summary the page opens on. It knows nothing of HTTP or of how queries run: the
 //! gateway plans scans from the catalog and serves them.
 
+pub mod alerts;
 pub mod bucket;
 pub mod catalog;
 pub mod compact;
 pub mod error;
+pub mod evaluate;
 pub mod folder;
 pub mod ingest;
 pub mod lake;
+pub mod rollups;
 pub mod staging;
 pub mod store;
 pub mod summary;

@@ -1,7 +1,8 @@
 //! `serve --watch DIR`: the lake's upkeep while serving. Every tick it ingests the files
 //! that arrived in DIR (once they stop changing: a file still being written is left for a
-//! later tick), compacts small segments, and now and then sweeps files the catalog no
-//! longer reads. Queries run throughout; each catalog change is one transaction.
+//! later tick), evaluating the rules on their events in the same pass; compacts small
+//! segments; and now and then sweeps files the catalog no longer reads. Queries run
+//! throughout; each catalog change is one transaction.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use crate::error::{LakeError, blocking};
 use crate::folder::{list_files, raw_entry};
 use crate::ingest::{Report, ingest_one};
 use crate::lake::{Lake, SWEEP_GRACE};
+use crate::rollups::Watching;
 
 /// Ticks between sweeps.
 const SWEEP_EVERY: u32 = 300;
@@ -24,6 +26,7 @@ pub async fn watch(
     lake: Arc<Lake>,
     dir: PathBuf,
     options: ScanOptions,
+    rules: impl Fn() -> Watching + Send + 'static,
     interval: Duration,
     stop: CancellationToken,
 ) {
@@ -38,7 +41,7 @@ pub async fn watch(
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = step(&lake, &dir, &options, &mut seen, &mut done).await {
+        if let Err(e) = step(&lake, &dir, &options, &rules(), &mut seen, &mut done).await {
             tracing::error!(dir = %dir.display(), error = %e, "watched folder: ingest failed; retrying next tick");
         }
         if let Err(e) = compact(&lake).await {
@@ -59,6 +62,7 @@ async fn step(
     lake: &Lake,
     dir: &std::path::Path,
     options: &ScanOptions,
+    rules: &Watching,
     seen: &mut HashMap<PathBuf, (u64, i64)>,
     done: &mut HashMap<PathBuf, (u64, i64)>,
 ) -> Result<(), LakeError> {
@@ -80,7 +84,7 @@ async fn step(
         }
         let mut report = Report::default();
         let file = Source::File(path.clone());
-        ingest_one(lake, raw_entry(path)?, file, options, &mut report).await?;
+        ingest_one(lake, raw_entry(path)?, file, options, rules, &mut report).await?;
         if report.segments > 0 || !report.kept.is_empty() || !report.failed.is_empty() {
             tracing::info!(
                 file = %path.display(),

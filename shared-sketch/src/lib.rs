@@ -7,6 +7,7 @@
 //! `std::hash::Hash`).
 
 pub mod aggregate;
+pub mod alert;
 pub mod codec;
 pub mod fold;
 pub mod frame;

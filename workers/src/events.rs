@@ -3,7 +3,8 @@
 //! owns what every reader of events must do alike: blank lines are skipped (and still
 //! numbered), a line longer than `MAX_LINE_BYTES` is a malformed event, and a read error
 //! ends the loop only after the sink has had everything read before it. Scanning
-//! (`scan::ScanSink`) and ingest (`ingest::Copy`) are two sinks.
+//! (`scan::ScanSink`) and the JSON conversion ingest and rules read (`convert::Copy`) are
+//! two sinks.
 
 use std::io::{self, BufRead};
 

@@ -8,13 +8,11 @@
 use std::io;
 use std::path::PathBuf;
 
-use shared_sketch::partial::recycle;
-
-use crate::apache;
-use crate::events::{Sink, read_events};
+use crate::convert::{Copy, Objects};
+use crate::detect::Detector;
+use crate::events::read_events;
 use crate::format::Format;
-use crate::projection::{Projection, Values};
-use crate::scan::{Rows, ScanOptions, open_text, time_fields};
+use crate::scan::{ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
 use crate::source::Source;
 
@@ -37,142 +35,41 @@ pub enum Ingested {
 }
 
 /// Writes the events of `source` (a local file or an object) into segments at
-/// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`).
+/// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`), and hands each to
+/// `detector` in the same pass. A free-text file is not read (rules run on it where it
+/// is, with `detect_file`).
 pub fn ingest_file(
     source: impl Into<Source>,
     options: &ScanOptions,
     segment_path: impl FnMut(u32) -> PathBuf,
+    detector: &mut Detector<'_>,
 ) -> io::Result<Ingested> {
     let mut text = open_text(&source.into())?;
     let format = options.format_of(&mut text)?;
     if format == Format::Text {
         return Ok(Ingested::Raw(format));
     }
+    let time_fields = time_fields(format, options);
+    detector.read_time_from(&time_fields);
     let mut out = Output {
-        time_fields: time_fields(format, options),
+        time_fields,
         writer: None,
         segments: Vec::new(),
         malformed: 0,
         segment_path,
     };
-    read_events(text, format, 1, &mut Copy::new(format, &mut out))?;
+    read_events(
+        text,
+        format,
+        1,
+        &mut Copy::new(format, &mut (&mut out, detector)),
+    )?;
     let (segments, malformed) = out.finish()?;
     Ok(Ingested::Segments {
         format,
         segments,
         malformed,
     })
-}
-
-/// Ingest as the event loop's sink: each event written into segments as a JSON object.
-/// JSON events are copied as they are. Rows of a column or access-log format become
-/// objects of a key per field the row has (a Zeek unset `-` or an empty CSV cell is no
-/// key, as a scan sees no value), each value the field's text.
-struct Copy<'o, F> {
-    out: &'o mut Output<F>,
-    rows: Option<Converter>,
-}
-
-/// What converting rows to JSON keeps from row to row.
-struct Converter {
-    projection: Projection,
-    rows: Rows,
-    /// The current column names.
-    names: Vec<String>,
-    json: Vec<u8>,
-    /// The scan's trick: one buffer for every row's values, emptied between rows.
-    spare: Values<'static>,
-}
-
-impl<'o, F> Copy<'o, F> {
-    fn new(format: Format, out: &'o mut Output<F>) -> Self {
-        let rows = match format {
-            Format::Json | Format::Ndjson | Format::Text => None,
-            Format::Apache => Some(Converter {
-                projection: Projection::for_fields(apache::FIELDS),
-                rows: Rows::new(format),
-                names: apache::FIELDS.iter().map(|f| f.to_string()).collect(),
-                json: Vec::new(),
-                spare: Vec::new(),
-            }),
-            _ => Some(Converter {
-                projection: Projection::every_column(),
-                rows: Rows::new(format),
-                names: Vec::new(),
-                json: Vec::new(),
-                spare: Vec::new(),
-            }),
-        };
-        Copy { out, rows }
-    }
-}
-
-impl<F: FnMut(u32) -> PathBuf> Sink for Copy<'_, F> {
-    fn event(&mut self, _: u64, text: &[u8]) -> io::Result<()> {
-        let Some(converter) = &mut self.rows else {
-            return self.out.add(text);
-        };
-        match converter.convert(text)? {
-            Converted::Header => Ok(()),
-            Converted::Object => self.out.add(&converter.json),
-            Converted::Malformed => {
-                self.out.malformed += 1;
-                Ok(())
-            }
-        }
-    }
-
-    fn malformed(&mut self) {
-        self.out.malformed += 1;
-    }
-}
-
-/// What a line of a row format was.
-enum Converted {
-    Header,
-    /// A row, now the JSON object in `Converter::json`.
-    Object,
-    Malformed,
-}
-
-impl Converter {
-    fn convert(&mut self, text: &[u8]) -> io::Result<Converted> {
-        let header = self.rows.header(text, &self.projection);
-        // A header sets or changes the columns; so does a VPC file's first row, which
-        // sets the default ones without being a header.
-        if (header || self.names.is_empty())
-            && let Some(columns) = self.rows.columns()
-        {
-            self.names = columns.to_vec();
-        }
-        if header {
-            return Ok(Converted::Header);
-        }
-        let mut values: Values<'_> = recycle(std::mem::take(&mut self.spare));
-        values.resize(self.names.len(), None);
-        let readable = self.rows.row(text, &self.projection, &mut values).is_ok();
-        let json = &mut self.json;
-        if readable {
-            json.clear();
-            json.push(b'{');
-            for (name, value) in self.names.iter().zip(&values) {
-                let Some(value) = value else { continue };
-                if json.len() > 1 {
-                    json.push(b',');
-                }
-                sonic_rs::to_writer(&mut *json, name).map_err(io::Error::other)?;
-                json.push(b':');
-                sonic_rs::to_writer(&mut *json, value.as_ref()).map_err(io::Error::other)?;
-            }
-            json.push(b'}');
-        }
-        self.spare = recycle(values);
-        Ok(if readable {
-            Converted::Object
-        } else {
-            Converted::Malformed
-        })
-    }
 }
 
 /// Copies the events of `segments` (as ingest wrote them, read whole) into new segments at
@@ -217,8 +114,8 @@ struct Output<F> {
     segment_path: F,
 }
 
-impl<F: FnMut(u32) -> PathBuf> Output<F> {
-    fn add(&mut self, json: &[u8]) -> io::Result<()> {
+impl<F: FnMut(u32) -> PathBuf> Objects for Output<F> {
+    fn object(&mut self, _: u64, json: &[u8]) -> io::Result<()> {
         let writer = match &mut self.writer {
             Some(writer) => writer,
             None => {
@@ -237,6 +134,12 @@ impl<F: FnMut(u32) -> PathBuf> Output<F> {
         Ok(())
     }
 
+    fn malformed(&mut self) {
+        self.malformed += 1;
+    }
+}
+
+impl<F: FnMut(u32) -> PathBuf> Output<F> {
     fn close(&mut self) -> io::Result<()> {
         if let Some(writer) = self.writer.take() {
             self.segments.extend(writer.finish()?);

@@ -6,6 +6,8 @@
 mod apache;
 mod array;
 mod columns;
+mod convert;
+mod detect;
 mod events;
 mod format;
 mod gzip;
@@ -19,6 +21,9 @@ mod segment;
 mod source;
 mod worker;
 
+pub use detect::{
+    BIN_MS, BIN_SAMPLES, BIN_SAMPLES_PER_GROUP, Detector, Rollup, Watch, detect_file,
+};
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
 pub use ingest::{Ingested, SEGMENT_BYTES, compact_segments, ingest_file};

@@ -45,14 +45,26 @@ fn signature(name: &[u8]) -> usize {
 impl Projection {
     /// The fields `query` reads (search, aggregates, `by`, `fields`), then `time_fields`.
     pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Projection {
-        let mut used: Vec<&str> = matcher.fields();
-        let aggs = query.aggs();
-        used.extend(aggs.iter().flat_map(Agg::fields).map(String::as_str));
-        used.extend(query.by().iter().map(String::as_str));
-        used.extend(query.hit_fields().unwrap_or(&[]).iter().map(String::as_str));
+        Projection::for_queries([(query, matcher)], time_fields)
+    }
+
+    /// The fields any of `queries` reads, each once, then `time_fields`: many rules read
+    /// an event's values in one pass.
+    pub fn for_queries<'q>(
+        queries: impl IntoIterator<Item = (&'q Query, &'q Matcher)>,
+        time_fields: &[String],
+    ) -> Projection {
+        let mut used: Vec<String> = Vec::new();
+        for (query, matcher) in queries {
+            used.extend(matcher.fields().into_iter().map(str::to_string));
+            used.extend(query.aggs().iter().flat_map(Agg::fields).cloned());
+            used.extend(query.by().iter().cloned());
+            used.extend(query.hit_fields().unwrap_or(&[]).iter().cloned());
+        }
 
         let mut projection = Projection::default();
-        for field in used {
+        for field in &used {
+            let field = field.as_str();
             if projection.lookups.iter().any(|(name, _)| name == field) {
                 continue;
             }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use common::{real, run};
 use shared_sketch::{Partial, QueryResult, parse};
 use workers::{
-    Ingested, ScanOptions, Segment, SegmentWriter, ingest_file, read_index, scan_segment,
+    Detector, Ingested, ScanOptions, Segment, SegmentWriter, ingest_file, read_index, scan_segment,
 };
 
 fn sources() -> Vec<PathBuf> {
@@ -29,9 +29,12 @@ fn sources() -> Vec<PathBuf> {
 fn ingest(sources: &[PathBuf], out: &Path) -> Vec<Segment> {
     let mut segments = Vec::new();
     for (i, source) in sources.iter().enumerate() {
-        match ingest_file(source, &ScanOptions::default(), |n| {
-            out.join(format!("{i:03}-{n}.ndjson.gz"))
-        })
+        match ingest_file(
+            source,
+            &ScanOptions::default(),
+            |n| out.join(format!("{i:03}-{n}.ndjson.gz")),
+            &mut Detector::new(&[], "source", 0),
+        )
         .unwrap()
         {
             Ingested::Segments {

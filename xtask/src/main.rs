@@ -97,9 +97,18 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     let loopback = listen
         .parse::<std::net::SocketAddr>()
         .is_ok_and(|a| a.ip().is_loopback());
-    println!("==> serving; open the URL below (Ctrl-C stops)");
+    println!("==> serving, with the example detection rules; open the URL below (Ctrl-C stops)");
     Cmd::new(&bin)
-        .args(["serve", "--listen", &listen, "--ui", "dist", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            &listen,
+            "--ui",
+            "dist",
+            "--rules",
+            "rules/examples",
+            "--data",
+        ])
         .arg(&data)
         .args(loopback.then_some("--no-auth"))
         .run()

@@ -1,6 +1,8 @@
-//! The pages: the search page (its dashboard apart), and one widget alone for embedding.
+//! The pages: the search page (its dashboard apart), the detections page, and one widget
+//! alone for embedding.
 //! Each is built from `components/`.
 
 pub mod dashboard;
+pub mod detections;
 pub mod embed;
 pub mod search;

@@ -61,6 +61,9 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="top">
             <span class="brand">"sketchlake"</span>
+            <nav class="pages">
+                <a href="/detections" data-testid="nav-detections">"Detections"</a>
+            </nav>
             <QueryBar/>
             <TimePicker/>
             <SignIn/>

@@ -1,12 +1,15 @@
 //! `sketchlake ingest` and `sketchlake compact`: copying log files into a lake's indexed
 //! segments, and small segments into large ones. Both are safe to interrupt.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use gateway::detect::{Deliverer, RuleBook, run_rules};
 use lake::DEFAULT_TENANT;
 use lake::SWEEP_GRACE;
 use lake::compact::{Compacted, compact};
+use shared_sketch::time::now_ms;
 
 use super::args::{CatalogArg, InputArgs, open_for_tenant};
 
@@ -24,10 +27,18 @@ pub struct IngestArgs {
     /// lake's catalog as that tenant's.
     #[arg(long, default_value = DEFAULT_TENANT)]
     tenant: String,
+    /// Detection rules to evaluate on the events as they are ingested (a rules folder):
+    /// their alerts are raised and sent before ingest exits.
+    #[arg(long)]
+    rules: Option<PathBuf>,
     /// A log file, a folder of them (searched recursively), or a bucket prefix
     /// (`s3://bucket/prefix`: every object under it).
     source: String,
 }
+
+/// How long a CLI ingest waits for its alerts' deliveries before leaving the rest in the
+/// outbox (for `serve`, or `sketchlake alerts deliver`).
+const DELIVERY_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(clap::Args)]
 pub struct CompactArgs {
@@ -47,8 +58,22 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         catalog,
         input,
         tenant,
+        rules,
         source,
     } = args;
+    let book = rules
+        .map(|dir| {
+            RuleBook::open(&dir)
+                .with_context(|| format!("cannot read rules folder {}", dir.display()))
+        })
+        .transpose()?;
+    let loaded = book.as_ref().map(RuleBook::loaded);
+    if let Some(loaded) = &loaded {
+        for error in &loaded.refused {
+            eprintln!("rule refused: {error}");
+        }
+    }
+    let watching = loaded.as_ref().map(|l| l.watching()).unwrap_or_default();
     anyhow::ensure!(
         workers::is_object_url(&source) || Path::new(&source).exists(),
         "{source} does not exist"
@@ -56,7 +81,8 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
     let lake = open_for_tenant(&data, &catalog, &tenant).await?;
     lake.check_writable()?;
     let started = std::time::Instant::now();
-    let report = lake::ingest::ingest(&lake, &source, &input.options())
+    let options = input.options();
+    let report = lake::ingest::ingest(&lake, &source, &options, &watching)
         .await
         .context("ingest failed")?;
     for (file, format) in &report.kept {
@@ -76,6 +102,24 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         report.index_bytes,
         report.skipped,
     );
+    if let Some(loaded) = loaded {
+        let ran = run_rules(&lake, &loaded, &options, now_ms())
+            .await
+            .context("running the rules failed")?;
+        let staging = ran.raised.iter().filter(|a| a.staging).count();
+        let drained = Deliverer::new(lake.catalog.clone())?
+            .drain(DELIVERY_WAIT)
+            .await?;
+        println!(
+            "rules: {} evaluated, {} windows, {} alerts raised ({staging} in staging), {} folded into earlier ones; {} deliveries sent, {} pending",
+            loaded.rules.len(),
+            ran.windows,
+            ran.raised.len(),
+            ran.duplicates,
+            drained.delivered,
+            drained.pending,
+        );
+    }
     Ok(())
 }
 

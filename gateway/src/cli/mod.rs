@@ -1,6 +1,7 @@
 //! The command line, a file per command group; `main.rs` only dispatches.
 
 pub mod admin;
+pub mod alerts;
 pub mod args;
 pub mod demo;
 pub mod ingest;

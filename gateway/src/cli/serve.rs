@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gateway::access::Access;
+use gateway::detect::{self, Deliverer, RuleBook};
 use gateway::http::{self, AppState};
 use lake::tenants::open_tenant_lakes;
 
@@ -39,6 +40,10 @@ pub struct ServeArgs {
     /// allowed when listening on loopback (a development machine).
     #[arg(long)]
     no_auth: bool,
+    /// Detection rules (a rules folder, read again whenever a file in it changes): run
+    /// every --watch-every seconds over what arrived, their alerts sent to their sinks.
+    #[arg(long)]
+    rules: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -54,9 +59,17 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         listen,
         ui,
         no_auth,
+        rules,
         run,
         input,
     } = args;
+    let book = rules
+        .map(|dir| {
+            RuleBook::open(&dir)
+                .map(Arc::new)
+                .with_context(|| format!("cannot read rules folder {}", dir.display()))
+        })
+        .transpose()?;
     anyhow::ensure!(
         !no_auth || listen.ip().is_loopback(),
         "--no-auth serves everyone as an admin: it is only allowed on a loopback address, not {listen}"
@@ -79,6 +92,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .with_tenants(tenants);
     let engine = Arc::new(engine);
     let stop = tokio_util::sync::CancellationToken::new();
+    let every = seconds(watch_every, "--watch-every")?;
+    let watching = book.clone();
+    let rules_now = move || {
+        watching
+            .as_ref()
+            .map(|b| b.loaded().watching())
+            .unwrap_or_default()
+    };
     if let Some(dir) = watch {
         anyhow::ensure!(
             dir.is_dir(),
@@ -89,12 +110,24 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(lake::watch::watch(
             engine.lake().clone(),
             dir,
-            options,
-            seconds(watch_every, "--watch-every")?,
+            options.clone(),
+            rules_now,
+            every,
             stop.clone(),
         ));
     }
-    let state = AppState::new(engine, access);
+    let mut state = AppState::new(engine.clone(), access);
+    if let Some(book) = book {
+        tokio::spawn(detect::keep_running(
+            engine.lake().clone(),
+            book.clone(),
+            options,
+            every,
+            stop.clone(),
+        ));
+        tokio::spawn(Deliverer::new(engine.lake().catalog.clone())?.run(stop.clone()));
+        state = state.with_rules(book);
+    }
     let catalog = state.catalog().clone();
     let served = listen_and_serve(state, listen, ui).await;
     stop.cancel();

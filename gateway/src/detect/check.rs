@@ -69,25 +69,45 @@ fn failure(rule: &Rule, test: &RuleTest) -> Option<String> {
     }
 }
 
-/// The groups a rule's answer fires for, each as its `by` values: none, or, for a rule
-/// without groups, one empty group when it fires.
+/// The groups a rule's answer fires for, each as its group's values (see `group_fields`):
+/// none, or, for a rule without groups, one empty group when it fires.
 pub fn firing(query: &Query, result: &QueryResult) -> Vec<Vec<String>> {
+    fired(query, result)
+        .into_iter()
+        .map(|(group, _)| group)
+        .collect()
+}
+
+/// `firing`, with how many events each group's answer counts.
+pub fn fired(query: &Query, result: &QueryResult) -> Vec<(Vec<String>, u64)> {
     if result.matched == 0 {
         return Vec::new();
     }
     if let Some(groups) = &result.groups {
-        return groups.rows.iter().map(|row| row.key.clone()).collect();
+        let by = query.by().len();
+        return groups
+            .rows
+            .iter()
+            // The row of groups past the limit ("other") names no group.
+            .filter(|row| row.key.len() == by)
+            .map(|row| (row.key.clone(), row.matched))
+            .collect();
     }
     match result.aggs.first().map(|a| &a.value) {
         // A filter alone fires per matching event.
-        None if query.command.is_none() => vec![Vec::new()],
+        None if query.command.is_none() => vec![(Vec::new(), result.matched)],
         // `where` left no answer: under the threshold.
         None => Vec::new(),
-        Some(AggValue::Top { rows, .. }) => rows.iter().map(|r| r.values.clone()).collect(),
-        Some(AggValue::Rare(summary)) => {
-            summary.rows.iter().map(|r| vec![r.value.clone()]).collect()
-        }
-        Some(_) => vec![Vec::new()],
+        Some(AggValue::Top { rows, .. }) => rows
+            .iter()
+            .map(|r| (r.values.clone(), r.estimate))
+            .collect(),
+        Some(AggValue::Rare(summary)) => summary
+            .rows
+            .iter()
+            .map(|r| (vec![r.value.clone()], r.count))
+            .collect(),
+        Some(_) => vec![(Vec::new(), result.matched)],
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::rule::{Rule, RuleError, parse_rule};
 
@@ -54,6 +55,23 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
         }
     }
     Ok(loaded)
+}
+
+/// The rule files under `dir` with their size and modification time: a folder whose
+/// stamp is unchanged holds the same rules.
+pub fn stamp(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, Option<SystemTime>)>> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|file| {
+            let meta = std::fs::metadata(&file).ok();
+            let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            let modified = meta.and_then(|m| m.modified().ok());
+            (file, size, modified)
+        })
+        .collect())
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -1,10 +1,22 @@
 //! Detection rules: queries that run on the data as it arrives. `rule` reads one rule
-//! file, `folder` a rules folder, `check` runs a rule's own tests.
+//! file, `folder` a rules folder, `book` keeps a folder's rules current, `check` runs a
+//! rule's own tests, `run` evaluates rules' windows by event time and raises alerts, `deliver` sends them.
 
+mod book;
 mod check;
+mod deliver;
 mod folder;
 mod rule;
+mod run;
 
-pub use check::{Checked, check, firing};
+pub use book::{Loaded, RuleBook};
+pub use check::{Checked, check, fired, firing};
+pub use deliver::{
+    ATTEMPT_TIMEOUT, Deliverer, Drained, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, backoff, payload,
+    signature,
+};
 pub use folder::{Rules, load};
-pub use rule::{Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, parse_rule};
+pub use rule::{
+    Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, group_fields, parse_rule,
+};
+pub use run::{ALERT_SAMPLES, Ran, keep_running, run_rules, window_ends};

@@ -23,9 +23,12 @@
 
 use std::path::{Path, PathBuf};
 
+use lake::rollups::RuleKey;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use shared_sketch::query::parse_span;
-use shared_sketch::{Command, Query, parse};
+use shared_sketch::{Agg, Command, Query, parse};
+use workers::Watch;
 
 /// How much an alert matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -261,15 +264,28 @@ pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
         },
         // Unless said otherwise: one alert per group and window.
         None => Dedup {
-            fields: query.by().to_vec(),
+            fields: group_fields(&query),
             period: window,
         },
     };
+    // A threshold rule's alerts are per group: what deduplicates them must be in it.
+    let group = group_fields(&query);
+    if query.command.is_some()
+        && let Some(field) = dedup.fields.iter().find(|f| !group.contains(f))
+    {
+        return Err(at(
+            "dedup",
+            format!(
+                "dedup field {field:?} is not one of the fields naming the rule's groups ({})",
+                group.join(", ")
+            ),
+        ));
+    }
     if let Some(sink) = written.sinks.iter().find(|s| s.trim().is_empty()) {
         return Err(at("sinks", format!("a sink name is empty: {sink:?}")));
     }
 
-    let by = query.by().len();
+    let by = group.len();
     let mut tests = Vec::with_capacity(written.tests.len());
     let mut events = 0;
     for test in written.tests {
@@ -335,6 +351,57 @@ pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
         tests,
         file: file.to_path_buf(),
     })
+}
+
+impl Rule {
+    /// What ingest evaluates for this rule. A threshold rule's query as it is; a filter
+    /// alone is counted per value of its dedup fields (`filter | stats count by …`), each
+    /// group one alert.
+    pub fn watch(&self) -> Watch {
+        match self.query.command {
+            Some(_) => Watch {
+                query: self.query.clone(),
+                per_event: false,
+                group: group_fields(&self.query),
+            },
+            None => Watch {
+                query: Query {
+                    command: Some(Command::Stats {
+                        aggs: vec![Agg::Count],
+                        by: self.dedup.fields.clone(),
+                    }),
+                    post: Vec::new(),
+                    ..self.query.clone()
+                },
+                per_event: true,
+                group: self.dedup.fields.clone(),
+            },
+        }
+    }
+
+    /// The rule's id, and the version of what it computes: the digest of its evaluated
+    /// query's canonical text. Editing its name, severity or window keeps its rollups; a
+    /// changed query or (for a filter) dedup fields starts new ones.
+    pub fn key(&self) -> RuleKey {
+        let watch = self.watch();
+        let text = format!("{}\n{}", watch.query, watch.per_event);
+        let digest = Sha256::digest(text.as_bytes());
+        RuleKey {
+            id: self.id.clone(),
+            version: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// The fields whose values name the groups a rule fires for: its `by` fields, else what
+/// its `top` lists or its `rare` field; none for a filter alone.
+pub fn group_fields(query: &Query) -> Vec<String> {
+    match &query.command {
+        _ if !query.by().is_empty() => query.by().to_vec(),
+        Some(Command::Top { fields, .. }) => fields.clone(),
+        Some(Command::Rare { field, .. }) => vec![field.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// What a rule may compute: a filter alone, or the aggregates its threshold compares.

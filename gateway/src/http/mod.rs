@@ -1,8 +1,9 @@
 //! The HTTP edge: `routes` (every route, in one place) served by `server`. Handlers live in
 //! `api` (queries and status for tools), `ws` (the browser's query channel), `saved` (saved
-//! queries), `embed` (widgets in other sites); `auth` finds the caller, `error` decides
+//! queries), `embed` (widgets in other sites), `alerts` (alerts, rules and sinks); `auth` finds the caller, `error` decides
 //! every status and error body, `state` is what every handler is given.
 
+mod alerts;
 mod api;
 mod auth;
 mod embed;

@@ -9,7 +9,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, embed, saved, ws};
+use super::{alerts, api, embed, saved, ws};
 
 /// Every route, over `state`, with the built frontend in `ui_dir` (none: the API alone).
 pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
@@ -22,6 +22,11 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/saved", get(saved::list).post(saved::create))
         .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))
         .route("/api/v1/widget-tokens", post(embed::mint))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route("/api/v1/alerts/{id}/state", post(alerts::set_state))
+        .route("/api/v1/rules", get(alerts::rules))
+        .route("/api/v1/sinks", get(alerts::sinks))
         .route("/embed/loader.js", get(embed::loader))
         .route(
             "/embed/{widget}",

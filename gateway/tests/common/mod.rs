@@ -1,6 +1,8 @@
 //! A real gateway on a free loopback port, for the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod receiver;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,253 @@
+//! A rule's runs, by event time. Its windows are `[t − window, t)` for every `t` that is a
+//! multiple of `every` (epoch-aligned, as a chart's buckets are). A run looks at the
+//! minutes whose rollups were written since the last run, and evaluates every window that
+//! holds one of them: so ingesting last week's logs raises last week's alerts, and an event
+//! that arrives late counts in its own minute and its windows are evaluated again. Each
+//! window merges its stored minutes — nothing is rescanned — and its `where` decides which
+//! groups fire. An alert for the same dedup key within the rule's period is the same alert.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lake::alerts::{Alert, AlertState, Raised};
+use lake::catalog::Catalog;
+use lake::evaluate::evaluate_raw_files;
+use lake::rollups::RuleKey;
+use lake::{Lake, LakeError};
+use sha2::{Digest, Sha256};
+use shared_sketch::time::now_ms;
+use shared_sketch::{Hit, Partial};
+use tokio_util::sync::CancellationToken;
+use workers::{BIN_SAMPLES, ScanOptions, Watch};
+
+use super::book::{Loaded, RuleBook};
+use super::check::fired;
+use super::rule::{Rule, RuleState};
+
+/// Sample events an alert keeps.
+pub const ALERT_SAMPLES: usize = 10;
+
+/// What one round of runs did.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Files read where they are, for rules that had not read them.
+    pub files: u64,
+    /// Windows evaluated.
+    pub windows: u64,
+    /// Alerts raised (their rule in staging included).
+    pub raised: Vec<Alert>,
+    /// Alerts the dedup period folded into one raised before.
+    pub duplicates: u64,
+}
+
+/// Runs every rule that is not paused over what arrived since its last run: first the raw
+/// files no rule has read yet, then each rule's windows.
+pub async fn run_rules(
+    lake: &Lake,
+    loaded: &Loaded,
+    options: &ScanOptions,
+    now_ms: i64,
+) -> Result<Ran, LakeError> {
+    let mut ran = Ran {
+        files: evaluate_raw_files(lake, &loaded.watching(), options).await?,
+        ..Ran::default()
+    };
+    for rule in loaded.rules.values() {
+        if rule.state != RuleState::Paused {
+            run_rule(&lake.catalog, rule, now_ms, &mut ran).await?;
+        }
+    }
+    Ok(ran)
+}
+
+/// `serve --rules DIR`: every `interval`, reads the rules folder again if a file in it
+/// changed, and runs the rules over what arrived since, until `stop`.
+pub async fn keep_running(
+    lake: Arc<Lake>,
+    book: Arc<RuleBook>,
+    options: ScanOptions,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = book.reload() {
+            tracing::error!(dir = %book.dir().display(), error = %e, "cannot read the rules folder; running the rules as they were");
+        }
+        if let Err(e) = run_rules(&lake, &book.loaded(), &options, now_ms()).await {
+            tracing::error!(error = %e, "running the rules failed; retrying next tick");
+        }
+    }
+}
+
+/// The ends of the windows that hold any of `minutes` (sorted): every multiple of `every`
+/// in `(minute, minute + window]`.
+pub fn window_ends(minutes: &[i64], window: i64, every: i64) -> Vec<i64> {
+    let mut ends: Vec<i64> = Vec::new();
+    for &minute in minutes {
+        // The first end after the minute's start.
+        let mut end = (minute.div_euclid(every) + 1) * every;
+        if let Some(&last) = ends.last() {
+            end = end.max(last + every);
+        }
+        while end <= minute + window {
+            ends.push(end);
+            end += every;
+        }
+    }
+    ends
+}
+
+/// A rule being run: what it evaluates, and under which version.
+struct Running<'r> {
+    rule: &'r Rule,
+    key: RuleKey,
+    watch: Watch,
+}
+
+async fn run_rule(
+    catalog: &Catalog,
+    rule: &Rule,
+    now_ms: i64,
+    ran: &mut Ran,
+) -> Result<(), LakeError> {
+    let running = Running {
+        rule,
+        key: rule.key(),
+        watch: rule.watch(),
+    };
+    let mark = catalog.run_mark(&running.key).await?;
+    let (minutes, newest) = catalog.rollups_since(&running.key, mark).await?;
+    let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
+    let ends = window_ends(&minutes, window, every);
+    let (Some(&first), Some(&last)) = (ends.first(), ends.last()) else {
+        return Ok(());
+    };
+    let rollups = catalog
+        .rollups(&running.key, (first - window, last))
+        .await?;
+    let query = &running.watch.query;
+    for end in ends {
+        let start = end - window;
+        let lo = rollups.partition_point(|(m, _)| *m < start);
+        let hi = rollups.partition_point(|(m, _)| *m < end);
+        let in_window = &rollups[lo..hi];
+        if in_window.is_empty() {
+            continue;
+        }
+        ran.windows += 1;
+        let mut merged = Partial::new(query);
+        merged.hit_limit = BIN_SAMPLES as u32;
+        for (_, partial) in in_window {
+            if let Err(e) = merged.merge(partial) {
+                tracing::error!(rule = %rule.id, error = %e, "a stored rollup does not merge; skipped");
+            }
+        }
+        let result = merged.result(query);
+        for (group, count) in fired(query, &result) {
+            let alert = running.alert((start, end), group, count, in_window, now_ms);
+            let period = i64::from(rule.dedup.period) * 1000;
+            match catalog.raise(&alert, period, &rule.sinks).await? {
+                Raised::New => {
+                    tracing::info!(rule = %rule.id, group = ?alert.group, window_end = end, "alert raised");
+                    ran.raised.push(alert);
+                }
+                Raised::Duplicate { .. } => ran.duplicates += 1,
+            }
+        }
+    }
+    catalog.set_run_mark(&running.key, newest, now_ms).await?;
+    Ok(())
+}
+
+impl Running<'_> {
+    /// The alert for `group` firing in `window`, with `count` events: its samples, and
+    /// its first and last event times, from the minutes' samples of that group.
+    fn alert(
+        &self,
+        window: (i64, i64),
+        group: Vec<String>,
+        count: u64,
+        minutes: &[(i64, Partial)],
+        now_ms: i64,
+    ) -> Alert {
+        let Running { rule, key, watch } = self;
+        let of_group = |hit: &&Hit| {
+            watch
+                .group
+                .iter()
+                .zip(&group)
+                .all(|(field, value)| hit.fields.get(field) == Some(value))
+        };
+        let mut samples: Vec<Hit> = minutes
+            .iter()
+            .flat_map(|(_, partial)| partial.hits.iter().filter(of_group))
+            .cloned()
+            .collect();
+        samples.sort();
+        let times = samples.iter().filter_map(|h| h.time);
+        let (first_ms, last_ms) = (times.clone().min(), times.max());
+        samples.truncate(ALERT_SAMPLES);
+        let dedup: Vec<String> = rule
+            .dedup
+            .fields
+            .iter()
+            .filter_map(|field| {
+                let at = watch.group.iter().position(|f| f == field)?;
+                Some(format!("{field}={}", group.get(at)?))
+            })
+            .collect();
+        let dedup_key = format!("{} {}", rule.id, dedup.join(" "))
+            .trim_end()
+            .to_string();
+        let digest = Sha256::digest(format!("{dedup_key}\n{}", window.1).as_bytes());
+        let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Alert {
+            id: format!("{}-{id}", rule.id),
+            tenant: String::new(),
+            rule: rule.id.clone(),
+            version: key.version.clone(),
+            name: rule.name.clone(),
+            query: rule.text.clone(),
+            severity: rule.severity.name().to_string(),
+            fields: watch.group.clone(),
+            group,
+            window,
+            count,
+            first_ms,
+            last_ms,
+            samples,
+            dedup_key,
+            state: AlertState::New,
+            staging: rule.state == RuleState::Staging,
+            created_ms: now_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_windows_holding_a_minute_are_those_ending_after_it_within_the_window() {
+        let (m, h) = (60_000, 3_600_000);
+        // A 15-minute window every 5 minutes: the three windows that hold minute 7.
+        assert_eq!(
+            window_ends(&[7 * m], 15 * m, 5 * m),
+            [10 * m, 15 * m, 20 * m]
+        );
+        // Neighbouring minutes share their windows once.
+        assert_eq!(
+            window_ends(&[7 * m, 8 * m, 12 * m], 15 * m, 5 * m),
+            [10 * m, 15 * m, 20 * m, 25 * m]
+        );
+        // A window as long as its period: the one window holding the minute.
+        assert_eq!(window_ends(&[h + 59 * m], h, h), [2 * h]);
+    }
+}

@@ -1,0 +1,482 @@
+//! Detection rules end to end: rules evaluated in the ingest pass (CLI `ingest` and
+//! `serve --watch`), runs by event time, alerts deduplicated, and deliveries to real HTTP
+//! receivers on loopback — one that takes everything, one that fails its first tries, one
+//! that never answers.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::receiver::{Behaviour, Receiver};
+use gateway::demo::{self, BRUTE_FORCE_TARGET, BRUTE_FORCER, DemoConfig, EXFIL_DESTINATION};
+use gateway::demo::{EXFIL_SOURCE, PORT_SCANNER};
+use gateway::detect::{Deliverer, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
+use hmac::{Hmac, Mac};
+use lake::alerts::{Alert, AlertState, Raised, Sink, SinkKind};
+use lake::catalog::Catalog;
+use serde_json::Value;
+use sha2::Sha256;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples")
+}
+
+/// Runs the binary off the async threads (the receivers answer on them).
+async fn cli(args: Vec<String>) -> (String, String) {
+    tokio::task::spawn_blocking(move || common::cli(&args))
+        .await
+        .unwrap()
+}
+
+fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The lake's alerts, as `sketchlake alerts list --format json` prints them.
+async fn alerts(lake: &Path) -> Vec<Value> {
+    let (out, _) = cli(vec![
+        "alerts".into(),
+        "list".into(),
+        "--data".into(),
+        arg(lake),
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    serde_json::from_str::<Vec<Value>>(&out).unwrap()
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_week_raises_exactly_its_three_stories_once_each_signed() {
+    let src = tempfile::tempdir().unwrap();
+    let config = DemoConfig {
+        records: 200_000,
+        days: 7,
+        ..DemoConfig::default()
+    };
+    demo::generate(src.path(), &config).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    cli(vec![
+        "sink".into(),
+        "set".into(),
+        "soc".into(),
+        "--data".into(),
+        arg(lake.path()),
+        "--kind".into(),
+        "webhook".into(),
+        "--url".into(),
+        receiver.url.clone(),
+        "--secret".into(),
+        "s3cret".into(),
+    ])
+    .await;
+    let ingest = vec![
+        "ingest".into(),
+        "--data".into(),
+        arg(lake.path()),
+        "--rules".into(),
+        arg(&examples()),
+        arg(src.path()),
+    ];
+    let (out, _) = cli(ingest.clone()).await;
+    assert!(out.contains("3 alerts raised"), "{out}");
+    assert!(out.contains("3 deliveries sent, 0 pending"), "{out}");
+
+    let hours = |h: i64| config.start * 1000 + h * 3_600_000;
+    let week = i64::from(config.days) * 24;
+    // Each story's entity, and when it starts (demo.rs plants them at these fractions).
+    let stories = [
+        ("port-scan", vec![PORT_SCANNER], hours(week * 40 / 100)),
+        (
+            "large-upload",
+            vec![EXFIL_SOURCE, EXFIL_DESTINATION],
+            hours(week * 65 / 100),
+        ),
+        (
+            "ssh-brute-force",
+            vec![BRUTE_FORCER, BRUTE_FORCE_TARGET],
+            hours(week * 85 / 100),
+        ),
+    ];
+    let raised = alerts(lake.path()).await;
+    assert_eq!(raised.len(), 3, "{raised:#?}");
+    for (rule, group, start) in &stories {
+        let alert = raised.iter().find(|a| a["rule"] == *rule).unwrap();
+        assert_eq!(alert["group"], serde_json::json!(group), "{alert:#}");
+        // The first window that fired holds the story's start.
+        let (from, to) = (
+            alert["window"][0].as_i64().unwrap(),
+            alert["window"][1].as_i64().unwrap(),
+        );
+        assert!(
+            from <= *start + 5 * 60_000 && *start < to,
+            "{rule}: {alert:#}"
+        );
+        let samples = alert["samples"].as_array().unwrap();
+        assert!(!samples.is_empty() && samples.len() <= 10, "{alert:#}");
+        for sample in samples {
+            let text = sample["text"].as_str().unwrap();
+            assert!(text.contains(group[0]), "{rule}: sample {text}");
+        }
+    }
+
+    // Delivered once each, signed with the sink's secret, each with its own stable key.
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    let mut keys: Vec<&str> = received
+        .iter()
+        .map(|r| r.header(IDEMPOTENCY_HEADER))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 3);
+    for request in &received {
+        let expected = format!("sha256={}", hmac_hex("s3cret", &request.body));
+        assert_eq!(request.header(SIGNATURE_HEADER), expected);
+        let body = request.json();
+        assert_eq!(body["idempotency_key"], request.header(IDEMPOTENCY_HEADER));
+        assert!(
+            stories.iter().any(|(rule, _, _)| body["rule"] == *rule),
+            "{body}"
+        );
+    }
+
+    // Ingesting the same files again raises nothing and sends nothing.
+    let (out, _) = cli(ingest).await;
+    assert!(out.contains("0 alerts raised"), "{out}");
+    assert_eq!(alerts(lake.path()).await.len(), 3);
+    assert_eq!(receiver.received().len(), 3);
+}
+
+const SSH_RULE: &str = r#"id: ssh-many
+name: Many SSH sessions
+severity: medium
+query: dst_port:22 | stats count by src_ip | where count > 5
+window: 1h
+every: 5m
+dedup: { fields: [src_ip], period: 6h }
+"#;
+
+/// `n` SSH flows from `src` as NDJSON, a minute apart from `start` (epoch seconds).
+fn ssh_flows(src: &str, start: i64, n: i64) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"src_ip\":\"{src}\",\"dst_ip\":\"10.0.1.22\",\"dst_port\":22}}\n",
+                start + i * 60
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let ingest = |name: &str, text: String| {
+        let file = inbox.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        vec![
+            "ingest".to_string(),
+            "--data".into(),
+            arg(lake.path()),
+            "--rules".into(),
+            arg(rules.path()),
+            arg(&file),
+        ]
+    };
+    let day = 86_400;
+    let t0 = 1_794_700_800; // a midnight
+
+    // Day 2 arrives first.
+    cli(ingest("day2.json", ssh_flows("192.0.2.1", t0 + day, 6))).await;
+    // Then a sensor that was offline sends day 1: its window is day 1's.
+    cli(ingest("day1.json", ssh_flows("192.0.2.2", t0, 6))).await;
+    let raised = alerts(lake.path()).await;
+    assert_eq!(raised.len(), 2, "{raised:#?}");
+    let late = raised
+        .iter()
+        .find(|a| a["group"][0] == "192.0.2.2")
+        .unwrap();
+    let (from, to) = (
+        late["window"][0].as_i64().unwrap(),
+        late["window"][1].as_i64().unwrap(),
+    );
+    assert!(from <= t0 * 1000 && (t0 + 6 * 60) * 1000 <= to, "{late:#}");
+    assert_eq!(late["count"], 6);
+
+    // More of day 2's source in the same hour: the same alert, counted up, not a new one.
+    let (out, _) = cli(ingest(
+        "day2-more.json",
+        ssh_flows("192.0.2.1", t0 + day + 600, 3),
+    ))
+    .await;
+    assert!(out.contains("0 alerts raised"), "{out}");
+    let raised = alerts(lake.path()).await;
+    assert_eq!(raised.len(), 2);
+    let first = raised
+        .iter()
+        .find(|a| a["group"][0] == "192.0.2.1")
+        .unwrap();
+    assert_eq!(first["count"], 9, "{first:#}");
+    // Under the threshold alone: quiet.
+    cli(ingest(
+        "quiet.json",
+        ssh_flows("192.0.2.3", t0 + 2 * day, 5),
+    ))
+    .await;
+    assert_eq!(alerts(lake.path()).await.len(), 2);
+}
+
+fn test_alert(id: &str, window_end: i64) -> Alert {
+    Alert {
+        id: id.to_string(),
+        tenant: String::new(),
+        rule: "r".into(),
+        version: "v".into(),
+        name: "R".into(),
+        query: "dst_port:22".into(),
+        severity: "high".into(),
+        fields: vec!["src_ip".into()],
+        group: vec!["192.0.2.9".into()],
+        window: (window_end - 3_600_000, window_end),
+        count: 7,
+        first_ms: None,
+        last_ms: None,
+        samples: Vec::new(),
+        dedup_key: "r src_ip=192.0.2.9".into(),
+        state: AlertState::New,
+        staging: false,
+        created_ms: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_up_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("c.db").display()
+    ))
+    .await
+    .unwrap();
+    let good = Receiver::start(Behaviour::Accept).await;
+    let flaky = Receiver::start(Behaviour::FailFirst(2)).await;
+    let stuck = Receiver::start(Behaviour::Hang).await;
+    let mut sinks = Vec::new();
+    for (name, receiver, kind) in [
+        ("good", &good, SinkKind::Slack),
+        ("flaky", &flaky, SinkKind::PagerDuty),
+        ("stuck", &stuck, SinkKind::Webhook),
+    ] {
+        catalog
+            .set_sink(&Sink {
+                tenant: String::new(),
+                name: name.into(),
+                kind,
+                url: receiver.url.clone(),
+                secret: "routing-key".into(),
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+        sinks.push(name.to_string());
+    }
+    sinks.push("not-set-up".into());
+    let raised = catalog
+        .raise(&test_alert("r-1", 10_000_000), 3_600_000, &sinks)
+        .await
+        .unwrap();
+    assert_eq!(raised, Raised::New);
+    // The same dedup key within the period: the same alert.
+    let again = catalog
+        .raise(&test_alert("r-2", 10_300_000), 3_600_000, &sinks)
+        .await
+        .unwrap();
+    assert_eq!(again, Raised::Duplicate { id: "r-1".into() });
+
+    let deliverer = Deliverer::new(catalog.clone())
+        .unwrap()
+        .with_attempt_timeout(Duration::from_millis(700));
+    let started = Instant::now();
+    let drain = tokio::spawn({
+        let deliverer = deliverer.clone();
+        async move { deliverer.drain(Duration::from_secs(8)).await.unwrap() }
+    });
+    // The good sink is served while the stuck one hangs.
+    let got = good.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(650),
+        "{:?}",
+        started.elapsed()
+    );
+    let slack = got[0].json();
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .contains("[HIGH] R for src_ip=192.0.2.9"),
+        "{slack}"
+    );
+
+    let drained = drain.await.unwrap();
+    // Delivered: good and flaky (third try). Pending: stuck, and the sink never set up.
+    assert_eq!(drained.delivered, 2);
+    assert_eq!(drained.pending, 2);
+    let pagerduty = flaky.received();
+    assert_eq!(pagerduty.len(), 3, "two failures, then taken");
+    let event = pagerduty[2].json();
+    assert_eq!(event["routing_key"], "routing-key");
+    assert_eq!(event["event_action"], "trigger");
+    assert_eq!(event["dedup_key"], "r src_ip=192.0.2.9");
+    assert_eq!(event["payload"]["severity"], "error");
+    assert_eq!(event["payload"]["source"], "sketchlake");
+    // Every try carried the same idempotency key.
+    assert!(
+        pagerduty
+            .iter()
+            .all(|r| r.header(IDEMPOTENCY_HEADER) == "r-1/flaky")
+    );
+
+    let deliveries = catalog.deliveries("r-1").await.unwrap();
+    let state = |sink: &str| deliveries.iter().find(|d| d.sink == sink).unwrap().clone();
+    assert_eq!(state("good").state, "delivered");
+    assert_eq!(
+        (state("flaky").state.as_str(), state("flaky").attempts),
+        ("delivered", 3)
+    );
+    let stuck_state = state("stuck");
+    assert_eq!(stuck_state.state, "pending");
+    assert!(stuck_state.last_error.unwrap().contains("no answer"));
+    assert!(
+        state("not-set-up")
+            .last_error
+            .unwrap()
+            .contains("no sink named")
+    );
+    assert!(
+        stuck.received().len() >= 2,
+        "retried while the drain lasted"
+    );
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_keeps_the_rule() {
+    let rules = tempfile::tempdir().unwrap();
+    let rule_file = rules.path().join("ssh.yml");
+    std::fs::write(&rule_file, SSH_RULE).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    cli(vec![
+        "sink".into(),
+        "set".into(),
+        "soc".into(),
+        "--data".into(),
+        arg(lake.path()),
+        "--kind".into(),
+        "webhook".into(),
+        "--url".into(),
+        receiver.url.clone(),
+    ])
+    .await;
+    std::fs::write(&rule_file, format!("{SSH_RULE}sinks: [soc]\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args([
+            "serve",
+            "--no-auth",
+            "--listen",
+            "127.0.0.1:0",
+            "--watch-every",
+            "0.2",
+        ])
+        .arg("--data")
+        .arg(lake.path())
+        .arg("--watch")
+        .arg(inbox.path())
+        .arg("--rules")
+        .arg(rules.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let base = line.rsplit(' ').next().unwrap().to_string();
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = reqwest::get(url).await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    let t0 = 1_794_700_800;
+    // As a log shipper does: written elsewhere, renamed in whole.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let land = |name: &str, text: String| {
+        let staged = elsewhere.path().join(name);
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, inbox.path().join(name)).unwrap();
+    };
+    land("a.json", ssh_flows("192.0.2.1", t0, 6));
+    let got = receiver.wait_for(1, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["group"]["src_ip"], "192.0.2.1");
+    let listed = get("/api/v1/alerts").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    let rules_now = get("/api/v1/rules").await;
+    assert_eq!(rules_now["rules"][0]["id"], "ssh-many");
+    assert!(
+        rules_now["rules"][0]["last_run_ms"].is_i64(),
+        "{rules_now:#}"
+    );
+
+    // A broken edit: refused, shown, and the rule runs as it last read.
+    std::fs::write(&rule_file, format!("{SSH_RULE}sinks: [soc\n")).unwrap();
+    let started = Instant::now();
+    let shown = loop {
+        let now = get("/api/v1/rules").await;
+        if now["refused"].as_array().unwrap().len() == 1 {
+            break now;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{now:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["rules"][0]["kept"], true, "{shown:#}");
+    assert!(
+        shown["refused"][0].as_str().unwrap().contains("ssh.yml:"),
+        "{shown:#}"
+    );
+    land("b.json", ssh_flows("192.0.2.7", t0 + 86_400, 6));
+    let got = receiver.wait_for(2, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["group"]["src_ip"], "192.0.2.7");
+}

@@ -1,0 +1,66 @@
+//! Rules evaluated over the files a lake reads where they are (a folder or bucket served
+//! as it is, free text, a file that could not be ingested): ingest's pass never saw their
+//! events, so each is read once for every rule that has not yet read it as it is now, and
+//! its rollups are stored as ingest would have stored them. A file that grows is read again
+//! and its rollups replaced.
+
+use std::path::Path;
+
+use shared_sketch::time::now_ms;
+use workers::{ScanOptions, Watch, detect_file};
+
+use crate::catalog::{Kind, State};
+use crate::error::{LakeError, blocking};
+use crate::lake::Lake;
+use crate::rollups::{Detected, RuleKey, Watching};
+use crate::store::source_of;
+
+/// Reads every raw file some of `rules` have not read as it is now; returns how many.
+pub async fn evaluate_raw_files(
+    lake: &Lake,
+    rules: &Watching,
+    options: &ScanOptions,
+) -> Result<u64, LakeError> {
+    if rules.is_empty() {
+        return Ok(0);
+    }
+    let mut read = 0;
+    for entry in lake.catalog.list(State::Active).await? {
+        if entry.kind != Kind::Raw {
+            continue;
+        }
+        let mut keys: Vec<RuleKey> = Vec::new();
+        let mut watches: Vec<Watch> = Vec::new();
+        for (key, watch) in rules.keys.iter().zip(rules.watches.iter()) {
+            if lake.catalog.evaluated(key, &entry.uri).await? != Some(entry.modified_ms) {
+                keys.push(key.clone());
+                watches.push(watch.clone());
+            }
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        let source = source_of(&entry.uri)?;
+        let name = lake.name_of(&entry.uri);
+        let options = options.clone();
+        let rollups = blocking(Path::new(&entry.uri), move || {
+            let (rollups, error) = detect_file(source, &name, &watches, &options, now_ms());
+            if let Some(error) = error {
+                // What was read before it counts, as a query of the file would.
+                tracing::warn!(file = %name, %error, "rules could not read the whole file");
+            }
+            Ok(rollups)
+        })
+        .await?;
+        lake.catalog
+            .add_rollups(&Detected {
+                source: entry.uri.clone(),
+                modified_ms: entry.modified_ms,
+                rules: keys,
+                rollups,
+            })
+            .await?;
+        read += 1;
+    }
+    Ok(read)
+}

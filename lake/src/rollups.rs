@@ -1,0 +1,274 @@
+//! Detection rules' minute rollups, kept in the catalog: what ingest's pass over the events
+//! computed for each rule, so that a rule's run merges stored minutes instead of
+//! rescanning. A source's rollups for a rule are replaced whole whenever the source is
+//! evaluated again (a rerun after a crash, a raw file that grew), so nothing counts twice.
+//! Each write takes the next batch number; a rule's run reads what came since its last.
+
+use std::sync::Arc;
+
+use shared_sketch::Partial;
+use sqlx::Row;
+use workers::{Rollup, Watch};
+
+use crate::catalog::{Catalog, CatalogError, Entry, State};
+
+/// A rule as rollups are kept for it: its id, and the version of what it computes (a
+/// changed query is a new version, whose rollups start afresh).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleKey {
+    pub id: String,
+    pub version: String,
+}
+
+/// The rules one tenant's ingest evaluates, in the order of their `Watch`es; cheap to
+/// clone onto the threads that read files.
+#[derive(Debug, Clone, Default)]
+pub struct Watching {
+    pub keys: Arc<[RuleKey]>,
+    pub watches: Arc<[Watch]>,
+}
+
+impl Watching {
+    pub fn new(rules: Vec<(RuleKey, Watch)>) -> Watching {
+        let (keys, watches): (Vec<_>, Vec<_>) = rules.into_iter().unzip();
+        Watching {
+            keys: keys.into(),
+            watches: watches.into(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// One source's rollups for some rules, to be stored with the change that made them.
+#[derive(Debug, Default)]
+pub struct Detected {
+    /// The file the events were read from (its catalog uri).
+    pub source: String,
+    /// Its modification time as catalogued (a raw file evaluated again once it changes).
+    pub modified_ms: i64,
+    /// Every rule evaluated, also those without a match: their old rollups go.
+    pub rules: Vec<RuleKey>,
+    /// `Rollup::rule` indexes `rules`.
+    pub rollups: Vec<Rollup>,
+}
+
+impl Catalog {
+    /// Replaces `detected.source`'s rollups for each of its rules, within `tx`, under a new
+    /// batch number.
+    async fn store_rollups(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        detected: &Detected,
+    ) -> Result<(), CatalogError> {
+        if detected.rules.is_empty() {
+            return Ok(());
+        }
+        // The row lock orders writers: batches commit in the order they are numbered.
+        let batch: i64 = sqlx::query(
+            "UPDATE catalog_meta SET value = value + 1 WHERE key = 'rollup_batch' RETURNING value",
+        )
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        for rule in &detected.rules {
+            sqlx::query(
+                "DELETE FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
+            )
+            .bind(&self.tenant)
+            .bind(&rule.id)
+            .bind(&rule.version)
+            .bind(&detected.source)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO rule_sources (tenant, rule, version, source, modified_ms) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant, rule, version, source) DO UPDATE SET modified_ms = excluded.modified_ms",
+            )
+            .bind(&self.tenant)
+            .bind(&rule.id)
+            .bind(&rule.version)
+            .bind(&detected.source)
+            .bind(detected.modified_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for rollup in &detected.rollups {
+            let Some(rule) = detected.rules.get(rollup.rule) else {
+                continue;
+            };
+            let bytes =
+                shared_sketch::codec::encode(&rollup.partial).map_err(|e| CatalogError::Row {
+                    uri: detected.source.clone(),
+                    why: format!("rollup of {}: {e}", rule.id),
+                })?;
+            sqlx::query(
+                "INSERT INTO rule_rollups (tenant, rule, version, source, minute, batch, matched, partial)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&self.tenant)
+            .bind(&rule.id)
+            .bind(&rule.version)
+            .bind(&detected.source)
+            .bind(rollup.minute)
+            .bind(batch)
+            .bind(i64::try_from(rollup.partial.matched()).unwrap_or(i64::MAX))
+            .bind(bytes)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `swap`, storing the rules' rollups of the events in the same transaction: a source
+    /// ingested is also a source evaluated, or neither.
+    pub async fn swap_detected(
+        &self,
+        replaced: &[Entry],
+        state: State,
+        added: &[Entry],
+        detected: &Detected,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        self.swap_in(&mut tx, replaced, state, added).await?;
+        self.store_rollups(&mut tx, detected).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores rollups of a file that changes nothing else (a raw file read where it is).
+    pub async fn add_rollups(&self, detected: &Detected) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        self.store_rollups(&mut tx, detected).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The modification time `source` had when it was last evaluated for `rule`.
+    pub async fn evaluated(
+        &self,
+        rule: &RuleKey,
+        source: &str,
+    ) -> Result<Option<i64>, CatalogError> {
+        Ok(sqlx::query(
+            "SELECT modified_ms FROM rule_sources WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?)
+    }
+
+    /// The minutes of `rule`'s rollups written after batch `since`, and the newest batch
+    /// among them (`since` when there are none).
+    pub async fn rollups_since(
+        &self,
+        rule: &RuleKey,
+        since: i64,
+    ) -> Result<(Vec<i64>, i64), CatalogError> {
+        let rows = sqlx::query(
+            "SELECT minute, batch FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND batch > $4",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut minutes = Vec::with_capacity(rows.len());
+        let mut newest = since;
+        for row in rows {
+            minutes.push(row.try_get::<i64, _>(0)?);
+            newest = newest.max(row.try_get::<i64, _>(1)?);
+        }
+        minutes.sort_unstable();
+        minutes.dedup();
+        Ok((minutes, newest))
+    }
+
+    /// `rule`'s rollups of the minutes in `[start, end)` (epoch ms), each with its minute.
+    pub async fn rollups(
+        &self,
+        rule: &RuleKey,
+        (start, end): (i64, i64),
+    ) -> Result<Vec<(i64, Partial)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT minute, partial, source FROM rule_rollups
+             WHERE tenant = $1 AND rule = $2 AND version = $3 AND minute >= $4 AND minute < $5
+             ORDER BY minute",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(start)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let bytes: Vec<u8> = row.try_get(1)?;
+                let partial =
+                    shared_sketch::codec::decode(&bytes).map_err(|e| CatalogError::Row {
+                        uri: row.try_get::<String, _>(2).unwrap_or_default(),
+                        why: format!("rollup of {}: {e}", rule.id),
+                    })?;
+                Ok((row.try_get(0)?, partial))
+            })
+            .collect()
+    }
+
+    /// The batch `rule`'s runs have read up to (0 before its first).
+    pub async fn run_mark(&self, rule: &RuleKey) -> Result<i64, CatalogError> {
+        Ok(sqlx::query(
+            "SELECT batch FROM rule_runs WHERE tenant = $1 AND rule = $2 AND version = $3",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?
+        .unwrap_or(0))
+    }
+
+    /// Records that `rule`'s runs have read up to `batch`, at `now_ms`.
+    pub async fn set_run_mark(
+        &self,
+        rule: &RuleKey,
+        batch: i64,
+        now_ms: i64,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO rule_runs (tenant, rule, version, batch, run_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, rule, version) DO UPDATE SET batch = excluded.batch, run_ms = excluded.run_ms",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(batch)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When each of the tenant's rules last ran, by id (its newest version's run).
+    pub async fn last_runs(&self) -> Result<Vec<(String, i64)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT rule, MAX(run_ms) FROM rule_runs WHERE tenant = $1 GROUP BY rule ORDER BY rule",
+        )
+        .bind(&self.tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+}

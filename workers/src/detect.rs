@@ -1,0 +1,346 @@
+//! Detection in the ingest pass: every active rule evaluated on each event as it is copied
+//! into segments (or, for a file read where it is, as it is read once for the rules), with
+//! the event's fields extracted once for all of them. Each rule's matches are rolled up per
+//! minute of event time into a `Partial` — count, the rule's aggregates per group, a few
+//! sample events — so that a rule's scheduled run merges stored minutes instead of
+//! rescanning the data.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io;
+
+use shared_sketch::partial::recycle;
+use shared_sketch::{Aggregator, Fields, Hit, Matcher, Partial, Query};
+
+use crate::convert::{Copy, Objects};
+use crate::events::read_events;
+use crate::format::{Format, event_time};
+use crate::json::JsonReader;
+use crate::projection::{Projection, Values};
+use crate::scan::{ScanOptions, open_text, time_fields};
+use crate::source::Source;
+
+/// A minute, in epoch ms: the span of one rollup.
+pub const BIN_MS: i64 = 60_000;
+
+/// Sample events one minute of one rule keeps: per group, and in all.
+pub const BIN_SAMPLES_PER_GROUP: usize = 10;
+pub const BIN_SAMPLES: usize = 100;
+
+/// A rule as the ingest pass evaluates it.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// What its rollups compute: `filter | stats … by …` (a rule that fires per matching
+    /// event is grouped by its dedup fields).
+    pub query: Query,
+    /// A rule that fires per event: an event without one of its `by` fields is still
+    /// counted, in the group where that field is empty.
+    pub per_event: bool,
+    /// The fields whose values name an alert's group (`by`, or what a `top` lists): each
+    /// sample carries them, and each group keeps its own samples.
+    pub group: Vec<String>,
+}
+
+/// One rule's rollup of one minute of event time.
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    /// The rule's place in the list the detector was made with.
+    pub rule: usize,
+    /// The minute's start, epoch ms.
+    pub minute: i64,
+    pub partial: Partial,
+}
+
+/// Evaluates many rules on one file's events.
+pub struct Detector<'w> {
+    rules: Vec<Compiled<'w>>,
+    projection: Projection,
+    json: JsonReader,
+    spare: Values<'static>,
+    lowered: Vec<u8>,
+    reads_text: bool,
+    bins: HashMap<(usize, i64), Bin>,
+    /// The minute of events without a time: when they arrived.
+    arrival: i64,
+    file: String,
+}
+
+struct Compiled<'w> {
+    watch: &'w Watch,
+    matcher: Matcher,
+}
+
+struct Bin {
+    aggregator: Aggregator,
+    samples: Vec<Hit>,
+    /// Samples kept per group key.
+    per_group: HashMap<Vec<String>, usize>,
+}
+
+/// An event whose absent `by` fields read as empty (a per-event rule's dedup fields).
+struct Defaulted<'e, E> {
+    event: &'e E,
+    by: &'e [String],
+}
+
+impl<E: Fields> Fields for Defaulted<'_, E> {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+        self.event.get(field).or_else(|| {
+            self.by
+                .iter()
+                .any(|f| f == field)
+                .then_some(Cow::Borrowed(""))
+        })
+    }
+}
+
+impl<'w> Detector<'w> {
+    /// A detector for the events of `file` (as samples name it); events without a time
+    /// count at `arrival_ms`. (No rules: a detector that does nothing.)
+    pub fn new(rules: &'w [Watch], file: &str, arrival_ms: i64) -> Self {
+        let rules: Vec<Compiled<'w>> = rules
+            .iter()
+            .map(|watch| Compiled {
+                watch,
+                matcher: Matcher::new(watch.query.search.as_ref()),
+            })
+            .collect();
+        let mut detector = Detector {
+            reads_text: rules.iter().any(|r| r.matcher.reads_text()),
+            rules,
+            projection: Projection::default(),
+            json: JsonReader::default(),
+            spare: Vec::new(),
+            lowered: Vec::new(),
+            bins: HashMap::new(),
+            arrival: arrival_ms.div_euclid(BIN_MS) * BIN_MS,
+            file: file.to_string(),
+        };
+        detector.read_time_from(&[]);
+        detector
+    }
+
+    /// Events' time is read from `time_fields`, in order (the file's format says which).
+    pub fn read_time_from(&mut self, time_fields: &[String]) {
+        self.projection = Projection::for_queries(
+            self.rules.iter().map(|r| (&r.watch.query, &r.matcher)),
+            time_fields,
+        );
+    }
+
+    /// Evaluates every rule on one event, a JSON object (`number` is its line or place in
+    /// the file). Text that is not one is not an event: nothing matches it.
+    pub fn object(&mut self, number: u64, text: &[u8]) {
+        if self.rules.is_empty() {
+            return;
+        }
+        let Detector {
+            rules,
+            projection,
+            json,
+            spare,
+            lowered,
+            reads_text,
+            bins,
+            arrival,
+            file,
+        } = self;
+        let mut values = recycle(std::mem::take(spare));
+        values.resize(projection.slots(), None);
+        if json.read(text, projection, &mut values).is_ok() {
+            if *reads_text {
+                lowered.clear();
+                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
+            }
+            let event = projection.event(&values);
+            let time = projection.time_text(&values).and_then(event_time);
+            let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
+            for (i, rule) in rules.iter().enumerate() {
+                if !rule.matcher.matches(&event, lowered) {
+                    continue;
+                }
+                let query = &rule.watch.query;
+                let bin = bins.entry((i, minute)).or_insert_with(|| Bin {
+                    aggregator: Aggregator::new(query),
+                    samples: Vec::new(),
+                    per_group: HashMap::new(),
+                });
+                let event = Defaulted {
+                    event: &event,
+                    by: if rule.watch.per_event {
+                        query.by()
+                    } else {
+                        &[]
+                    },
+                };
+                bin.aggregator.add(&event, time);
+                bin.sample(&event, &rule.watch.group, time, file, number, text);
+            }
+        }
+        *spare = recycle(values);
+    }
+
+    /// The rollups, one per rule and minute with a match.
+    pub fn finish(self) -> Vec<Rollup> {
+        let mut rollups: Vec<Rollup> = self
+            .bins
+            .into_iter()
+            .map(|((rule, minute), bin)| {
+                let mut partial = bin.aggregator.finish();
+                partial.hit_limit = BIN_SAMPLES as u32;
+                partial.add_hits(bin.samples);
+                Rollup {
+                    rule,
+                    minute,
+                    partial,
+                }
+            })
+            .collect();
+        rollups.sort_by_key(|r| (r.rule, r.minute));
+        rollups
+    }
+}
+
+impl Bin {
+    /// Keeps the event as a sample of its group, while the group and the minute have room.
+    /// A sample's fields are its group's values, by field.
+    fn sample(
+        &mut self,
+        event: &impl Fields,
+        by: &[String],
+        time: Option<i64>,
+        file: &str,
+        line: u64,
+        text: &[u8],
+    ) {
+        if self.samples.len() >= BIN_SAMPLES {
+            return;
+        }
+        let Some(key) = by
+            .iter()
+            .map(|f| event.get(f).map(Cow::into_owned))
+            .collect::<Option<Vec<String>>>()
+        else {
+            return;
+        };
+        let kept = self.per_group.entry(key.clone()).or_insert(0);
+        if *kept >= BIN_SAMPLES_PER_GROUP {
+            return;
+        }
+        *kept += 1;
+        self.samples.push(Hit {
+            time,
+            file: file.to_string(),
+            line,
+            text: String::from_utf8_lossy(text).into_owned(),
+            truncated: false,
+            fields: by.iter().cloned().zip(key).collect(),
+        });
+    }
+}
+
+impl Objects for Detector<'_> {
+    fn object(&mut self, number: u64, json: &[u8]) -> io::Result<()> {
+        Detector::object(self, number, json);
+        Ok(())
+    }
+
+    fn malformed(&mut self) {}
+}
+
+/// Evaluates `rules` on the events of a file read where it is (not copied into segments):
+/// its rollups, as ingest would have made them, and the error that stopped the reading
+/// part-way, if one did (what was read before it is kept). `name` names the file in samples.
+pub fn detect_file(
+    source: impl Into<Source>,
+    name: &str,
+    rules: &[Watch],
+    options: &ScanOptions,
+    arrival_ms: i64,
+) -> (Vec<Rollup>, Option<io::Error>) {
+    let mut detector = Detector::new(rules, name, arrival_ms);
+    let read = open_text(&source.into()).and_then(|mut text| {
+        let format = options.format_of(&mut text)?;
+        detector.read_time_from(&time_fields(format, options));
+        if format == Format::Text {
+            return Ok(());
+        }
+        read_events(text, format, 1, &mut Copy::new(format, &mut detector))
+    });
+    (detector.finish(), read.err())
+}
+
+#[cfg(test)]
+mod tests {
+    use shared_sketch::{AggValue, parse};
+
+    use super::*;
+
+    fn watch(query: &str, per_event: bool) -> Watch {
+        let query = parse(query).expect("parses");
+        Watch {
+            group: query.by().to_vec(),
+            query,
+            per_event,
+        }
+    }
+
+    #[test]
+    fn each_rule_rolls_up_its_matches_per_minute_of_event_time() {
+        let rules = [
+            watch("dst_port:22 | stats count by src_ip", false),
+            watch("action:REJECT | stats count by user", true),
+        ];
+        let mut detector = Detector::new(&rules, "f.json", 0);
+        detector.read_time_from(&["ts".to_string()]);
+        let events = [
+            r#"{"ts": 60, "src_ip": "a", "dst_port": 22}"#,
+            r#"{"ts": 61, "src_ip": "a", "dst_port": 22, "action": "REJECT"}"#,
+            r#"{"ts": 125, "src_ip": "b", "dst_port": 22}"#,
+            r#"{"ts": 126, "src_ip": "b", "dst_port": 80}"#,
+            "not json",
+        ];
+        for (i, e) in events.iter().enumerate() {
+            detector.object(i as u64 + 1, e.as_bytes());
+        }
+        let rollups = detector.finish();
+        let keys: Vec<(usize, i64, u64)> = rollups
+            .iter()
+            .map(|r| (r.rule, r.minute, r.partial.matched()))
+            .collect();
+        assert_eq!(keys, [(0, 60_000, 2), (0, 120_000, 1), (1, 60_000, 1)]);
+        // The per-event rule's event has no `user`: counted in the empty group.
+        let reject = &rollups[2].partial;
+        let result = reject.result(&rules[1].query);
+        let groups = result.groups.expect("grouped");
+        assert_eq!(groups.rows[0].key, [""]);
+        assert_eq!(reject.hits.len(), 1);
+        assert_eq!(reject.hits[0].line, 2);
+        let first = rollups[0].partial.result(&rules[0].query);
+        let row = &first.groups.expect("grouped").rows[0];
+        assert_eq!(row.key, ["a"]);
+        assert!(matches!(row.aggs[0].value, AggValue::Count { value: 2 }));
+    }
+
+    #[test]
+    fn a_file_read_where_it_is_rolls_up_as_ingest_would() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("flows.log");
+        std::fs::write(
+            &path,
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+             2 1 eni-1 10.0.0.1 10.0.0.2 5000 22 6 1 60 1794700800 1794700860 REJECT OK\n",
+        )
+        .expect("write");
+        let rules = [watch(
+            "dst_port:22 action:REJECT | stats count by src_ip",
+            false,
+        )];
+        let (rollups, error) = detect_file(path, "flows.log", &rules, &ScanOptions::default(), 0);
+        assert!(error.is_none());
+        assert_eq!(rollups.len(), 1);
+        assert_eq!(rollups[0].minute, 1_794_700_800_000);
+        assert_eq!(rollups[0].partial.hits[0].file, "flows.log");
+        assert_eq!(rollups[0].partial.hits[0].line, 2);
+    }
+}
