@@ -47,7 +47,8 @@ enum Command {
     Compact(CompactArgs),
     /// Write deterministic demo VPC flow logs with planted attack stories.
     Demo(DemoArgs),
-    /// Detection rules: check a rules folder, run its rules' tests, list its rules.
+    /// Detection rules: check a rules folder, run its rules' tests, list its rules,
+    /// backfill them over a lake's history.
     Rules(RulesArgs),
     /// The alerts detection rules raised: list them, change their state, send what the
     /// outbox holds.
@@ -79,7 +80,7 @@ async fn main() -> Result<()> {
         Command::Ingest(args) => cli::ingest::ingest(args).await,
         Command::Compact(args) => cli::ingest::compact_lake(args).await,
         Command::Demo(args) => cli::demo::demo(args).await,
-        Command::Rules(args) => cli::rules::rules(args),
+        Command::Rules(args) => cli::rules::rules(args).await,
         Command::Alerts(args) => cli::alerts::alerts(args).await,
         Command::Sink(args) => cli::alerts::sink(args).await,
     }

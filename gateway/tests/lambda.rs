@@ -720,3 +720,54 @@ async fn a_cancelled_query_stops_waiting_for_its_invocations() {
         "no invocation started after the cancel"
     );
 }
+
+/// A rule's backfill through Lambda workers, over raw objects and segments in S3, stores and
+/// raises what the same backfill through the local pool does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
+async fn a_backfill_through_lambda_workers_raises_what_the_local_pool_does() {
+    use gateway::detect::{Loaded, backfill, parse_rule, run_rules};
+    let rig = rig();
+    let _one = ONE_AT_A_TIME.lock().await;
+    let root = seeded_bucket(&rig).await;
+    let _workers = Workers::start(&rig, "worker", 4);
+    let rule = parse_rule(
+        Path::new("logins.yml"),
+        "id: failed-logins\nname: Failed logins\nseverity: low\n\
+         query: \"eventid:cowrie.login.failed | stats count by src_ip | where count > 5\"\n\
+         window: 1d\nevery: 1d\n",
+    )
+    .unwrap();
+    let executors: [Arc<dyn Executor>; 2] = [
+        Arc::new(LocalPool::new(2)),
+        lambda(&rig, "worker", |_| {}).await,
+    ];
+    let mut outcomes = Vec::new();
+    for executor in executors {
+        let engine = engine(&root, executor).await;
+        let done = backfill(&engine, std::slice::from_ref(&rule), 0)
+            .await
+            .unwrap();
+        assert!(done.unreadable.is_empty(), "{:?}", done.unreadable);
+        let loaded = Loaded {
+            rules: [(rule.id.clone(), rule.clone())].into_iter().collect(),
+            ..Loaded::default()
+        };
+        let ran = run_rules(engine.lake(), &loaded, &ScanOptions::default(), 1)
+            .await
+            .unwrap();
+        let mut alerts: Vec<(Vec<String>, (i64, i64), u64)> = ran
+            .raised
+            .iter()
+            .map(|a| (a.group.clone(), a.window, a.count))
+            .collect();
+        alerts.sort();
+        outcomes.push((done.files, done.rollups, alerts));
+    }
+    assert!(
+        !outcomes[0].2.is_empty(),
+        "nothing fired: {:?}",
+        outcomes[0]
+    );
+    assert_eq!(outcomes[0], outcomes[1]);
+}

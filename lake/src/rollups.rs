@@ -57,11 +57,12 @@ pub struct Detected {
 
 impl Catalog {
     /// Replaces `detected.source`'s rollups for each of its rules, within `tx`, under a new
-    /// batch number.
+    /// batch number; or, `replace` false, adds them to what is stored.
     async fn store_rollups(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         detected: &Detected,
+        replace: bool,
     ) -> Result<(), CatalogError> {
         if detected.rules.is_empty() {
             return Ok(());
@@ -73,7 +74,7 @@ impl Catalog {
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-        for rule in &detected.rules {
+        for rule in detected.rules.iter().filter(|_| replace) {
             sqlx::query(
                 "DELETE FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
             )
@@ -99,11 +100,12 @@ impl Catalog {
             let Some(rule) = detected.rules.get(rollup.rule) else {
                 continue;
             };
-            let bytes =
-                shared_sketch::codec::encode(&rollup.partial).map_err(|e| CatalogError::Row {
+            let bytes = shared_sketch::codec::encode_stored(&rollup.partial).map_err(|e| {
+                CatalogError::Row {
                     uri: detected.source.clone(),
                     why: format!("rollup of {}: {e}", rule.id),
-                })?;
+                }
+            })?;
             sqlx::query(
                 "INSERT INTO rule_rollups (tenant, rule, version, source, minute, batch, matched, partial)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -133,17 +135,46 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
         self.swap_in(&mut tx, replaced, state, added).await?;
-        self.store_rollups(&mut tx, detected).await?;
+        self.store_rollups(&mut tx, detected, true).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Stores rollups of a file that changes nothing else (a raw file read where it is).
+    /// Stores rollups of a file that changes nothing else (a raw file read where it is),
+    /// replacing what its rules had of it.
     pub async fn add_rollups(&self, detected: &Detected) -> Result<(), CatalogError> {
         let mut tx = self.pool.begin().await?;
-        self.store_rollups(&mut tx, detected).await?;
+        self.store_rollups(&mut tx, detected, true).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Adds rollups to what is stored, replacing nothing (a backfill's, after
+    /// `delete_rollups_since`).
+    pub async fn append_rollups(&self, detected: &Detected) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        self.store_rollups(&mut tx, detected, false).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes `rule`'s rollups of the minutes from `since_ms` on, whatever their source;
+    /// returns how many.
+    pub async fn delete_rollups_since(
+        &self,
+        rule: &RuleKey,
+        since_ms: i64,
+    ) -> Result<u64, CatalogError> {
+        let done = sqlx::query(
+            "DELETE FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND minute >= $4",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(since_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The modification time `source` had when it was last evaluated for `rule`.
@@ -214,7 +245,7 @@ impl Catalog {
             .map(|row| {
                 let bytes: Vec<u8> = row.try_get(1)?;
                 let partial =
-                    shared_sketch::codec::decode(&bytes).map_err(|e| CatalogError::Row {
+                    shared_sketch::codec::decode_stored(&bytes).map_err(|e| CatalogError::Row {
                         uri: row.try_get::<String, _>(2).unwrap_or_default(),
                         why: format!("rollup of {}: {e}", rule.id),
                     })?;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use workers::{ScanOptions, Source};
 
@@ -22,13 +23,15 @@ use crate::rollups::Watching;
 /// Ticks between sweeps.
 const SWEEP_EVERY: u32 = 300;
 
+/// Runs until `stop`; `ingested` is notified each time files were ingested (the rules'
+/// runs wait on it, so an alert does not wait for their next tick).
 pub async fn watch(
     lake: Arc<Lake>,
     dir: PathBuf,
     options: ScanOptions,
     rules: impl Fn() -> Watching + Send + 'static,
     interval: Duration,
-    stop: CancellationToken,
+    (ingested, stop): (Arc<Notify>, CancellationToken),
 ) {
     // Size and modification time of each file at the previous tick.
     let mut seen: HashMap<PathBuf, (u64, i64)> = HashMap::new();
@@ -41,8 +44,12 @@ pub async fn watch(
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = step(&lake, &dir, &options, &rules(), &mut seen, &mut done).await {
-            tracing::error!(dir = %dir.display(), error = %e, "watched folder: ingest failed; retrying next tick");
+        match step(&lake, &dir, &options, &rules(), &mut seen, &mut done).await {
+            Ok(0) => {}
+            Ok(_) => ingested.notify_one(),
+            Err(e) => {
+                tracing::error!(dir = %dir.display(), error = %e, "watched folder: ingest failed; retrying next tick");
+            }
         }
         if let Err(e) = compact(&lake).await {
             tracing::error!(error = %e, "compaction failed; retrying next tick");
@@ -57,7 +64,7 @@ pub async fn watch(
 }
 
 /// Ingests every file under `dir` whose size and modification time are as they were a tick
-/// ago, and that was not ingested before.
+/// ago, and that was not ingested before; returns how many.
 async fn step(
     lake: &Lake,
     dir: &std::path::Path,
@@ -65,7 +72,7 @@ async fn step(
     rules: &Watching,
     seen: &mut HashMap<PathBuf, (u64, i64)>,
     done: &mut HashMap<PathBuf, (u64, i64)>,
-) -> Result<(), LakeError> {
+) -> Result<u64, LakeError> {
     let files = {
         let within = dir.to_path_buf();
         blocking(dir, move || {
@@ -77,6 +84,7 @@ async fn step(
         .await?
     };
     let now: HashMap<PathBuf, (u64, i64)> = files.into_iter().collect();
+    let mut ingested = 0;
     for (path, stamp) in &now {
         let steady = seen.get(path) == Some(stamp);
         if !steady || done.get(path) == Some(stamp) {
@@ -94,8 +102,9 @@ async fn step(
             );
         }
         done.insert(path.clone(), *stamp);
+        ingested += 1;
     }
     done.retain(|path, _| now.contains_key(path));
     *seen = now;
-    Ok(())
+    Ok(ingested)
 }

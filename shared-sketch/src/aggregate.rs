@@ -433,12 +433,22 @@ impl Groups {
     ) {
         let hash = key_hash(key);
         let named = self.threshold.is_none_or(|t| hash < t);
+        // Full, and this hash above every named one: a new group would be named only to be
+        // folded into "other" at once by `evict`. It is counted there directly, as that
+        // would leave it, without a group made and dropped per event.
+        let folded_at_once = self.named.len() >= MAX_GROUPS
+            && self.named.last_key_value().is_some_and(|(h, _)| hash > *h);
         let mut inserted = false;
         let group = match self.named.entry(hash) {
             Entry::Occupied(e) if e.get().key.iter().eq(key.iter()) => e.into_mut(),
             // Two keys with one hash (~n²/2⁶⁵): the later one is "other".
             Entry::Occupied(_) => &mut self.other,
-            Entry::Vacant(_) if !named => &mut self.other,
+            Entry::Vacant(_) if !named || folded_at_once => {
+                if folded_at_once {
+                    self.threshold = Some(self.threshold.map_or(hash, |t| t.min(hash)));
+                }
+                &mut self.other
+            }
             Entry::Vacant(e) => {
                 let mut group = template.clone();
                 group.key = key.iter().map(|k| k.to_string()).collect();

@@ -9,8 +9,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 
+use serde::{Deserialize, Serialize};
+use shared_sketch::aggregate::TimeSeries;
 use shared_sketch::partial::recycle;
 use shared_sketch::{Aggregator, Fields, Hit, Matcher, Partial, Query};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::convert::{Copy, Objects};
 use crate::events::read_events;
@@ -18,17 +21,20 @@ use crate::format::{Format, event_time};
 use crate::json::JsonReader;
 use crate::projection::{Projection, Values};
 use crate::scan::{ScanOptions, open_text, time_fields};
+use crate::segment::read_index;
 use crate::source::Source;
 
 /// A minute, in epoch ms: the span of one rollup.
 pub const BIN_MS: i64 = 60_000;
 
-/// Sample events one minute of one rule keeps: per group, and in all.
-pub const BIN_SAMPLES_PER_GROUP: usize = 10;
-pub const BIN_SAMPLES: usize = 100;
+/// Sample events one minute of one rule keeps: per group, and in all. An alert shows 10,
+/// from the minutes of its window; keeping few per minute keeps copying events rare
+/// (measured: sampling every match was most of the rules' cost in the ingest pass).
+pub const BIN_SAMPLES_PER_GROUP: usize = 2;
+pub const BIN_SAMPLES: usize = 20;
 
 /// A rule as the ingest pass evaluates it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Watch {
     /// What its rollups compute: `filter | stats … by …` (a rule that fires per matching
     /// event is grouped by its dedup fields).
@@ -42,7 +48,7 @@ pub struct Watch {
 }
 
 /// One rule's rollup of one minute of event time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rollup {
     /// The rule's place in the list the detector was made with.
     pub rule: usize,
@@ -54,6 +60,11 @@ pub struct Rollup {
 /// Evaluates many rules on one file's events.
 pub struct Detector<'w> {
     rules: Vec<Compiled<'w>>,
+    dispatch: Dispatch,
+    /// The rules worth trying on the current event.
+    candidates: Vec<usize>,
+    /// A value lower-cased, to look it up in `dispatch`.
+    lowered_value: Vec<u8>,
     projection: Projection,
     json: JsonReader,
     spare: Values<'static>,
@@ -70,11 +81,65 @@ struct Compiled<'w> {
     matcher: Matcher,
 }
 
+/// Which rules an event may match, found without trying each: a rule whose filter requires
+/// `field:value` is filed under that field and value; the others are tried on every event.
+/// Security rules mostly name an event type or a port, so an event meets a handful.
+#[derive(Default)]
+struct Dispatch {
+    /// Field → lower-cased value → rules.
+    keyed: Vec<(String, ByValue)>,
+    always: Vec<usize>,
+}
+
+/// Lower-cased value → the rules requiring it.
+type ByValue = HashMap<Vec<u8>, Vec<usize>>;
+
+impl Dispatch {
+    fn new(rules: &[Compiled<'_>]) -> Dispatch {
+        let mut dispatch = Dispatch::default();
+        for (i, rule) in rules.iter().enumerate() {
+            let Some((field, value)) = rule.matcher.required_equality() else {
+                dispatch.always.push(i);
+                continue;
+            };
+            let at = match dispatch.keyed.iter().position(|(f, _)| f == field) {
+                Some(at) => at,
+                None => {
+                    dispatch.keyed.push((field.to_string(), HashMap::new()));
+                    dispatch.keyed.len() - 1
+                }
+            };
+            dispatch.keyed[at]
+                .1
+                .entry(value.to_vec())
+                .or_default()
+                .push(i);
+        }
+        dispatch
+    }
+
+    /// Fills `out` with the rules `event` may match.
+    fn candidates(&self, event: &impl Fields, lowered: &mut Vec<u8>, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        for (field, values) in &self.keyed {
+            let Some(value) = event.get(field) else {
+                continue;
+            };
+            lowered.clear();
+            lowered.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+            if let Some(rules) = values.get(lowered.as_slice()) {
+                out.extend_from_slice(rules);
+            }
+        }
+    }
+}
+
 struct Bin {
     aggregator: Aggregator,
     samples: Vec<Hit>,
-    /// Samples kept per group key.
-    per_group: HashMap<Vec<String>, usize>,
+    /// Samples kept per group, by a hash of the group's values.
+    per_group: HashMap<u64, usize>,
 }
 
 /// An event whose absent `by` fields read as empty (a per-event rule's dedup fields).
@@ -107,6 +172,9 @@ impl<'w> Detector<'w> {
             .collect();
         let mut detector = Detector {
             reads_text: rules.iter().any(|r| r.matcher.reads_text()),
+            dispatch: Dispatch::new(&rules),
+            candidates: Vec::new(),
+            lowered_value: Vec::new(),
             rules,
             projection: Projection::default(),
             json: JsonReader::default(),
@@ -136,6 +204,9 @@ impl<'w> Detector<'w> {
         }
         let Detector {
             rules,
+            dispatch,
+            candidates,
+            lowered_value,
             projection,
             json,
             spare,
@@ -155,7 +226,9 @@ impl<'w> Detector<'w> {
             let event = projection.event(&values);
             let time = projection.time_text(&values).and_then(event_time);
             let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
-            for (i, rule) in rules.iter().enumerate() {
+            dispatch.candidates(&event, lowered_value, candidates);
+            for &i in candidates.iter() {
+                let rule = &rules[i];
                 if !rule.matcher.matches(&event, lowered) {
                     continue;
                 }
@@ -180,6 +253,41 @@ impl<'w> Detector<'w> {
         *spare = recycle(values);
     }
 
+    /// How many rules the event in `text` matches, without rolling it up: what finding
+    /// them costs (the matcher's benchmark). `None` when it is not a JSON object.
+    pub fn count_matching(&mut self, text: &[u8]) -> Option<usize> {
+        let Detector {
+            rules,
+            dispatch,
+            candidates,
+            lowered_value,
+            projection,
+            json,
+            spare,
+            lowered,
+            reads_text,
+            ..
+        } = self;
+        let mut values = recycle(std::mem::take(spare));
+        values.resize(projection.slots(), None);
+        let mut matched = None;
+        if json.read(text, projection, &mut values).is_ok() {
+            if *reads_text {
+                lowered.clear();
+                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
+            }
+            let event = projection.event(&values);
+            dispatch.candidates(&event, lowered_value, candidates);
+            let n = candidates
+                .iter()
+                .filter(|&&i| rules[i].matcher.matches(&event, lowered))
+                .count();
+            matched = Some(n);
+        }
+        *spare = recycle(values);
+        matched
+    }
+
     /// The rollups, one per rule and minute with a match.
     pub fn finish(self) -> Vec<Rollup> {
         let mut rollups: Vec<Rollup> = self
@@ -187,6 +295,9 @@ impl<'w> Detector<'w> {
             .into_iter()
             .map(|((rule, minute), bin)| {
                 let mut partial = bin.aggregator.finish();
+                // The minute is the rollup's time: its histogram of matches would only be
+                // stored, and merged by every run.
+                partial.timeline = TimeSeries::new(None, (None, None));
                 partial.hit_limit = BIN_SAMPLES as u32;
                 partial.add_hits(bin.samples);
                 Rollup {
@@ -216,18 +327,24 @@ impl Bin {
         if self.samples.len() >= BIN_SAMPLES {
             return;
         }
-        let Some(key) = by
-            .iter()
-            .map(|f| event.get(f).map(Cow::into_owned))
-            .collect::<Option<Vec<String>>>()
-        else {
-            return;
-        };
-        let kept = self.per_group.entry(key.clone()).or_insert(0);
+        // The group, hashed: its values are copied only for a sample that is kept.
+        let mut hasher = Xxh3::new();
+        for field in by {
+            let Some(value) = event.get(field) else {
+                return;
+            };
+            hasher.update(value.as_bytes());
+            hasher.update(&[0xff]); // not in UTF-8: values cannot run together
+        }
+        let kept = self.per_group.entry(hasher.digest()).or_insert(0);
         if *kept >= BIN_SAMPLES_PER_GROUP {
             return;
         }
         *kept += 1;
+        let key: Vec<String> = by
+            .iter()
+            .filter_map(|f| event.get(f).map(Cow::into_owned))
+            .collect();
         self.samples.push(Hit {
             time,
             file: file.to_string(),
@@ -258,10 +375,39 @@ pub fn detect_file(
     options: &ScanOptions,
     arrival_ms: i64,
 ) -> (Vec<Rollup>, Option<io::Error>) {
+    detect_events(source.into(), name, rules, options, None, arrival_ms)
+}
+
+/// `detect_file` for a segment ingest wrote: its events' times are read from the fields
+/// its index says ingest read them from (a VPC row's `start`), unless the options name one.
+pub fn detect_segment(
+    source: impl Into<Source>,
+    name: &str,
+    rules: &[Watch],
+    options: &ScanOptions,
+    arrival_ms: i64,
+) -> (Vec<Rollup>, Option<io::Error>) {
+    let source = source.into();
+    let recorded = match &options.time_field {
+        Some(_) => None,
+        None => read_index(&source).ok().map(|index| index.time_fields),
+    };
+    detect_events(source, name, rules, options, recorded, arrival_ms)
+}
+
+fn detect_events(
+    source: Source,
+    name: &str,
+    rules: &[Watch],
+    options: &ScanOptions,
+    time_fields_given: Option<Vec<String>>,
+    arrival_ms: i64,
+) -> (Vec<Rollup>, Option<io::Error>) {
     let mut detector = Detector::new(rules, name, arrival_ms);
-    let read = open_text(&source.into()).and_then(|mut text| {
+    let read = open_text(&source).and_then(|mut text| {
         let format = options.format_of(&mut text)?;
-        detector.read_time_from(&time_fields(format, options));
+        let fields = time_fields_given.unwrap_or_else(|| time_fields(format, options));
+        detector.read_time_from(&fields);
         if format == Format::Text {
             return Ok(());
         }
@@ -342,5 +488,68 @@ mod tests {
         assert_eq!(rollups[0].minute, 1_794_700_800_000);
         assert_eq!(rollups[0].partial.hits[0].file, "flows.log");
         assert_eq!(rollups[0].partial.hits[0].line, 2);
+    }
+
+    /// An event as a JSON object, read without the scan's machinery.
+    struct Plain(serde_json::Map<String, serde_json::Value>);
+
+    impl Fields for Plain {
+        fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+            match self.0.get(field)? {
+                serde_json::Value::String(s) => Some(Cow::Borrowed(s)),
+                other => Some(Cow::Owned(other.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn looking_rules_up_by_value_matches_what_trying_each_rule_matches() {
+        let queries = [
+            "dst_port:22",
+            "dst_port:443 action:ACCEPT",
+            "action:reject",
+            "ACTION:REJECT dst_port:22",
+            "dst_port:2*",
+            "dst_port:22 OR dst_port:80",
+            "NOT action:ACCEPT",
+            "bytes>1000",
+            "proto:tcp bytes>1000",
+        ];
+        let rules: Vec<Watch> = queries
+            .iter()
+            .map(|q| watch(&format!("{q} | stats count"), false))
+            .collect();
+        let mut events = Vec::new();
+        for i in 0..500u32 {
+            let port = [22, 80, 443, 23, 2222][(i % 5) as usize];
+            let action = ["ACCEPT", "REJECT", "Reject"][(i % 3) as usize];
+            let proto = if i % 7 == 0 { "TCP" } else { "udp" };
+            events.push(format!(
+                r#"{{"ts": {i}, "dst_port": {port}, "action": "{action}", "bytes": {}, "proto": "{proto}"}}"#,
+                i * 13 % 3000
+            ));
+        }
+        let mut detector = Detector::new(&rules, "f", 0);
+        detector.read_time_from(&["ts".to_string()]);
+        for (i, e) in events.iter().enumerate() {
+            detector.object(i as u64, e.as_bytes());
+        }
+        let mut counted = vec![0u64; rules.len()];
+        for rollup in detector.finish() {
+            counted[rollup.rule] += rollup.partial.matched();
+        }
+        for (r, rule) in rules.iter().enumerate() {
+            let matcher = Matcher::new(rule.query.search.as_ref());
+            let expected = events
+                .iter()
+                .filter(|e| {
+                    let serde_json::Value::Object(o) = serde_json::from_str(e).unwrap() else {
+                        unreachable!()
+                    };
+                    matcher.matches(&Plain(o), b"")
+                })
+                .count() as u64;
+            assert_eq!(counted[r], expected, "{}", queries[r]);
+        }
     }
 }

@@ -23,6 +23,7 @@ mod worker;
 
 pub use detect::{
     BIN_MS, BIN_SAMPLES, BIN_SAMPLES_PER_GROUP, Detector, Rollup, Watch, detect_file,
+    detect_segment,
 };
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
@@ -34,6 +35,6 @@ pub use segment::{
 };
 pub use source::{Object, Source, SourceError, Stores, is_object_url, stores};
 pub use worker::{
-    AnswerError, FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, RequestError, ScanRequest,
-    ScanResponse, failed,
+    AnswerError, FileRollups, FileTask, MAX_FILES_PER_REQUEST, MAX_PAYLOAD_BYTES, RequestError,
+    ScanRequest, ScanResponse, failed,
 };

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use shared_sketch::{Partial, Query};
 
+use crate::detect::{Rollup, Watch, detect_file, detect_segment};
 use crate::format::Format;
 use crate::scan::{ScanOptions, scan_file};
 use crate::segment::scan_segment;
@@ -36,6 +37,19 @@ pub struct ScanRequest {
     /// written instead; the gateway reads and deletes it.
     #[serde(default)]
     pub spill: Option<String>,
+    /// Detection rules (`Vec<Watch>`, encoded as `query` is): when given, each file's
+    /// rules' rollups are the answer (`ScanResponse::Rollups`), not the query's partial.
+    #[serde(default)]
+    pub rules: Option<String>,
+}
+
+/// One file's rollups for a detection request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRollups {
+    pub url: String,
+    pub rollups: Vec<Rollup>,
+    /// Why the file could not be read to the end (its rollups hold what was read).
+    pub error: Option<String>,
 }
 
 /// One file to scan.
@@ -50,6 +64,21 @@ pub struct FileTask {
 }
 
 impl FileTask {
+    /// Evaluates `rules` on the file's events. Blocking.
+    pub fn detect(&self, stores: &Stores, rules: &[Watch], options: &ScanOptions) -> FileRollups {
+        let now = shared_sketch::time::now_ms();
+        let (rollups, error) = match stores.source(&self.url) {
+            Ok(source) if self.segment => detect_segment(source, &self.name, rules, options, now),
+            Ok(source) => detect_file(source, &self.name, rules, options, now),
+            Err(e) => (Vec::new(), Some(std::io::Error::other(e.to_string()))),
+        };
+        FileRollups {
+            url: self.url.clone(),
+            rollups,
+            error: error.map(|e| e.to_string()),
+        }
+    }
+
     /// Scans the file; one that cannot be opened is an error in the partial's stats.
     /// Blocking.
     pub fn scan(&self, stores: &Stores, query: &Query, options: &ScanOptions) -> Partial {
@@ -76,8 +105,11 @@ pub fn failed(query: &Query, files: &[FileTask], why: &str) -> Partial {
 pub enum ScanResponse {
     /// Every file's partial merged into one, as `shared_sketch::encode` bytes in base64.
     Partial(String),
-    /// The merged partial was too large to return and was written to this URL.
+    /// The merged partial (or the rollups) was too large to return and was written to
+    /// this URL.
     Spilled(String),
+    /// A detection request's `Vec<FileRollups>`, as `shared_sketch::encode` bytes in base64.
+    Rollups(String),
     /// The request could not be run (it does not decode, or the answer could not be
     /// returned): answered rather than raised, so the gateway can tell it from a crash,
     /// which is worth retrying, while this is not.
@@ -117,6 +149,23 @@ impl ScanRequest {
             time_field: options.time_field.clone(),
             files,
             spill,
+            rules: None,
+        })
+    }
+
+    /// A request to evaluate `rules` on `files`, each file's rollups the answer.
+    pub fn detection(
+        rules: &[Watch],
+        options: &ScanOptions,
+        files: Vec<FileTask>,
+        spill: Option<String>,
+    ) -> Result<ScanRequest, RequestError> {
+        let any = shared_sketch::parse("*").map_err(|e| RequestError::Encode(e.message))?;
+        let rules = shared_sketch::encode(&rules.to_vec())
+            .map_err(|e| RequestError::Encode(e.to_string()))?;
+        Ok(ScanRequest {
+            rules: Some(STANDARD.encode(rules)),
+            ..ScanRequest::new(&any, options, files, spill)?
         })
     }
 
@@ -153,18 +202,38 @@ impl ScanRequest {
     /// failed request. `id` names a spilled answer (the invocation's request id).
     pub fn run(&self, stores: &Stores, id: &str) -> Result<ScanResponse, RequestError> {
         let (query, options) = self.decode()?;
-        let mut merged = Partial::new(&query);
-        for file in &self.files {
-            // Both come from this query: they merge.
-            merged
-                .merge(&file.scan(stores, &query, &options))
-                .map_err(|e| RequestError::Encode(e.to_string()))?;
+        let encoded = match &self.rules {
+            Some(rules) => {
+                let bytes = STANDARD
+                    .decode(rules)
+                    .map_err(|e| RequestError::Query(e.to_string()))?;
+                let rules: Vec<Watch> = shared_sketch::decode(&bytes)
+                    .map_err(|e| RequestError::Query(e.to_string()))?;
+                let answers: Vec<FileRollups> = self
+                    .files
+                    .iter()
+                    .map(|file| file.detect(stores, &rules, &options))
+                    .collect();
+                shared_sketch::encode(&answers)
+            }
+            None => {
+                let mut merged = Partial::new(&query);
+                for file in &self.files {
+                    // Both come from this query: they merge.
+                    merged
+                        .merge(&file.scan(stores, &query, &options))
+                        .map_err(|e| RequestError::Encode(e.to_string()))?;
+                }
+                shared_sketch::encode(&merged)
+            }
         }
-        let encoded =
-            shared_sketch::encode(&merged).map_err(|e| RequestError::Encode(e.to_string()))?;
+        .map_err(|e| RequestError::Encode(e.to_string()))?;
         let text = STANDARD.encode(&encoded);
         if text.len() + PAYLOAD_MARGIN <= MAX_PAYLOAD_BYTES {
-            return Ok(ScanResponse::Partial(text));
+            return Ok(match self.rules {
+                Some(_) => ScanResponse::Rollups(text),
+                None => ScanResponse::Partial(text),
+            });
         }
         let Some(folder) = &self.spill else {
             return Err(RequestError::TooLarge(text.len()));
@@ -202,9 +271,21 @@ pub enum AnswerError {
 impl ScanResponse {
     /// The partial this answer holds, reading (and then deleting) a spilled one.
     pub fn into_partial(self, stores: &Stores) -> Result<Partial, AnswerError> {
+        self.into_answer(stores)
+    }
+
+    /// A detection request's answer: each file's rollups.
+    pub fn into_rollups(self, stores: &Stores) -> Result<Vec<FileRollups>, AnswerError> {
+        self.into_answer(stores)
+    }
+
+    fn into_answer<T: serde::de::DeserializeOwned>(
+        self,
+        stores: &Stores,
+    ) -> Result<T, AnswerError> {
         let bytes = match self {
             ScanResponse::Failed(why) => return Err(AnswerError::Failed(why)),
-            ScanResponse::Partial(text) => STANDARD.decode(text)?,
+            ScanResponse::Partial(text) | ScanResponse::Rollups(text) => STANDARD.decode(text)?,
             ScanResponse::Spilled(url) => {
                 let source = stores.source(&url)?;
                 let bytes = source.read_all(shared_sketch::codec::MAX_DECODED_BYTES as u64)?;

@@ -9,6 +9,8 @@
 //!   RSS; with another build's binary, this build against it in the same run
 //! - `bench lambda` — a query over 216 segments in S3 through Lambda workers (8 and 32)
 //! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
+//! - `bench detections` — ingest with 0, 10, 100 rules; the matcher; runs over 10,000
+//!   stored minutes; a file to its webhook alert
 
 mod cmd;
 mod frontend;
@@ -43,7 +45,7 @@ fn real_main() -> Result<()> {
         Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda|detections>"
             );
             bail!("unknown command")
         }
@@ -138,6 +140,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
             _ => bail!("usage: cargo xtask bench scan [--baseline SKETCHLAKE_BINARY]"),
         },
         Some("lambda") => bench_lambda(root),
+        Some("detections") => bench_detections(root),
         Some("lake") => {
             let tools = Toolchain::bootstrap(root, Needs::Build)?;
             let postgres = postgres::Postgres::start()?;
@@ -147,7 +150,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
                 .env("SKETCHLAKE_BENCH_POSTGRES", &postgres.url)
                 .run()
         }
-        _ => bail!("usage: cargo xtask bench <sketches | scan | lake | lambda>"),
+        _ => bail!("usage: cargo xtask bench <sketches | scan | lake | lambda | detections>"),
     }
 }
 
@@ -171,27 +174,7 @@ fn bench_scan(root: &Path, baseline: Option<&Path>) -> Result<()> {
         .run()?;
     let bin = tools.target_dir.join("release/sketchlake");
     let cache = tools::cache_dir()?.join("bench");
-    std::fs::create_dir_all(&cache)?;
-
-    let data = cache.join(format!("vpc-{SCAN_BENCH_RECORDS}"));
-    if !data.is_dir() {
-        println!(
-            "==> writing {SCAN_BENCH_RECORDS} demo records to {}",
-            data.display()
-        );
-        let partial = cache.join("vpc.partial");
-        let _ = std::fs::remove_dir_all(&partial);
-        Cmd::new(&bin)
-            .args([
-                "demo",
-                "--records",
-                &SCAN_BENCH_RECORDS.to_string(),
-                "--out",
-            ])
-            .arg(&partial)
-            .run()?;
-        std::fs::rename(&partial, &data)?;
-    }
+    let data = scan_bench_data(&bin, &cache)?;
     let python = tools::python_venv(&cache.join("venv"), SCAN_BENCH_PACKAGES, &[])?.join("python");
     Cmd::new(&python)
         .arg(root.join("xtask/bench/scan.py"))
@@ -207,6 +190,48 @@ fn bench_scan(root: &Path, baseline: Option<&Path>) -> Result<()> {
                 .into_iter()
                 .flatten(),
         )
+        .run()
+}
+
+/// The scan bench's demo flows, written once into the cache's `bench` folder by `bin`.
+fn scan_bench_data(bin: &Path, cache: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(cache)?;
+    let data = cache.join(format!("vpc-{SCAN_BENCH_RECORDS}"));
+    if !data.is_dir() {
+        println!(
+            "==> writing {SCAN_BENCH_RECORDS} demo records to {}",
+            data.display()
+        );
+        let partial = cache.join("vpc.partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        Cmd::new(bin)
+            .args([
+                "demo",
+                "--records",
+                &SCAN_BENCH_RECORDS.to_string(),
+                "--out",
+            ])
+            .arg(&partial)
+            .run()?;
+        std::fs::rename(&partial, &data)?;
+    }
+    Ok(data)
+}
+
+/// Detection rules' cost: ingest with 0, 10 and 100 rules over the scan bench's flows,
+/// the matcher alone, scheduled runs over stored rollups, and a file's way to a webhook.
+fn bench_detections(root: &Path) -> Result<()> {
+    let tools = Toolchain::bootstrap(root, Needs::Build)?;
+    tools
+        .cargo()
+        .args(["build", "--release", "-p", "gateway"])
+        .run()?;
+    let bin = tools.target_dir.join("release/sketchlake");
+    let data = scan_bench_data(&bin, &tools::cache_dir()?.join("bench"))?;
+    tools
+        .cargo()
+        .args(["bench", "-p", "gateway", "--bench", "detections"])
+        .env("SKETCHLAKE_BENCH_DATA", &data)
         .run()
 }
 

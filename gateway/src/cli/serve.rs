@@ -93,6 +93,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let engine = Arc::new(engine);
     let stop = tokio_util::sync::CancellationToken::new();
     let every = seconds(watch_every, "--watch-every")?;
+    // Rung by the watched folder's ingest: the rules run at once on what arrived.
+    let arrived = Arc::new(tokio::sync::Notify::new());
     let watching = book.clone();
     let rules_now = move || {
         watching
@@ -113,19 +115,20 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             options.clone(),
             rules_now,
             every,
-            stop.clone(),
+            (arrived.clone(), stop.clone()),
         ));
     }
     let mut state = AppState::new(engine.clone(), access);
     if let Some(book) = book {
+        let deliverer = Deliverer::new(engine.lake().catalog.clone())?;
         tokio::spawn(detect::keep_running(
             engine.lake().clone(),
             book.clone(),
             options,
-            every,
-            stop.clone(),
+            deliverer.clone(),
+            (every, arrived, stop.clone()),
         ));
-        tokio::spawn(Deliverer::new(engine.lake().catalog.clone())?.run(stop.clone()));
+        tokio::spawn(deliverer.run(stop.clone()));
         state = state.with_rules(book);
     }
     let catalog = state.catalog().clone();

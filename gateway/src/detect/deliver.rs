@@ -15,6 +15,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use shared_sketch::time::{format_timestamp, now_ms};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,8 @@ pub struct Deliverer {
     timeout: Duration,
     /// Sinks (tenant, name) with a task sending to them now.
     busy: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Rings when alerts were raised: `run` looks at the outbox at once.
+    raised: Arc<Notify>,
 }
 
 /// What draining the outbox left.
@@ -59,7 +62,13 @@ impl Deliverer {
             client,
             timeout: ATTEMPT_TIMEOUT,
             busy: Arc::new(Mutex::new(HashSet::new())),
+            raised: Arc::new(Notify::new()),
         })
+    }
+
+    /// Alerts were raised: `run` sends them now rather than at its next look.
+    pub fn wake(&self) {
+        self.raised.notify_one();
     }
 
     /// Each attempt given up after `timeout` instead of `ATTEMPT_TIMEOUT`.
@@ -109,6 +118,7 @@ impl Deliverer {
             tokio::select! {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
+                () = self.raised.notified() => {}
             }
             match self.start_due().await {
                 // Each sink's task runs on by itself; the busy set keeps it the only one.

@@ -1,7 +1,9 @@
 //! Detection rules: queries that run on the data as it arrives. `rule` reads one rule
 //! file, `folder` a rules folder, `book` keeps a folder's rules current, `check` runs a
-//! rule's own tests, `run` evaluates rules' windows by event time and raises alerts, `deliver` sends them.
+//! rule's own tests, `run` evaluates rules' windows by event time and raises alerts,
+//! `deliver` sends them, `backfill` runs rules over history through the executors.
 
+mod backfill;
 mod book;
 mod check;
 mod deliver;
@@ -9,6 +11,7 @@ mod folder;
 mod rule;
 mod run;
 
+pub use backfill::{Backfilled, backfill};
 pub use book::{Loaded, RuleBook};
 pub use check::{Checked, check, fired, firing};
 pub use deliver::{

@@ -17,11 +17,13 @@ use lake::{Lake, LakeError};
 use sha2::{Digest, Sha256};
 use shared_sketch::time::now_ms;
 use shared_sketch::{Hit, Partial};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use workers::{BIN_SAMPLES, ScanOptions, Watch};
 
 use super::book::{Loaded, RuleBook};
 use super::check::fired;
+use super::deliver::Deliverer;
 use super::rule::{Rule, RuleState};
 
 /// Sample events an alert keeps.
@@ -60,14 +62,15 @@ pub async fn run_rules(
     Ok(ran)
 }
 
-/// `serve --rules DIR`: every `interval`, reads the rules folder again if a file in it
-/// changed, and runs the rules over what arrived since, until `stop`.
+/// `serve --rules DIR`: every `interval`, and as soon as `arrived` is notified (files were
+/// ingested), reads the rules folder again if a file in it changed and runs the rules over
+/// what arrived since; a run that raised alerts wakes `deliverer`. Until `stop`.
 pub async fn keep_running(
     lake: Arc<Lake>,
     book: Arc<RuleBook>,
     options: ScanOptions,
-    interval: Duration,
-    stop: CancellationToken,
+    deliverer: Deliverer,
+    (interval, arrived, stop): (Duration, Arc<Notify>, CancellationToken),
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -75,12 +78,15 @@ pub async fn keep_running(
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
+            () = arrived.notified() => {}
         }
         if let Err(e) = book.reload() {
             tracing::error!(dir = %book.dir().display(), error = %e, "cannot read the rules folder; running the rules as they were");
         }
-        if let Err(e) = run_rules(&lake, &book.loaded(), &options, now_ms()).await {
-            tracing::error!(error = %e, "running the rules failed; retrying next tick");
+        match run_rules(&lake, &book.loaded(), &options, now_ms()).await {
+            Ok(ran) if !ran.raised.is_empty() => deliverer.wake(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "running the rules failed; retrying next tick"),
         }
     }
 }

@@ -263,6 +263,27 @@ impl Matcher {
         self.node.as_ref().and_then(needles)
     }
 
+    /// A `field:value` test every match passes, its value exact (no `*`) and lower-cased,
+    /// when the expression has one at its top level: many matchers can then be looked up
+    /// by an event's value of the field instead of each being tried.
+    pub fn required_equality(&self) -> Option<(&str, &[u8])> {
+        fn exact(node: &Node) -> Option<(&str, &[u8])> {
+            match node {
+                Node::Field {
+                    field,
+                    test: Test::Equal(glob),
+                } if glob.pieces.len() == 1 && !glob.open_start && !glob.open_end => {
+                    Some((field.as_str(), glob.pieces[0].as_slice()))
+                }
+                _ => None,
+            }
+        }
+        match self.node.as_ref()? {
+            Node::And(parts) => parts.iter().find_map(exact),
+            node => exact(node),
+        }
+    }
+
     /// The fields the expression reads, each once, in first-use order.
     pub fn fields(&self) -> Vec<&str> {
         fn walk<'a>(node: &'a Node, out: &mut Vec<&'a str>) {
@@ -541,5 +562,29 @@ mod tests {
         let q = parse("a:1 NOT word").unwrap();
         assert!(Matcher::new(q.search.as_ref()).reads_text());
         assert!(Matcher::new(None).matches(&event("", &[]), b""));
+    }
+
+    #[test]
+    fn a_required_exact_equality_is_found_at_the_top_level_only() {
+        let key = |q: &str| {
+            let query = crate::parse(q).unwrap();
+            let matcher = Matcher::new(query.search.as_ref());
+            matcher
+                .required_equality()
+                .map(|(f, v)| (f.to_string(), String::from_utf8(v.to_vec()).unwrap()))
+        };
+        assert_eq!(
+            key("eventName:ConsoleLogin"),
+            Some(("eventName".into(), "consolelogin".into()))
+        );
+        assert_eq!(
+            key("bytes>5 dst_port:22"),
+            Some(("dst_port".into(), "22".into()))
+        );
+        assert_eq!(key("dst_port:2*"), None);
+        assert_eq!(key("dst_port:22 OR dst_port:23"), None);
+        assert_eq!(key("NOT dst_port:22"), None);
+        assert_eq!(key("src_ip:10.0.0.0/8"), None);
+        assert_eq!(key("admin"), None);
     }
 }

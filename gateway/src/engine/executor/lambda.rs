@@ -14,7 +14,9 @@ use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
-use workers::{FileTask, MAX_PAYLOAD_BYTES, ScanOptions, ScanRequest, ScanResponse, failed};
+use workers::{
+    FileRollups, FileTask, MAX_PAYLOAD_BYTES, ScanOptions, ScanRequest, ScanResponse, Watch, failed,
+};
 
 use super::task::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
@@ -130,6 +132,55 @@ impl Executor for LambdaExecutor {
         rx
     }
 
+    fn detect(
+        &self,
+        rules: Arc<[Watch]>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<FileRollups> {
+        let (tx, rx) = mpsc::channel(64);
+        let (client, config) = (self.client.clone(), self.config.clone());
+        let (slots, counts) = (self.slots.clone(), self.counts.clone());
+        tokio::spawn(async move {
+            for files in batches(tasks, config.batch_bytes) {
+                let Some(slot) = next_slot(&slots, &tx).await else {
+                    return;
+                };
+                let request =
+                    ScanRequest::detection(&rules, &options, files.clone(), config.spill.clone());
+                let invocation = Invocation {
+                    client: client.clone(),
+                    config: config.clone(),
+                    counts: counts.clone(),
+                };
+                let (tx, counts) = (tx.clone(), counts.clone());
+                tokio::spawn(async move {
+                    let (_slot, _running) = (slot, Running::start(&counts));
+                    let answers = match request {
+                        Ok(request) => tokio::select! {
+                            answers = invocation.detect(&request, &files) => answers,
+                            () = tx.closed() => return,
+                        },
+                        Err(e) => files
+                            .iter()
+                            .map(|file| FileRollups {
+                                url: file.url.clone(),
+                                rollups: Vec::new(),
+                                error: Some(e.to_string()),
+                            })
+                            .collect(),
+                    };
+                    for answer in answers {
+                        if tx.send(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        rx
+    }
+
     fn status(&self) -> ExecutorStatus {
         self.counts.status("lambda", self.config.width)
     }
@@ -182,22 +233,60 @@ struct Invocation {
 impl Invocation {
     /// The batch's partial, or one reporting why it could not be had.
     async fn run(&self, query: &Query, request: &ScanRequest, files: &[FileTask]) -> Partial {
+        let answered = match self.call(request, files.len()).await {
+            // Decoding (and reading a spilled answer) is blocking work.
+            Ok(response) => {
+                tokio::task::spawn_blocking(move || response.into_partial(workers::stores()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|decoded| decoded.map_err(|e| e.to_string()))
+            }
+            Err(why) => Err(why),
+        };
+        answered.unwrap_or_else(|why| failed(query, files, &why))
+    }
+
+    /// The batch's rollups, file by file; each file reports why when they could not be had.
+    async fn detect(&self, request: &ScanRequest, files: &[FileTask]) -> Vec<FileRollups> {
+        let answered = match self.call(request, files.len()).await {
+            Ok(response) => {
+                tokio::task::spawn_blocking(move || response.into_rollups(workers::stores()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|decoded| decoded.map_err(|e| e.to_string()))
+            }
+            Err(why) => Err(why),
+        };
+        answered.unwrap_or_else(|why| {
+            files
+                .iter()
+                .map(|file| FileRollups {
+                    url: file.url.clone(),
+                    rollups: Vec::new(),
+                    error: Some(why.clone()),
+                })
+                .collect()
+        })
+    }
+
+    /// The worker's answer to `request` (about `files` files), retried as failures allow;
+    /// or why there is none.
+    async fn call(&self, request: &ScanRequest, files: usize) -> Result<ScanResponse, String> {
         let payload = match serde_json::to_vec(request) {
             Ok(payload) if payload.len() <= MAX_PAYLOAD_BYTES => payload,
             Ok(payload) => {
-                let why = format!(
+                return Err(format!(
                     "the scan request is {} bytes, over Lambda's request limit",
                     payload.len()
-                );
-                return failed(query, files, &why);
+                ));
             }
-            Err(e) => return failed(query, files, &e.to_string()),
+            Err(e) => return Err(e.to_string()),
         };
         let (mut failures, mut throttles, mut attempts) = (0, 0, 0u32);
         loop {
             attempts += 1;
             let failure = match self.attempt(&payload).await {
-                Ok(partial) => return partial,
+                Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
             let why = match failure {
@@ -216,7 +305,7 @@ impl Invocation {
                     if failures >= self.config.attempts {
                         why
                     } else {
-                        tracing::warn!(function = %self.config.function, files = files.len(), error = %why, "worker failed: retrying");
+                        tracing::warn!(function = %self.config.function, files, error = %why, "worker failed: retrying");
                         self.counts.retried.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(backoff(failures)).await;
                         continue;
@@ -225,16 +314,15 @@ impl Invocation {
                 Failure::Final(why) => why,
             };
             self.counts.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(function = %self.config.function, files = files.len(), attempts, error = %why, "worker failed");
-            let why = format!(
+            tracing::error!(function = %self.config.function, files, attempts, error = %why, "worker failed");
+            return Err(format!(
                 "worker {} failed ({attempts} attempts): {why}",
                 self.config.function
-            );
-            return failed(query, files, &why);
+            ));
         }
     }
 
-    async fn attempt(&self, payload: &[u8]) -> Result<Partial, Failure> {
+    async fn attempt(&self, payload: &[u8]) -> Result<ScanResponse, Failure> {
         let invoke = self
             .client
             .invoke()
@@ -269,11 +357,7 @@ impl Invocation {
                 "the worker spilled its answer outside {folder}: {url}"
             )));
         }
-        // Decoding (and reading a spilled answer) is blocking work.
-        tokio::task::spawn_blocking(move || response.into_partial(workers::stores()))
-            .await
-            .map_err(|e| Failure::Transient(e.to_string()))?
-            .map_err(|e| Failure::Final(e.to_string()))
+        Ok(response)
     }
 }
 

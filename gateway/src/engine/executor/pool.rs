@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
-use workers::ScanOptions;
+use workers::{FileRollups, ScanOptions, Watch};
 
 use super::task::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
@@ -55,6 +55,36 @@ impl Executor for LocalPool {
                     let partial = task.file.scan(workers::stores(), &query, &options);
                     // The receiver may be gone (cancelled): nothing to do then.
                     let _ = tx.blocking_send(partial);
+                });
+            }
+        });
+        rx
+    }
+
+    fn detect(
+        &self,
+        rules: Arc<[Watch]>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<FileRollups> {
+        let (tx, rx) = mpsc::channel(self.width * 2);
+        let slots = self.slots.clone();
+        let counts = self.counts.clone();
+        tokio::spawn(async move {
+            for task in tasks {
+                let Some(slot) = next_slot(&slots, &tx).await else {
+                    return;
+                };
+                let (tx, rules, options) = (tx.clone(), rules.clone(), options.clone());
+                let counts = counts.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let _running = Running::start(&counts);
+                    let answer = task.file.detect(workers::stores(), &rules, &options);
+                    let _ = tx.blocking_send(answer);
                 });
             }
         });

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use shared_sketch::{Partial, Query};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use workers::{FileTask, ScanOptions};
+use workers::{FileRollups, FileTask, ScanOptions, Watch};
 
 /// One unit of scan work: a data file, or a segment written by ingest (whose pages its
 /// index sidecar may rule out), local or in a bucket.
@@ -30,6 +30,16 @@ pub trait Executor: Send + Sync + 'static {
         options: Arc<ScanOptions>,
         tasks: Vec<ScanTask>,
     ) -> mpsc::Receiver<Partial>;
+
+    /// Evaluates detection rules on every task's file (a rule's backfill): each file's
+    /// rollups as they complete, in any order; a file that could not be read says why in
+    /// its answer. Dropping the receiver cancels.
+    fn detect(
+        &self,
+        rules: Arc<[Watch]>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<FileRollups>;
 
     /// What the executor is doing now, for operators (`GET /api/v1/status`).
     fn status(&self) -> ExecutorStatus;
@@ -91,9 +101,9 @@ impl Drop for Running {
 /// A free slot for the next task, or `None` once the query's receiver is gone (cancelled).
 /// A cancel frees the slots of the tasks it stops, so it is looked for first, and again
 /// after a slot is had.
-pub(super) async fn next_slot(
+pub(super) async fn next_slot<T>(
     slots: &Arc<Semaphore>,
-    tx: &mpsc::Sender<Partial>,
+    tx: &mpsc::Sender<T>,
 ) -> Option<OwnedSemaphorePermit> {
     let slot = tokio::select! {
         biased;

@@ -1,0 +1,386 @@
+//! `cargo xtask bench detections`: what detection rules cost (figures in
+//! docs/BENCHMARKS.md). Every comparison is a ratio of runs made in the same process.
+//!
+//! 1. Ingest of the scan bench's lake (`SKETCHLAKE_BENCH_DATA`: 4M demo flows, 4.1M with
+//!    the planted stories) with 0, 10 and 100 active rules, each into a fresh lake.
+//! 2. The matcher alone on parsed events with 100 rules, on one core: a detector pass over
+//!    the same events in memory with 100 rules and with none; the difference is the rules.
+//! 3. A scheduled run over 10,000 stored minute rollups: one window over all of them, and
+//!    a 1-hour window every 5 minutes across them.
+//! 4. From a file landing in the watched folder to the webhook receiving its alert, with
+//!    `serve`'s default watch interval.
+#![allow(clippy::unwrap_used)] // a bench: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gateway::detect::{Loaded, Rule, parse_rule, run_rules};
+use lake::Lake;
+use lake::rollups::{Detected, Watching};
+use workers::{Detector, ScanOptions, Watch};
+
+#[tokio::main]
+async fn main() {
+    let data = match std::env::var("SKETCHLAKE_BENCH_DATA") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => {
+            panic!("SKETCHLAKE_BENCH_DATA names the demo flows: run `cargo xtask bench detections`")
+        }
+    };
+    // `SKETCHLAKE_BENCH_ONLY=matcher` (or runs, latency, ingest) runs one part.
+    let only = std::env::var("SKETCHLAKE_BENCH_ONLY").ok();
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if part("matcher") {
+        matcher(&data);
+    }
+    if part("runs") {
+        scheduled_runs().await;
+    }
+    if part("latency") {
+        latency().await;
+    }
+    if part("ingest") {
+        ingest(&data).await;
+    }
+}
+
+/// `n` rules over flow logs, as a team would write them: most name a port and an action
+/// (looked up by value), some a network or a size (tried on every event); ten count every
+/// rejected flow's port by source (scan detection), the broadest. The bench prints how
+/// many rules an event matches on average.
+fn rules(n: usize) -> Vec<Rule> {
+    const PORTS: [u16; 20] = [
+        21, 22, 23, 25, 53, 80, 110, 135, 139, 143, 389, 443, 445, 1433, 3306, 3389, 5432, 5900,
+        6379, 8080,
+    ];
+    (0..n)
+        .map(|i| {
+            let port = PORTS[i % PORTS.len()];
+            let query = match i % 10 {
+                0..=4 => format!(
+                    "dst_port:{port} action:REJECT | stats count by src_ip | where count > {}",
+                    50 + i
+                ),
+                5..=6 => format!(
+                    "dst_port:{port} action:ACCEPT bytes>10000000 | stats count, sum(bytes) by src_ip, dst_ip | where sum(bytes) > {}",
+                    1_000_000_000 + i
+                ),
+                7 => format!(
+                    "action:REJECT | stats dc(dst_port) by src_ip | where dc(dst_port) > {}",
+                    100 + i
+                ),
+                8 => format!(
+                    "src_ip:10.{}.0.0/16 NOT dst_ip:10.0.0.0/8 bytes>1000000 | stats sum(bytes) by src_ip, dst_ip | where sum(bytes) > 1000000000",
+                    i % 4
+                ),
+                _ => format!("bytes>{} dst_port:{port}", 400_000_000 + i),
+            };
+            let text = format!(
+                "id: rule-{i}\nname: Rule {i}\nseverity: medium\nquery: \"{query}\"\nwindow: 1h\nevery: 5m\n"
+            );
+            parse_rule(Path::new("bench.yml"), &text).unwrap()
+        })
+        .collect()
+}
+
+fn watches(rules: &[Rule]) -> Vec<Watch> {
+    rules.iter().map(Rule::watch).collect()
+}
+
+/// The demo flows' events, as NDJSON lines in memory (at most `limit`).
+fn events(data: &Path, limit: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for file in lake::folder::list_files(data).unwrap() {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        out.extend(text.lines().map(|l| l.as_bytes().to_vec()));
+        if out.len() >= limit {
+            out.truncate(limit);
+            break;
+        }
+    }
+    out
+}
+
+/// Events per detector: ingest makes one per source file, and the scan bench's files hold
+/// an hour of flows, about this many.
+const EVENTS_PER_FILE: usize = 24_400;
+
+/// Detectors over `rules`, one per `EVENTS_PER_FILE` events: `roll_up` false only finds
+/// the rules each event matches; true also rolls the matches up, as ingest does.
+fn detector_pass(rules: &[Watch], events: &[Vec<u8>], roll_up: bool) -> (Duration, usize) {
+    let started = Instant::now();
+    let mut matches = 0;
+    for (f, file) in events.chunks(EVENTS_PER_FILE).enumerate() {
+        let mut detector = Detector::new(rules, "bench", 0);
+        detector.read_time_from(&workers::time_fields(
+            workers::Format::Ndjson,
+            &ScanOptions::default(),
+        ));
+        for (i, event) in file.iter().enumerate() {
+            if roll_up {
+                detector.object((f * EVENTS_PER_FILE + i) as u64, event);
+            } else {
+                matches += detector.count_matching(event).unwrap_or(0);
+            }
+        }
+        std::hint::black_box(detector.finish());
+    }
+    (started.elapsed(), matches)
+}
+
+fn matcher(data: &Path) {
+    let n: usize = std::env::var("SKETCHLAKE_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000_000);
+    let events = events(data, n);
+    let hundred = rules(100);
+    let watched = watches(&hundred);
+    // The same rules behind a test no event passes: the same fields parsed, none tried.
+    let parse_only: Vec<Watch> = watched
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            let never = shared_sketch::parse("nosuchfield:1").unwrap().search;
+            w.query.search = match (never, w.query.search.take()) {
+                (Some(never), Some(search)) => {
+                    Some(shared_sketch::query::Expr::And(vec![never, search]))
+                }
+                (never, search) => never.or(search),
+            };
+            w
+        })
+        .collect();
+    let median = |mut runs: Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let (mut parse, mut matching, mut rolled) = (Vec::new(), Vec::new(), Vec::new());
+    let mut found = 0;
+    for _ in 0..3 {
+        parse.push(detector_pass(&parse_only, &events, false).0);
+        let (took, matched) = detector_pass(&watched, &events, false);
+        matching.push(took);
+        found = matched;
+        rolled.push(detector_pass(&watched, &events, true).0);
+    }
+    let (parse, matching, rolled) = (median(parse), median(matching), median(rolled));
+    let count = events.len() as f64;
+    let rate = |d: Duration| count / d.as_secs_f64() / 1e6;
+    println!(
+        "\nmatcher, one core, {} events ({:.2} rule matches per event): parsing them {parse:.2?} ({:.2} M events/s); \
+         parsing and finding the matches of 100 rules {matching:.2?}; the 100 rules alone {:.2} M events/s; \
+         parsing, matching and rolling up {rolled:.2?} ({:.2} M events/s)",
+        events.len(),
+        found as f64 / count,
+        rate(parse),
+        count / matching.saturating_sub(parse).as_secs_f64() / 1e6,
+        rate(rolled),
+    );
+}
+
+/// Rollups of one rule for `minutes` minutes, five sources each minute.
+async fn stored_rollups(lake: &Lake, rule: &Rule, minutes: i64) {
+    let watches = [rule.watch()];
+    let key = rule.key();
+    // A day of minutes per source file.
+    for day in 0..(minutes + 1439) / 1440 {
+        let mut detector = Detector::new(&watches, "bench", 0);
+        detector.read_time_from(&["ts".to_string()]);
+        for minute in day * 1440..((day + 1) * 1440).min(minutes) {
+            for s in 0..5 {
+                let event = format!(
+                    r#"{{"ts": {}, "src_ip": "192.0.2.{s}", "dst_ip": "10.0.1.22", "dst_port": 22}}"#,
+                    1_794_700_800 + minute * 60 + s
+                );
+                detector.object(minute as u64, event.as_bytes());
+            }
+        }
+        lake.catalog
+            .add_rollups(&Detected {
+                source: format!("file:///bench/day-{day}.json"),
+                modified_ms: 0,
+                rules: vec![key.clone()],
+                rollups: detector.finish(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn scheduled_runs() {
+    const MINUTES: i64 = 10_000;
+    for (window, every, what) in [
+        ("1w", "1w", "one 1-week window over them"),
+        ("1h", "5m", "1-hour windows every 5 minutes across them"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path(), None).await.unwrap();
+        let text = format!(
+            "id: ssh\nname: SSH\nseverity: low\nquery: \"dst_port:22 | stats count by src_ip | where count > 1000000\"\nwindow: {window}\nevery: {every}\n"
+        );
+        let rule = parse_rule(Path::new("ssh.yml"), &text).unwrap();
+        stored_rollups(&lake, &rule, MINUTES).await;
+        let loaded = Loaded {
+            rules: [(rule.id.clone(), rule)].into_iter().collect(),
+            ..Loaded::default()
+        };
+        let key = loaded.rules["ssh"].key();
+        let started = Instant::now();
+        let (minutes, _) = lake.catalog.rollups_since(&key, 0).await.unwrap();
+        let listing = started.elapsed();
+        let started = Instant::now();
+        let read = lake.catalog.rollups(&key, (0, i64::MAX)).await.unwrap();
+        let reading = started.elapsed();
+        let started = Instant::now();
+        let mut merged = shared_sketch::Partial::new(&loaded.rules["ssh"].watch().query);
+        for (_, partial) in &read {
+            merged.merge(partial).unwrap();
+        }
+        let merging = started.elapsed();
+        println!(
+            "  {} minutes listed in {listing:.1?}; read and decoded in {reading:.1?}; merged in {merging:.1?}",
+            minutes.len()
+        );
+        let started = Instant::now();
+        let ran = run_rules(&lake, &loaded, &ScanOptions::default(), 0)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        println!(
+            "scheduled run over {} stored minute rollups, {what}: {took:.1?} ({} windows; reading and decoding the rollups alone {reading:.1?})",
+            read.len(),
+            ran.windows
+        );
+    }
+}
+
+/// Serves a lake with a watched folder and one rule sending to a receiver here; drops files
+/// and times each alert's arrival.
+async fn latency() {
+    let received: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let received = received.clone();
+            move || async move {
+                received.lock().unwrap().push(Instant::now());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (lake, inbox, rules, elsewhere) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::write(
+        rules.path().join("ssh.yml"),
+        "id: ssh\nname: SSH\nseverity: high\nquery: \"dst_port:22 | stats count by src_ip | where count > 5\"\nwindow: 1h\nevery: 5m\nsinks: [hook]\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_sketchlake");
+    let status = std::process::Command::new(bin)
+        .args([
+            "sink", "set", "hook", "--kind", "webhook", "--secret", "s", "--url", &hook, "--data",
+        ])
+        .arg(lake.path())
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let mut child = std::process::Command::new(bin)
+        .args(["serve", "--no-auth", "--listen", "127.0.0.1:0", "--data"])
+        .arg(lake.path())
+        .arg("--watch")
+        .arg(inbox.path())
+        .arg("--rules")
+        .arg(rules.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let mut took = Vec::new();
+    for i in 0..5 {
+        let text: String = (0..6)
+            .map(|m| {
+                format!(
+                    "{{\"ts\":{},\"src_ip\":\"192.0.2.{i}\",\"dst_port\":22}}\n",
+                    1_794_700_800 + i * 86_400 + m * 60
+                )
+            })
+            .collect();
+        let staged = elsewhere.path().join(format!("{i}.json"));
+        std::fs::write(&staged, text).unwrap();
+        let landed = Instant::now();
+        std::fs::rename(&staged, inbox.path().join(format!("{i}.json"))).unwrap();
+        while received.lock().unwrap().len() <= i as usize {
+            assert!(
+                landed.elapsed() < Duration::from_secs(60),
+                "no alert in 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        took.push(received.lock().unwrap()[i as usize] - landed);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    took.sort();
+    println!(
+        "file landing in the watched folder → webhook receiving its alert (default 2 s watch interval), 5 files: median {:.2?}, max {:.2?}",
+        took[2], took[4]
+    );
+}
+
+async fn ingest(data: &Path) {
+    let source = data.display().to_string();
+    let mut results: Vec<(usize, Duration)> = Vec::new();
+    // Twice, in opposite orders, so drift over the run does not favour one.
+    for order in [[0, 10, 100], [100, 10, 0]] {
+        for n in order {
+            let all = rules(100);
+            let watching = Watching::new(all[..n].iter().map(|r| (r.key(), r.watch())).collect());
+            let dir = tempfile::tempdir().unwrap();
+            let lake = Lake::open(dir.path(), None).await.unwrap();
+            let started = Instant::now();
+            let report = lake::ingest::ingest(&lake, &source, &ScanOptions::default(), &watching)
+                .await
+                .unwrap();
+            let took = started.elapsed();
+            println!(
+                "ingest of {} flows in {} files with {n:>3} rules: {took:.1?}",
+                report.rows, report.files
+            );
+            results.push((n, took));
+        }
+    }
+    let total = |n: usize| -> f64 {
+        results
+            .iter()
+            .filter(|(r, _)| *r == n)
+            .map(|(_, d)| d.as_secs_f64())
+            .sum()
+    };
+    let base = total(0);
+    println!(
+        "ingest wall time with 10 rules: {:+.1}% of none; with 100 rules: {:+.1}%",
+        (total(10) / base - 1.0) * 100.0,
+        (total(100) / base - 1.0) * 100.0
+    );
+}
