@@ -233,7 +233,7 @@ async fn scheduled_runs() {
         };
         let key = loaded.rules["ssh"].key();
         let started = Instant::now();
-        let (minutes, _) = lake.catalog.rollups_since(&key, 0).await.unwrap();
+        let (spans, _) = lake.catalog.rollups_since(&key, 0).await.unwrap();
         let listing = started.elapsed();
         let started = Instant::now();
         let read = lake.catalog.rollups(&key, (0, i64::MAX)).await.unwrap();
@@ -245,8 +245,8 @@ async fn scheduled_runs() {
         }
         let merging = started.elapsed();
         println!(
-            "  {} minutes listed in {listing:.1?}; read and decoded in {reading:.1?}; merged in {merging:.1?}",
-            minutes.len()
+            "  {} rows of minutes listed in {listing:.1?}; read and decoded in {reading:.1?}; merged in {merging:.1?}",
+            spans.len()
         );
         let started = Instant::now();
         let ran = run_rules(&lake, &loaded, &ScanOptions::default(), 0)

@@ -547,7 +547,7 @@ async fn upgrades_in_place(version: i64) {
             .unwrap()
             .try_get(0)
             .unwrap();
-        assert_eq!(found, 4, "{backend}");
+        assert_eq!(found, 5, "{backend}");
         pool.close().await;
         // Opened again: already upgraded, nothing to do.
         let again = Catalog::open(&url).await.unwrap();
@@ -632,8 +632,8 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
             )
             .await
             .unwrap();
-        let (minutes, batch) = catalog.rollups_since(&rule, 0).await.unwrap();
-        assert_eq!(minutes, [60_000, 120_000], "{backend}");
+        let (spans, batch) = catalog.rollups_since(&rule, 0).await.unwrap();
+        assert_eq!(spans, [(60_000, 120_000)], "{backend}");
         let stored = catalog.rollups(&rule, (0, 180_000)).await.unwrap();
         assert_eq!(stored.len(), 2, "{backend}");
         assert_eq!(stored[0].1.hits, first.rollups[0].partial.hits, "{backend}");
@@ -644,9 +644,22 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         // The same source evaluated again replaces its rollups, under a newer batch.
         let again = detected("file:///a.json", &rule, &watch, &["z"]);
         catalog.add_rollups(&again).await.unwrap();
-        let (minutes, newer) = catalog.rollups_since(&rule, batch).await.unwrap();
-        assert!(newer > batch && minutes == [60_000], "{backend}");
+        let (spans, newer) = catalog.rollups_since(&rule, batch).await.unwrap();
+        assert!(newer > batch && spans == [(60_000, 60_000)], "{backend}");
         assert_eq!(catalog.rollups(&rule, (0, 180_000)).await.unwrap().len(), 1);
+        // A backfill from minute 2 on keeps what came before it, in rows on both sides.
+        let two = detected("file:///b.json", &rule, &watch, &["p", "q", "r"]);
+        catalog.add_rollups(&two).await.unwrap();
+        assert_eq!(catalog.rollups(&rule, (0, 240_000)).await.unwrap().len(), 4);
+        catalog.delete_rollups_since(&rule, 120_000).await.unwrap();
+        let kept: Vec<i64> = catalog
+            .rollups(&rule, (0, 240_000))
+            .await
+            .unwrap()
+            .iter()
+            .map(|(m, _)| *m)
+            .collect();
+        assert_eq!(kept, [60_000, 60_000], "{backend}");
         // Another tenant sees none of it.
         let other = catalog.for_tenant("acme");
         assert!(other.rollups(&rule, (0, 180_000)).await.unwrap().is_empty());

@@ -17,7 +17,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
@@ -81,19 +81,20 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     // Version 4: detection rules. Minute rollups of each rule's matches, per source file
     // (see rollups.rs); which sources each rule version has read; how far its runs got.
-    "CREATE TABLE IF NOT EXISTS rule_rollups (
+    "CREATE TABLE IF NOT EXISTS rule_minutes (
         tenant TEXT NOT NULL,
         rule TEXT NOT NULL,
         version TEXT NOT NULL,
         source TEXT NOT NULL,
-        minute BIGINT NOT NULL,
+        first_minute BIGINT NOT NULL,
+        last_minute BIGINT NOT NULL,
         batch BIGINT NOT NULL,
-        matched BIGINT NOT NULL,
-        partial BYTEA NOT NULL,
-        PRIMARY KEY (tenant, rule, version, source, minute)
+        minutes BIGINT NOT NULL,
+        rollups BYTEA NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS rule_rollups_by_minute ON rule_rollups (tenant, rule, version, minute)",
-    "CREATE INDEX IF NOT EXISTS rule_rollups_by_batch ON rule_rollups (tenant, rule, version, batch)",
+    "CREATE INDEX IF NOT EXISTS rule_minutes_by_time ON rule_minutes (tenant, rule, version, last_minute)",
+    "CREATE INDEX IF NOT EXISTS rule_minutes_by_batch ON rule_minutes (tenant, rule, version, batch)",
+    "CREATE INDEX IF NOT EXISTS rule_minutes_by_source ON rule_minutes (tenant, rule, version, source)",
     "CREATE TABLE IF NOT EXISTS rule_sources (
         tenant TEXT NOT NULL,
         rule TEXT NOT NULL,
@@ -162,6 +163,15 @@ const SCHEMA: &[&str] = &[
 /// Statements taking a catalog of version 1 to version 2: files gain their tenant.
 const UPGRADE_FROM_1: &[&str] =
     &["ALTER TABLE segments ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'"];
+
+/// Version 4 to 5: rollups were a row per minute; they are derived data, so they go, and
+/// every rule reads raw files again and starts its runs afresh (deduplicated against the
+/// alerts kept). Ingested history comes back with `sketchlake rules backfill`.
+const UPGRADE_FROM_4: &[&str] = &[
+    "DROP TABLE IF EXISTS rule_rollups",
+    "DELETE FROM rule_sources",
+    "DELETE FROM rule_runs",
+];
 
 /// Version 2 to 3: the table of catalogued files, raw files as well as segments, is named
 /// for what it holds. Its indexes are made anew under the new name (SQLite cannot rename
@@ -410,8 +420,10 @@ impl Catalog {
             None | Some(SCHEMA_VERSION) => &[],
             Some(1) => &[UPGRADE_FROM_1, UPGRADE_FROM_2],
             Some(2) => &[UPGRADE_FROM_2],
-            // Version 4 only adds tables.
+            // Versions 4 and 5 only add tables (5 replaces 4's `rule_rollups`, a row per
+            // minute, by `rule_minutes`, a row per source).
             Some(3) => &[],
+            Some(4) => &[UPGRADE_FROM_4],
             Some(found) => return Err(CatalogError::Schema { found }),
         };
         for statement in upgrades.iter().copied().flatten() {

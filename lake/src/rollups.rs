@@ -1,8 +1,11 @@
 //! Detection rules' minute rollups, kept in the catalog: what ingest's pass over the events
 //! computed for each rule, so that a rule's run merges stored minutes instead of
-//! rescanning. A source's rollups for a rule are replaced whole whenever the source is
-//! evaluated again (a rerun after a crash, a raw file that grew), so nothing counts twice.
-//! Each write takes the next batch number; a rule's run reads what came since its last.
+//! rescanning. One row holds one rule's minutes from one source (an hour's file is one row
+//! of 60 minutes, not 60 rows: measured, a row per minute made storing them most of the
+//! rules' cost in ingest). A source's rollups for a rule are replaced whole whenever the
+//! source is evaluated again (a rerun after a crash, a raw file that grew), so nothing
+//! counts twice. Each write takes the next batch number; a rule's run reads what came
+//! since its last.
 
 use std::sync::Arc;
 
@@ -42,6 +45,16 @@ impl Watching {
     }
 }
 
+/// A rule's minutes from one source: each minute's start (epoch ms) and rollup.
+type Minutes = Vec<(i64, Partial)>;
+
+fn decode_minutes(bytes: &[u8], source: &str, rule: &RuleKey) -> Result<Minutes, CatalogError> {
+    shared_sketch::codec::decode_stored(bytes).map_err(|e| CatalogError::Row {
+        uri: source.to_string(),
+        why: format!("rollups of {}: {e}", rule.id),
+    })
+}
+
 /// One source's rollups for some rules, to be stored with the change that made them.
 #[derive(Debug, Default)]
 pub struct Detected {
@@ -76,7 +89,7 @@ impl Catalog {
         .try_get(0)?;
         for rule in detected.rules.iter().filter(|_| replace) {
             sqlx::query(
-                "DELETE FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
+                "DELETE FROM rule_minutes WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
             )
             .bind(&self.tenant)
             .bind(&rule.id)
@@ -96,31 +109,55 @@ impl Catalog {
             .execute(&mut **tx)
             .await?;
         }
-        for rollup in &detected.rollups {
-            let Some(rule) = detected.rules.get(rollup.rule) else {
-                continue;
-            };
-            let bytes = shared_sketch::codec::encode_stored(&rollup.partial).map_err(|e| {
-                CatalogError::Row {
-                    uri: detected.source.clone(),
-                    why: format!("rollup of {}: {e}", rule.id),
-                }
-            })?;
-            sqlx::query(
-                "INSERT INTO rule_rollups (tenant, rule, version, source, minute, batch, matched, partial)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&self.tenant)
-            .bind(&rule.id)
-            .bind(&rule.version)
-            .bind(&detected.source)
-            .bind(rollup.minute)
-            .bind(batch)
-            .bind(i64::try_from(rollup.partial.matched()).unwrap_or(i64::MAX))
-            .bind(bytes)
-            .execute(&mut **tx)
-            .await?;
+        // One row per rule: the source's minutes, in order.
+        for (i, rule) in detected.rules.iter().enumerate() {
+            let minutes: Minutes = detected
+                .rollups
+                .iter()
+                .filter(|r| r.rule == i)
+                .map(|r| (r.minute, r.partial.clone()))
+                .collect();
+            self.insert_minutes(tx, rule, &detected.source, batch, &minutes)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// One row of `rule`'s minutes from `source`, written in `batch`; none when empty.
+    async fn insert_minutes(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        rule: &RuleKey,
+        source: &str,
+        batch: i64,
+        minutes: &[(i64, Partial)],
+    ) -> Result<(), CatalogError> {
+        let (Some(first), Some(last)) = (
+            minutes.iter().map(|(m, _)| *m).min(),
+            minutes.iter().map(|(m, _)| *m).max(),
+        ) else {
+            return Ok(());
+        };
+        let bytes =
+            shared_sketch::codec::encode_stored(&minutes).map_err(|e| CatalogError::Row {
+                uri: source.to_string(),
+                why: format!("rollups of {}: {e}", rule.id),
+            })?;
+        sqlx::query(
+            "INSERT INTO rule_minutes (tenant, rule, version, source, first_minute, last_minute, batch, minutes, rollups)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(source)
+        .bind(first)
+        .bind(last)
+        .bind(batch)
+        .bind(i64::try_from(minutes.len()).unwrap_or(i64::MAX))
+        .bind(bytes)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -158,23 +195,52 @@ impl Catalog {
         Ok(())
     }
 
-    /// Deletes `rule`'s rollups of the minutes from `since_ms` on, whatever their source;
-    /// returns how many.
+    /// Deletes `rule`'s rollups of the minutes from `since_ms` on, whatever their source
+    /// (a row holding minutes on both sides keeps those before).
     pub async fn delete_rollups_since(
         &self,
         rule: &RuleKey,
         since_ms: i64,
-    ) -> Result<u64, CatalogError> {
-        let done = sqlx::query(
-            "DELETE FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND minute >= $4",
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM rule_minutes WHERE tenant = $1 AND rule = $2 AND version = $3 AND first_minute >= $4",
         )
         .bind(&self.tenant)
         .bind(&rule.id)
         .bind(&rule.version)
         .bind(since_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        let straddling = sqlx::query(
+            "SELECT source, batch, rollups FROM rule_minutes
+             WHERE tenant = $1 AND rule = $2 AND version = $3 AND last_minute >= $4",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(since_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in straddling {
+            let (source, batch): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let mut minutes = decode_minutes(&row.try_get::<Vec<u8>, _>(2)?, &source, rule)?;
+            minutes.retain(|(m, _)| *m < since_ms);
+            sqlx::query(
+                "DELETE FROM rule_minutes WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4 AND batch = $5",
+            )
+            .bind(&self.tenant)
+            .bind(&rule.id)
+            .bind(&rule.version)
+            .bind(&source)
+            .bind(batch)
+            .execute(&mut *tx)
+            .await?;
+            self.insert_minutes(&mut tx, rule, &source, batch, &minutes)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The modification time `source` had when it was last evaluated for `rule`.
@@ -196,15 +262,16 @@ impl Catalog {
         .transpose()?)
     }
 
-    /// The minutes of `rule`'s rollups written after batch `since`, and the newest batch
-    /// among them (`since` when there are none).
+    /// The spans of minutes (first and last, epoch ms) of `rule`'s rollups written after
+    /// batch `since`, and the newest batch among them (`since` when there are none).
     pub async fn rollups_since(
         &self,
         rule: &RuleKey,
         since: i64,
-    ) -> Result<(Vec<i64>, i64), CatalogError> {
+    ) -> Result<(Vec<(i64, i64)>, i64), CatalogError> {
         let rows = sqlx::query(
-            "SELECT minute, batch FROM rule_rollups WHERE tenant = $1 AND rule = $2 AND version = $3 AND batch > $4",
+            "SELECT first_minute, last_minute, batch FROM rule_minutes
+             WHERE tenant = $1 AND rule = $2 AND version = $3 AND batch > $4",
         )
         .bind(&self.tenant)
         .bind(&rule.id)
@@ -212,27 +279,26 @@ impl Catalog {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        let mut minutes = Vec::with_capacity(rows.len());
+        let mut spans = Vec::with_capacity(rows.len());
         let mut newest = since;
         for row in rows {
-            minutes.push(row.try_get::<i64, _>(0)?);
-            newest = newest.max(row.try_get::<i64, _>(1)?);
+            spans.push((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
+            newest = newest.max(row.try_get::<i64, _>(2)?);
         }
-        minutes.sort_unstable();
-        minutes.dedup();
-        Ok((minutes, newest))
+        spans.sort_unstable();
+        Ok((spans, newest))
     }
 
-    /// `rule`'s rollups of the minutes in `[start, end)` (epoch ms), each with its minute.
+    /// `rule`'s rollups of the minutes in `[start, end)` (epoch ms), each with its minute,
+    /// in minute order.
     pub async fn rollups(
         &self,
         rule: &RuleKey,
         (start, end): (i64, i64),
     ) -> Result<Vec<(i64, Partial)>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT minute, partial, source FROM rule_rollups
-             WHERE tenant = $1 AND rule = $2 AND version = $3 AND minute >= $4 AND minute < $5
-             ORDER BY minute",
+            "SELECT source, rollups FROM rule_minutes
+             WHERE tenant = $1 AND rule = $2 AND version = $3 AND last_minute >= $4 AND first_minute < $5",
         )
         .bind(&self.tenant)
         .bind(&rule.id)
@@ -241,17 +307,14 @@ impl Catalog {
         .bind(end)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let bytes: Vec<u8> = row.try_get(1)?;
-                let partial =
-                    shared_sketch::codec::decode_stored(&bytes).map_err(|e| CatalogError::Row {
-                        uri: row.try_get::<String, _>(2).unwrap_or_default(),
-                        why: format!("rollup of {}: {e}", rule.id),
-                    })?;
-                Ok((row.try_get(0)?, partial))
-            })
-            .collect()
+        let mut all = Vec::new();
+        for row in rows {
+            let source: String = row.try_get(0)?;
+            let minutes = decode_minutes(&row.try_get::<Vec<u8>, _>(1)?, &source, rule)?;
+            all.extend(minutes.into_iter().filter(|(m, _)| start <= *m && *m < end));
+        }
+        all.sort_by_key(|(m, _)| *m);
+        Ok(all)
     }
 
     /// The batch `rule`'s runs have read up to (0 before its first).

@@ -27,11 +27,16 @@ use crate::source::Source;
 /// A minute, in epoch ms: the span of one rollup.
 pub const BIN_MS: i64 = 60_000;
 
-/// Sample events one minute of one rule keeps: per group, and in all. An alert shows 10,
-/// from the minutes of its window; keeping few per minute keeps copying events rare
-/// (measured: sampling every match was most of the rules' cost in the ingest pass).
-pub const BIN_SAMPLES_PER_GROUP: usize = 2;
-pub const BIN_SAMPLES: usize = 20;
+/// Sample events a rule keeps of one file: per group and ten minutes of event time, and in
+/// all. An alert shows up to 10 from the minutes of its window. Copying an event is most of
+/// what a match costs (measured: sampling every match was most of the rules' cost in the
+/// ingest pass), so few are copied.
+pub const SAMPLES_PER_GROUP: u8 = 3;
+pub const SAMPLES_PER_RULE: usize = 50;
+/// The span a group's samples are counted over.
+const SAMPLE_SPAN_MS: i64 = 10 * BIN_MS;
+/// The most samples one rollup carries.
+pub const BIN_SAMPLES: usize = SAMPLES_PER_RULE;
 
 /// A rule as the ingest pass evaluates it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +76,7 @@ pub struct Detector<'w> {
     lowered: Vec<u8>,
     reads_text: bool,
     bins: HashMap<(usize, i64), Bin>,
+    sampling: Vec<Sampling>,
     /// The minute of events without a time: when they arrived.
     arrival: i64,
     file: String,
@@ -138,8 +144,14 @@ impl Dispatch {
 struct Bin {
     aggregator: Aggregator,
     samples: Vec<Hit>,
-    /// Samples kept per group, by a hash of the group's values.
-    per_group: HashMap<u64, usize>,
+}
+
+/// One rule's samples of the file so far.
+#[derive(Default)]
+struct Sampling {
+    /// Samples kept per group (a hash of its values) and ten minutes.
+    per_group: HashMap<(u64, i64), u8>,
+    kept: usize,
 }
 
 /// An event whose absent `by` fields read as empty (a per-event rule's dedup fields).
@@ -170,6 +182,9 @@ impl<'w> Detector<'w> {
                 matcher: Matcher::new(watch.query.search.as_ref()),
             })
             .collect();
+        let sampling = std::iter::repeat_with(Sampling::default)
+            .take(rules.len())
+            .collect();
         let mut detector = Detector {
             reads_text: rules.iter().any(|r| r.matcher.reads_text()),
             dispatch: Dispatch::new(&rules),
@@ -181,6 +196,7 @@ impl<'w> Detector<'w> {
             spare: Vec::new(),
             lowered: Vec::new(),
             bins: HashMap::new(),
+            sampling,
             arrival: arrival_ms.div_euclid(BIN_MS) * BIN_MS,
             file: file.to_string(),
         };
@@ -213,6 +229,7 @@ impl<'w> Detector<'w> {
             lowered,
             reads_text,
             bins,
+            sampling,
             arrival,
             file,
         } = self;
@@ -236,7 +253,6 @@ impl<'w> Detector<'w> {
                 let bin = bins.entry((i, minute)).or_insert_with(|| Bin {
                     aggregator: Aggregator::new(query),
                     samples: Vec::new(),
-                    per_group: HashMap::new(),
                 });
                 let event = Defaulted {
                     event: &event,
@@ -247,7 +263,12 @@ impl<'w> Detector<'w> {
                     },
                 };
                 bin.aggregator.add(&event, time);
-                bin.sample(&event, &rule.watch.group, time, file, number, text);
+                let at = (minute, time);
+                if let Some(sample) =
+                    sampling[i].sample(&event, &rule.watch.group, at, file, number, text)
+                {
+                    bin.samples.push(sample);
+                }
             }
         }
         *spare = recycle(values);
@@ -312,47 +333,47 @@ impl<'w> Detector<'w> {
     }
 }
 
-impl Bin {
-    /// Keeps the event as a sample of its group, while the group and the minute have room.
-    /// A sample's fields are its group's values, by field.
+impl Sampling {
+    /// The event as a sample of its group, while the rule and the group have room. A
+    /// sample's fields are its group's values, by field.
     fn sample(
         &mut self,
         event: &impl Fields,
         by: &[String],
-        time: Option<i64>,
+        (minute, time): (i64, Option<i64>),
         file: &str,
         line: u64,
         text: &[u8],
-    ) {
-        if self.samples.len() >= BIN_SAMPLES {
-            return;
+    ) -> Option<Hit> {
+        if self.kept >= SAMPLES_PER_RULE {
+            return None;
         }
         // The group, hashed: its values are copied only for a sample that is kept.
         let mut hasher = Xxh3::new();
         for field in by {
-            let Some(value) = event.get(field) else {
-                return;
-            };
+            let value = event.get(field)?;
             hasher.update(value.as_bytes());
             hasher.update(&[0xff]); // not in UTF-8: values cannot run together
         }
-        let kept = self.per_group.entry(hasher.digest()).or_insert(0);
-        if *kept >= BIN_SAMPLES_PER_GROUP {
-            return;
+        let span = minute.div_euclid(SAMPLE_SPAN_MS);
+        let kept = self.per_group.entry((hasher.digest(), span)).or_insert(0);
+        if *kept >= SAMPLES_PER_GROUP {
+            return None;
         }
         *kept += 1;
+        self.kept += 1;
         let key: Vec<String> = by
             .iter()
             .filter_map(|f| event.get(f).map(Cow::into_owned))
             .collect();
-        self.samples.push(Hit {
+        Some(Hit {
             time,
             file: file.to_string(),
             line,
             text: String::from_utf8_lossy(text).into_owned(),
             truncated: false,
             fields: by.iter().cloned().zip(key).collect(),
-        });
+        })
     }
 }
 

@@ -91,17 +91,17 @@ pub async fn keep_running(
     }
 }
 
-/// The ends of the windows that hold any of `minutes` (sorted): every multiple of `every`
-/// in `(minute, minute + window]`.
-pub fn window_ends(minutes: &[i64], window: i64, every: i64) -> Vec<i64> {
+/// The ends of the windows that hold any minute of `spans` (first and last minute, sorted
+/// by first): every multiple of `every` in `(first, last + window]`.
+pub fn window_ends(spans: &[(i64, i64)], window: i64, every: i64) -> Vec<i64> {
     let mut ends: Vec<i64> = Vec::new();
-    for &minute in minutes {
-        // The first end after the minute's start.
-        let mut end = (minute.div_euclid(every) + 1) * every;
-        if let Some(&last) = ends.last() {
-            end = end.max(last + every);
+    for &(first, last) in spans {
+        // The first end after the span's first minute begins.
+        let mut end = (first.div_euclid(every) + 1) * every;
+        if let Some(&newest) = ends.last() {
+            end = end.max(newest + every);
         }
-        while end <= minute + window {
+        while end <= last + window {
             ends.push(end);
             end += every;
         }
@@ -128,9 +128,9 @@ async fn run_rule(
         watch: rule.watch(),
     };
     let mark = catalog.run_mark(&running.key).await?;
-    let (minutes, newest) = catalog.rollups_since(&running.key, mark).await?;
+    let (spans, newest) = catalog.rollups_since(&running.key, mark).await?;
     let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
-    let ends = window_ends(&minutes, window, every);
+    let ends = window_ends(&spans, window, every);
     let (Some(&first), Some(&last)) = (ends.first(), ends.last()) else {
         return Ok(());
     };
@@ -245,15 +245,16 @@ mod tests {
         let (m, h) = (60_000, 3_600_000);
         // A 15-minute window every 5 minutes: the three windows that hold minute 7.
         assert_eq!(
-            window_ends(&[7 * m], 15 * m, 5 * m),
+            window_ends(&[(7 * m, 7 * m)], 15 * m, 5 * m),
             [10 * m, 15 * m, 20 * m]
         );
-        // Neighbouring minutes share their windows once.
+        // Neighbouring spans share their windows once.
         assert_eq!(
-            window_ends(&[7 * m, 8 * m, 12 * m], 15 * m, 5 * m),
+            window_ends(&[(7 * m, 8 * m), (12 * m, 12 * m)], 15 * m, 5 * m),
             [10 * m, 15 * m, 20 * m, 25 * m]
         );
-        // A window as long as its period: the one window holding the minute.
-        assert_eq!(window_ends(&[h + 59 * m], h, h), [2 * h]);
+        // Windows of an hour every hour: the one an hour's span is in, the two it crosses.
+        assert_eq!(window_ends(&[(h, h + 59 * m)], h, h), [2 * h]);
+        assert_eq!(window_ends(&[(h + 30 * m, 2 * h + 10 * m)], h, h), [2 * h, 3 * h]);
     }
 }

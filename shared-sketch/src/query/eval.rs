@@ -348,7 +348,14 @@ fn reads_text(node: &Node) -> bool {
 
 fn compile(expr: &Expr) -> Node {
     match expr {
-        Expr::And(parts) => Node::And(parts.iter().map(compile).collect()),
+        Expr::And(parts) => {
+            // Cheap tests first: an `AND` fails at its first failing part, and its answer
+            // does not depend on the order (a network parses the value, a term searches the
+            // whole text).
+            let mut nodes: Vec<Node> = parts.iter().map(compile).collect();
+            nodes.sort_by_key(cost);
+            Node::And(nodes)
+        }
         Expr::Or(parts) => Node::Or(parts.iter().map(compile).collect()),
         Expr::Not(inner) => Node::Not(Box::new(compile(inner))),
         Expr::Term { text, phrase } => Node::Term(Glob::new(text, !phrase)),
@@ -356,6 +363,30 @@ fn compile(expr: &Expr) -> Node {
             field: c.field.clone(),
             test: compile_compare(c),
         },
+    }
+}
+
+/// Roughly what testing `node` on an event costs, cheapest 0.
+fn cost(node: &Node) -> u8 {
+    match node {
+        Node::Field {
+            test: Test::Equal(glob),
+            ..
+        } if glob.pieces.len() == 1 => 0,
+        Node::Field {
+            test: Test::Order(..) | Test::Differs(_),
+            ..
+        } => 1,
+        Node::Field {
+            test: Test::Equal(_),
+            ..
+        } => 2,
+        Node::Field {
+            test: Test::Network(_),
+            ..
+        } => 3,
+        Node::And(_) | Node::Or(_) | Node::Not(_) => 4,
+        Node::Term(_) => 5,
     }
 }
 
