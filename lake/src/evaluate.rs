@@ -25,6 +25,7 @@ pub async fn evaluate_raw_files(
         return Ok(0);
     }
     let mut read = 0;
+    let evaluated = lake.catalog.evaluated_sources().await?;
     for entry in lake.catalog.list(State::Active).await? {
         if entry.kind != Kind::Raw {
             continue;
@@ -32,7 +33,8 @@ pub async fn evaluate_raw_files(
         let mut keys: Vec<RuleKey> = Vec::new();
         let mut watches: Vec<Watch> = Vec::new();
         for (key, watch) in rules.keys.iter().zip(rules.watches.iter()) {
-            if lake.catalog.evaluated(key, &entry.uri).await? != Some(entry.modified_ms) {
+            let seen = evaluated.get(&(key.clone(), entry.uri.clone()));
+            if seen != Some(&entry.modified_ms) {
                 keys.push(key.clone());
                 watches.push(watch.clone());
             }

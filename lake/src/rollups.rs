@@ -7,6 +7,7 @@
 //! counts twice. Each write takes the next batch number; a rule's run reads what came
 //! since its last.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use shared_sketch::Partial;
@@ -243,23 +244,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// The modification time `source` had when it was last evaluated for `rule`.
-    pub async fn evaluated(
-        &self,
-        rule: &RuleKey,
-        source: &str,
-    ) -> Result<Option<i64>, CatalogError> {
-        Ok(sqlx::query(
-            "SELECT modified_ms FROM rule_sources WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
+    /// What each source was like (its modification time) when each rule version last read
+    /// it, for every rule of the tenant: one query, however many files and rules.
+    pub async fn evaluated_sources(&self) -> Result<HashMap<(RuleKey, String), i64>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT rule, version, source, modified_ms FROM rule_sources WHERE tenant = $1",
         )
         .bind(&self.tenant)
-        .bind(&rule.id)
-        .bind(&rule.version)
-        .bind(source)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|row| row.try_get(0))
-        .transpose()?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let key = RuleKey {
+                    id: row.try_get(0)?,
+                    version: row.try_get(1)?,
+                };
+                Ok(((key, row.try_get(2)?), row.try_get(3)?))
+            })
+            .collect()
     }
 
     /// The spans of minutes (first and last, epoch ms) of `rule`'s rollups written after

@@ -52,7 +52,8 @@ pub struct Alert {
     pub window: (i64, i64),
     /// Matching events in the window (for the group).
     pub count: u64,
-    /// The first and last matching event's time, when known.
+    /// The first and last event time among the samples of the group (and of the alerts
+    /// folded into this one), when known.
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
     /// Up to 10 of the events, as read.

@@ -31,12 +31,10 @@ pub const BIN_MS: i64 = 60_000;
 /// all. An alert shows up to 10 from the minutes of its window. Copying an event is most of
 /// what a match costs (measured: sampling every match was most of the rules' cost in the
 /// ingest pass), so few are copied.
-pub const SAMPLES_PER_GROUP: u8 = 3;
-pub const SAMPLES_PER_RULE: usize = 50;
+const SAMPLES_PER_GROUP: u8 = 3;
+const SAMPLES_PER_RULE: usize = 50;
 /// The span a group's samples are counted over.
 const SAMPLE_SPAN_MS: i64 = 10 * BIN_MS;
-/// The most samples one rollup carries.
-pub const BIN_SAMPLES: usize = SAMPLES_PER_RULE;
 
 /// A rule as the ingest pass evaluates it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,7 +317,7 @@ impl<'w> Detector<'w> {
                 // The minute is the rollup's time: its histogram of matches would only be
                 // stored, and merged by every run.
                 partial.timeline = TimeSeries::new(None, (None, None));
-                partial.hit_limit = BIN_SAMPLES as u32;
+                partial.hit_limit = SAMPLES_PER_RULE as u32;
                 partial.add_hits(bin.samples);
                 Rollup {
                     rule,

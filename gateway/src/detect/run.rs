@@ -19,7 +19,7 @@ use shared_sketch::time::now_ms;
 use shared_sketch::{Hit, Partial};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use workers::{BIN_SAMPLES, ScanOptions, Watch};
+use workers::{ScanOptions, Watch};
 
 use super::book::{Loaded, RuleBook};
 use super::check::fired;
@@ -147,8 +147,8 @@ async fn run_rule(
             continue;
         }
         ran.windows += 1;
+        // The alert's samples come from the minutes themselves (`Running::alert`).
         let mut merged = Partial::new(query);
-        merged.hit_limit = BIN_SAMPLES as u32;
         for (_, partial) in in_window {
             if let Err(e) = merged.merge(partial) {
                 tracing::error!(rule = %rule.id, error = %e, "a stored rollup does not merge; skipped");
@@ -255,6 +255,9 @@ mod tests {
         );
         // Windows of an hour every hour: the one an hour's span is in, the two it crosses.
         assert_eq!(window_ends(&[(h, h + 59 * m)], h, h), [2 * h]);
-        assert_eq!(window_ends(&[(h + 30 * m, 2 * h + 10 * m)], h, h), [2 * h, 3 * h]);
+        assert_eq!(
+            window_ends(&[(h + 30 * m, 2 * h + 10 * m)], h, h),
+            [2 * h, 3 * h]
+        );
     }
 }
