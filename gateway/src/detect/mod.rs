@@ -13,13 +13,8 @@ mod run;
 
 pub use backfill::{Backfilled, backfill};
 pub use book::{Loaded, RuleBook};
-pub use check::{Checked, check, fired, firing};
-pub use deliver::{
-    ATTEMPT_TIMEOUT, Deliverer, Drained, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, backoff, payload,
-    signature,
-};
+pub use check::{Checked, check};
+pub use deliver::{Deliverer, Drained, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
 pub use folder::{Rules, load};
-pub use rule::{
-    Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, group_fields, parse_rule,
-};
-pub use run::{ALERT_SAMPLES, Ran, keep_running, run_rules, window_ends};
+pub use rule::{Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, parse_rule};
+pub use run::{Ran, keep_running, run_rules};
