@@ -119,16 +119,18 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         ));
     }
     let mut state = AppState::new(engine.clone(), access);
+    // Alerts in the outbox go out whether or not this gateway runs rules (a CLI ingest
+    // leaves what it could not deliver for the next `serve`).
+    let deliverer = Deliverer::new(engine.lake().catalog.clone())?;
+    tokio::spawn(deliverer.clone().run(stop.clone()));
     if let Some(book) = book {
-        let deliverer = Deliverer::new(engine.lake().catalog.clone())?;
         tokio::spawn(detect::keep_running(
             engine.lake().clone(),
             book.clone(),
             options,
-            deliverer.clone(),
+            deliverer,
             (every, arrived, stop.clone()),
         ));
-        tokio::spawn(deliverer.run(stop.clone()));
         state = state.with_rules(book);
     }
     let catalog = state.catalog().clone();
