@@ -638,8 +638,11 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         assert_eq!(stored.len(), 2, "{backend}");
         assert_eq!(stored[0].1.hits, first.rollups[0].partial.hits, "{backend}");
         let evaluated = catalog.evaluated_sources().await.unwrap();
-        let key = (rule.clone(), "file:///a.json".to_string());
-        assert_eq!(evaluated.get(&key), Some(&5), "{backend}");
+        assert_eq!(
+            evaluated["file:///a.json"].get(&rule),
+            Some(&5),
+            "{backend}"
+        );
         // The same source evaluated again replaces its rollups, under a newer batch.
         let again = detected("file:///a.json", &rule, &watch, &["z"]);
         catalog.add_rollups(&again).await.unwrap();

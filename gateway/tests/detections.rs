@@ -50,6 +50,19 @@ async fn alerts(lake: &Path) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&out).unwrap()
 }
 
+/// `sketchlake sink set soc --kind webhook --url URL [--secret S]` on `lake`.
+async fn set_webhook(lake: &Path, url: &str, secret: Option<&str>) {
+    let mut args: Vec<String> = ["sink", "set", "soc", "--kind", "webhook", "--url", url]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    args.extend(["--data".to_string(), arg(lake)]);
+    if let Some(secret) = secret {
+        args.extend(["--secret".to_string(), secret.to_string()]);
+    }
+    cli(args).await;
+}
+
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
@@ -68,20 +81,7 @@ async fn the_demo_week_raises_exactly_its_three_stories_once_each_signed() {
     demo::generate(src.path(), &config).unwrap();
     let lake = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(Behaviour::Accept).await;
-    cli(vec![
-        "sink".into(),
-        "set".into(),
-        "soc".into(),
-        "--data".into(),
-        arg(lake.path()),
-        "--kind".into(),
-        "webhook".into(),
-        "--url".into(),
-        receiver.url.clone(),
-        "--secret".into(),
-        "s3cret".into(),
-    ])
-    .await;
+    set_webhook(lake.path(), &receiver.url, Some("s3cret")).await;
     let ingest = vec![
         "ingest".into(),
         "--data".into(),
@@ -393,18 +393,7 @@ async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_k
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(Behaviour::Accept).await;
-    cli(vec![
-        "sink".into(),
-        "set".into(),
-        "soc".into(),
-        "--data".into(),
-        arg(lake.path()),
-        "--kind".into(),
-        "webhook".into(),
-        "--url".into(),
-        receiver.url.clone(),
-    ])
-    .await;
+    set_webhook(lake.path(), &receiver.url, None).await;
     std::fs::write(&rule_file, format!("{SSH_RULE}sinks: [soc]\n")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
         .args([

@@ -32,9 +32,9 @@ pub async fn evaluate_raw_files(
         }
         let mut keys: Vec<RuleKey> = Vec::new();
         let mut watches: Vec<Watch> = Vec::new();
+        let read_by = evaluated.get(&entry.uri);
         for (key, watch) in rules.keys.iter().zip(rules.watches.iter()) {
-            let seen = evaluated.get(&(key.clone(), entry.uri.clone()));
-            if seen != Some(&entry.modified_ms) {
+            if read_by.and_then(|rules| rules.get(key)) != Some(&entry.modified_ms) {
                 keys.push(key.clone());
                 watches.push(watch.clone());
             }

@@ -245,23 +245,28 @@ impl Catalog {
     }
 
     /// What each source was like (its modification time) when each rule version last read
-    /// it, for every rule of the tenant: one query, however many files and rules.
-    pub async fn evaluated_sources(&self) -> Result<HashMap<(RuleKey, String), i64>, CatalogError> {
+    /// it, by source, for every rule of the tenant: one query, however many files and rules.
+    pub async fn evaluated_sources(
+        &self,
+    ) -> Result<HashMap<String, HashMap<RuleKey, i64>>, CatalogError> {
         let rows = sqlx::query(
             "SELECT rule, version, source, modified_ms FROM rule_sources WHERE tenant = $1",
         )
         .bind(&self.tenant)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let key = RuleKey {
-                    id: row.try_get(0)?,
-                    version: row.try_get(1)?,
-                };
-                Ok(((key, row.try_get(2)?), row.try_get(3)?))
-            })
-            .collect()
+        let mut sources: HashMap<String, HashMap<RuleKey, i64>> = HashMap::new();
+        for row in &rows {
+            let key = RuleKey {
+                id: row.try_get(0)?,
+                version: row.try_get(1)?,
+            };
+            sources
+                .entry(row.try_get(2)?)
+                .or_default()
+                .insert(key, row.try_get(3)?);
+        }
+        Ok(sources)
     }
 
     /// The spans of minutes (first and last, epoch ms) of `rule`'s rollups written after

@@ -65,6 +65,19 @@ pub struct Alert {
     pub created_ms: i64,
 }
 
+impl Alert {
+    /// `src_ip=198.51.100.23, dst_ip=10.0.1.22`: the group the alert is for, as people
+    /// read it (empty for a rule without groups).
+    pub fn entity(&self) -> String {
+        self.fields
+            .iter()
+            .zip(&self.group)
+            .map(|(f, v)| format!("{f}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A detection rule as the page lists it (`GET /api/v1/rules`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleInfo {

@@ -19,7 +19,7 @@ use crate::convert::{Copy, Objects};
 use crate::events::read_events;
 use crate::format::{Format, event_time};
 use crate::json::JsonReader;
-use crate::projection::{Projection, Values};
+use crate::projection::{Event, Projection, Values};
 use crate::scan::{ScanOptions, open_text, time_fields};
 use crate::segment::read_index;
 use crate::source::Source;
@@ -62,6 +62,17 @@ pub struct Rollup {
 
 /// Evaluates many rules on one file's events.
 pub struct Detector<'w> {
+    matching: Matching<'w>,
+    bins: HashMap<(usize, i64), Bin>,
+    sampling: Vec<Sampling>,
+    /// The minute of events without a time: when they arrived.
+    arrival: i64,
+    file: String,
+}
+
+/// Finding the rules an event matches: the rules, how to look them up, and the buffers an
+/// event is read into.
+struct Matching<'w> {
     rules: Vec<Compiled<'w>>,
     dispatch: Dispatch,
     /// The rules worth trying on the current event.
@@ -73,11 +84,6 @@ pub struct Detector<'w> {
     spare: Values<'static>,
     lowered: Vec<u8>,
     reads_text: bool,
-    bins: HashMap<(usize, i64), Bin>,
-    sampling: Vec<Sampling>,
-    /// The minute of events without a time: when they arrived.
-    arrival: i64,
-    file: String,
 }
 
 struct Compiled<'w> {
@@ -184,15 +190,17 @@ impl<'w> Detector<'w> {
             .take(rules.len())
             .collect();
         let mut detector = Detector {
-            reads_text: rules.iter().any(|r| r.matcher.reads_text()),
-            dispatch: Dispatch::new(&rules),
-            candidates: Vec::new(),
-            lowered_value: Vec::new(),
-            rules,
-            projection: Projection::default(),
-            json: JsonReader::default(),
-            spare: Vec::new(),
-            lowered: Vec::new(),
+            matching: Matching {
+                reads_text: rules.iter().any(|r| r.matcher.reads_text()),
+                dispatch: Dispatch::new(&rules),
+                candidates: Vec::new(),
+                lowered_value: Vec::new(),
+                rules,
+                projection: Projection::default(),
+                json: JsonReader::default(),
+                spare: Vec::new(),
+                lowered: Vec::new(),
+            },
             bins: HashMap::new(),
             sampling,
             arrival: arrival_ms.div_euclid(BIN_MS) * BIN_MS,
@@ -204,8 +212,9 @@ impl<'w> Detector<'w> {
 
     /// Events' time is read from `time_fields`, in order (the file's format says which).
     pub fn read_time_from(&mut self, time_fields: &[String]) {
-        self.projection = Projection::for_queries(
-            self.rules.iter().map(|r| (&r.watch.query, &r.matcher)),
+        let matching = &mut self.matching;
+        matching.projection = Projection::for_queries(
+            matching.rules.iter().map(|r| (&r.watch.query, &r.matcher)),
             time_fields,
         );
     }
@@ -213,98 +222,38 @@ impl<'w> Detector<'w> {
     /// Evaluates every rule on one event, a JSON object (`number` is its line or place in
     /// the file). Text that is not one is not an event: nothing matches it.
     pub fn object(&mut self, number: u64, text: &[u8]) {
-        if self.rules.is_empty() {
-            return;
-        }
         let Detector {
-            rules,
-            dispatch,
-            candidates,
-            lowered_value,
-            projection,
-            json,
-            spare,
-            lowered,
-            reads_text,
+            matching,
             bins,
             sampling,
             arrival,
             file,
         } = self;
-        let mut values = recycle(std::mem::take(spare));
-        values.resize(projection.slots(), None);
-        if json.read(text, projection, &mut values).is_ok() {
-            if *reads_text {
-                lowered.clear();
-                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
-            }
-            let event = projection.event(&values);
-            let time = projection.time_text(&values).and_then(event_time);
+        matching.each_match(text, |i, rule, event, time| {
             let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
-            dispatch.candidates(&event, lowered_value, candidates);
-            for &i in candidates.iter() {
-                let rule = &rules[i];
-                if !rule.matcher.matches(&event, lowered) {
-                    continue;
-                }
-                let query = &rule.watch.query;
-                let bin = bins.entry((i, minute)).or_insert_with(|| Bin {
-                    aggregator: Aggregator::new(query),
-                    samples: Vec::new(),
-                });
-                let event = Defaulted {
-                    event: &event,
-                    by: if rule.watch.per_event {
-                        query.by()
-                    } else {
-                        &[]
-                    },
-                };
-                bin.aggregator.add(&event, time);
-                let at = (minute, time);
-                if let Some(sample) =
-                    sampling[i].sample(&event, &rule.watch.group, at, file, number, text)
-                {
-                    bin.samples.push(sample);
-                }
+            let query = &rule.query;
+            let bin = bins.entry((i, minute)).or_insert_with(|| Bin {
+                aggregator: Aggregator::new(query),
+                samples: Vec::new(),
+            });
+            let event = Defaulted {
+                event,
+                by: if rule.per_event { query.by() } else { &[] },
+            };
+            bin.aggregator.add(&event, time);
+            let at = (minute, time);
+            if let Some(sample) = sampling[i].sample(&event, &rule.group, at, file, number, text) {
+                bin.samples.push(sample);
             }
-        }
-        *spare = recycle(values);
+        });
     }
 
     /// How many rules the event in `text` matches, without rolling it up: what finding
     /// them costs (the matcher's benchmark). `None` when it is not a JSON object.
     pub fn count_matching(&mut self, text: &[u8]) -> Option<usize> {
-        let Detector {
-            rules,
-            dispatch,
-            candidates,
-            lowered_value,
-            projection,
-            json,
-            spare,
-            lowered,
-            reads_text,
-            ..
-        } = self;
-        let mut values = recycle(std::mem::take(spare));
-        values.resize(projection.slots(), None);
-        let mut matched = None;
-        if json.read(text, projection, &mut values).is_ok() {
-            if *reads_text {
-                lowered.clear();
-                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
-            }
-            let event = projection.event(&values);
-            dispatch.candidates(&event, lowered_value, candidates);
-            let n = candidates
-                .iter()
-                .filter(|&&i| rules[i].matcher.matches(&event, lowered))
-                .count();
-            matched = Some(n);
-        }
-        *spare = recycle(values);
-        matched
+        let mut matched = 0;
+        let read = self.matching.each_match(text, |_, _, _, _| matched += 1);
+        read.then_some(matched)
     }
 
     /// The rollups, one per rule and minute with a match.
@@ -328,6 +277,51 @@ impl<'w> Detector<'w> {
             .collect();
         rollups.sort_by_key(|r| (r.rule, r.minute));
         rollups
+    }
+}
+
+impl<'w> Matching<'w> {
+    /// Reads the event in `text` and calls `each` with every rule it matches (its place,
+    /// what it evaluates), the event and its time. `false` when the text is not a JSON
+    /// object: no event, nothing matches.
+    fn each_match(
+        &mut self,
+        text: &[u8],
+        mut each: impl FnMut(usize, &'w Watch, &Event<'_, '_>, Option<i64>),
+    ) -> bool {
+        if self.rules.is_empty() {
+            return true;
+        }
+        let Matching {
+            rules,
+            dispatch,
+            candidates,
+            lowered_value,
+            projection,
+            json,
+            spare,
+            lowered,
+            reads_text,
+        } = self;
+        let mut values = recycle(std::mem::take(spare));
+        values.resize(projection.slots(), None);
+        let read = json.read(text, projection, &mut values).is_ok();
+        if read {
+            if *reads_text {
+                lowered.clear();
+                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
+            }
+            let event = projection.event(&values);
+            let time = projection.time_text(&values).and_then(event_time);
+            dispatch.candidates(&event, lowered_value, candidates);
+            for &i in candidates.iter() {
+                if rules[i].matcher.matches(&event, lowered) {
+                    each(i, rules[i].watch, &event, time);
+                }
+            }
+        }
+        *spare = recycle(values);
+        read
     }
 }
 

@@ -132,7 +132,7 @@ fn alert_row(alert: Alert, selected: RwSignal<Option<String>>) -> impl IntoView 
             on:click=move |_| selected.set(Some(id.clone()))>
             <span class=format!("sev sev-{}", alert.severity)>{alert.severity.clone()}</span>
             <span class="alert-name">{alert.name.clone()}</span>
-            <span class="entity">{entity(&alert)}</span>
+            <span class="entity">{alert.entity()}</span>
             <span class="muted">{window(&alert)}</span>
             <span class="count">{plural(alert.count, "event")}</span>
             {alert.staging.then(|| view! {
@@ -149,7 +149,7 @@ fn alert_detail(alert: Alert) -> impl IntoView {
         <aside class="alert-detail" data-testid="alert-detail">
             <h3>{alert.name.clone()}</h3>
             <p><span class=format!("sev sev-{}", alert.severity)>{alert.severity.clone()}</span>
-               " " {entity(&alert)}</p>
+               " " {alert.entity()}</p>
             <p class="muted">{window(&alert)}</p>
             <p>{plural(alert.count, "event")} "; first "
                {alert.first_ms.map_or("–".to_string(), format_timestamp)} ", last "
@@ -167,17 +167,6 @@ fn alert_detail(alert: Alert) -> impl IntoView {
             </ol>
         </aside>
     }
-}
-
-/// `src_ip=198.51.100.23, dst_ip=…`: the group the alert is for.
-fn entity(alert: &Alert) -> String {
-    alert
-        .fields
-        .iter()
-        .zip(&alert.group)
-        .map(|(f, v)| format!("{f}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn window(alert: &Alert) -> String {

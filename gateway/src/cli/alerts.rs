@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use gateway::access::random_hex;
 use gateway::detect::Deliverer;
-use lake::DEFAULT_TENANT;
 use lake::alerts::{AlertState, Sink, SinkKind, check_sink_url};
+use lake::{DEFAULT_TENANT, Lake};
 use shared_sketch::query::parse_span;
 use shared_sketch::time::{format_timestamp, now_ms};
 
@@ -89,13 +89,15 @@ enum SinkAction {
     Delete { name: String },
 }
 
+impl LakeArgs {
+    /// The lake, speaking for the tenant.
+    async fn open(&self) -> Result<Lake> {
+        open_for_tenant(&self.data, &self.catalog, &self.tenant).await
+    }
+}
+
 pub async fn alerts(args: AlertsArgs) -> Result<()> {
-    let LakeArgs {
-        data,
-        catalog,
-        tenant,
-    } = args.lake;
-    let lake = open_for_tenant(&data, &catalog, &tenant).await?;
+    let lake = args.lake.open().await?;
     let catalog = &lake.catalog;
     match args.action {
         AlertsAction::List {
@@ -120,13 +122,7 @@ pub async fn alerts(args: AlertsArgs) -> Result<()> {
                 "raised                severity  rule                      group                               window (event time)                          count  state"
             );
             for a in &alerts {
-                let group = a
-                    .fields
-                    .iter()
-                    .zip(&a.group)
-                    .map(|(f, v)| format!("{f}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let group = a.entity();
                 println!(
                     "{:<21} {:<9} {:<25} {:<35} {} – {}  {:>6}  {}{}",
                     format_timestamp(a.created_ms - a.created_ms % 1000),
@@ -165,12 +161,7 @@ pub async fn alerts(args: AlertsArgs) -> Result<()> {
 }
 
 pub async fn sink(args: SinkArgs) -> Result<()> {
-    let LakeArgs {
-        data,
-        catalog,
-        tenant,
-    } = args.lake;
-    let lake = open_for_tenant(&data, &catalog, &tenant).await?;
+    let lake = args.lake.open().await?;
     let catalog = &lake.catalog;
     match args.action {
         SinkAction::Set {
@@ -202,7 +193,7 @@ pub async fn sink(args: SinkArgs) -> Result<()> {
             };
             catalog
                 .set_sink(&Sink {
-                    tenant: tenant.clone(),
+                    tenant: lake.catalog.tenant().to_string(),
                     name: name.clone(),
                     kind,
                     url,

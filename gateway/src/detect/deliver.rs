@@ -261,13 +261,7 @@ pub fn payload(sink: &Sink, alert: &Alert, key: &str) -> Value {
         .zip(&alert.group)
         .map(|(f, v)| (f.clone(), Value::String(v.clone())))
         .collect();
-    let entity = alert
-        .fields
-        .iter()
-        .zip(&alert.group)
-        .map(|(f, v)| format!("{f}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let entity = alert.entity();
     let window = format!(
         "{} – {}",
         format_timestamp(alert.window.0),

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use shared_sketch::{Partial, Query};
 use tokio::sync::{Semaphore, mpsc};
-use workers::{FileRollups, ScanOptions, Watch};
+use workers::{FileRollups, FileTask, ScanOptions, Watch};
 
 use super::task::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
@@ -29,6 +29,41 @@ impl LocalPool {
     }
 }
 
+impl LocalPool {
+    /// Runs `work` on each task's file on a blocking thread, at most `width` at once
+    /// across all callers; the answers as they come. Dropping the receiver cancels: tasks
+    /// not yet started never start.
+    fn each_file<T: Send + 'static>(
+        &self,
+        tasks: Vec<ScanTask>,
+        work: impl Fn(&FileTask) -> T + Send + Sync + 'static,
+    ) -> mpsc::Receiver<T> {
+        let (tx, rx) = mpsc::channel(self.width * 2);
+        let slots = self.slots.clone();
+        let counts = self.counts.clone();
+        let work = Arc::new(work);
+        tokio::spawn(async move {
+            for task in tasks {
+                let Some(slot) = next_slot(&slots, &tx).await else {
+                    return;
+                };
+                let (tx, work, counts) = (tx.clone(), work.clone(), counts.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let _running = Running::start(&counts);
+                    let answer = work(&task.file);
+                    // The receiver may be gone (cancelled): nothing to do then.
+                    let _ = tx.blocking_send(answer);
+                });
+            }
+        });
+        rx
+    }
+}
+
 impl Executor for LocalPool {
     fn execute(
         &self,
@@ -36,29 +71,9 @@ impl Executor for LocalPool {
         options: Arc<ScanOptions>,
         tasks: Vec<ScanTask>,
     ) -> mpsc::Receiver<Partial> {
-        let (tx, rx) = mpsc::channel(self.width * 2);
-        let slots = self.slots.clone();
-        let counts = self.counts.clone();
-        tokio::spawn(async move {
-            for task in tasks {
-                let Some(slot) = next_slot(&slots, &tx).await else {
-                    return;
-                };
-                let (tx, query, options) = (tx.clone(), query.clone(), options.clone());
-                let counts = counts.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _slot = slot;
-                    if tx.is_closed() {
-                        return;
-                    }
-                    let _running = Running::start(&counts);
-                    let partial = task.file.scan(workers::stores(), &query, &options);
-                    // The receiver may be gone (cancelled): nothing to do then.
-                    let _ = tx.blocking_send(partial);
-                });
-            }
-        });
-        rx
+        self.each_file(tasks, move |file| {
+            file.scan(workers::stores(), &query, &options)
+        })
     }
 
     fn detect(
@@ -67,28 +82,9 @@ impl Executor for LocalPool {
         options: Arc<ScanOptions>,
         tasks: Vec<ScanTask>,
     ) -> mpsc::Receiver<FileRollups> {
-        let (tx, rx) = mpsc::channel(self.width * 2);
-        let slots = self.slots.clone();
-        let counts = self.counts.clone();
-        tokio::spawn(async move {
-            for task in tasks {
-                let Some(slot) = next_slot(&slots, &tx).await else {
-                    return;
-                };
-                let (tx, rules, options) = (tx.clone(), rules.clone(), options.clone());
-                let counts = counts.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _slot = slot;
-                    if tx.is_closed() {
-                        return;
-                    }
-                    let _running = Running::start(&counts);
-                    let answer = task.file.detect(workers::stores(), &rules, &options);
-                    let _ = tx.blocking_send(answer);
-                });
-            }
-        });
-        rx
+        self.each_file(tasks, move |file| {
+            file.detect(workers::stores(), &rules, &options)
+        })
     }
 
     fn status(&self) -> ExecutorStatus {
