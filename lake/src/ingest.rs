@@ -4,6 +4,7 @@
 //! its segments — never both, never neither — and a rerun picks up where it stopped.
 //! Formats ingest does not convert are registered and read where they are.
 
+use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 
@@ -13,7 +14,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::bucket::list_objects;
 use crate::catalog::{Entry, State};
-use crate::error::{LakeError, blocking, io_error};
+use crate::error::{LakeError, io_error};
 use crate::folder::{format_name, list_files, raw_entry};
 use crate::lake::Lake;
 use crate::rollups::{Detected, Watching};
@@ -73,8 +74,31 @@ pub async fn ingest(
             .map(|path| Ok((raw_entry(&path)?, Source::File(path))))
             .collect::<Result<_, LakeError>>()?
     };
+    // Files are copied a core each, on blocking threads, and recorded in the catalog in
+    // their order, a transaction each, as their copies end. After an error, the copies
+    // under way end on their own and are not recorded: a rerun copies them again.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut under_way: VecDeque<Copying> = VecDeque::new();
     for (entry, file) in files {
-        ingest_one(lake, entry, file, options, rules, &mut report).await?;
+        if under_way.len() >= cores
+            && let Some(copied) = under_way.pop_front()
+        {
+            copied.record(lake, &mut report).await?;
+        }
+        match Copying::start(lake, entry, file, options, rules, &mut report).await {
+            Ok(Some(copying)) => under_way.push_back(copying),
+            Ok(None) => {}
+            Err(error) => {
+                // The copies under way are good: recorded before the error is told.
+                while let Some(copied) = under_way.pop_front() {
+                    copied.record(lake, &mut report).await?;
+                }
+                return Err(error);
+            }
+        }
+    }
+    while let Some(copied) = under_way.pop_front() {
+        copied.record(lake, &mut report).await?;
     }
     Ok(report)
 }
@@ -84,30 +108,53 @@ pub async fn ingest(
 /// A source kept raw is evaluated where it is, by the rules' runs.
 pub async fn ingest_one(
     lake: &Lake,
-    mut entry: Entry,
+    entry: Entry,
     file: Source,
     options: &ScanOptions,
     rules: &Watching,
     report: &mut Report,
 ) -> Result<(), LakeError> {
-    report.files += 1;
-    if lake
-        .catalog
-        .get(&entry.uri)
-        .await?
-        .is_some_and(|e| e.state == State::Ingested)
-    {
-        report.skipped += 1;
-        return Ok(());
+    match Copying::start(lake, entry, file, options, rules, report).await? {
+        Some(copying) => copying.record(lake, report).await,
+        None => Ok(()),
     }
-    let name = lake.name_of(&entry.uri);
-    let copied = {
+}
+
+/// A source being copied into segments, its rules evaluated in the same pass, on a
+/// blocking thread.
+struct Copying {
+    entry: Entry,
+    name: String,
+    copy: tokio::task::JoinHandle<Result<Copied, LakeError>>,
+}
+
+impl Copying {
+    /// Starts copying `file`, unless it is ingested already (`None`).
+    async fn start(
+        lake: &Lake,
+        entry: Entry,
+        file: Source,
+        options: &ScanOptions,
+        rules: &Watching,
+        report: &mut Report,
+    ) -> Result<Option<Copying>, LakeError> {
+        report.files += 1;
+        if lake
+            .catalog
+            .get(&entry.uri)
+            .await?
+            .is_some_and(|e| e.state == State::Ingested)
+        {
+            report.skipped += 1;
+            return Ok(None);
+        }
+        let name = lake.name_of(&entry.uri);
         let (options, uri, staging) = (options.clone(), entry.uri.clone(), lake.staging()?);
         let prefix = segment_prefix(&file, &entry.uri);
-        let (rules, name) = (rules.clone(), name.clone());
-        blocking(Path::new(&entry.uri), move || {
+        let (rules, detector_name) = (rules.clone(), name.clone());
+        let copy = tokio::task::spawn_blocking(move || {
             let dir = &staging.dir;
-            let mut detector = Detector::new(&rules.watches, &name, now_ms());
+            let mut detector = Detector::new(&rules.watches, &detector_name, now_ms());
             let ingested = ingest_file(
                 &file,
                 &options,
@@ -140,45 +187,58 @@ pub async fn ingest_one(
                     format: format_name(&file, &options).unwrap_or_else(|_| "unknown".to_string()),
                 },
             })
-        })
-        .await?
-    };
-    match copied {
-        Copied::Unreadable { error, format } => {
-            // Unreadable part-way (a truncated gzip, say): read it where it is instead,
-            // where each query reads what it can and reports the rest. Nothing is lost.
-            tracing::warn!(file = %name, %error, "cannot copy into segments; registered as it is");
-            entry.format = format;
-            lake.catalog.register(&[entry]).await?;
-            report.failed.push((name, error.to_string()));
-        }
-        Copied::Segments {
-            format,
-            segments,
-            added,
-            malformed,
-            mut detected,
-        } => {
-            report.malformed += malformed;
-            for segment in &segments {
-                report.segments += 1;
-                report.rows += segment.rows;
-                report.bytes += segment.bytes;
-                report.index_bytes += segment.index_bytes;
-            }
-            entry.format = format.to_string();
-            detected.modified_ms = entry.modified_ms;
-            lake.catalog
-                .swap_detected(&[entry], State::Ingested, &added, &detected)
-                .await?;
-        }
-        Copied::Raw(format) => {
-            entry.format = format.to_string();
-            lake.catalog.register(&[entry]).await?;
-            report.kept.push((name, format.to_string()));
-        }
+        });
+        Ok(Some(Copying { entry, name, copy }))
     }
-    Ok(())
+
+    /// Waits for the copy and records it in the catalog, adding to `report`.
+    async fn record(self, lake: &Lake, report: &mut Report) -> Result<(), LakeError> {
+        let Copying {
+            mut entry,
+            name,
+            copy,
+        } = self;
+        // A panic in the copy is an error of this file.
+        let copied = copy
+            .await
+            .map_err(|e| io_error(Path::new(&entry.uri))(io::Error::other(e)))??;
+        match copied {
+            Copied::Unreadable { error, format } => {
+                // Unreadable part-way (a truncated gzip, say): read it where it is instead,
+                // where each query reads what it can and reports the rest. Nothing is lost.
+                tracing::warn!(file = %name, %error, "cannot copy into segments; registered as it is");
+                entry.format = format;
+                lake.catalog.register(&[entry]).await?;
+                report.failed.push((name, error.to_string()));
+            }
+            Copied::Segments {
+                format,
+                segments,
+                added,
+                malformed,
+                mut detected,
+            } => {
+                report.malformed += malformed;
+                for segment in &segments {
+                    report.segments += 1;
+                    report.rows += segment.rows;
+                    report.bytes += segment.bytes;
+                    report.index_bytes += segment.index_bytes;
+                }
+                entry.format = format.to_string();
+                detected.modified_ms = entry.modified_ms;
+                lake.catalog
+                    .swap_detected(&[entry], State::Ingested, &added, &detected)
+                    .await?;
+            }
+            Copied::Raw(format) => {
+                entry.format = format.to_string();
+                lake.catalog.register(&[entry]).await?;
+                report.kept.push((name, format.to_string()));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What became of one source, on the blocking thread that copied it.

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
+use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 use shared_sketch::aggregate::TimeSeries;
@@ -63,7 +64,8 @@ pub struct Rollup {
 /// Evaluates many rules on one file's events.
 pub struct Detector<'w> {
     matching: Matching<'w>,
-    bins: HashMap<(usize, i64), Bin>,
+    /// Per rule, its minutes.
+    bins: Vec<Minutes>,
     sampling: Vec<Sampling>,
     /// The minute of events without a time: when they arrived.
     arrival: i64,
@@ -150,6 +152,35 @@ struct Bin {
     samples: Vec<Hit>,
 }
 
+/// One rule's bins, by minute. A file's events mostly come in time order, so the last
+/// minute is remembered and a match rarely looks a minute up.
+#[derive(Default)]
+struct Minutes {
+    bins: Vec<(i64, Bin)>,
+    at: HashMap<i64, usize>,
+    last: Option<usize>,
+}
+
+impl Minutes {
+    fn bin(&mut self, minute: i64, query: &Query) -> &mut Bin {
+        let found = match self.last {
+            Some(i) if self.bins[i].0 == minute => i,
+            _ => *self.at.entry(minute).or_insert_with(|| {
+                self.bins.push((
+                    minute,
+                    Bin {
+                        aggregator: Aggregator::new(query),
+                        samples: Vec::new(),
+                    },
+                ));
+                self.bins.len() - 1
+            }),
+        };
+        self.last = Some(found);
+        &mut self.bins[found].1
+    }
+}
+
 /// One rule's samples of the file so far.
 #[derive(Default)]
 struct Sampling {
@@ -189,6 +220,9 @@ impl<'w> Detector<'w> {
         let sampling = std::iter::repeat_with(Sampling::default)
             .take(rules.len())
             .collect();
+        let bins = std::iter::repeat_with(Minutes::default)
+            .take(rules.len())
+            .collect();
         let mut detector = Detector {
             matching: Matching {
                 reads_text: rules.iter().any(|r| r.matcher.reads_text()),
@@ -201,7 +235,7 @@ impl<'w> Detector<'w> {
                 spare: Vec::new(),
                 lowered: Vec::new(),
             },
-            bins: HashMap::new(),
+            bins,
             sampling,
             arrival: arrival_ms.div_euclid(BIN_MS) * BIN_MS,
             file: file.to_string(),
@@ -232,10 +266,7 @@ impl<'w> Detector<'w> {
         matching.each_match(text, |i, rule, event, time| {
             let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
             let query = &rule.query;
-            let bin = bins.entry((i, minute)).or_insert_with(|| Bin {
-                aggregator: Aggregator::new(query),
-                samples: Vec::new(),
-            });
+            let bin = bins[i].bin(minute, query);
             let event = Defaulted {
                 event,
                 by: if rule.per_event { query.by() } else { &[] },
@@ -261,7 +292,9 @@ impl<'w> Detector<'w> {
         let mut rollups: Vec<Rollup> = self
             .bins
             .into_iter()
-            .map(|((rule, minute), bin)| {
+            .enumerate()
+            .flat_map(|(rule, minutes)| minutes.bins.into_iter().map(move |(m, b)| (rule, m, b)))
+            .map(|(rule, minute, bin)| {
                 let mut partial = bin.aggregator.finish();
                 // The minute is the rollup's time: its histogram of matches would only be
                 // stored, and merged by every run.
@@ -367,6 +400,102 @@ impl Sampling {
             fields: by.iter().cloned().zip(key).collect(),
         })
     }
+}
+
+impl Detector<'_> {
+    /// Whether it has rules to evaluate.
+    pub fn has_rules(&self) -> bool {
+        !self.matching.rules.is_empty()
+    }
+
+    /// Runs `pass` with a sink that hands its events to this detector on a thread of its
+    /// own, in batches: the rules run beside the pass rather than between its events.
+    /// Ingest's pass is mostly compressing segments, so with a core to spare the rules add
+    /// little to its wall time (docs/BENCHMARKS.md measures both wall and CPU time).
+    pub(crate) fn alongside(
+        &mut self,
+        pass: impl FnOnce(&mut Feed) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (send, receive) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+        let (give_back, spare) = mpsc::channel::<Batch>();
+        std::thread::scope(|scope| {
+            let detector = self;
+            let worker = std::thread::Builder::new()
+                .name("detector".to_string())
+                .spawn_scoped(scope, move || {
+                    for mut batch in receive {
+                        let mut start = 0;
+                        for &(number, end) in &batch.events {
+                            detector.object(number, &batch.text[start..end]);
+                            start = end;
+                        }
+                        batch.text.clear();
+                        batch.events.clear();
+                        // Reused by the pass; it may have ended, then the batch is dropped.
+                        let _ = give_back.send(batch);
+                    }
+                })?;
+            let mut feed = Feed {
+                send,
+                batch: Batch::default(),
+                spare,
+            };
+            let passed = pass(&mut feed);
+            feed.flush();
+            drop(feed);
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+            passed
+        })
+    }
+}
+
+/// Batches queued for the detector's thread: enough to ride out a slow event, few enough
+/// that a pass far ahead of its rules waits for them.
+const QUEUED_BATCHES: usize = 4;
+/// Event text per batch.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Events on their way to a detector's thread: their text end to end, and each one's
+/// number and end.
+#[derive(Default)]
+struct Batch {
+    text: Vec<u8>,
+    events: Vec<(u64, usize)>,
+}
+
+/// The sink `Detector::alongside` gives its pass.
+pub(crate) struct Feed {
+    send: mpsc::SyncSender<Batch>,
+    batch: Batch,
+    /// Batches the detector is done with.
+    spare: mpsc::Receiver<Batch>,
+}
+
+impl Feed {
+    fn flush(&mut self) {
+        if self.batch.events.is_empty() {
+            return;
+        }
+        let next = self.spare.try_recv().unwrap_or_default();
+        // Sending fails only when the detector's thread has ended, which is a panic,
+        // raised again when it is joined.
+        let _ = self.send.send(std::mem::replace(&mut self.batch, next));
+    }
+}
+
+impl Objects for Feed {
+    fn object(&mut self, number: u64, json: &[u8]) -> io::Result<()> {
+        self.batch.text.extend_from_slice(json);
+        self.batch.events.push((number, self.batch.text.len()));
+        if self.batch.text.len() >= BATCH_BYTES {
+            self.flush();
+        }
+        Ok(())
+    }
+
+    fn malformed(&mut self) {}
 }
 
 impl Objects for Detector<'_> {

@@ -36,7 +36,7 @@ pub enum Ingested {
 
 /// Writes the events of `source` (a local file or an object) into segments at
 /// `segment_path(0)`, `segment_path(1)`, … (one per `SEGMENT_BYTES`), and hands each to
-/// `detector` in the same pass. A free-text file is not read (rules run on it where it
+/// `detector` in the same pass (evaluated on a thread of its own, beside the writing). A free-text file is not read (rules run on it where it
 /// is, with `detect_file`).
 pub fn ingest_file(
     source: impl Into<Source>,
@@ -58,12 +58,18 @@ pub fn ingest_file(
         malformed: 0,
         segment_path,
     };
-    read_events(
-        text,
-        format,
-        1,
-        &mut Copy::new(format, &mut (&mut out, detector)),
-    )?;
+    if detector.has_rules() {
+        detector.alongside(|rules| {
+            read_events(
+                text,
+                format,
+                1,
+                &mut Copy::new(format, &mut (&mut out, rules)),
+            )
+        })?;
+    } else {
+        read_events(text, format, 1, &mut Copy::new(format, &mut out))?;
+    }
     let (segments, malformed) = out.finish()?;
     Ok(Ingested::Segments {
         format,

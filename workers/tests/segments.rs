@@ -262,3 +262,49 @@ fn converted_formats_answer_as_their_sources_do() {
         }
     }
 }
+
+#[test]
+fn rules_evaluated_beside_ingest_roll_up_as_reading_the_source_does() {
+    // The detector runs on a thread of its own during ingest, fed in batches: what it
+    // rolls up must be what evaluating the rules in the reading thread rolls up.
+    let rules: Vec<workers::Watch> = [
+        ("eventid:cowrie.login.failed | stats count by src_ip", false),
+        ("eventid:cowrie.session.connect", true),
+        ("| stats dc(eventName) by sourceIPAddress", false),
+        ("errorCode:AccessDenied", true),
+    ]
+    .iter()
+    .map(|(text, per_event)| {
+        let query = parse(text).unwrap();
+        workers::Watch {
+            group: query.by().to_vec(),
+            query,
+            per_event: *per_event,
+        }
+    })
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut matched = 0;
+    for (i, source) in sources().iter().enumerate() {
+        let mut detector = Detector::new(&rules, "source", 0);
+        ingest_file(
+            source,
+            &ScanOptions::default(),
+            |n| dir.path().join(format!("{i:03}-{n}.ndjson.gz")),
+            &mut detector,
+        )
+        .unwrap();
+        let beside = detector.finish();
+        let (inline, error) =
+            workers::detect_file(source, "source", &rules, &ScanOptions::default(), 0);
+        assert!(error.is_none(), "{}", source.display());
+        matched += beside.iter().map(|r| r.partial.matched()).sum::<u64>();
+        assert_eq!(
+            shared_sketch::codec::encode_stored(&beside).unwrap(),
+            shared_sketch::codec::encode_stored(&inline).unwrap(),
+            "{}",
+            source.display()
+        );
+    }
+    assert!(matched > 10_000, "{matched} matches");
+}
