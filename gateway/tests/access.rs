@@ -625,6 +625,17 @@ async fn alerts_belong_to_a_tenant_read_keys_see_them_admins_change_them_and_tok
     );
     let (status, _) = rig.get("globex-admin", "/api/v1/alerts/port-scan-1").await;
     assert_eq!(status, 404);
+    // Searched as a data set, the tenant's own only.
+    let search = "/api/v1/alerts/search?q=severity%3Ahigh%20%7C%20stats%20count%20by%20src_ip";
+    let (status, found) = rig.get("acme-read", search).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["groups"]["rows"][0]["key"], json!(["198.51.100.23"]));
+    let (status, found) = rig.get("globex-admin", search).await;
+    assert_eq!((status, &found["matched"]), (200, &json!(0)), "{found}");
+    let (status, refused) = rig
+        .get("acme-read", "/api/v1/alerts/search?q=%7C%20stats%20nope(x)")
+        .await;
+    assert_eq!(status, 400, "{refused}");
 
     let change = json!({ "state": "acknowledged" });
     let path = "/api/v1/alerts/port-scan-1/state";
@@ -650,7 +661,12 @@ async fn alerts_belong_to_a_tenant_read_keys_see_them_admins_change_them_and_tok
         .await;
     assert_eq!(status, 201, "{body}");
     let token = body["token"].as_str().unwrap();
-    for path in ["/api/v1/alerts", "/api/v1/rules", "/api/v1/sinks"] {
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/alerts/search?q=severity%3Ahigh",
+        "/api/v1/rules",
+        "/api/v1/sinks",
+    ] {
         let response = reqwest::Client::new()
             .get(rig.url(path))
             .bearer_auth(token)

@@ -242,6 +242,129 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     assert_eq!(alerts(lake.path()).await.len(), 2);
 }
 
+/// `n` flows from `src` to `port` as NDJSON, a minute apart from `start` (epoch seconds).
+fn flows(src: &str, port: u16, start: i64, n: i64) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"src_ip\":\"{src}\",\"dst_ip\":\"10.0.1.80\",\"dst_port\":{port}}}\n",
+                start + i * 60
+            )
+        })
+        .collect()
+}
+
+const WEB_RULE: &str = r#"id: web-many
+name: Many web requests
+severity: low
+query: dst_port:80 | stats count by src_ip | where count > 5
+window: 1h
+every: 5m
+"#;
+
+const CORRELATION_RULE: &str = r#"id: two-detections
+name: One source, two detections
+severity: critical
+dataset: alerts
+query: "| stats dc(rule) by entity | where dc(rule) >= 2"
+window: 1d
+every: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_are_a_data_set_that_searches_and_correlation_rules_read() {
+    let rules = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("ssh.yml", SSH_RULE),
+        ("web.yml", WEB_RULE),
+        ("two.yml", CORRELATION_RULE),
+    ] {
+        std::fs::write(rules.path().join(name), text).unwrap();
+    }
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let ingest = |name: &str, text: String| {
+        let file = inbox.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        vec![
+            "ingest".to_string(),
+            "--data".into(),
+            arg(lake.path()),
+            "--rules".into(),
+            arg(rules.path()),
+            arg(&file),
+        ]
+    };
+    let t0 = 1_794_700_800;
+    // 192.0.2.1 sets off both log rules; 192.0.2.2 only the SSH one, for now.
+    let both = flows("192.0.2.1", 22, t0, 8) + &flows("192.0.2.1", 80, t0 + 30, 8);
+    let (out, _) = cli(ingest(
+        "first.json",
+        both + &flows("192.0.2.2", 22, t0 + 600, 8),
+    ))
+    .await;
+    assert!(out.contains("4 alerts raised"), "{out}");
+    let correlated = |raised: &[Value]| -> Vec<String> {
+        let mut entities: Vec<String> = raised
+            .iter()
+            .filter(|a| a["rule"] == "two-detections")
+            .map(|a| a["group"][0].as_str().unwrap().to_string())
+            .collect();
+        entities.sort();
+        entities
+    };
+    let raised = alerts(lake.path()).await;
+    assert_eq!(correlated(&raised), ["src_ip=192.0.2.1"], "{raised:#?}");
+    let alert = raised
+        .iter()
+        .find(|a| a["rule"] == "two-detections")
+        .unwrap();
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["count"], 2, "{alert:#}");
+    let sample = alert["samples"][0]["text"].as_str().unwrap();
+    assert!(
+        sample.contains("\"entity\":\"src_ip=192.0.2.1\""),
+        "{sample}"
+    );
+
+    // Later, 192.0.2.2's web requests: its second detection, correlated with its first,
+    // which the correlation read in the earlier run. 192.0.2.1 is not raised again.
+    let (out, _) = cli(ingest("later.json", flows("192.0.2.2", 80, t0 + 900, 8))).await;
+    assert!(out.contains("2 alerts raised"), "{out}");
+    let raised = alerts(lake.path()).await;
+    assert_eq!(
+        correlated(&raised),
+        ["src_ip=192.0.2.1", "src_ip=192.0.2.2"],
+        "{raised:#?}"
+    );
+    assert_eq!(raised.len(), 6);
+
+    // Searched with the query language, as the logs are.
+    let search = |query: &str| {
+        cli(vec![
+            "alerts".into(),
+            "search".into(),
+            "--data".into(),
+            arg(lake.path()),
+            "--format".into(),
+            "json".into(),
+            query.into(),
+        ])
+    };
+    let (out, _) = search("NOT severity:critical | stats count, dc(rule) by src_ip").await;
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    let rows = answer["groups"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{answer:#}");
+    for row in rows {
+        assert_eq!(row["aggs"][0]["value"]["value"], 2, "{row}");
+    }
+    let (out, _) = search("rule:two-detections entity:\"src_ip=192.0.2.2\"").await;
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["matched"], 1, "{answer:#}");
+    let hit = answer["hits"][0]["text"].as_str().unwrap();
+    assert!(hit.contains("\"rule\":\"two-detections\""), "{hit}");
+}
+
 fn test_alert(id: &str, window_end: i64) -> Alert {
     Alert {
         id: id.to_string(),

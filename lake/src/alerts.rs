@@ -219,6 +219,22 @@ impl Catalog {
         rows.iter().map(alert).collect()
     }
 
+    /// The tenant's alerts created after `after_ms`, oldest first, but those of rules in
+    /// staging: what rules over the alerts data set read.
+    pub async fn alerts_created_after(&self, after_ms: i64) -> Result<Vec<Alert>, CatalogError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts WHERE tenant = $1 AND created_ms > $2 AND staging = 0
+             ORDER BY created_ms, window_end, id"
+        ))
+        .bind(&self.tenant)
+        .bind(after_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert).collect()
+    }
+
     /// One of the tenant's alerts.
     pub async fn alert(&self, id: &str) -> Result<Option<Alert>, CatalogError> {
         sqlx::query(concat!(

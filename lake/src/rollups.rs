@@ -98,30 +98,75 @@ impl Catalog {
             .bind(&detected.source)
             .execute(&mut **tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO rule_sources (tenant, rule, version, source, modified_ms) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant, rule, version, source) DO UPDATE SET modified_ms = excluded.modified_ms",
-            )
-            .bind(&self.tenant)
-            .bind(&rule.id)
-            .bind(&rule.version)
-            .bind(&detected.source)
-            .bind(detected.modified_ms)
-            .execute(&mut **tx)
-            .await?;
+            self.record_read(tx, rule, &detected.source, detected.modified_ms)
+                .await?;
         }
         // One row per rule: the source's minutes, in order.
         for (i, rule) in detected.rules.iter().enumerate() {
-            let minutes: Minutes = detected
+            let minutes: Vec<(i64, &Partial)> = detected
                 .rollups
                 .iter()
                 .filter(|r| r.rule == i)
-                .map(|r| (r.minute, r.partial.clone()))
+                .map(|r| (r.minute, &r.partial))
                 .collect();
             self.insert_minutes(tx, rule, &detected.source, batch, &minutes)
                 .await?;
         }
         Ok(())
+    }
+
+    /// Records that `rule` has read `source` as it was at `modified_ms`.
+    async fn record_read(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        rule: &RuleKey,
+        source: &str,
+        modified_ms: i64,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO rule_sources (tenant, rule, version, source, modified_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant, rule, version, source) DO UPDATE SET modified_ms = excluded.modified_ms",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(source)
+        .bind(modified_ms)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds rollups of what was appended to `detected.source` up to
+    /// `detected.modified_ms`, and records that mark for each of its rules, in one
+    /// transaction: the alerts data set, read by each rule from where it stopped.
+    pub async fn append_rollups_read(&self, detected: &Detected) -> Result<(), CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        self.store_rollups(&mut tx, detected, false).await?;
+        for rule in &detected.rules {
+            self.record_read(&mut tx, rule, &detected.source, detected.modified_ms)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How far `rule` has read `source` (the mark `append_rollups_read` or ingest recorded).
+    pub async fn read_mark(
+        &self,
+        rule: &RuleKey,
+        source: &str,
+    ) -> Result<Option<i64>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT modified_ms FROM rule_sources WHERE tenant = $1 AND rule = $2 AND version = $3 AND source = $4",
+        )
+        .bind(&self.tenant)
+        .bind(&rule.id)
+        .bind(&rule.version)
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
     /// One row of `rule`'s minutes from `source`, written in `batch`; none when empty.
@@ -131,7 +176,7 @@ impl Catalog {
         rule: &RuleKey,
         source: &str,
         batch: i64,
-        minutes: &[(i64, Partial)],
+        minutes: &[(i64, &Partial)],
     ) -> Result<(), CatalogError> {
         let (Some(first), Some(last)) = (
             minutes.iter().map(|(m, _)| *m).min(),
@@ -237,7 +282,8 @@ impl Catalog {
             .bind(batch)
             .execute(&mut *tx)
             .await?;
-            self.insert_minutes(&mut tx, rule, &source, batch, &minutes)
+            let kept: Vec<(i64, &Partial)> = minutes.iter().map(|(m, p)| (*m, p)).collect();
+            self.insert_minutes(&mut tx, rule, &source, batch, &kept)
                 .await?;
         }
         tx.commit().await?;

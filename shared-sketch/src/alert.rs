@@ -67,8 +67,14 @@ pub struct Alert {
 
 impl Alert {
     /// `src_ip=198.51.100.23, dst_ip=10.0.1.22`: the group the alert is for, as people
-    /// read it (empty for a rule without groups).
+    /// read it (empty for a rule without groups). An alert grouped by `entity` (a rule
+    /// over other alerts) is for that entity.
     pub fn entity(&self) -> String {
+        if let ([field], [value]) = (self.fields.as_slice(), self.group.as_slice())
+            && field == "entity"
+        {
+            return value.clone();
+        }
         self.fields
             .iter()
             .zip(&self.group)

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use gateway::access::random_hex;
-use gateway::detect::Deliverer;
+use gateway::detect::{Deliverer, SearchError, search_alerts};
 use lake::alerts::{AlertState, Sink, SinkKind, check_sink_url};
 use lake::{DEFAULT_TENANT, Lake};
 use shared_sketch::query::parse_span;
 use shared_sketch::time::{format_timestamp, now_ms};
 
 use super::args::{CatalogArg, open_for_tenant};
+use super::table;
 
 /// The lake whose catalog keeps the alerts, and whose.
 #[derive(clap::Args)]
@@ -42,6 +43,14 @@ enum AlertsAction {
         since: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+    },
+    /// Search the alerts with the query language: each alert is an event with its `rule`,
+    /// `severity`, `entity`, group fields, `count` and `time`, e.g.
+    /// `severity:high | stats dc(rule) by entity`.
+    Search {
+        query: String,
         #[arg(long, value_parser = ["table", "json"], default_value = "table")]
         format: String,
     },
@@ -141,6 +150,23 @@ pub async fn alerts(args: AlertsArgs) -> Result<()> {
                 );
             }
             eprintln!("{} alerts", alerts.len());
+        }
+        AlertsAction::Search { query, format } => {
+            let answer = match search_alerts(catalog, &query, now_ms()).await {
+                Ok(answer) => answer,
+                Err(SearchError::Query(e)) => {
+                    // As `sketchlake query` says it: a caret under the column.
+                    let caret = " ".repeat(e.column.saturating_sub(1));
+                    eprintln!("error: {}\n  {query}\n  {caret}^", e.message);
+                    std::process::exit(2);
+                }
+                Err(SearchError::Catalog(e)) => return Err(e.into()),
+            };
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print!("{}", table::render(&answer.result, answer.elapsed_ms));
+            }
         }
         AlertsAction::Set { id, state } => {
             let state = AlertState::parse(&state).context("unknown state")?;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use gateway::detect::{self, Deliverer, Loaded, Rules, run_rules};
+use anyhow::{Context, Result, bail};
+use gateway::detect::{self, Dataset, Deliverer, Loaded, Rules, run_rules};
 use lake::DEFAULT_TENANT;
 use shared_sketch::query::format_span;
 use shared_sketch::time::{format_timestamp, now_ms};
@@ -142,6 +142,12 @@ async fn backfill(args: BackfillArgs) -> Result<()> {
                 .with_context(|| format!("no rule {id:?} in {}", rules.display()))
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(rule) = chosen.iter().find(|r| r.dataset == Dataset::Alerts) {
+        bail!(
+            "{} reads the alerts, not the logs: its first run reads every alert, so it has nothing to backfill",
+            rule.id
+        );
+    }
     let now = now_ms();
     let since_ms = since_ms(&since, now)?;
     let lake = open_for_tenant(&data, &catalog, &tenant).await?;

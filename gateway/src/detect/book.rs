@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use lake::rollups::Watching;
 
 use super::folder::{load, stamp};
-use super::rule::{Rule, RuleError, RuleState};
+use super::rule::{Dataset, Rule, RuleError, RuleState};
 
 /// The rules as last read.
 #[derive(Debug, Default)]
@@ -24,12 +24,12 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The rules ingest evaluates: active ones and those in staging.
+    /// The rules ingest evaluates: active ones and those in staging, over the logs.
     pub fn watching(&self) -> Watching {
         Watching::new(
             self.rules
                 .values()
-                .filter(|r| r.state != RuleState::Paused)
+                .filter(|r| r.state != RuleState::Paused && r.dataset == Dataset::Logs)
                 .map(|r| (r.key(), r.watch()))
                 .collect(),
         )

@@ -10,6 +10,7 @@
 //! severity: high
 //! tags: [attack.t1110]
 //! query: dst_port:22 | stats count by src_ip, dst_ip | where count > 500
+//! dataset: logs     # or alerts: the alerts other rules raise
 //! window: 1h
 //! every: 5m
 //! dedup: { fields: [src_ip], period: 6h }
@@ -78,6 +79,16 @@ impl RuleState {
     }
 }
 
+/// What a rule reads: the logs, or the alerts other rules raise (to correlate them, e.g.
+/// `| stats dc(rule) by entity | where dc(rule) >= 2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    #[default]
+    Logs,
+    Alerts,
+}
+
 /// What a rule's test expects of its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +109,7 @@ pub struct Rule {
     /// The query as written, and parsed.
     pub text: String,
     pub query: Query,
+    pub dataset: Dataset,
     /// How far back each run looks, in seconds.
     pub window: u32,
     /// Seconds between runs: at most the window.
@@ -152,6 +164,8 @@ struct Written {
     #[serde(default)]
     tags: Vec<String>,
     query: String,
+    #[serde(default)]
+    dataset: Dataset,
     window: String,
     every: Option<String>,
     dedup: Option<WrittenDedup>,
@@ -343,6 +357,7 @@ pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
         tags: written.tags,
         text: written.query,
         query,
+        dataset: written.dataset,
         window,
         every,
         dedup,
@@ -380,11 +395,14 @@ impl Rule {
     }
 
     /// The rule's id, and the version of what it computes: the digest of its evaluated
-    /// query's canonical text. Editing its name, severity or window keeps its rollups; a
+    /// query's canonical text (and of its data set, when not the logs). Editing its name, severity or window keeps its rollups; a
     /// changed query or (for a filter) dedup fields starts new ones.
     pub fn key(&self) -> RuleKey {
         let watch = self.watch();
-        let text = format!("{}\n{}", watch.query, watch.per_event);
+        let mut text = format!("{}\n{}", watch.query, watch.per_event);
+        if self.dataset == Dataset::Alerts {
+            text.push_str("\nalerts");
+        }
         let digest = Sha256::digest(text.as_bytes());
         RuleKey {
             id: self.id.clone(),

@@ -23,8 +23,9 @@ use workers::{ScanOptions, Watch};
 
 use super::book::{Loaded, RuleBook};
 use super::check::fired;
+use super::dataset::roll_up_alerts;
 use super::deliver::Deliverer;
-use super::rule::{Rule, RuleState};
+use super::rule::{Dataset, Rule, RuleState};
 
 /// Sample events an alert keeps.
 pub const ALERT_SAMPLES: usize = 10;
@@ -43,7 +44,8 @@ pub struct Ran {
 }
 
 /// Runs every rule that is not paused over what arrived since its last run: first the raw
-/// files no rule has read yet, then each rule's windows.
+/// files no rule has read yet, then each rule's windows over the logs, then the rules over
+/// the alerts, which read the alerts raised so far (those just raised included).
 pub async fn run_rules(
     lake: &Lake,
     loaded: &Loaded,
@@ -54,8 +56,27 @@ pub async fn run_rules(
         files: evaluate_raw_files(lake, &loaded.watching(), options).await?,
         ..Ran::default()
     };
-    for rule in loaded.rules.values() {
-        if rule.state != RuleState::Paused {
+    let running = || {
+        loaded
+            .rules
+            .values()
+            .filter(|r| r.state != RuleState::Paused)
+    };
+    for rule in running().filter(|r| r.dataset == Dataset::Logs) {
+        run_rule(&lake.catalog, rule, now_ms, &mut ran).await?;
+    }
+    let over_alerts: Vec<&Rule> = running().filter(|r| r.dataset == Dataset::Alerts).collect();
+    if !over_alerts.is_empty() {
+        let rules: Vec<_> = over_alerts.iter().map(|r| (r.key(), r.watch())).collect();
+        // Also the paused ones: a correlation never reads another's alerts.
+        let skip: Vec<&str> = loaded
+            .rules
+            .values()
+            .filter(|r| r.dataset == Dataset::Alerts)
+            .map(|r| r.id.as_str())
+            .collect();
+        roll_up_alerts(&lake.catalog, &rules, &skip, now_ms).await?;
+        for rule in over_alerts {
             run_rule(&lake.catalog, rule, now_ms, &mut ran).await?;
         }
     }

@@ -1,4 +1,5 @@
-//! Detections over HTTP: the alerts rules raised (`/api/v1/alerts`), the rules themselves
+//! Detections over HTTP: the alerts rules raised (`/api/v1/alerts`, searched with the query
+//! language at `/api/v1/alerts/search`), the rules themselves
 //! (`/api/v1/rules`) and the tenant's sinks (`/api/v1/sinks`). All belong to the caller's
 //! tenant: read keys see them, admin keys change an alert's state. Widget tokens are not
 //! API keys and never reach them.
@@ -7,12 +8,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use lake::alerts::{AlertState, Delivery, Sink, SinkKind};
 use serde::{Deserialize, Serialize};
+use shared_sketch::QueryError;
 use shared_sketch::alert::{Alert, RuleInfo, RuleList};
+use shared_sketch::fold::Answer;
 use shared_sketch::time::now_ms;
 
 use super::error::ApiError;
 use super::state::AppState;
 use crate::access::Principal;
+use crate::detect::{SearchError, search_alerts};
 
 /// The most alerts one request lists.
 const MAX_LIMIT: u32 = 1000;
@@ -36,6 +40,27 @@ pub async fn list(
         .alerts(query.since_ms.unwrap_or(i64::MIN), limit)
         .await?;
     Ok(Json(alerts))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    pub q: String,
+}
+
+/// `GET /api/v1/alerts/search?q=…`: the query over the caller's tenant's alerts, each an
+/// event (`rule`, `severity`, `entity`, its group's fields, `count`, `time`…), answered as
+/// `POST /api/v1/query` answers over the logs.
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Principal,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<Answer>, ApiError> {
+    let catalog = state.catalog().for_tenant(&caller.tenant);
+    match search_alerts(&catalog, &query.q, now_ms()).await {
+        Ok(answer) => Ok(Json(answer)),
+        Err(SearchError::Query(e)) => Err(QueryError::from(e).into()),
+        Err(SearchError::Catalog(e)) => Err(e.into()),
+    }
 }
 
 /// One alert, with where it has been sent.

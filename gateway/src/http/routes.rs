@@ -23,6 +23,7 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))
         .route("/api/v1/widget-tokens", post(embed::mint))
         .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/search", get(alerts::search))
         .route("/api/v1/alerts/{id}", get(alerts::get))
         .route("/api/v1/alerts/{id}/state", post(alerts::set_state))
         .route("/api/v1/rules", get(alerts::rules))
