@@ -395,8 +395,9 @@ impl Rule {
     }
 
     /// The rule's id, and the version of what it computes: the digest of its evaluated
-    /// query's canonical text (and of its data set, when not the logs). Editing its name, severity or window keeps its rollups; a
-    /// changed query or (for a filter) dedup fields starts new ones.
+    /// query's canonical text (and of its data set, when not the logs). Editing its name,
+    /// severity or window keeps its rollups; a changed query, data set or (for a filter)
+    /// dedup fields starts new ones.
     pub fn key(&self) -> RuleKey {
         let watch = self.watch();
         let mut text = format!("{}\n{}", watch.query, watch.per_event);
