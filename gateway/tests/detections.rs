@@ -169,16 +169,30 @@ every: 5m
 dedup: { fields: [src_ip], period: 6h }
 "#;
 
-/// `n` SSH flows from `src` as NDJSON, a minute apart from `start` (epoch seconds).
-fn ssh_flows(src: &str, start: i64, n: i64) -> String {
+/// `n` flows from `src` to `port` as NDJSON, a minute apart from `start` (epoch seconds).
+fn flows(src: &str, port: u16, start: i64, n: i64) -> String {
     (0..n)
         .map(|i| {
             format!(
-                "{{\"ts\":{},\"src_ip\":\"{src}\",\"dst_ip\":\"10.0.1.22\",\"dst_port\":22}}\n",
+                "{{\"ts\":{},\"src_ip\":\"{src}\",\"dst_ip\":\"10.0.1.22\",\"dst_port\":{port}}}\n",
                 start + i * 60
             )
         })
         .collect()
+}
+
+/// `sketchlake ingest` of `text`, written to `inbox/name`, into `lake` with `rules`.
+fn ingest_text(lake: &Path, rules: &Path, inbox: &Path, name: &str, text: String) -> Vec<String> {
+    let file = inbox.join(name);
+    std::fs::write(&file, text).unwrap();
+    vec![
+        "ingest".to_string(),
+        "--data".into(),
+        arg(lake),
+        "--rules".into(),
+        arg(rules),
+        arg(&file),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,25 +201,15 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
-    let ingest = |name: &str, text: String| {
-        let file = inbox.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        vec![
-            "ingest".to_string(),
-            "--data".into(),
-            arg(lake.path()),
-            "--rules".into(),
-            arg(rules.path()),
-            arg(&file),
-        ]
-    };
+    let ingest =
+        |name: &str, text: String| ingest_text(lake.path(), rules.path(), inbox.path(), name, text);
     let day = 86_400;
     let t0 = 1_794_700_800; // a midnight
 
     // Day 2 arrives first.
-    cli(ingest("day2.json", ssh_flows("192.0.2.1", t0 + day, 6))).await;
+    cli(ingest("day2.json", flows("192.0.2.1", 22, t0 + day, 6))).await;
     // Then a sensor that was offline sends day 1: its window is day 1's.
-    cli(ingest("day1.json", ssh_flows("192.0.2.2", t0, 6))).await;
+    cli(ingest("day1.json", flows("192.0.2.2", 22, t0, 6))).await;
     let raised = alerts(lake.path()).await;
     assert_eq!(raised.len(), 2, "{raised:#?}");
     let late = raised
@@ -222,7 +226,7 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     // More of day 2's source in the same hour: the same alert, counted up, not a new one.
     let (out, _) = cli(ingest(
         "day2-more.json",
-        ssh_flows("192.0.2.1", t0 + day + 600, 3),
+        flows("192.0.2.1", 22, t0 + day + 600, 3),
     ))
     .await;
     assert!(out.contains("0 alerts raised"), "{out}");
@@ -236,22 +240,10 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     // Under the threshold alone: quiet.
     cli(ingest(
         "quiet.json",
-        ssh_flows("192.0.2.3", t0 + 2 * day, 5),
+        flows("192.0.2.3", 22, t0 + 2 * day, 5),
     ))
     .await;
     assert_eq!(alerts(lake.path()).await.len(), 2);
-}
-
-/// `n` flows from `src` to `port` as NDJSON, a minute apart from `start` (epoch seconds).
-fn flows(src: &str, port: u16, start: i64, n: i64) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                "{{\"ts\":{},\"src_ip\":\"{src}\",\"dst_ip\":\"10.0.1.80\",\"dst_port\":{port}}}\n",
-                start + i * 60
-            )
-        })
-        .collect()
 }
 
 const WEB_RULE: &str = r#"id: web-many
@@ -283,18 +275,8 @@ async fn alerts_are_a_data_set_that_searches_and_correlation_rules_read() {
     }
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
-    let ingest = |name: &str, text: String| {
-        let file = inbox.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        vec![
-            "ingest".to_string(),
-            "--data".into(),
-            arg(lake.path()),
-            "--rules".into(),
-            arg(rules.path()),
-            arg(&file),
-        ]
-    };
+    let ingest =
+        |name: &str, text: String| ingest_text(lake.path(), rules.path(), inbox.path(), name, text);
     let t0 = 1_794_700_800;
     // 192.0.2.1 sets off both log rules; 192.0.2.2 only the SSH one, for now.
     let both = flows("192.0.2.1", 22, t0, 8) + &flows("192.0.2.1", 80, t0 + 30, 8);
@@ -558,7 +540,7 @@ async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_k
         std::fs::write(&staged, text).unwrap();
         std::fs::rename(&staged, inbox.path().join(name)).unwrap();
     };
-    land("a.json", ssh_flows("192.0.2.1", t0, 6));
+    land("a.json", flows("192.0.2.1", 22, t0, 6));
     let got = receiver.wait_for(1, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["group"]["src_ip"], "192.0.2.1");
@@ -587,7 +569,7 @@ async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_k
         shown["refused"][0].as_str().unwrap().contains("ssh.yml:"),
         "{shown:#}"
     );
-    land("b.json", ssh_flows("192.0.2.7", t0 + 86_400, 6));
+    land("b.json", flows("192.0.2.7", 22, t0 + 86_400, 6));
     let got = receiver.wait_for(2, Duration::from_secs(60)).await;
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].json()["group"]["src_ip"], "192.0.2.7");
