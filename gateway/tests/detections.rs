@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::receiver::{Behaviour, Receiver};
@@ -480,16 +478,6 @@ async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_
     );
 }
 
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_keeps_the_rule() {
     let rules = tempfile::tempdir().unwrap();
@@ -500,29 +488,17 @@ async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_k
     let receiver = Receiver::start(Behaviour::Accept).await;
     set_webhook(lake.path(), &receiver.url, None).await;
     std::fs::write(&rule_file, format!("{SSH_RULE}sinks: [soc]\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args([
-            "serve",
-            "--no-auth",
-            "--listen",
-            "127.0.0.1:0",
-            "--watch-every",
-            "0.2",
-        ])
-        .arg("--data")
-        .arg(lake.path())
-        .arg("--watch")
-        .arg(inbox.path())
-        .arg("--rules")
-        .arg(rules.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
-    let base = line.rsplit(' ').next().unwrap().to_string();
+    let server = common::Served::start(&[
+        "--watch-every".as_ref(),
+        "0.2".as_ref(),
+        "--data".as_ref(),
+        lake.path().as_os_str(),
+        "--watch".as_ref(),
+        inbox.path().as_os_str(),
+        "--rules".as_ref(),
+        rules.path().as_os_str(),
+    ]);
+    let base = server.base.clone();
     let get = |path: &str| {
         let url = format!("{base}{path}");
         async move {

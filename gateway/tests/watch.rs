@@ -5,19 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
@@ -25,27 +13,15 @@ async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
     let expected = common::records(demo.path()).len() as u64;
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
-        .args([
-            "serve",
-            "--no-auth",
-            "--listen",
-            "127.0.0.1:0",
-            "--watch-every",
-            "0.2",
-            "--data",
-        ])
-        .arg(lake.path())
-        .arg("--watch")
-        .arg(inbox.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
-    let base = line.rsplit(' ').next().unwrap().to_string();
+    let server = common::Served::start(&[
+        "--watch-every".as_ref(),
+        "0.2".as_ref(),
+        "--data".as_ref(),
+        lake.path().as_os_str(),
+        "--watch".as_ref(),
+        inbox.path().as_os_str(),
+    ]);
+    let base = &server.base;
     let url = format!("{base}/api/v1/query");
 
     let (status, empty) = common::post_query(&url, "| stats count").await;

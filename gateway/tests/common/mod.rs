@@ -166,3 +166,39 @@ where
     }
     frames
 }
+
+/// `sketchlake serve --no-auth --listen 127.0.0.1:0 ARGS` as its own process, killed when
+/// this is dropped, however the test ends.
+pub struct Served {
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl Served {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Served {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+            .args(["serve", "--no-auth", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut served = Served {
+            base: String::new(),
+            child,
+        };
+        let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
+        served.base = line.rsplit(' ').next().unwrap().to_string();
+        served
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
