@@ -87,13 +87,19 @@ impl LambdaExecutor {
     }
 }
 
-impl Executor for LambdaExecutor {
-    fn execute(
+impl LambdaExecutor {
+    /// Invokes the worker on `tasks` in batches, each invocation holding a slot: `answer`
+    /// makes one batch's answers (its request, its invocation) and they go to the receiver
+    /// as each ends. Dropping the receiver stops the waiting.
+    fn each_batch<T, A>(
         &self,
-        query: Arc<Query>,
-        options: Arc<ScanOptions>,
         tasks: Vec<ScanTask>,
-    ) -> mpsc::Receiver<Partial> {
+        answer: impl Fn(Invocation, Vec<FileTask>) -> A + Send + 'static,
+    ) -> mpsc::Receiver<T>
+    where
+        T: Send + 'static,
+        A: Future<Output = Vec<T>> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(64);
         let (client, config) = (self.client.clone(), self.config.clone());
         let (slots, counts) = (self.slots.clone(), self.counts.clone());
@@ -102,73 +108,19 @@ impl Executor for LambdaExecutor {
                 let Some(slot) = next_slot(&slots, &tx).await else {
                     return;
                 };
-                let request =
-                    match ScanRequest::new(&query, &options, files.clone(), config.spill.clone()) {
-                        Ok(request) => request,
-                        Err(e) => {
-                            let _ = tx.send(failed(&query, &files, &e.to_string())).await;
-                            continue;
-                        }
-                    };
                 let invocation = Invocation {
                     client: client.clone(),
                     config: config.clone(),
                     counts: counts.clone(),
                 };
-                let (tx, query, counts) = (tx.clone(), query.clone(), counts.clone());
-                tokio::spawn(async move {
-                    let (_slot, _running) = (slot, Running::start(&counts));
-                    // Cancelled (the receiver is gone): stop waiting for the invocation.
-                    let partial = tokio::select! {
-                        partial = invocation.run(&query, &request, &files) => Some(partial),
-                        () = tx.closed() => None,
-                    };
-                    if let Some(partial) = partial {
-                        let _ = tx.send(partial).await;
-                    }
-                });
-            }
-        });
-        rx
-    }
-
-    fn detect(
-        &self,
-        rules: Arc<[Watch]>,
-        options: Arc<ScanOptions>,
-        tasks: Vec<ScanTask>,
-    ) -> mpsc::Receiver<FileRollups> {
-        let (tx, rx) = mpsc::channel(64);
-        let (client, config) = (self.client.clone(), self.config.clone());
-        let (slots, counts) = (self.slots.clone(), self.counts.clone());
-        tokio::spawn(async move {
-            for files in batches(tasks, config.batch_bytes) {
-                let Some(slot) = next_slot(&slots, &tx).await else {
-                    return;
-                };
-                let request =
-                    ScanRequest::detection(&rules, &options, files.clone(), config.spill.clone());
-                let invocation = Invocation {
-                    client: client.clone(),
-                    config: config.clone(),
-                    counts: counts.clone(),
-                };
+                let answers = answer(invocation, files);
                 let (tx, counts) = (tx.clone(), counts.clone());
                 tokio::spawn(async move {
                     let (_slot, _running) = (slot, Running::start(&counts));
-                    let answers = match request {
-                        Ok(request) => tokio::select! {
-                            answers = invocation.detect(&request, &files) => answers,
-                            () = tx.closed() => return,
-                        },
-                        Err(e) => files
-                            .iter()
-                            .map(|file| FileRollups {
-                                url: file.url.clone(),
-                                rollups: Vec::new(),
-                                error: Some(e.to_string()),
-                            })
-                            .collect(),
+                    // Cancelled (the receiver is gone): stop waiting for the invocation.
+                    let answers = tokio::select! {
+                        answers = answers => answers,
+                        () = tx.closed() => return,
                     };
                     for answer in answers {
                         if tx.send(answer).await.is_err() {
@@ -179,6 +131,54 @@ impl Executor for LambdaExecutor {
             }
         });
         rx
+    }
+}
+
+impl Executor for LambdaExecutor {
+    fn execute(
+        &self,
+        query: Arc<Query>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<Partial> {
+        let spill = self.config.spill.clone();
+        self.each_batch(tasks, move |invocation, files| {
+            let (query, request) = (
+                query.clone(),
+                ScanRequest::new(&query, &options, files.clone(), spill.clone()),
+            );
+            async move {
+                vec![match request {
+                    Ok(request) => invocation.run(&query, &request, &files).await,
+                    Err(e) => failed(&query, &files, &e.to_string()),
+                }]
+            }
+        })
+    }
+
+    fn detect(
+        &self,
+        rules: Arc<[Watch]>,
+        options: Arc<ScanOptions>,
+        tasks: Vec<ScanTask>,
+    ) -> mpsc::Receiver<FileRollups> {
+        let spill = self.config.spill.clone();
+        self.each_batch(tasks, move |invocation, files| {
+            let request = ScanRequest::detection(&rules, &options, files.clone(), spill.clone());
+            async move {
+                match request {
+                    Ok(request) => invocation.detect(&request, &files).await,
+                    Err(e) => files
+                        .iter()
+                        .map(|file| FileRollups {
+                            url: file.url.clone(),
+                            rollups: Vec::new(),
+                            error: Some(e.to_string()),
+                        })
+                        .collect(),
+                }
+            }
+        })
     }
 
     fn status(&self) -> ExecutorStatus {
