@@ -74,6 +74,15 @@ fn flag(args: &[String], name: &str) -> Result<Option<String>> {
     }
 }
 
+/// Builds the `sketchlake` binary (release) and returns its path.
+fn release_binary(tools: &Toolchain) -> Result<PathBuf> {
+    tools
+        .cargo()
+        .args(["build", "--release", "-p", "gateway"])
+        .run()?;
+    Ok(tools.target_dir.join("release/sketchlake"))
+}
+
 /// Builds the frontend and the gateway (release), creates demo data in an empty data folder,
 /// and serves.
 fn run(root: &Path, args: &[String]) -> Result<()> {
@@ -81,11 +90,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     let data = PathBuf::from(flag(args, "--data")?.unwrap_or_else(|| "data".into()));
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
     frontend::build(&tools, root, false)?;
-    tools
-        .cargo()
-        .args(["build", "--release", "-p", "gateway"])
-        .run()?;
-    let bin = tools.target_dir.join("release/sketchlake");
+    let bin = release_binary(&tools)?;
     let empty = std::fs::read_dir(&data).map_or(true, |mut d| d.next().is_none());
     if empty {
         println!(
@@ -168,11 +173,7 @@ fn bench_scan(root: &Path, baseline: Option<&Path>) -> Result<()> {
         "the scan bench measures peak RSS with GNU time: apt-get install time"
     );
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
-    tools
-        .cargo()
-        .args(["build", "--release", "-p", "gateway"])
-        .run()?;
-    let bin = tools.target_dir.join("release/sketchlake");
+    let bin = release_binary(&tools)?;
     let cache = tools::cache_dir()?.join("bench");
     let data = scan_bench_data(&bin, &cache)?;
     let python = tools::python_venv(&cache.join("venv"), SCAN_BENCH_PACKAGES, &[])?.join("python");
@@ -222,11 +223,7 @@ fn scan_bench_data(bin: &Path, cache: &Path) -> Result<PathBuf> {
 /// the matcher alone, scheduled runs over stored rollups, and a file's way to a webhook.
 fn bench_detections(root: &Path) -> Result<()> {
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
-    tools
-        .cargo()
-        .args(["build", "--release", "-p", "gateway"])
-        .run()?;
-    let bin = tools.target_dir.join("release/sketchlake");
+    let bin = release_binary(&tools)?;
     let data = scan_bench_data(&bin, &tools::cache_dir()?.join("bench"))?;
     tools
         .cargo()
