@@ -118,28 +118,35 @@ pub async fn roll_up_alerts(
     skip: &[&str],
     now_ms: i64,
 ) -> Result<(), LakeError> {
-    for (key, watch) in rules {
-        let mark = catalog
-            .read_mark(key, ALERTS_SOURCE)
-            .await?
-            .unwrap_or(i64::MIN);
-        let alerts: Vec<Alert> = catalog
-            .alerts_created_after(mark)
-            .await?
-            .into_iter()
-            .filter(|a| !skip.contains(&a.rule.as_str()))
-            .collect();
-        let Some(newest) = alerts.iter().map(|a| a.created_ms).max() else {
-            continue;
-        };
-        let watches = std::slice::from_ref(watch);
-        let mut detector = Detector::new(watches, ALERTS_SOURCE, now_ms);
+    let mut marks = Vec::with_capacity(rules.len());
+    for (key, _) in rules {
+        let mark = catalog.read_mark(key, ALERTS_SOURCE).await?;
+        marks.push(mark.unwrap_or(i64::MIN));
+    }
+    let Some(&furthest_behind) = marks.iter().min() else {
+        return Ok(());
+    };
+    // Read once for all the rules; each takes those created after its own mark.
+    let events: Vec<(i64, Vec<u8>)> = catalog
+        .alerts_created_after(furthest_behind)
+        .await?
+        .iter()
+        .filter(|a| !skip.contains(&a.rule.as_str()))
+        .filter_map(|a| Some((a.created_ms, serde_json::to_vec(&alert_event(a)).ok()?)))
+        .collect();
+    for ((key, watch), mark) in rules.iter().zip(marks) {
+        let mut detector = Detector::new(std::slice::from_ref(watch), ALERTS_SOURCE, now_ms);
         detector.read_time_from(&["time".to_string()]);
-        for (i, line) in ndjson(&alerts).split(|&b| b == b'\n').enumerate() {
-            if !line.is_empty() {
-                detector.object(i as u64 + 1, line);
+        let mut newest = None;
+        for (i, (created, event)) in events.iter().enumerate() {
+            if *created > mark {
+                detector.object(i as u64 + 1, event);
+                newest = newest.max(Some(*created));
             }
         }
+        let Some(newest) = newest else {
+            continue;
+        };
         let detected = Detected {
             source: ALERTS_SOURCE.to_string(),
             modified_ms: newest,
