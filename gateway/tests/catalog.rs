@@ -780,3 +780,59 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         catalog.close().await;
     }
 }
+
+/// Rule runs, deliveries and ingest write to one catalog at once in a gateway. A
+/// transaction that reads before it writes (raising an alert looks for its duplicate
+/// first) must wait for the others, not fail: SQLite refused such a one at once ("database
+/// is locked") when another connection had written since its read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_at_once_wait_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = std::sync::Arc::new(Catalog::open(&url).await.unwrap());
+        let sinks = ["hook".to_string()];
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64i64 {
+            let catalog = catalog.clone();
+            let sinks = sinks.clone();
+            tasks.spawn(async move {
+                // Eight groups, each raised eight times: duplicates update, news insert.
+                let alert = Alert {
+                    id: format!("r-{i}"),
+                    tenant: String::new(),
+                    rule: "r".into(),
+                    version: "v1".into(),
+                    name: "R".into(),
+                    query: "| stats count by src_ip".into(),
+                    severity: "low".into(),
+                    fields: vec!["src_ip".into()],
+                    group: vec![format!("10.0.0.{}", i % 8)],
+                    window: (0, 3_600_000),
+                    count: 1 + i as u64,
+                    first_ms: Some(i),
+                    last_ms: Some(i),
+                    samples: Vec::new(),
+                    dedup_key: format!("r src_ip=10.0.0.{}", i % 8),
+                    state: AlertState::New,
+                    staging: false,
+                    created_ms: i,
+                };
+                catalog.raise(&alert, 3_600_000, &sinks).await?;
+                catalog
+                    .register(&[raw(&format!("file:///{i}.json"), 10)])
+                    .await?;
+                catalog
+                    .delivery_failed(&format!("r-{}/hook", i % 8), 9000, "down")
+                    .await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap()
+                .unwrap_or_else(|e| panic!("{backend}: a writer failed: {e}"));
+        }
+        let alerts = catalog.alerts(i64::MIN, 100).await.unwrap();
+        assert_eq!(alerts.len(), 8, "{backend}: one alert per group");
+        assert_eq!(catalog.pending_deliveries().await.unwrap(), 8, "{backend}");
+        catalog.close().await;
+    }
+}

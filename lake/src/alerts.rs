@@ -125,7 +125,21 @@ impl Catalog {
         period_ms: i64,
         sinks: &[String],
     ) -> Result<Raised, CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
+        if !self.sqlite {
+            // Two raises of one dedup key at once would each find no duplicate and both
+            // insert: the second waits for the first's commit. (SQLite's write lock, taken
+            // as the transaction began, already orders them.)
+            let mut key = xxhash_rust::xxh3::Xxh3::new();
+            for part in [&self.tenant, &alert.dedup_key] {
+                key.update(&(part.len() as u64).to_le_bytes());
+                key.update(part.as_bytes());
+            }
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key.digest() as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         let same = sqlx::query(
             "SELECT id, count, first_ms, last_ms FROM alerts
              WHERE tenant = $1 AND dedup_key = $2 AND window_end > $3 AND window_end < $4

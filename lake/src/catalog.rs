@@ -342,6 +342,8 @@ pub struct Catalog {
     pub(crate) tenant: String,
     /// An in-memory database: gone when the process ends.
     memory: bool,
+    /// SQLite rather than PostgreSQL: write transactions take the lock as they begin.
+    pub(crate) sqlite: bool,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -376,6 +378,7 @@ impl Catalog {
             pool,
             tenant: DEFAULT_TENANT.to_string(),
             memory,
+            sqlite: url.starts_with("sqlite:"),
         };
         catalog.migrate().await?;
         Ok(catalog)
@@ -387,6 +390,7 @@ impl Catalog {
             pool: self.pool.clone(),
             tenant: tenant.to_string(),
             memory: self.memory,
+            sqlite: self.sqlite,
         }
     }
 
@@ -405,10 +409,25 @@ impl Catalog {
         self.memory
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock as it begins: one that
+    /// read first and then wrote would fail at once ("database is locked", no waiting) when
+    /// another connection had written in between — seen when a gateway's rule runs, its
+    /// deliveries and its watcher wrote together. Taken at the start, the lock is waited
+    /// for (the busy timeout) like any other.
+    pub(crate) async fn write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, CatalogError> {
+        Ok(if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.pool.begin().await?
+        })
+    }
+
     /// Creates the tables of a new catalog, or upgrades an older one in place, in one
     /// transaction: a failed upgrade leaves the catalog as it was.
     async fn migrate(&self) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(SCHEMA[0]).execute(&mut *tx).await?;
         let found: Option<i64> =
             sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
@@ -650,7 +669,7 @@ impl Catalog {
 
     /// Adds or replaces raw files, read where they are.
     pub async fn register(&self, entries: &[Entry]) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for e in entries {
             upsert(&mut tx, e, &self.tenant).await?;
         }
@@ -660,7 +679,7 @@ impl Catalog {
 
     /// Forgets entries (raw files that are gone, retired segments whose files are deleted).
     pub async fn remove(&self, uris: &[String]) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for uri in uris {
             sqlx::query("DELETE FROM files WHERE uri = $1 AND tenant = $2")
                 .bind(uri)
@@ -681,7 +700,7 @@ impl Catalog {
         state: State,
         added: &[Entry],
     ) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         self.swap_in(&mut tx, replaced, state, added).await?;
         tx.commit().await?;
         Ok(())

@@ -141,7 +141,7 @@ impl Catalog {
     /// `detected.modified_ms`, and records that mark for each of its rules, in one
     /// transaction: the alerts data set, read by each rule from where it stopped.
     pub async fn append_rollups_read(&self, detected: &Detected) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         self.store_rollups(&mut tx, detected, false).await?;
         for rule in &detected.rules {
             self.record_read(&mut tx, rule, &detected.source, detected.modified_ms)
@@ -216,7 +216,7 @@ impl Catalog {
         added: &[Entry],
         detected: &Detected,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         self.swap_in(&mut tx, replaced, state, added).await?;
         self.store_rollups(&mut tx, detected, true).await?;
         tx.commit().await?;
@@ -226,7 +226,7 @@ impl Catalog {
     /// Stores rollups of a file that changes nothing else (a raw file read where it is),
     /// replacing what its rules had of it.
     pub async fn add_rollups(&self, detected: &Detected) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         self.store_rollups(&mut tx, detected, true).await?;
         tx.commit().await?;
         Ok(())
@@ -235,7 +235,7 @@ impl Catalog {
     /// Adds rollups to what is stored, replacing nothing (a backfill's, after
     /// `delete_rollups_since`).
     pub async fn append_rollups(&self, detected: &Detected) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         self.store_rollups(&mut tx, detected, false).await?;
         tx.commit().await?;
         Ok(())
@@ -248,7 +248,7 @@ impl Catalog {
         rule: &RuleKey,
         since_ms: i64,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM rule_minutes WHERE tenant = $1 AND rule = $2 AND version = $3 AND first_minute >= $4",
         )
