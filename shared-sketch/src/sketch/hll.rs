@@ -14,7 +14,6 @@
 //! not "≈ 3.0002". Values are hashed into the HLL as their explicit bytes, with the same
 //! hash (MurmurHash3 x64 128, seed 9001) as the Java and C++ libraries' `update(byte[])`.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use datasketches::common::NumStdDev;
@@ -54,8 +53,11 @@ pub struct DistinctCount {
 
 #[derive(Clone)]
 enum State {
-    /// At most `EXACT_LIMIT` values, as their bytes (ordered: same bytes on every target).
-    Exact(BTreeSet<Vec<u8>>),
+    /// At most `EXACT_LIMIT` values, as their bytes, sorted and distinct (the same bytes
+    /// on every target). A sorted vector rather than a tree: rule rollups hold millions of
+    /// counts of one or two values, and a tree's node per count was most of what making,
+    /// storing and dropping them cost (measured, docs/BENCHMARKS.md).
+    Exact(Vec<Vec<u8>>),
     /// Held as a union (8-bit registers: fast to update and merge); travels as a sketch
     /// with 4-bit registers, half the bytes.
     Sketch(HllUnion),
@@ -78,7 +80,7 @@ impl DistinctCount {
     pub fn new() -> Self {
         Self {
             lg_k: HLL_LG_K,
-            state: State::Exact(BTreeSet::new()),
+            state: State::Exact(Vec::new()),
         }
     }
 
@@ -92,7 +94,7 @@ impl DistinctCount {
         }
         Ok(Self {
             lg_k,
-            state: State::Exact(BTreeSet::new()),
+            state: State::Exact(Vec::new()),
         })
     }
 
@@ -100,8 +102,8 @@ impl DistinctCount {
     pub fn update(&mut self, value: &[u8]) {
         match &mut self.state {
             State::Exact(values) => {
-                if !values.contains(value) {
-                    values.insert(value.to_vec());
+                if let Err(at) = values.binary_search_by(|v| v.as_slice().cmp(value)) {
+                    values.insert(at, value.to_vec());
                     if values.len() > EXACT_LIMIT {
                         self.promote();
                     }
@@ -130,7 +132,7 @@ impl DistinctCount {
     pub fn merge(&mut self, other: &DistinctCount) {
         match (&mut self.state, &other.state) {
             (State::Exact(mine), State::Exact(theirs)) => {
-                mine.extend(theirs.iter().cloned());
+                *mine = union_sorted(std::mem::take(mine), theirs);
                 if mine.len() > EXACT_LIMIT {
                     self.promote();
                 }
@@ -170,11 +172,11 @@ impl DistinctCount {
     /// Java and C++ libraries read too).
     pub fn to_bytes(&self) -> Vec<u8> {
         let wire = match &self.state {
-            State::Exact(values) => Wire::Exact {
+            State::Exact(values) => WireOut::Exact {
                 lg_k: self.lg_k,
-                values: values.iter().cloned().collect(),
+                values,
             },
-            State::Sketch(union) => Wire::Hll(union.to_sketch(HllType::Hll4).serialize()),
+            State::Sketch(union) => WireOut::Hll(union.to_sketch(HllType::Hll4).serialize()),
         };
         super::bytes::encode_nested(&wire)
     }
@@ -188,7 +190,9 @@ impl DistinctCount {
             Wire::Exact { lg_k, values } => {
                 let mut count = Self::with_lg_k(lg_k)?;
                 let n = values.len();
-                let set: BTreeSet<Vec<u8>> = values.into_iter().collect();
+                let mut set = values;
+                set.sort_unstable();
+                set.dedup();
                 if n > EXACT_LIMIT || set.len() != n {
                     return Err(corrupt(format!(
                         "exact set of {n} values is not a set within {EXACT_LIMIT}"
@@ -225,10 +229,32 @@ fn new_union(lg_k: u8) -> HllUnion {
 
 /// What travels: bincode of this, inside the frame's own bincode (as bytes, so a corrupt
 /// sketch is a clean error of this sketch alone).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 enum Wire {
     Exact { lg_k: u8, values: Vec<Vec<u8>> },
     Hll(Vec<u8>),
+}
+
+/// `Wire` as written, borrowing the values rather than copying them (the same bytes).
+#[derive(Serialize)]
+enum WireOut<'a> {
+    Exact { lg_k: u8, values: &'a [Vec<u8>] },
+    Hll(Vec<u8>),
+}
+
+/// The sorted, distinct union of two sorted, distinct lists, in one pass.
+fn union_sorted(mine: Vec<Vec<u8>>, theirs: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(mine.len() + theirs.len());
+    let mut theirs = theirs.iter().peekable();
+    for value in mine {
+        while let Some(next) = theirs.next_if(|t| t.as_slice() < value.as_slice()) {
+            out.push(next.clone());
+        }
+        theirs.next_if(|t| **t == value);
+        out.push(value);
+    }
+    out.extend(theirs.cloned());
+    out
 }
 
 impl Default for DistinctCount {
@@ -278,6 +304,32 @@ mod tests {
         let e = count_of(0..200_000).estimate();
         assert!(e.lower <= 200_000.0 && 200_000.0 <= e.upper, "{e:?}");
         assert!((e.estimate - 200_000.0).abs() / 200_000.0 < 0.03, "{e:?}");
+    }
+
+    #[test]
+    fn exact_merges_are_the_sorted_union() {
+        let set = |values: &[u32]| {
+            let mut dc = DistinctCount::new();
+            for v in values {
+                dc.update(&v.to_be_bytes());
+            }
+            dc
+        };
+        let mut a = set(&[5, 1, 9, 3]);
+        a.merge(&set(&[2, 3, 9, 10, 0]));
+        a.merge(&set(&[]));
+        let State::Exact(values) = &a.state else {
+            panic!("still exact")
+        };
+        let expected: Vec<Vec<u8>> = [0u32, 1, 2, 3, 5, 9, 10]
+            .iter()
+            .map(|v| v.to_be_bytes().to_vec())
+            .collect();
+        assert_eq!(values, &expected);
+        // The bytes are those of the same values added in any order.
+        assert_eq!(a.to_bytes(), set(&[10, 9, 5, 3, 2, 1, 0]).to_bytes());
+        let back = DistinctCount::from_bytes(&a.to_bytes()).expect("reads");
+        assert_eq!(back.to_bytes(), a.to_bytes());
     }
 
     #[test]
@@ -333,18 +385,18 @@ mod tests {
         assert!(DistinctCount::from_bytes(&[]).is_err());
         // An "exact" set claiming a forbidden lg_k, and one with a duplicate.
         let bad_lg_k = bincode::serde::encode_to_vec(
-            Wire::Exact {
+            WireOut::Exact {
                 lg_k: 30,
-                values: vec![],
+                values: &[],
             },
             bincode::config::standard(),
         )
         .unwrap();
         assert!(DistinctCount::from_bytes(&bad_lg_k).is_err());
         let duplicate = bincode::serde::encode_to_vec(
-            Wire::Exact {
+            WireOut::Exact {
                 lg_k: 14,
-                values: vec![vec![1], vec![1]],
+                values: &[vec![1], vec![1]],
             },
             bincode::config::standard(),
         )
