@@ -20,19 +20,6 @@ pub(crate) trait Objects {
     fn malformed(&mut self);
 }
 
-/// Both, in turn: segments written and rules evaluated in one pass.
-impl<A: Objects, B: Objects> Objects for (&mut A, &mut B) {
-    fn object(&mut self, number: u64, json: &[u8]) -> io::Result<()> {
-        self.0.object(number, json)?;
-        self.1.object(number, json)
-    }
-
-    fn malformed(&mut self) {
-        self.0.malformed();
-        self.1.malformed();
-    }
-}
-
 /// The event loop's sink that hands each event on as a JSON object. JSON events are
 /// passed as they are. Rows of a column or access-log format become objects of a key per
 /// field the row has (a Zeek unset `-` or an empty CSV cell is no key, as a scan sees no

@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
-use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 use shared_sketch::aggregate::TimeSeries;
@@ -256,6 +255,16 @@ impl<'w> Detector<'w> {
     /// Evaluates every rule on one event, a JSON object (`number` is its line or place in
     /// the file). Text that is not one is not an event: nothing matches it.
     pub fn object(&mut self, number: u64, text: &[u8]) {
+        self.evaluate(number, text, None);
+    }
+
+    /// `object` for an event already parsed (as `object`, the text it was parsed from):
+    /// ingest's segment writer parses each event once, for itself and for the rules.
+    pub(crate) fn parsed(&mut self, number: u64, text: &[u8], object: &sonic_rs::Object) {
+        self.evaluate(number, text, Some(object));
+    }
+
+    fn evaluate(&mut self, number: u64, text: &[u8], parsed: Option<&sonic_rs::Object>) {
         let Detector {
             matching,
             bins,
@@ -263,7 +272,7 @@ impl<'w> Detector<'w> {
             arrival,
             file,
         } = self;
-        matching.each_match(text, |i, rule, event, time| {
+        matching.each_match(text, parsed, |i, rule, event, time| {
             let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
             let query = &rule.query;
             let bin = bins[i].bin(minute, query);
@@ -283,7 +292,9 @@ impl<'w> Detector<'w> {
     /// them costs (the matcher's benchmark). `None` when it is not a JSON object.
     pub fn count_matching(&mut self, text: &[u8]) -> Option<usize> {
         let mut matched = 0;
-        let read = self.matching.each_match(text, |_, _, _, _| matched += 1);
+        let read = self
+            .matching
+            .each_match(text, None, |_, _, _, _| matched += 1);
         read.then_some(matched)
     }
 
@@ -314,12 +325,13 @@ impl<'w> Detector<'w> {
 }
 
 impl<'w> Matching<'w> {
-    /// Reads the event in `text` and calls `each` with every rule it matches (its place,
-    /// what it evaluates), the event and its time. `false` when the text is not a JSON
-    /// object: no event, nothing matches.
+    /// Reads the event in `text` (or takes it as `parsed` from it) and calls `each` with
+    /// every rule it matches (its place, what it evaluates), the event and its time.
+    /// `false` when the text is not a JSON object: no event, nothing matches.
     fn each_match(
         &mut self,
         text: &[u8],
+        parsed: Option<&sonic_rs::Object>,
         mut each: impl FnMut(usize, &'w Watch, &Event<'_, '_>, Option<i64>),
     ) -> bool {
         if self.rules.is_empty() {
@@ -338,7 +350,13 @@ impl<'w> Matching<'w> {
         } = self;
         let mut values = recycle(std::mem::take(spare));
         values.resize(projection.slots(), None);
-        let read = json.read(text, projection, &mut values).is_ok();
+        let read = match parsed {
+            Some(object) => {
+                json.fill(object, projection, &mut values);
+                true
+            }
+            None => json.read(text, projection, &mut values).is_ok(),
+        };
         if read {
             if *reads_text {
                 lowered.clear();
@@ -407,95 +425,6 @@ impl Detector<'_> {
     pub fn has_rules(&self) -> bool {
         !self.matching.rules.is_empty()
     }
-
-    /// Runs `pass` with a sink that hands its events to this detector on a thread of its
-    /// own, in batches: the rules run beside the pass rather than between its events.
-    /// Ingest's pass is mostly compressing segments, so with a core to spare the rules add
-    /// little to its wall time (docs/BENCHMARKS.md measures both wall and CPU time).
-    pub(crate) fn alongside(
-        &mut self,
-        pass: impl FnOnce(&mut Feed) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let (send, receive) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
-        let (give_back, spare) = mpsc::channel::<Batch>();
-        std::thread::scope(|scope| {
-            let detector = self;
-            let worker = std::thread::Builder::new()
-                .name("detector".to_string())
-                .spawn_scoped(scope, move || {
-                    for mut batch in receive {
-                        let mut start = 0;
-                        for &(number, end) in &batch.events {
-                            detector.object(number, &batch.text[start..end]);
-                            start = end;
-                        }
-                        batch.text.clear();
-                        batch.events.clear();
-                        // Reused by the pass; it may have ended, then the batch is dropped.
-                        let _ = give_back.send(batch);
-                    }
-                })?;
-            let mut feed = Feed {
-                send,
-                batch: Batch::default(),
-                spare,
-            };
-            let passed = pass(&mut feed);
-            feed.flush();
-            drop(feed);
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-            passed
-        })
-    }
-}
-
-/// Batches queued for the detector's thread: enough to ride out a slow event, few enough
-/// that a pass far ahead of its rules waits for them.
-const QUEUED_BATCHES: usize = 4;
-/// Event text per batch.
-const BATCH_BYTES: usize = 256 << 10;
-
-/// Events on their way to a detector's thread: their text end to end, and each one's
-/// number and end.
-#[derive(Default)]
-struct Batch {
-    text: Vec<u8>,
-    events: Vec<(u64, usize)>,
-}
-
-/// The sink `Detector::alongside` gives its pass.
-pub(crate) struct Feed {
-    send: mpsc::SyncSender<Batch>,
-    batch: Batch,
-    /// Batches the detector is done with.
-    spare: mpsc::Receiver<Batch>,
-}
-
-impl Feed {
-    fn flush(&mut self) {
-        if self.batch.events.is_empty() {
-            return;
-        }
-        let next = self.spare.try_recv().unwrap_or_default();
-        // Sending fails only when the detector's thread has ended, which is a panic,
-        // raised again when it is joined.
-        let _ = self.send.send(std::mem::replace(&mut self.batch, next));
-    }
-}
-
-impl Objects for Feed {
-    fn object(&mut self, number: u64, json: &[u8]) -> io::Result<()> {
-        self.batch.text.extend_from_slice(json);
-        self.batch.events.push((number, self.batch.text.len()));
-        if self.batch.text.len() >= BATCH_BYTES {
-            self.flush();
-        }
-        Ok(())
-    }
-
-    fn malformed(&mut self) {}
 }
 
 impl Objects for Detector<'_> {

@@ -51,8 +51,13 @@ impl JsonReader {
         Ok(())
     }
 
+    /// The object the last successful `read` or `for_each_field` parsed.
+    pub(crate) fn parsed(&self) -> Option<&Object> {
+        self.document.as_object()
+    }
+
     /// Fills `values` from an object parsed elsewhere, its numbers written here.
-    fn fill<'a>(
+    pub(crate) fn fill<'a>(
         &'a mut self,
         object: &'a Object,
         projection: &Projection,

@@ -146,6 +146,11 @@ impl SegmentWriter {
         Ok(true)
     }
 
+    /// The object the last `add_json` that returned `true` added, as it parsed it.
+    pub(crate) fn parsed(&self) -> Option<&sonic_rs::Object> {
+        self.json.parsed()
+    }
+
     fn seal_page(&mut self) -> io::Result<()> {
         if self.summary.rows() == 0 {
             return Ok(());

@@ -264,9 +264,9 @@ fn converted_formats_answer_as_their_sources_do() {
 }
 
 #[test]
-fn rules_evaluated_beside_ingest_roll_up_as_reading_the_source_does() {
-    // The detector runs on a thread of its own during ingest, fed in batches: what it
-    // rolls up must be what evaluating the rules in the reading thread rolls up.
+fn rules_evaluated_in_ingest_roll_up_as_reading_the_source_does() {
+    // During ingest the rules read each event as the segment writer parsed it: what they
+    // roll up must be what reading the source file for them alone rolls up.
     let rules: Vec<workers::Watch> = [
         ("eventid:cowrie.login.failed | stats count by src_ip", false),
         ("eventid:cowrie.session.connect", true),
@@ -294,14 +294,14 @@ fn rules_evaluated_beside_ingest_roll_up_as_reading_the_source_does() {
             &mut detector,
         )
         .unwrap();
-        let beside = detector.finish();
-        let (inline, error) =
+        let ingested = detector.finish();
+        let (read, error) =
             workers::detect_file(source, "source", &rules, &ScanOptions::default(), 0);
         assert!(error.is_none(), "{}", source.display());
-        matched += beside.iter().map(|r| r.partial.matched()).sum::<u64>();
+        matched += ingested.iter().map(|r| r.partial.matched()).sum::<u64>();
         assert_eq!(
-            shared_sketch::codec::encode_stored(&beside).unwrap(),
-            shared_sketch::codec::encode_stored(&inline).unwrap(),
+            shared_sketch::codec::encode_stored(&ingested).unwrap(),
+            shared_sketch::codec::encode_stored(&read).unwrap(),
             "{}",
             source.display()
         );
