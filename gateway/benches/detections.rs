@@ -203,7 +203,7 @@ async fn stored_rollups(lake: &Lake, rule: &Rule, minutes: i64) {
             }
         }
         lake.catalog
-            .add_rollups(&Detected {
+            .add_rollups(Detected {
                 source: format!("file:///bench/day-{day}.json"),
                 modified_ms: 0,
                 rules: vec![key.clone()],
@@ -351,8 +351,14 @@ async fn latency() {
 async fn ingest(data: &Path) {
     let source = data.display().to_string();
     let mut results: Vec<(usize, Duration, f64)> = Vec::new();
+    // `SKETCHLAKE_BENCH_RULES=0,100` measures those counts alone (of at most 100).
+    let counts: Vec<usize> = std::env::var("SKETCHLAKE_BENCH_RULES").map_or_else(
+        |_| vec![0, 10, 100],
+        |list| list.split(',').map(|n| n.trim().parse().unwrap()).collect(),
+    );
+    let reversed: Vec<usize> = counts.iter().rev().copied().collect();
     // Twice, in opposite orders, so drift over the run does not favour one.
-    for order in [[0, 10, 100], [100, 10, 0]] {
+    for order in [counts.clone(), reversed] {
         for n in order {
             let all = rules(100);
             let watching = Watching::new(all[..n].iter().map(|r| (r.key(), r.watch())).collect());
@@ -370,30 +376,24 @@ async fn ingest(data: &Path) {
             results.push((n, took, cpu));
         }
     }
-    let wall = |n: usize| -> f64 {
+    // Summed over both orders, per count.
+    let total = |n: usize| -> (f64, f64) {
         results
             .iter()
             .filter(|(r, _, _)| *r == n)
-            .map(|(_, d, _)| d.as_secs_f64())
-            .sum()
+            .fold((0.0, 0.0), |(w, c), (_, d, cpu)| {
+                (w + d.as_secs_f64(), c + cpu)
+            })
     };
-    let cpu = |n: usize| -> f64 {
-        results
-            .iter()
-            .filter(|(r, _, _)| *r == n)
-            .map(|(_, _, c)| c)
-            .sum()
-    };
-    println!(
-        "ingest wall time with 10 rules: {:+.1}% of none; with 100 rules: {:+.1}%",
-        (wall(10) / wall(0) - 1.0) * 100.0,
-        (wall(100) / wall(0) - 1.0) * 100.0
-    );
-    println!(
-        "ingest CPU time with 10 rules: {:+.1}% of none; with 100 rules: {:+.1}%",
-        (cpu(10) / cpu(0) - 1.0) * 100.0,
-        (cpu(100) / cpu(0) - 1.0) * 100.0
-    );
+    let (wall0, cpu0) = total(0);
+    for n in counts.into_iter().filter(|&n| n > 0) {
+        let (wall, cpu) = total(n);
+        println!(
+            "ingest with {n} rules: wall time {:+.1}% of none, CPU time {:+.1}%",
+            (wall / wall0 - 1.0) * 100.0,
+            (cpu / cpu0 - 1.0) * 100.0
+        );
+    }
 }
 
 /// The process's CPU time so far, user and system, every thread (Linux: /proc/self/stat,

@@ -623,12 +623,13 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
     for (backend, url) in backends(dir.path()).await {
         let catalog = Catalog::open(&url).await.unwrap();
         let first = detected("file:///a.json", &rule, &watch, &["x", "y"]);
+        let samples = first.rollups[0].partial.hits.clone();
         catalog
             .swap_detected(
                 &[],
                 State::Ingested,
                 &[segment("file:///s1", None, 1)],
-                &first,
+                &first.encode().unwrap(),
             )
             .await
             .unwrap();
@@ -636,7 +637,7 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         assert_eq!(spans, [(60_000, 120_000)], "{backend}");
         let stored = catalog.rollups(&rule, (0, 180_000)).await.unwrap();
         assert_eq!(stored.len(), 2, "{backend}");
-        assert_eq!(stored[0].1.hits, first.rollups[0].partial.hits, "{backend}");
+        assert_eq!(stored[0].1.hits, samples, "{backend}");
         let evaluated = catalog.evaluated_sources().await.unwrap();
         assert_eq!(
             evaluated["file:///a.json"].get(&rule),
@@ -645,13 +646,13 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         );
         // The same source evaluated again replaces its rollups, under a newer batch.
         let again = detected("file:///a.json", &rule, &watch, &["z"]);
-        catalog.add_rollups(&again).await.unwrap();
+        catalog.add_rollups(again).await.unwrap();
         let (spans, newer) = catalog.rollups_since(&rule, batch).await.unwrap();
         assert!(newer > batch && spans == [(60_000, 60_000)], "{backend}");
         assert_eq!(catalog.rollups(&rule, (0, 180_000)).await.unwrap().len(), 1);
         // A backfill from minute 2 on keeps what came before it, in rows on both sides.
         let two = detected("file:///b.json", &rule, &watch, &["p", "q", "r"]);
-        catalog.add_rollups(&two).await.unwrap();
+        catalog.add_rollups(two).await.unwrap();
         assert_eq!(catalog.rollups(&rule, (0, 240_000)).await.unwrap().len(), 4);
         catalog.delete_rollups_since(&rule, 120_000).await.unwrap();
         let kept: Vec<i64> = catalog
@@ -684,7 +685,7 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
             count: 3,
             first_ms: Some(60_000),
             last_ms: Some(60_000),
-            samples: first.rollups[0].partial.hits.clone(),
+            samples: samples.clone(),
             dedup_key: "r src_ip=x".into(),
             state: AlertState::New,
             staging: false,

@@ -55,7 +55,7 @@ pub async fn evaluate_raw_files(
         })
         .await?;
         lake.catalog
-            .add_rollups(&Detected {
+            .add_rollups(Detected {
                 source: entry.uri.clone(),
                 modified_ms: entry.modified_ms,
                 rules: keys,

@@ -17,7 +17,7 @@ use crate::catalog::{Entry, State};
 use crate::error::{LakeError, io_error};
 use crate::folder::{format_name, list_files, raw_entry};
 use crate::lake::Lake;
-use crate::rollups::{Detected, Watching};
+use crate::rollups::{Detected, Encoded, Watching};
 use crate::store::source_of;
 
 /// What one `ingest` run did.
@@ -167,12 +167,15 @@ impl Copying {
                     segments,
                     malformed,
                 }) => Copied::Segments {
+                    // Encoded here, on the thread that read the file, rather than on the
+                    // one that records every file in the catalog.
                     detected: Detected {
                         source: uri.clone(),
                         modified_ms: 0,
                         rules: rules.keys.to_vec(),
                         rollups: detector.finish(),
-                    },
+                    }
+                    .encode()?,
                     added: segments
                         .iter()
                         .map(|s| staging.publish(s, format.name(), Some(&uri)))
@@ -250,7 +253,7 @@ enum Copied {
         added: Vec<Entry>,
         malformed: u64,
         /// The rules' rollups of its events.
-        detected: Detected,
+        detected: Encoded,
     },
     /// Free text, which ingest does not convert.
     Raw(Format),

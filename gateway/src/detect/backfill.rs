@@ -82,7 +82,7 @@ pub async fn backfill(
                 .collect();
             done.rollups += rollups.len() as u64;
             lake.catalog
-                .append_rollups(&Detected {
+                .append_rollups(Detected {
                     source: answer.url,
                     modified_ms: 0,
                     rules: keys.clone(),
@@ -98,7 +98,7 @@ pub async fn backfill(
             };
             done.rollups += answer.rollups.len() as u64;
             lake.catalog
-                .add_rollups(&Detected {
+                .add_rollups(Detected {
                     source: answer.url,
                     modified_ms,
                     rules: keys.clone(),

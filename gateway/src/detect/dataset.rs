@@ -147,13 +147,14 @@ pub async fn roll_up_alerts(
         let Some(newest) = newest else {
             continue;
         };
-        let detected = Detected {
-            source: ALERTS_SOURCE.to_string(),
-            modified_ms: newest,
-            rules: vec![key.clone()],
-            rollups: detector.finish(),
-        };
-        catalog.append_rollups_read(&detected).await?;
+        catalog
+            .append_rollups_read(Detected {
+                source: ALERTS_SOURCE.to_string(),
+                modified_ms: newest,
+                rules: vec![key.clone()],
+                rollups: detector.finish(),
+            })
+            .await?;
     }
     Ok(())
 }
