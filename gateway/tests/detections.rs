@@ -368,6 +368,40 @@ fn test_alert(id: &str, window_end: i64) -> Alert {
     }
 }
 
+/// A CLI waits for deliveries that can succeed, not for those to a sink nobody has set:
+/// they are tried once, told, and left in the outbox for when someone does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_does_not_wait_on_a_sink_nobody_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("c.db").display()
+    ))
+    .await
+    .unwrap();
+    catalog
+        .raise(
+            &test_alert("r-1", 10_000_000),
+            3_600_000,
+            &["soc".to_string()],
+        )
+        .await
+        .unwrap();
+    let deliverer = Deliverer::new(catalog.clone()).unwrap();
+    // An hour's drain: it would retry until then if it waited on the missing sink.
+    let drained = tokio::time::timeout(
+        Duration::from_secs(60),
+        deliverer.drain(Duration::from_secs(3600)),
+    )
+    .await
+    .expect("the drain ended without waiting for the missing sink")
+    .unwrap();
+    assert_eq!((drained.delivered, drained.pending), (0, 1));
+    let tried = &catalog.deliveries("r-1").await.unwrap()[0];
+    assert_eq!((tried.state.as_str(), tried.attempts), ("pending", 1));
+    assert!(tried.last_error.as_ref().unwrap().contains("no sink named"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_up_no_other() {
     let dir = tempfile::tempdir().unwrap();

@@ -371,14 +371,18 @@ impl Catalog {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// When the next pending delivery of any tenant falls due, epoch ms.
+    /// When the next pending delivery of any tenant to a sink that is configured falls
+    /// due, epoch ms: one to a sink nobody has set cannot succeed until someone does, so
+    /// a CLI does not wait for it.
     pub async fn next_delivery_ms(&self) -> Result<Option<i64>, CatalogError> {
-        Ok(
-            sqlx::query("SELECT MIN(next_ms) FROM deliveries WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)?,
+        Ok(sqlx::query(
+            "SELECT MIN(d.next_ms) FROM deliveries d
+             JOIN sinks s ON s.tenant = d.tenant AND s.name = d.sink
+             WHERE d.state = 'pending'",
         )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?)
     }
 
     /// The sink took delivery `key`.
