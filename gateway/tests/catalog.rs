@@ -607,6 +607,30 @@ fn detected(source: &str, rule: &RuleKey, watch: &Watch, src_ips: &[&str]) -> De
     }
 }
 
+/// Rule `r`'s new alert `id` for the source `src_ip`, over the first hour.
+fn alert_for(id: &str, src_ip: &str) -> Alert {
+    Alert {
+        id: id.into(),
+        tenant: String::new(),
+        rule: "r".into(),
+        version: "v1".into(),
+        name: "R".into(),
+        query: "| stats count by src_ip".into(),
+        severity: "low".into(),
+        fields: vec!["src_ip".into()],
+        group: vec![src_ip.into()],
+        window: (0, 3_600_000),
+        count: 1,
+        first_ms: None,
+        last_ms: None,
+        samples: Vec::new(),
+        dedup_key: format!("r src_ip={src_ip}"),
+        state: AlertState::New,
+        staging: false,
+        created_ms: 0,
+    }
+}
+
 #[tokio::test]
 async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() {
     let dir = tempfile::tempdir().unwrap();
@@ -672,24 +696,12 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         assert_eq!(catalog.last_runs().await.unwrap(), [("r".to_string(), 77)]);
 
         let alert = Alert {
-            id: "r-1".into(),
-            tenant: String::new(),
-            rule: "r".into(),
-            version: "v1".into(),
-            name: "R".into(),
-            query: "| stats count by src_ip".into(),
-            severity: "low".into(),
-            fields: vec!["src_ip".into()],
-            group: vec!["x".into()],
-            window: (0, 3_600_000),
             count: 3,
             first_ms: Some(60_000),
             last_ms: Some(60_000),
             samples: samples.clone(),
-            dedup_key: "r src_ip=x".into(),
-            state: AlertState::New,
-            staging: false,
             created_ms: 1000,
+            ..alert_for("r-1", "x")
         };
         let sinks = ["hook".to_string()];
         assert_eq!(
@@ -801,24 +813,11 @@ async fn writers_at_once_wait_for_each_other() {
             tasks.spawn(async move {
                 // Eight groups, each raised eight times: duplicates update, news insert.
                 let alert = Alert {
-                    id: format!("r-{i}"),
-                    tenant: String::new(),
-                    rule: "r".into(),
-                    version: "v1".into(),
-                    name: "R".into(),
-                    query: "| stats count by src_ip".into(),
-                    severity: "low".into(),
-                    fields: vec!["src_ip".into()],
-                    group: vec![format!("10.0.0.{}", i % 8)],
-                    window: (0, 3_600_000),
                     count: 1 + i as u64,
                     first_ms: Some(i),
                     last_ms: Some(i),
-                    samples: Vec::new(),
-                    dedup_key: format!("r src_ip=10.0.0.{}", i % 8),
-                    state: AlertState::New,
-                    staging: false,
                     created_ms: i,
+                    ..alert_for(&format!("r-{i}"), &format!("10.0.0.{}", i % 8))
                 };
                 catalog.raise(&alert, 3_600_000, &sinks).await?;
                 catalog

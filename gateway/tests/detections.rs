@@ -368,17 +368,17 @@ fn test_alert(id: &str, window_end: i64) -> Alert {
     }
 }
 
+async fn sqlite_catalog(dir: &Path) -> Catalog {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("c.db").display());
+    Catalog::open(&url).await.unwrap()
+}
+
 /// A CLI waits for deliveries that can succeed, not for those to a sink nobody has set:
 /// they are tried once, told, and left in the outbox for when someone does.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drain_does_not_wait_on_a_sink_nobody_set_up() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("c.db").display()
-    ))
-    .await
-    .unwrap();
+    let catalog = sqlite_catalog(dir.path()).await;
     catalog
         .raise(
             &test_alert("r-1", 10_000_000),
@@ -405,12 +405,7 @@ async fn a_drain_does_not_wait_on_a_sink_nobody_set_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_up_no_other() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("c.db").display()
-    ))
-    .await
-    .unwrap();
+    let catalog = sqlite_catalog(dir.path()).await;
     let good = Receiver::start(Behaviour::Accept).await;
     let flaky = Receiver::start(Behaviour::FailFirst(2)).await;
     let stuck = Receiver::start(Behaviour::Hang).await;

@@ -146,20 +146,26 @@ pub struct Encoded {
 /// (SQLite's 32,766, PostgreSQL's 65,535) at nine parameters a row.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// `($first, $first+1, …), (…)`: `rows` tuples of `columns` numbered placeholders.
-fn placeholders(rows: usize, columns: usize, first: usize) -> String {
-    let mut out = String::new();
-    for row in 0..rows {
-        out.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", first + row * columns + column));
-        }
-        out.push(')');
-    }
-    out
+/// `rows` tuples for a multi-row statement, each shaped as `shape`: its `$1`, `$2`… are
+/// the statement's `shared` parameters, and each `?` the row's own next one, numbered
+/// after them, row by row.
+fn tuples(rows: usize, shared: usize, shape: &str) -> String {
+    let mut next = shared;
+    let mut tuple = || {
+        shape
+            .split('?')
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.to_string()
+                } else {
+                    next += 1;
+                    format!("${next}{part}")
+                }
+            })
+            .collect::<String>()
+    };
+    (0..rows).map(|_| tuple()).collect::<Vec<_>>().join(", ")
 }
 
 impl Catalog {
@@ -187,7 +193,7 @@ impl Catalog {
             for rules in detected.rules.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
                     "DELETE FROM rule_minutes WHERE tenant = $1 AND source = $2 AND (rule, version) IN (VALUES {})",
-                    placeholders(rules.len(), 2, 3)
+                    tuples(rules.len(), 2, "(?, ?)")
                 );
                 let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(&self.tenant)
@@ -214,13 +220,10 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         for rules in rules.chunks(ROWS_PER_STATEMENT) {
             // $1 tenant, $2 source, $3 modified_ms; then each rule's id and version.
-            let values: Vec<String> = (0..rules.len())
-                .map(|i| format!("($1, ${}, ${}, $2, $3)", 4 + 2 * i, 5 + 2 * i))
-                .collect();
             let sql = format!(
                 "INSERT INTO rule_sources (tenant, rule, version, source, modified_ms) VALUES {}
                  ON CONFLICT (tenant, rule, version, source) DO UPDATE SET modified_ms = excluded.modified_ms",
-                values.join(", ")
+                tuples(rules.len(), 3, "($1, ?, ?, $2, $3)")
             );
             let mut upsert = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&self.tenant)
@@ -280,24 +283,10 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         for rows in rows.chunks(ROWS_PER_STATEMENT) {
             // $1 tenant, $2 source, $3 batch; then six a row.
-            let values: Vec<String> = (0..rows.len())
-                .map(|i| {
-                    let at = 4 + 6 * i;
-                    format!(
-                        "($1, ${}, ${}, $2, ${}, ${}, $3, ${}, ${})",
-                        at,
-                        at + 1,
-                        at + 2,
-                        at + 3,
-                        at + 4,
-                        at + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO rule_minutes (tenant, rule, version, source, first_minute, last_minute, batch, minutes, rollups)
                  VALUES {}",
-                values.join(", ")
+                tuples(rows.len(), 3, "($1, ?, ?, $2, ?, ?, $3, ?, ?)")
             );
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&self.tenant)
@@ -530,5 +519,17 @@ impl Catalog {
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tuples_number_each_rows_parameters_after_the_shared_ones() {
+        assert_eq!(super::tuples(2, 2, "(?, ?)"), "($3, $4), ($5, $6)");
+        assert_eq!(
+            super::tuples(2, 3, "($1, ?, $2, ?)"),
+            "($1, $4, $2, $5), ($1, $6, $2, $7)"
+        );
     }
 }
