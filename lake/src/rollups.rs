@@ -108,8 +108,8 @@ impl Detected {
     /// The rollups as stored: encoding them and dropping them is most of what storing
     /// costs, so ingest does it on the thread that read the file rather than on the one
     /// that writes the catalog, and each rule's are dropped as soon as they are encoded,
-    /// while still in the cache (measured: dropping them all afterwards cost as much as
-    /// encoding them).
+    /// while still in the cache (measured: dropping them cost about as much as encoding
+    /// them).
     pub fn encode(self) -> Result<Encoded, CatalogError> {
         let mut rows = Vec::new();
         let mut rollups = self.rollups.into_iter().peekable();

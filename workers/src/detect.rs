@@ -258,8 +258,8 @@ impl<'w> Detector<'w> {
         self.evaluate(number, text, None);
     }
 
-    /// `object` for an event already parsed (as `object`, the text it was parsed from):
-    /// ingest's segment writer parses each event once, for itself and for the rules.
+    /// `object` for an event already parsed from `text`: ingest's segment writer parses
+    /// each event once, for its index and for the rules.
     pub(crate) fn parsed(&mut self, number: u64, text: &[u8], object: &sonic_rs::Object) {
         self.evaluate(number, text, Some(object));
     }
@@ -286,6 +286,11 @@ impl<'w> Detector<'w> {
                 bin.samples.push(sample);
             }
         });
+    }
+
+    /// Whether it has rules to evaluate.
+    pub fn has_rules(&self) -> bool {
+        !self.matching.rules.is_empty()
     }
 
     /// How many rules the event in `text` matches, without rolling it up: what finding
@@ -417,13 +422,6 @@ impl Sampling {
             truncated: false,
             fields: by.iter().cloned().zip(key).collect(),
         })
-    }
-}
-
-impl Detector<'_> {
-    /// Whether it has rules to evaluate.
-    pub fn has_rules(&self) -> bool {
-        !self.matching.rules.is_empty()
     }
 }
 
