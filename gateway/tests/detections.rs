@@ -517,16 +517,11 @@ async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_k
     let receiver = Receiver::start(Behaviour::Accept).await;
     set_webhook(lake.path(), &receiver.url, None).await;
     std::fs::write(&rule_file, format!("{SSH_RULE}sinks: [soc]\n")).unwrap();
-    let server = common::Served::start(&[
-        "--watch-every".as_ref(),
-        "0.2".as_ref(),
-        "--data".as_ref(),
-        lake.path().as_os_str(),
-        "--watch".as_ref(),
-        inbox.path().as_os_str(),
-        "--rules".as_ref(),
-        rules.path().as_os_str(),
-    ]);
+    let server = common::Served::watching(
+        lake.path(),
+        inbox.path(),
+        &["--rules".as_ref(), rules.path().as_os_str()],
+    );
     let base = server.base.clone();
     let get = |path: &str| {
         let url = format!("{base}{path}");

@@ -13,14 +13,7 @@ async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
     let expected = common::records(demo.path()).len() as u64;
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
-    let server = common::Served::start(&[
-        "--watch-every".as_ref(),
-        "0.2".as_ref(),
-        "--data".as_ref(),
-        lake.path().as_os_str(),
-        "--watch".as_ref(),
-        inbox.path().as_os_str(),
-    ]);
+    let server = common::Served::watching(lake.path(), inbox.path(), &[]);
     let base = &server.base;
     let url = format!("{base}/api/v1/query");
 

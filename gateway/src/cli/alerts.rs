@@ -12,7 +12,7 @@ use shared_sketch::query::parse_span;
 use shared_sketch::time::{format_timestamp, now_ms};
 
 use super::args::{CatalogArg, open_for_tenant};
-use super::table;
+use super::query::{Output, bad_query, print_answer};
 
 /// The lake whose catalog keeps the alerts, and whose.
 #[derive(clap::Args)]
@@ -51,8 +51,8 @@ enum AlertsAction {
     /// `severity:high | stats dc(rule) by entity`.
     Search {
         query: String,
-        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        format: Output,
     },
     /// Mark an alert acknowledged or closed (or new again).
     Set {
@@ -154,19 +154,10 @@ pub async fn alerts(args: AlertsArgs) -> Result<()> {
         AlertsAction::Search { query, format } => {
             let answer = match search_alerts(catalog, &query, now_ms()).await {
                 Ok(answer) => answer,
-                Err(SearchError::Query(e)) => {
-                    // As `sketchlake query` says it: a caret under the column.
-                    let caret = " ".repeat(e.column.saturating_sub(1));
-                    eprintln!("error: {}\n  {query}\n  {caret}^", e.message);
-                    std::process::exit(2);
-                }
+                Err(SearchError::Query(e)) => bad_query(&query, &e.into()),
                 Err(SearchError::Catalog(e)) => return Err(e.into()),
             };
-            if format == "json" {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-            } else {
-                print!("{}", table::render(&answer.result, answer.elapsed_ms));
-            }
+            print_answer(&answer, format)?;
         }
         AlertsAction::Set { id, state } => {
             let state = AlertState::parse(&state).context("unknown state")?;

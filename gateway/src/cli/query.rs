@@ -7,7 +7,8 @@ use anyhow::Result;
 use gateway::engine::Ask;
 use gateway::http::{ApiError, answer};
 use lake::DEFAULT_TENANT;
-use shared_sketch::ErrorKind;
+use shared_sketch::fold::Answer;
+use shared_sketch::{ErrorKind, QueryError};
 
 use super::args::{CatalogArg, InputArgs, RunArgs, open_data, sync_data};
 use super::table;
@@ -36,7 +37,7 @@ pub struct QueryArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Output {
+pub(super) enum Output {
     Json,
     Table,
 }
@@ -58,23 +59,32 @@ pub async fn query(args: QueryArgs) -> Result<()> {
     let ask = Ask::new(DEFAULT_TENANT, &query, hits);
     let response = match answer(&engine, ask).await {
         Ok(response) => response,
-        Err(ApiError::Query(e)) if e.kind == ErrorKind::BadQuery => {
-            // As a compiler would: the query, a caret under the column, the reason.
-            let caret = e.column.map_or(String::new(), |c| {
-                format!("\n  {}^", " ".repeat(c.saturating_sub(1) as usize))
-            });
-            eprintln!("error: {}\n  {query}{caret}", e.message);
-            std::process::exit(2);
-        }
+        Err(ApiError::Query(e)) if e.kind == ErrorKind::BadQuery => bad_query(&query, &e),
         Err(e) => return Err(e.into()),
     };
-    match format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&response)?),
-        Output::Table => print!("{}", table::render(&response.result, response.elapsed_ms)),
-    }
+    print_answer(&response, format)?;
     if let Some(why) = &response.stopped {
         eprintln!("warning: {why}");
         std::process::exit(3);
+    }
+    Ok(())
+}
+
+/// Says why `query` does not parse as a compiler would (the query, a caret under the
+/// column, the reason) and exits with 2.
+pub(super) fn bad_query(query: &str, e: &QueryError) -> ! {
+    let caret = e.column.map_or(String::new(), |c| {
+        format!("\n  {}^", " ".repeat(c.saturating_sub(1) as usize))
+    });
+    eprintln!("error: {}\n  {query}{caret}", e.message);
+    std::process::exit(2);
+}
+
+/// Prints `answer` as the HTTP API answers (JSON) or as a table.
+pub(super) fn print_answer(answer: &Answer, format: Output) -> Result<()> {
+    match format {
+        Output::Json => println!("{}", serde_json::to_string_pretty(answer)?),
+        Output::Table => print!("{}", table::render(&answer.result, answer.elapsed_ms)),
     }
     Ok(())
 }

@@ -167,7 +167,7 @@ where
     frames
 }
 
-/// `sketchlake serve --no-auth --listen 127.0.0.1:0 ARGS` as its own process, killed when
+/// `sketchlake serve --no-auth --listen 127.0.0.1:0 …` as its own process, killed when
 /// this is dropped, however the test ends.
 pub struct Served {
     /// `http://127.0.0.1:PORT`, as the server printed it.
@@ -176,11 +176,22 @@ pub struct Served {
 }
 
 impl Served {
-    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Served {
+    /// `serve` over the lake `data`, ingesting what lands in `inbox` (looked at every
+    /// 0.2 s), with `more` arguments.
+    pub fn watching(
+        data: &std::path::Path,
+        inbox: &std::path::Path,
+        more: &[&std::ffi::OsStr],
+    ) -> Served {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
             .args(["serve", "--no-auth", "--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(["--watch-every", "0.2"])
+            .arg("--data")
+            .arg(data)
+            .arg("--watch")
+            .arg(inbox)
+            .args(more)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
