@@ -244,6 +244,66 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     assert_eq!(alerts(lake.path()).await.len(), 2);
 }
 
+/// Tiers of one count: `SSH_RULE` at a higher threshold, and at a high one with a
+/// stricter filter.
+const SSH_TIERS: [(&str, &str); 2] = [
+    (
+        "ssh-very-many",
+        "dst_port:22 | stats count by src_ip | where count > 10",
+    ),
+    (
+        "ssh-very-many-tcp",
+        "dst_port:22 proto:tcp | stats count by src_ip | where count > 10",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_that_differ_in_their_threshold_roll_up_once_and_each_fires_at_its_own() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
+    for (id, query) in SSH_TIERS {
+        let text = SSH_RULE
+            .replace("id: ssh-many", &format!("id: {id}"))
+            .replace(
+                "dst_port:22 | stats count by src_ip | where count > 5",
+                query,
+            );
+        std::fs::write(rules.path().join(format!("{id}.yml")), text).unwrap();
+    }
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    let t0 = 1_794_700_800;
+    let text = flows("192.0.2.7", 22, t0, 7) + &flows("192.0.2.12", 22, t0, 12);
+    cli(ingest_text(
+        lake.path(),
+        rules.path(),
+        inbox.path(),
+        "ssh.json",
+        text,
+    ))
+    .await;
+    let mut fired: Vec<(String, String, i64)> = alerts(lake.path())
+        .await
+        .iter()
+        .map(|a| {
+            let rule = a["rule"].as_str().unwrap().to_string();
+            let group = a["group"][0].as_str().unwrap().to_string();
+            (rule, group, a["count"].as_i64().unwrap())
+        })
+        .collect();
+    fired.sort();
+    // The shared rollup counts each source's sessions once for both rules; the stricter
+    // filter (no `proto` in these flows) matches nothing.
+    assert_eq!(
+        fired,
+        [
+            ("ssh-many".to_string(), "192.0.2.12".to_string(), 12),
+            ("ssh-many".to_string(), "192.0.2.7".to_string(), 7),
+            ("ssh-very-many".to_string(), "192.0.2.12".to_string(), 12),
+        ]
+    );
+}
+
 const WEB_RULE: &str = r#"id: web-many
 name: Many web requests
 severity: low

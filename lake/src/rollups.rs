@@ -8,6 +8,7 @@
 //! since its last.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use shared_sketch::Partial;
@@ -56,39 +57,64 @@ fn decode_minutes(bytes: &[u8], source: &str, rule: &RuleKey) -> Result<Minutes,
     })
 }
 
-/// One row of `rule_minutes`: a rule's minutes from one source, encoded.
+/// One row of `rule_minutes`: a rule's minutes from one source, encoded in `Rows::bytes`.
 #[derive(Debug)]
 struct MinutesRow {
     rule: RuleKey,
     first: i64,
     last: i64,
     minutes: i64,
-    bytes: Vec<u8>,
+    bytes: Range<usize>,
 }
 
-/// The row holding `rule`'s `minutes` (none when empty).
-fn minutes_row<P: serde::Serialize>(
-    rule: &RuleKey,
-    source: &str,
-    minutes: &[(i64, P)],
-) -> Result<Option<MinutesRow>, CatalogError> {
-    let (Some(first), Some(last)) = (
-        minutes.iter().map(|(m, _)| *m).min(),
-        minutes.iter().map(|(m, _)| *m).max(),
-    ) else {
-        return Ok(None);
-    };
-    let bytes = shared_sketch::codec::encode_stored(&minutes).map_err(|e| CatalogError::Row {
-        uri: source.to_string(),
-        why: format!("rollups of {}: {e}", rule.id),
-    })?;
-    Ok(Some(MinutesRow {
-        rule: rule.clone(),
-        first,
-        last,
-        minutes: i64::try_from(minutes.len()).unwrap_or(i64::MAX),
-        bytes,
-    }))
+/// Rows of `rule_minutes`, their encodings in one buffer.
+#[derive(Debug, Default)]
+struct Rows {
+    bytes: Vec<u8>,
+    rows: Vec<MinutesRow>,
+}
+
+impl Rows {
+    /// Adds the row holding `rule`'s `minutes` (none when empty): its place.
+    fn push<P: serde::Serialize>(
+        &mut self,
+        rule: &RuleKey,
+        source: &str,
+        minutes: &[(i64, P)],
+    ) -> Result<Option<usize>, CatalogError> {
+        let (Some(first), Some(last)) = (
+            minutes.iter().map(|(m, _)| *m).min(),
+            minutes.iter().map(|(m, _)| *m).max(),
+        ) else {
+            return Ok(None);
+        };
+        let start = self.bytes.len();
+        shared_sketch::codec::encode_stored_into(&minutes, &mut self.bytes).map_err(|e| {
+            CatalogError::Row {
+                uri: source.to_string(),
+                why: format!("rollups of {}: {e}", rule.id),
+            }
+        })?;
+        self.rows.push(MinutesRow {
+            rule: rule.clone(),
+            first,
+            last,
+            minutes: i64::try_from(minutes.len()).unwrap_or(i64::MAX),
+            bytes: start..self.bytes.len(),
+        });
+        Ok(Some(self.rows.len() - 1))
+    }
+
+    /// Adds, for `rule`, a row holding what the row at `place` holds.
+    fn repeat(&mut self, place: usize, rule: &RuleKey) {
+        let same = &self.rows[place];
+        let row = MinutesRow {
+            rule: rule.clone(),
+            bytes: same.bytes.clone(),
+            ..*same
+        };
+        self.rows.push(row);
+    }
 }
 
 /// One source's rollups for some rules, to be stored with the change that made them.
@@ -111,17 +137,23 @@ impl Detected {
     /// while still in the cache (measured: dropping them cost about as much as encoding
     /// them).
     pub fn encode(self) -> Result<Encoded, CatalogError> {
-        let mut rows = Vec::new();
+        let mut rows = Rows::default();
         let mut rollups = self.rollups.into_iter().peekable();
         // A detector's rollups come sorted by rule (unsorted ones would only make more rows).
         while let Some(first) = rollups.next() {
             let rule = first.rule;
+            let also = first.also;
             let mut minutes = vec![(first.minute, first.partial)];
             while let Some(next) = rollups.next_if(|r| r.rule == rule) {
                 minutes.push((next.minute, next.partial));
             }
-            if let Some(key) = self.rules.get(rule) {
-                rows.extend(minutes_row(key, &self.source, &minutes)?);
+            if let Some(key) = self.rules.get(rule)
+                && let Some(place) = rows.push(key, &self.source, &minutes)?
+            {
+                // The rules that roll up alike get the same row, encoded once.
+                for key in also.iter().filter_map(|&r| self.rules.get(r)) {
+                    rows.repeat(place, key);
+                }
             }
         }
         Ok(Encoded {
@@ -139,7 +171,7 @@ pub struct Encoded {
     pub source: String,
     pub modified_ms: i64,
     pub rules: Vec<RuleKey>,
-    rows: Vec<MinutesRow>,
+    rows: Rows,
 }
 
 /// Rows a multi-row statement writes at most: within both databases' parameter limits
@@ -279,8 +311,9 @@ impl Catalog {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         source: &str,
         batch: i64,
-        rows: &[MinutesRow],
+        rows: &Rows,
     ) -> Result<(), CatalogError> {
+        let Rows { bytes, rows } = rows;
         for rows in rows.chunks(ROWS_PER_STATEMENT) {
             // $1 tenant, $2 source, $3 batch; then six a row.
             let sql = format!(
@@ -299,7 +332,7 @@ impl Catalog {
                     .bind(row.first)
                     .bind(row.last)
                     .bind(row.minutes)
-                    .bind(&row.bytes);
+                    .bind(&bytes[row.bytes.clone()]);
             }
             insert.execute(&mut **tx).await?;
         }
@@ -384,9 +417,9 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
             let kept: Vec<(i64, &Partial)> = minutes.iter().map(|(m, p)| (*m, p)).collect();
-            let row = minutes_row(rule, &source, &kept)?;
-            self.insert_minutes(&mut tx, &source, batch, row.as_slice())
-                .await?;
+            let mut row = Rows::default();
+            row.push(rule, &source, &kept)?;
+            self.insert_minutes(&mut tx, &source, batch, &row).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -50,11 +50,28 @@ pub struct Watch {
     pub group: Vec<String>,
 }
 
+impl Watch {
+    /// Whether `other` rolls up exactly as this does: the same filter, aggregates, groups
+    /// and samples. Their `where` may differ — it is evaluated by the runs, on the merged
+    /// minutes — so tiers of one count at several thresholds roll up once.
+    pub fn rolls_up_as(&self, other: &Watch) -> bool {
+        let (a, b) = (&self.query, &other.query);
+        self.per_event == other.per_event
+            && self.group == other.group
+            && a.search == b.search
+            && a.command == b.command
+            && (&a.earliest, &a.latest) == (&b.earliest, &b.latest)
+    }
+}
+
 /// One rule's rollup of one minute of event time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rollup {
     /// The rule's place in the list the detector was made with.
     pub rule: usize,
+    /// The places of the rules after it that roll up as it does (`Watch::rolls_up_as`):
+    /// these are their rollups too, made once.
+    pub also: Vec<usize>,
     /// The minute's start, epoch ms.
     pub minute: i64,
     pub partial: Partial,
@@ -62,8 +79,11 @@ pub struct Rollup {
 
 /// Evaluates many rules on one file's events.
 pub struct Detector<'w> {
+    /// What each rollup computes once for one or more rules: the first such rule's place,
+    /// and the others'. `matching`, `bins` and `sampling` are by computation.
+    computed: Vec<(usize, Vec<usize>)>,
     matching: Matching<'w>,
-    /// Per rule, its minutes.
+    /// Per computation, its minutes.
     bins: Vec<Minutes>,
     sampling: Vec<Sampling>,
     /// The minute of events without a time: when they arrived.
@@ -209,8 +229,19 @@ impl<'w> Detector<'w> {
     /// A detector for the events of `file` (as samples name it); events without a time
     /// count at `arrival_ms`. (No rules: a detector that does nothing.)
     pub fn new(rules: &'w [Watch], file: &str, arrival_ms: i64) -> Self {
-        let rules: Vec<Compiled<'w>> = rules
+        let mut computed: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, watch) in rules.iter().enumerate() {
+            match computed
+                .iter_mut()
+                .find(|(first, _)| rules[*first].rolls_up_as(watch))
+            {
+                Some((_, also)) => also.push(i),
+                None => computed.push((i, Vec::new())),
+            }
+        }
+        let rules: Vec<Compiled<'w>> = computed
             .iter()
+            .map(|(first, _)| &rules[*first])
             .map(|watch| Compiled {
                 watch,
                 matcher: Matcher::new(watch.query.search.as_ref()),
@@ -223,6 +254,7 @@ impl<'w> Detector<'w> {
             .take(rules.len())
             .collect();
         let mut detector = Detector {
+            computed,
             matching: Matching {
                 reads_text: rules.iter().any(|r| r.matcher.reads_text()),
                 dispatch: Dispatch::new(&rules),
@@ -266,6 +298,7 @@ impl<'w> Detector<'w> {
 
     fn evaluate(&mut self, number: u64, text: &[u8], parsed: Option<&sonic_rs::Object>) {
         let Detector {
+            computed: _,
             matching,
             bins,
             sampling,
@@ -297,28 +330,33 @@ impl<'w> Detector<'w> {
     /// them costs (the matcher's benchmark). `None` when it is not a JSON object.
     pub fn count_matching(&mut self, text: &[u8]) -> Option<usize> {
         let mut matched = 0;
-        let read = self
-            .matching
-            .each_match(text, None, |_, _, _, _| matched += 1);
+        let computed = &self.computed;
+        let read = self.matching.each_match(text, None, |c, _, _, _| {
+            matched += 1 + computed[c].1.len();
+        });
         read.then_some(matched)
     }
 
-    /// The rollups, one per rule and minute with a match.
+    /// The rollups, one per rule (and the rules that roll up as it does) and minute with a
+    /// match.
     pub fn finish(self) -> Vec<Rollup> {
+        let computed = self.computed;
         let mut rollups: Vec<Rollup> = self
             .bins
             .into_iter()
             .enumerate()
-            .flat_map(|(rule, minutes)| minutes.bins.into_iter().map(move |(m, b)| (rule, m, b)))
-            .map(|(rule, minute, bin)| {
+            .flat_map(|(c, minutes)| minutes.bins.into_iter().map(move |(m, b)| (c, m, b)))
+            .map(|(c, minute, bin)| {
                 let mut partial = bin.aggregator.finish();
                 // The minute is the rollup's time: its histogram of matches would only be
                 // stored, and merged by every run.
                 partial.timeline = TimeSeries::new(None, (None, None));
                 partial.hit_limit = SAMPLES_PER_RULE as u32;
                 partial.add_hits(bin.samples);
+                let (rule, also) = &computed[c];
                 Rollup {
-                    rule,
+                    rule: *rule,
+                    also: also.clone(),
                     minute,
                     partial,
                 }
@@ -535,6 +573,66 @@ mod tests {
         let row = &first.groups.expect("grouped").rows[0];
         assert_eq!(row.key, ["a"]);
         assert!(matches!(row.aggs[0].value, AggValue::Count { value: 2 }));
+    }
+
+    #[test]
+    fn rules_that_differ_only_in_their_where_roll_up_once_as_each_would_alone() {
+        let rules = [
+            watch(
+                "dst_port:22 | stats count by src_ip | where count > 1",
+                false,
+            ),
+            watch(
+                "dst_port:80 | stats count by src_ip | where count > 1",
+                false,
+            ),
+            watch(
+                "dst_port:22 | stats count by src_ip | where count > 5",
+                false,
+            ),
+            watch("dst_port:22 | stats count by src_ip, dst_ip", false),
+            watch("dst_port:22 | stats count by src_ip", false),
+        ];
+        let events: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"ts": {}, "src_ip": "10.0.0.{}", "dst_ip": "10.0.1.{}", "dst_port": {}}}"#,
+                    i * 7,
+                    i % 3,
+                    i % 2,
+                    [22, 80][i % 2]
+                )
+            })
+            .collect();
+        let detect = |rules: &[Watch]| {
+            let mut detector = Detector::new(rules, "f.json", 0);
+            detector.read_time_from(&["ts".to_string()]);
+            for (i, e) in events.iter().enumerate() {
+                detector.object(i as u64, e.as_bytes());
+            }
+            detector.finish()
+        };
+        let together = detect(&rules);
+        let made: Vec<(usize, &[usize])> = together
+            .iter()
+            .map(|r| (r.rule, r.also.as_slice()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(made, [(0, &[2, 4][..]), (1, &[]), (3, &[])]);
+        for (i, rule) in rules.iter().enumerate() {
+            let alone = detect(std::slice::from_ref(rule));
+            let shared: Vec<&Rollup> = together
+                .iter()
+                .filter(|r| r.rule == i || r.also.contains(&i))
+                .collect();
+            assert_eq!(alone.len(), shared.len(), "rule {i}");
+            for (a, b) in alone.iter().zip(shared) {
+                assert_eq!(a.minute, b.minute);
+                let bytes = |p: &Partial| shared_sketch::codec::encode_stored(p).expect("encodes");
+                assert_eq!(bytes(&a.partial), bytes(&b.partial), "rule {i}");
+            }
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub async fn backfill(
                 .into_iter()
                 .filter(|r| r.minute >= since_ms)
                 .collect();
-            done.rollups += rollups.len() as u64;
+            done.rollups += per_rule(&rollups);
             lake.catalog
                 .append_rollups(Detected {
                     source: answer.url,
@@ -96,7 +96,7 @@ pub async fn backfill(
                 Some(entry) if entry.kind == Kind::Raw => entry.modified_ms,
                 _ => 0,
             };
-            done.rollups += answer.rollups.len() as u64;
+            done.rollups += per_rule(&answer.rollups);
             lake.catalog
                 .add_rollups(Detected {
                     source: answer.url,
@@ -108,4 +108,9 @@ pub async fn backfill(
         }
     }
     Ok(done)
+}
+
+/// Rollups counted per rule: one made for several rules that roll up alike counts for each.
+fn per_rule(rollups: &[Rollup]) -> u64 {
+    rollups.iter().map(|r| 1 + r.also.len() as u64).sum()
 }
