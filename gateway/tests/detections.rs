@@ -220,6 +220,11 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     );
     assert!(from <= t0 * 1000 && (t0 + 6 * 60) * 1000 <= to, "{late:#}");
     assert_eq!(late["count"], 6);
+    // Its first and last events, a minute apart from t0: the last has no sample (a group
+    // keeps 3 per 10 minutes), its minute does.
+    assert_eq!(late["samples"].as_array().unwrap().len(), 3, "{late:#}");
+    assert_eq!(late["first_ms"], t0 * 1000, "{late:#}");
+    assert_eq!(late["last_ms"], (t0 + 5 * 60) * 1000, "{late:#}");
 
     // More of day 2's source in the same hour: the same alert, counted up, not a new one.
     let (out, _) = cli(ingest(

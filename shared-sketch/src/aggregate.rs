@@ -423,6 +423,17 @@ impl Groups {
         self.threshold.is_none()
     }
 
+    /// The named group whose `by` values are `key`.
+    pub fn get<S: AsRef<str>>(&self, key: &[S]) -> Option<&Group> {
+        self.named.get(&key_hash(key)).filter(|group| {
+            group
+                .key
+                .iter()
+                .map(String::as_str)
+                .eq(key.iter().map(AsRef::as_ref))
+        })
+    }
+
     /// One matching event whose `by` values are `key`.
     pub fn add(
         &mut self,

@@ -29,8 +29,8 @@ pub const ALERTS_SOURCE: &str = "sketchlake:alerts";
 /// The newest alerts a search reads.
 pub const MAX_SEARCHED: u32 = 100_000;
 
-/// The alert as an event of the alerts data set. Its time is its last sampled event's (the
-/// window's last millisecond when none was sampled); each group value is also a field of
+/// The alert as an event of the alerts data set. Its time is its last event's (the
+/// window's last millisecond when that is not known); each group value is also a field of
 /// its own name (`src_ip`), unless that name is one of the alert's.
 pub fn alert_event(alert: &Alert) -> Map<String, Value> {
     let (start, end) = alert.window;

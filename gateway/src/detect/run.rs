@@ -19,7 +19,7 @@ use shared_sketch::time::now_ms;
 use shared_sketch::{Hit, Partial};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use workers::{ScanOptions, Watch};
+use workers::{BIN_MS, ScanOptions, Watch};
 
 use super::book::{Loaded, RuleBook};
 use super::check::fired;
@@ -194,7 +194,7 @@ async fn run_rule(
 
 impl Running<'_> {
     /// The alert for `group` firing in `window`, with `count` events: its samples, and
-    /// its first and last event times, from the minutes' samples of that group.
+    /// its first and last event times (`event_span`).
     fn alert(
         &self,
         window: (i64, i64),
@@ -217,8 +217,7 @@ impl Running<'_> {
             .cloned()
             .collect();
         samples.sort();
-        let times = samples.iter().filter_map(|h| h.time);
-        let (first_ms, last_ms) = (times.clone().min(), times.max());
+        let (first_ms, last_ms) = event_span(minutes, &group, &samples);
         samples.truncate(ALERT_SAMPLES);
         let dedup: Vec<String> = rule
             .dedup
@@ -254,6 +253,51 @@ impl Running<'_> {
             staging: rule.state == RuleState::Staging,
             created_ms: now_ms,
         }
+    }
+}
+
+/// The first and last event time of `group` over the window's `minutes`: the first and
+/// last minute holding the group (each minute's rollup names its groups), and within that
+/// minute the time of a sample of the group where one falls there, else the minute's start.
+/// Where a minute cannot tell whether it holds the group (a group past the groups' limit,
+/// counted in "other"; a `top` or `rare` value), the samples' times alone.
+fn event_span(minutes: &[(i64, Partial)], group: &[String], samples: &[Hit]) -> SpanMs {
+    let times = samples.iter().filter_map(|h| h.time);
+    let held: Vec<(i64, Option<bool>)> =
+        minutes.iter().map(|(m, p)| (*m, holds(p, group))).collect();
+    // The first minute that may hold the group, if it surely does.
+    let surely = |found: Option<&(i64, Option<bool>)>| match found {
+        Some((minute, Some(true))) => Some(*minute),
+        _ => None,
+    };
+    let within = |minute: i64| move |t: &i64| (minute..minute + BIN_MS).contains(t);
+    let first = match surely(held.iter().find(|(_, h)| *h != Some(false))) {
+        Some(minute) => Some(times.clone().filter(within(minute)).min().unwrap_or(minute)),
+        None => times.clone().min(),
+    };
+    let last = match surely(held.iter().rev().find(|(_, h)| *h != Some(false))) {
+        Some(minute) => Some(times.filter(within(minute)).max().unwrap_or(minute)),
+        None => times.max(),
+    };
+    (first, last)
+}
+
+/// First and last event time, epoch ms.
+type SpanMs = (Option<i64>, Option<i64>);
+
+/// Whether a minute's rollup holds events of `group` (`None`: it cannot tell).
+fn holds(partial: &Partial, group: &[String]) -> Option<bool> {
+    if partial.matched() == 0 {
+        return Some(false);
+    }
+    if group.is_empty() {
+        return Some(true);
+    }
+    let groups = partial.groups.as_ref()?;
+    match groups.get(group) {
+        Some(_) => Some(true),
+        None if groups.complete() => Some(false),
+        None => None,
     }
 }
 
