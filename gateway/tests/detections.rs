@@ -247,6 +247,20 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     ))
     .await;
     assert_eq!(alerts(lake.path()).await.len(), 2);
+
+    // An ingest without the rules: they never see its events, and it says so; into a lake
+    // whose rules never ran, it has nothing to say.
+    let without_rules = |lake: &Path, name: &str| {
+        let file = inbox.path().join(name);
+        std::fs::write(&file, flows("192.0.2.4", 22, t0 + 3 * day, 9)).unwrap();
+        vec!["ingest".to_string(), "--data".into(), arg(lake), arg(&file)]
+    };
+    let (_, err) = cli(without_rules(lake.path(), "unruled.json")).await;
+    assert!(err.contains("they did not see these events"), "{err}");
+    assert_eq!(alerts(lake.path()).await.len(), 2);
+    let other = tempfile::tempdir().unwrap();
+    let (_, err) = cli(without_rules(other.path(), "unruled-too.json")).await;
+    assert!(!err.contains("detection rules"), "{err}");
 }
 
 /// Tiers of one count: `SSH_RULE` at a higher threshold, and at a high one with a

@@ -102,6 +102,9 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
         report.index_bytes,
         report.skipped,
     );
+    if loaded.is_none() && report.segments > 0 {
+        warn_rules_unseen(&lake).await?;
+    }
     if let Some(loaded) = loaded {
         let ran = run_rules(&lake, &loaded, &options, now_ms())
             .await
@@ -118,6 +121,23 @@ pub async fn ingest(args: IngestArgs) -> Result<()> {
             ran.duplicates,
             drained.delivered,
             drained.pending,
+        );
+    }
+    Ok(())
+}
+
+/// Rules see ingested events only in the pass that ingests them: an ingest without
+/// `--rules` into a lake whose rules have run says so, rather than leave a detection
+/// silently missed.
+async fn warn_rules_unseen(lake: &lake::Lake) -> Result<()> {
+    let runs = lake.catalog.last_runs().await?;
+    if let Some(newest) = runs.iter().map(|(_, ms)| *ms).max() {
+        eprintln!(
+            "note: this lake has detection rules ({} ran, the last at {}); they did not see these events, \
+             which rules read only in the pass that ingests them. Ingest with --rules DIR, or run \
+             `sketchlake rules backfill --since …` for them.",
+            runs.len(),
+            shared_sketch::time::format_timestamp(newest),
         );
     }
     Ok(())
