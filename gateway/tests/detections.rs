@@ -479,6 +479,28 @@ async fn a_drain_does_not_wait_on_a_sink_nobody_set_up() {
     let tried = &catalog.deliveries("r-1").await.unwrap()[0];
     assert_eq!((tried.state.as_str(), tried.attempts), ("pending", 1));
     assert!(tried.last_error.as_ref().unwrap().contains("no sink named"));
+
+    // Past its retry time (at most 1.5 s), it is not tried again while the sink is unset…
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    deliverer.drain(Duration::from_secs(1)).await.unwrap();
+    let waiting = &catalog.deliveries("r-1").await.unwrap()[0];
+    assert_eq!((waiting.state.as_str(), waiting.attempts), ("pending", 1));
+    // …and goes once someone sets it.
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    catalog
+        .set_sink(&Sink {
+            tenant: String::new(),
+            name: "soc".into(),
+            kind: SinkKind::Webhook,
+            url: receiver.url.clone(),
+            secret: "s".into(),
+            created_ms: 0,
+        })
+        .await
+        .unwrap();
+    let drained = deliverer.drain(Duration::from_secs(5)).await.unwrap();
+    assert_eq!((drained.delivered, drained.pending), (1, 0));
+    assert_eq!(receiver.received().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

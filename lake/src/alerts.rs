@@ -339,7 +339,11 @@ impl Catalog {
         let rows = sqlx::query(concat!(
             "SELECT ",
             delivery_columns!(),
-            " FROM deliveries WHERE state = 'pending' AND next_ms <= $1 ORDER BY next_ms, key LIMIT $2"
+            " FROM deliveries d WHERE state = 'pending' AND next_ms <= $1",
+            // To a sink nobody has set, once (its reason recorded); then it waits until
+            // the sink is set, and goes at once.
+            " AND (attempts = 0 OR EXISTS (SELECT 1 FROM sinks s WHERE s.tenant = d.tenant AND s.name = d.sink))",
+            " ORDER BY next_ms, key LIMIT $2"
         ))
         .bind(now_ms)
         .bind(i64::from(limit))

@@ -190,7 +190,12 @@ impl Deliverer {
             .sink(&delivery.sink)
             .await
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no sink named {:?} (sketchlake sink set)", delivery.sink))?;
+            .ok_or_else(|| {
+                format!(
+                    "no sink named {:?}: its alerts wait in the outbox until `sketchlake sink set {}` sets it",
+                    delivery.sink, delivery.sink
+                )
+            })?;
         let alert = catalog
             .alert(&delivery.alert)
             .await
