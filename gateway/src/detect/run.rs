@@ -261,11 +261,15 @@ impl Running<'_> {
 /// minute the time of a sample of the group where one falls there, else the minute's start.
 /// Where a minute cannot tell whether it holds the group (a group past the groups' limit,
 /// counted in "other"; a `top` or `rare` value), the samples' times alone.
-fn event_span(minutes: &[(i64, Partial)], group: &[String], samples: &[Hit]) -> SpanMs {
+fn event_span(
+    minutes: &[(i64, Partial)],
+    group: &[String],
+    samples: &[Hit],
+) -> (Option<i64>, Option<i64>) {
     let times = samples.iter().filter_map(|h| h.time);
     let held: Vec<(i64, Option<bool>)> =
         minutes.iter().map(|(m, p)| (*m, holds(p, group))).collect();
-    // The first minute that may hold the group, if it surely does.
+    // Of the minutes that may hold the group, the first (or last) one, if it surely does.
     let surely = |found: Option<&(i64, Option<bool>)>| match found {
         Some((minute, Some(true))) => Some(*minute),
         _ => None,
@@ -281,9 +285,6 @@ fn event_span(minutes: &[(i64, Partial)], group: &[String], samples: &[Hit]) -> 
     };
     (first, last)
 }
-
-/// First and last event time, epoch ms.
-type SpanMs = (Option<i64>, Option<i64>);
 
 /// Whether a minute's rollup holds events of `group` (`None`: it cannot tell).
 fn holds(partial: &Partial, group: &[String]) -> Option<bool> {
