@@ -609,6 +609,73 @@ async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_each_tenants_rules_over_that_tenants_data() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let inbox = tempfile::tempdir().unwrap();
+    // acme's data: a file in its folder, read where it is.
+    let acme = tempfile::tempdir().unwrap();
+    let t0 = 1_794_700_800;
+    std::fs::write(
+        acme.path().join("flows.json"),
+        flows("192.0.2.5", 22, t0, 6),
+    )
+    .unwrap();
+    cli(vec![
+        "tenant".into(),
+        "set".into(),
+        "acme".into(),
+        "--folder".into(),
+        arg(acme.path()),
+        "--data".into(),
+        arg(lake.path()),
+    ])
+    .await;
+    let tenant_rules = format!("acme={}", arg(rules.path()));
+    let _server = common::Served::watching(
+        lake.path(),
+        inbox.path(),
+        &[
+            "--rules".as_ref(),
+            rules.path().as_os_str(),
+            "--tenant-rules".as_ref(),
+            tenant_rules.as_ref(),
+        ],
+    );
+    let acme_alerts = || {
+        cli(vec![
+            "alerts".into(),
+            "list".into(),
+            "--data".into(),
+            arg(lake.path()),
+            "--tenant".into(),
+            "acme".into(),
+            "--format".into(),
+            "json".into(),
+        ])
+    };
+    let started = Instant::now();
+    let raised = loop {
+        let (out, _) = acme_alerts().await;
+        let raised = serde_json::from_str::<Vec<Value>>(&out).unwrap();
+        if !raised.is_empty() {
+            break raised;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no alert for acme"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    assert_eq!(raised[0]["group"][0], "192.0.2.5");
+    assert_eq!(raised[0]["count"], 6);
+    // The default tenant's rules read the default tenant's data only.
+    assert!(alerts(lake.path()).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn serve_alerts_on_files_landing_in_the_watched_folder_and_a_broken_edit_keeps_the_rule() {
     let rules = tempfile::tempdir().unwrap();
     let rule_file = rules.path().join("ssh.yml");

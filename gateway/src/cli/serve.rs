@@ -2,13 +2,14 @@
 //! `--watch`, the upkeep of a folder of arriving files.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gateway::access::Access;
 use gateway::detect::{self, Deliverer, RuleBook};
 use gateway::http::{self, AppState};
+use lake::DEFAULT_TENANT;
 use lake::tenants::open_tenant_lakes;
 
 use super::args::{CatalogArg, InputArgs, RunArgs, open_data, seconds, sync_data};
@@ -44,6 +45,10 @@ pub struct ServeArgs {
     /// every --watch-every seconds over what arrived, their alerts sent to their sinks.
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Another tenant's detection rules: `TENANT=DIR` (repeatable), run as `--rules` are,
+    /// over that tenant's data, their alerts that tenant's.
+    #[arg(long = "tenant-rules", value_name = "TENANT=DIR")]
+    tenant_rules: Vec<String>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -60,16 +65,27 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         ui,
         no_auth,
         rules,
+        tenant_rules,
         run,
         input,
     } = args;
-    let book = rules
-        .map(|dir| {
-            RuleBook::open(&dir)
-                .map(Arc::new)
-                .with_context(|| format!("cannot read rules folder {}", dir.display()))
-        })
-        .transpose()?;
+    let open_book = |dir: &Path| {
+        RuleBook::open(dir)
+            .map(Arc::new)
+            .with_context(|| format!("cannot read rules folder {}", dir.display()))
+    };
+    let book = rules.as_deref().map(open_book).transpose()?;
+    let mut tenant_books = Vec::new();
+    for given in &tenant_rules {
+        let Some((tenant, dir)) = given.split_once('=') else {
+            anyhow::bail!("--tenant-rules takes TENANT=DIR, not {given:?}");
+        };
+        anyhow::ensure!(
+            tenant != DEFAULT_TENANT,
+            "the default tenant's rules are --rules, not --tenant-rules"
+        );
+        tenant_books.push((tenant.to_string(), open_book(Path::new(dir))?));
+    }
     anyhow::ensure!(
         !no_auth || listen.ip().is_loopback(),
         "--no-auth serves everyone as an admin: it is only allowed on a loopback address, not {listen}"
@@ -123,6 +139,21 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     // leaves what it could not deliver for the next `serve`).
     let deliverer = Deliverer::new(engine.lake().catalog.clone())?;
     tokio::spawn(deliverer.clone().run(stop.clone()));
+    for (tenant, book) in tenant_books {
+        let lake = engine.lake_for(&tenant).cloned().with_context(|| {
+            format!("--tenant-rules: no tenant {tenant:?} (sketchlake tenant set)")
+        })?;
+        // Its data arrives by `ingest --tenant`, not the watched folder: runs on the tick.
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(detect::keep_running(
+            lake,
+            book.clone(),
+            options.clone(),
+            deliverer.clone(),
+            (every, arrived, stop.clone()),
+        ));
+        state = state.with_rules(&tenant, book);
+    }
     if let Some(book) = book {
         tokio::spawn(detect::keep_running(
             engine.lake().clone(),
@@ -131,7 +162,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             deliverer,
             (every, arrived, stop.clone()),
         ));
-        state = state.with_rules(book);
+        state = state.with_rules(DEFAULT_TENANT, book);
     }
     let catalog = state.catalog().clone();
     let served = listen_and_serve(state, listen, ui).await;

@@ -118,12 +118,7 @@ pub async fn rules(
     State(state): State<AppState>,
     caller: Principal,
 ) -> Result<Json<RuleList>, ApiError> {
-    // Rules folders are the default tenant's (`serve --rules`).
-    let Some(book) = state
-        .rules
-        .as_ref()
-        .filter(|_| caller.tenant == lake::DEFAULT_TENANT)
-    else {
+    let Some(book) = state.rules.get(&caller.tenant) else {
         return Ok(Json(RuleList::default()));
     };
     let loaded = book.loaded();

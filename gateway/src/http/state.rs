@@ -1,6 +1,7 @@
 //! What every handler is given: the engine queries run on, the access rules, and the
 //! detection rules.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lake::Catalog;
@@ -13,8 +14,8 @@ use crate::engine::Engine;
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub access: Arc<Access>,
-    /// The default tenant's detection rules (`serve --rules`), if it has any.
-    pub rules: Option<Arc<RuleBook>>,
+    /// Detection rules by tenant (`serve --rules`, `--tenant-rules`).
+    pub rules: BTreeMap<String, Arc<RuleBook>>,
 }
 
 impl AppState {
@@ -22,15 +23,13 @@ impl AppState {
         AppState {
             engine,
             access: Arc::new(access),
-            rules: None,
+            rules: BTreeMap::new(),
         }
     }
 
-    pub fn with_rules(self, book: Arc<RuleBook>) -> AppState {
-        AppState {
-            rules: Some(book),
-            ..self
-        }
+    pub fn with_rules(mut self, tenant: &str, book: Arc<RuleBook>) -> AppState {
+        self.rules.insert(tenant.to_string(), book);
+        self
     }
 
     /// The default tenant's catalog, which every tenant shares for what is not files:
