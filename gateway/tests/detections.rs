@@ -18,6 +18,7 @@ use lake::alerts::{Alert, AlertState, Raised, Sink, SinkKind};
 use lake::catalog::Catalog;
 use serde_json::Value;
 use sha2::Sha256;
+use tempfile::TempDir;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples")
@@ -193,12 +194,20 @@ fn ingest_text(lake: &Path, rules: &Path, inbox: &Path, name: &str, text: String
     ]
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice() {
+/// A rules folder holding `SSH_RULE`, an empty lake, and an inbox.
+fn ssh_rule_lake_inbox() -> (TempDir, TempDir, TempDir) {
     let rules = tempfile::tempdir().unwrap();
     std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
-    let lake = tempfile::tempdir().unwrap();
-    let inbox = tempfile::tempdir().unwrap();
+    (
+        rules,
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice() {
+    let (rules, lake, inbox) = ssh_rule_lake_inbox();
     let ingest =
         |name: &str, text: String| ingest_text(lake.path(), rules.path(), inbox.path(), name, text);
     let day = 86_400;
@@ -278,8 +287,7 @@ const SSH_TIERS: [(&str, &str); 2] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_that_differ_in_their_threshold_roll_up_once_and_each_fires_at_its_own() {
-    let rules = tempfile::tempdir().unwrap();
-    std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
+    let (rules, lake, inbox) = ssh_rule_lake_inbox();
     for (id, query) in SSH_TIERS {
         let text = SSH_RULE
             .replace("id: ssh-many", &format!("id: {id}"))
@@ -289,8 +297,6 @@ async fn rules_that_differ_in_their_threshold_roll_up_once_and_each_fires_at_its
             );
         std::fs::write(rules.path().join(format!("{id}.yml")), text).unwrap();
     }
-    let lake = tempfile::tempdir().unwrap();
-    let inbox = tempfile::tempdir().unwrap();
     let t0 = 1_794_700_800;
     let text = flows("192.0.2.7", 22, t0, 7) + &flows("192.0.2.12", 22, t0, 12);
     cli(ingest_text(
@@ -610,10 +616,7 @@ async fn a_failing_sink_gets_its_alert_once_it_recovers_and_a_hanging_one_holds_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_runs_each_tenants_rules_over_that_tenants_data() {
-    let rules = tempfile::tempdir().unwrap();
-    std::fs::write(rules.path().join("ssh.yml"), SSH_RULE).unwrap();
-    let lake = tempfile::tempdir().unwrap();
-    let inbox = tempfile::tempdir().unwrap();
+    let (rules, lake, inbox) = ssh_rule_lake_inbox();
     // acme's data: a file in its folder, read where it is.
     let acme = tempfile::tempdir().unwrap();
     let t0 = 1_794_700_800;

@@ -192,7 +192,7 @@ impl Deliverer {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {
                 format!(
-                    "no sink named {:?}: its alerts wait in the outbox until `sketchlake sink set {}` sets it",
+                    "no sink named {:?}: its alerts wait in the outbox until `sketchlake sink set {} --kind … --url …`",
                     delivery.sink, delivery.sink
                 )
             })?;
