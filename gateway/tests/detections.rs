@@ -272,6 +272,41 @@ async fn events_arriving_late_raise_alerts_for_their_own_window_and_never_twice(
     assert!(!err.contains("detection rules"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_whose_group_came_late_in_a_noisy_file_reads_its_samples_from_the_data() {
+    let (rules, lake, inbox) = ssh_rule_lake_inbox();
+    let t0 = 1_794_700_800;
+    // Sixty sources once each use up the rule's samples of the file (50) before the one
+    // that fires shows up.
+    let mut text: String = (0..60)
+        .map(|i| flows(&format!("198.51.100.{i}"), 22, t0 + i, 1))
+        .collect();
+    text += &flows("192.0.2.200", 22, t0 + 90, 6);
+    cli(ingest_text(
+        lake.path(),
+        rules.path(),
+        inbox.path(),
+        "noisy.json",
+        text,
+    ))
+    .await;
+    let raised = alerts(lake.path()).await;
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let alert = &raised[0];
+    assert_eq!(alert["group"][0], "192.0.2.200");
+    let samples = alert["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 6, "{alert:#}");
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["text"].as_str().unwrap().contains("192.0.2.200")),
+        "{alert:#}"
+    );
+    // All its events were read: its first and last event times are exact.
+    assert_eq!(alert["first_ms"], (t0 + 90) * 1000, "{alert:#}");
+    assert_eq!(alert["last_ms"], (t0 + 90 + 5 * 60) * 1000, "{alert:#}");
+}
+
 /// Tiers of one count: `SSH_RULE` at a higher threshold, and at a high one with a
 /// stricter filter.
 const SSH_TIERS: [(&str, &str); 2] = [

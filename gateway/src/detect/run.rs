@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lake::alerts::{Alert, AlertState, Raised};
-use lake::catalog::Catalog;
-use lake::evaluate::evaluate_raw_files;
+use lake::evaluate::{evaluate_raw_files, read_matching};
 use lake::rollups::RuleKey;
 use lake::{Lake, LakeError};
 use sha2::{Digest, Sha256};
+use shared_sketch::query::{Compare, CompareOp, Expr};
 use shared_sketch::time::now_ms;
-use shared_sketch::{Hit, Partial};
+use shared_sketch::{Hit, Partial, Query};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use workers::{BIN_MS, ScanOptions, Watch};
@@ -63,7 +63,7 @@ pub async fn run_rules(
             .filter(|r| r.state != RuleState::Paused)
     };
     for rule in running().filter(|r| r.dataset == Dataset::Logs) {
-        run_rule(&lake.catalog, rule, now_ms, &mut ran).await?;
+        run_rule(lake, rule, options, now_ms, &mut ran).await?;
     }
     let over_alerts: Vec<&Rule> = running().filter(|r| r.dataset == Dataset::Alerts).collect();
     if !over_alerts.is_empty() {
@@ -77,7 +77,7 @@ pub async fn run_rules(
             .collect();
         roll_up_alerts(&lake.catalog, &rules, &skip, now_ms).await?;
         for rule in over_alerts {
-            run_rule(&lake.catalog, rule, now_ms, &mut ran).await?;
+            run_rule(lake, rule, options, now_ms, &mut ran).await?;
         }
     }
     Ok(ran)
@@ -138,11 +138,13 @@ struct Running<'r> {
 }
 
 async fn run_rule(
-    catalog: &Catalog,
+    lake: &Lake,
     rule: &Rule,
+    options: &ScanOptions,
     now_ms: i64,
     ran: &mut Ran,
 ) -> Result<(), LakeError> {
+    let catalog = &lake.catalog;
     let running = Running {
         rule,
         key: rule.key(),
@@ -177,7 +179,10 @@ async fn run_rule(
         }
         let result = merged.result(query);
         for (group, count) in fired(query, &result) {
-            let alert = running.alert((start, end), group, count, in_window, now_ms);
+            let mut alert = running.alert((start, end), group, count, in_window, now_ms);
+            if alert.samples.is_empty() {
+                running.read_samples(lake, &mut alert, options).await;
+            }
             let period = i64::from(rule.dedup.period) * 1000;
             match catalog.raise(&alert, period, &rule.sinks).await? {
                 Raised::New => {
@@ -252,6 +257,64 @@ impl Running<'_> {
             state: AlertState::New,
             staging: rule.state == RuleState::Staging,
             created_ms: now_ms,
+        }
+    }
+}
+
+impl Running<'_> {
+    /// For an alert whose minutes kept no sample of its group (a rule keeps 50 a file,
+    /// first come: in a noisy file, a group that starts late has none), its newest events
+    /// read from the files its window reaches — which also make its last event time exact,
+    /// and its first too when they are all its events.
+    /// A failure to read them leaves the alert as it was.
+    async fn read_samples(&self, lake: &Lake, alert: &mut Alert, options: &ScanOptions) {
+        // A per-event rule's group may be empty for an absent field: no term finds it.
+        if self.rule.dataset != Dataset::Logs || alert.group.iter().any(String::is_empty) {
+            return;
+        }
+        let terms = self
+            .watch
+            .group
+            .iter()
+            .zip(&alert.group)
+            .map(|(field, value)| {
+                Expr::Compare(Compare {
+                    field: field.clone(),
+                    op: CompareOp::Eq,
+                    value: value.clone(),
+                    quoted: true,
+                })
+            });
+        let all: Vec<Expr> = self
+            .watch
+            .query
+            .search
+            .iter()
+            .cloned()
+            .chain(terms)
+            .collect();
+        let mut query = Query {
+            search: (!all.is_empty()).then_some(Expr::And(all)),
+            earliest: None,
+            latest: None,
+            command: None,
+            post: Vec::new(),
+            hits: ALERT_SAMPLES as u32,
+        };
+        query.restrict_time(Some(alert.window.0), Some(alert.window.1));
+        match read_matching(lake, &query, options).await {
+            Ok(samples) => {
+                let times = samples.iter().filter_map(|h| h.time);
+                alert.last_ms = alert.last_ms.max(times.clone().max());
+                // Fewer than asked for: every event of the group in the window.
+                if samples.len() < ALERT_SAMPLES {
+                    alert.first_ms = times.min().or(alert.first_ms);
+                }
+                alert.samples = samples;
+            }
+            Err(e) => {
+                tracing::warn!(rule = %self.rule.id, error = %e, "cannot read the alert's samples")
+            }
         }
     }
 }
