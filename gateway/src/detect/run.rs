@@ -29,6 +29,10 @@ use super::rule::{Dataset, Rule, RuleState};
 
 /// Sample events an alert keeps.
 pub const ALERT_SAMPLES: usize = 10;
+/// Alerts of one rule's run that may read their samples from the files (`read_samples`):
+/// a rule firing for thousands of groups at once (a backlog, a threshold set too low)
+/// must not turn its run into a scan per alert.
+const SAMPLE_READS_PER_RUN: u32 = 20;
 
 /// What one round of runs did.
 #[derive(Debug, Default)]
@@ -161,6 +165,7 @@ async fn run_rule(
         .rollups(&running.key, (first - window, last))
         .await?;
     let query = &running.watch.query;
+    let mut sample_reads = 0;
     for end in ends {
         let start = end - window;
         let lo = rollups.partition_point(|(m, _)| *m < start);
@@ -180,7 +185,8 @@ async fn run_rule(
         let result = merged.result(query);
         for (group, count) in fired(query, &result) {
             let mut alert = running.alert((start, end), group, count, in_window, now_ms);
-            if alert.samples.is_empty() {
+            if alert.samples.is_empty() && sample_reads < SAMPLE_READS_PER_RUN {
+                sample_reads += 1;
                 running.read_samples(lake, &mut alert, options).await;
             }
             let period = i64::from(rule.dedup.period) * 1000;
