@@ -175,7 +175,8 @@ async fn run_rule(
             continue;
         }
         ran.windows += 1;
-        // The alert's samples come from the minutes themselves (`Running::alert`).
+        // The alert's samples come from the minutes themselves (`Running::alert`), or from
+        // the files when those kept none (`Running::read_samples`).
         let mut merged = Partial::new(query);
         for (_, partial) in in_window {
             if let Err(e) = merged.merge(partial) {
@@ -265,9 +266,7 @@ impl Running<'_> {
             created_ms: now_ms,
         }
     }
-}
 
-impl Running<'_> {
     /// For an alert whose minutes kept no sample of its group (a rule keeps 50 a file,
     /// first come: in a noisy file, a group that starts late has none), its newest events
     /// read from the files its window reaches — which also make its last event time exact,
