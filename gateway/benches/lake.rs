@@ -99,7 +99,7 @@ async fn planning(backend: &str, url: Option<&str>) {
             let t = Instant::now();
             lake.catalog
                 .plan(query.time_range_if_absolute(), |f| {
-                    gateway::engine::planner::scanned_time_fields(f, &options)
+                    workers::scanned_time_fields(f, &options)
                 })
                 .await
                 .unwrap();

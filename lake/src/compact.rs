@@ -40,7 +40,7 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
         .collect();
     // The most common (source format, time fields) first; segments of other kinds wait
     // their turn. A segment keeps the fields its times were read from, and its format says
-    // which fields a scan expects (see the gateway's `engine::planner::scanned_time_fields`).
+    // which fields a scan expects (see `workers::scanned_time_fields`).
     let Some((format, fields)) = most_common(
         small
             .iter()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use shared_sketch::time::now_ms;
 use shared_sketch::{Hit, Partial, Query};
-use workers::{ScanOptions, Watch, detect_file, scan_file};
+use workers::{ScanOptions, Watch, detect_file, scan_file, scan_segment, scanned_time_fields};
 
 use crate::catalog::{Kind, State};
 use crate::error::{LakeError, blocking};
@@ -69,27 +69,32 @@ pub async fn evaluate_raw_files(
 }
 
 /// The newest `query.hits` events matching `query` in the lake's files that its time range
-/// reaches (all of them when it has none): what an alert shows of its group when its
-/// minutes kept no sample of it. Files that fail are skipped (a warning names them).
+/// reaches, chosen and read as a query's are (segments through their page index): what an
+/// alert shows of its group when its minutes kept no sample of it. Files that fail are
+/// skipped (a warning names them).
 pub async fn read_matching(
     lake: &Lake,
     query: &Query,
     options: &ScanOptions,
 ) -> Result<Vec<Hit>, LakeError> {
-    let (start, end) = query.time_range_if_absolute();
+    let planned = lake
+        .catalog
+        .plan(query.time_range_if_absolute(), |format| {
+            scanned_time_fields(format, options)
+        })
+        .await?;
     let mut found = Partial::new(query);
-    for entry in lake.catalog.list(State::Active).await? {
-        let reaches = entry.time.is_none_or(|(first, last)| {
-            start.is_none_or(|s| last >= s) && end.is_none_or(|e| first < e)
-        });
-        if !reaches {
-            continue;
-        }
-        let source = source_of(&entry.uri)?;
-        let name = lake.name_of(&entry.uri);
+    for target in planned.targets {
+        let source = source_of(&target.uri)?;
+        let name = lake.name_of(&target.uri);
+        let segment = target.kind == Kind::Segment;
         let (query, options) = (query.clone(), options.clone());
-        let read = blocking(Path::new(&entry.uri), move || {
-            Ok(scan_file(source, &name, &query, &options))
+        let read = blocking(Path::new(&target.uri), move || {
+            Ok(if segment {
+                scan_segment(source, &name, &query, &options)
+            } else {
+                scan_file(source, &name, &query, &options)
+            })
         })
         .await?;
         for error in &read.stats.errors {

@@ -26,7 +26,9 @@ pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
 pub use ingest::{Ingested, SEGMENT_BYTES, compact_segments, ingest_file};
 pub use lines::MAX_LINE_BYTES;
-pub use scan::{ScanOptions, detect_format, read_head, scan_file, scan_text, time_fields};
+pub use scan::{
+    ScanOptions, detect_format, read_head, scan_file, scan_text, scanned_time_fields, time_fields,
+};
 pub use segment::{
     INDEX_SUFFIX, PAGE_BYTES, Segment, SegmentWriter, index_path, read_index, scan_segment,
 };

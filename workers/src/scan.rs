@@ -187,6 +187,16 @@ pub fn time_fields(format: Format, options: &ScanOptions) -> Vec<String> {
     }
 }
 
+/// The fields a scan reads an entry's time from, for an entry of `format` (a segment's is
+/// its source's, whose fields its times were read from and its scan reads): a recorded
+/// range read from other fields bounds nothing.
+pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
+    match options.format.or_else(|| format.parse::<Format>().ok()) {
+        Some(format) => time_fields(format, options).join(","),
+        None => String::new(),
+    }
+}
+
 /// One query's evaluation over one file's events.
 pub(crate) struct Scan<'q> {
     query: &'q Query,

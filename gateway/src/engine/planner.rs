@@ -2,7 +2,7 @@
 //! rules them out. Pages are pruned later, by each segment's index, in the worker.
 
 use shared_sketch::Query;
-use workers::{FileTask, Format, ScanOptions, time_fields};
+use workers::{FileTask, ScanOptions, scanned_time_fields};
 
 use lake::{Kind, Lake, LakeError};
 
@@ -14,16 +14,6 @@ pub struct ScanTasks {
     pub tasks: Vec<ScanTask>,
     pub pruned: u64,
     pub pruned_bytes: u64,
-}
-
-/// The fields a scan reads an entry's time from, for an entry of `format` (a segment's is
-/// its source's, whose fields its times were read from and its scan reads): a recorded
-/// range read from other fields bounds nothing.
-pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
-    match options.format.or_else(|| format.parse::<Format>().ok()) {
-        Some(format) => time_fields(format, options).join(","),
-        None => String::new(),
-    }
 }
 
 pub async fn plan(
