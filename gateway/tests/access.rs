@@ -7,12 +7,15 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::SinkExt;
 use gateway::access::{Access, Role, new_key};
+use gateway::detect::RuleBook;
 use gateway::engine::Engine;
 use gateway::engine::executor::LocalPool;
+use gateway::http::AppState;
 use lake::Lake;
 use lake::alerts::{Alert, AlertState};
 use lake::catalog::{Catalog, DEFAULT_TENANT, Tenant};
@@ -86,7 +89,11 @@ async fn rig() -> Rig {
     let tenants = open_tenant_lakes(&lake, &options).await.unwrap();
     let access = Access::new(&catalog, false).await.unwrap();
     let engine = Engine::new(lake, Arc::new(LocalPool::new(2))).with_tenants(tenants);
-    let addr = common::serve(engine, access, None).await;
+    // acme has rules (`serve --tenant-rules acme=…`); globex has none.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples");
+    let state = AppState::new(Arc::new(engine), access)
+        .with_rules("acme", Arc::new(RuleBook::open(&examples).unwrap()));
+    let addr = common::serve_state(state, None).await;
     Rig {
         addr,
         keys,
@@ -636,6 +643,23 @@ async fn alerts_belong_to_a_tenant_read_keys_see_them_admins_change_them_and_tok
         .get("acme-read", "/api/v1/alerts/search?q=%7C%20stats%20nope(x)")
         .await;
     assert_eq!(status, 400, "{refused}");
+    // Rules too: acme's folder to acme's keys; globex, which has none, sees none of them.
+    let (status, rules) = rig.get("acme-read", "/api/v1/rules").await;
+    assert_eq!(status, 200, "{rules}");
+    let ids: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["large-upload", "port-scan", "ssh-brute-force"],
+        "{rules}"
+    );
+    let (status, theirs) = rig.get("globex-admin", "/api/v1/rules").await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["rules"], json!([]), "{theirs}");
 
     let change = json!({ "state": "acknowledged" });
     let path = "/api/v1/alerts/port-scan-1/state";

@@ -36,10 +36,14 @@ pub async fn start_with(data: &Path, workers: usize, timeout: Duration) -> Socke
 
 /// Serves `engine` with `access` (and the built frontend in `ui`) on a free loopback port.
 pub async fn serve(engine: Engine, access: Access, ui: Option<PathBuf>) -> SocketAddr {
+    serve_state(AppState::new(Arc::new(engine), access), ui).await
+}
+
+/// `serve`, of a state made by the test (with rules, say).
+pub async fn serve_state(state: AppState, ui: Option<PathBuf>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let state = AppState::new(Arc::new(engine), access);
         axum::serve(listener, gateway::http::router(state, ui))
             .await
             .unwrap();
