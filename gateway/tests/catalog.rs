@@ -771,8 +771,13 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         catalog.delivered("r-3/hook", 5000).await.unwrap();
         assert!(catalog.due_deliveries(5000, 10).await.unwrap().is_empty());
         assert_eq!(catalog.pending_deliveries().await.unwrap(), 1);
-        // Pending to a sink nobody has set: nothing to wait for until someone does.
+        // Pending to a sink nobody has set: nothing to wait for until someone does, and
+        // tried once, not again when its retry falls due.
         assert_eq!(catalog.next_delivery_ms().await.unwrap(), None, "{backend}");
+        assert!(
+            catalog.due_deliveries(10_000, 10).await.unwrap().is_empty(),
+            "{backend}: held for its sink"
+        );
 
         let sink = Sink {
             tenant: String::new(),
@@ -784,6 +789,8 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
         };
         catalog.set_sink(&sink).await.unwrap();
         assert_eq!(catalog.next_delivery_ms().await.unwrap(), Some(9000));
+        let due = catalog.due_deliveries(10_000, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{backend}: due once its sink is set");
         let stored = catalog.sink("hook").await.unwrap().unwrap();
         assert_eq!(
             (stored.kind, stored.secret.as_str()),
