@@ -139,30 +139,26 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     // leaves what it could not deliver for the next `serve`).
     let deliverer = Deliverer::new(engine.lake().catalog.clone())?;
     tokio::spawn(deliverer.clone().run(stop.clone()));
-    for (tenant, book) in tenant_books {
+    // Each tenant's rules run over its own lake; the default tenant's are also woken by
+    // the watched folder's ingest (another's data arrives by `ingest --tenant`: the tick).
+    let books = book.map(|b| (DEFAULT_TENANT.to_string(), b));
+    for (tenant, book) in tenant_books.into_iter().chain(books) {
         let lake = engine.lake_for(&tenant).cloned().with_context(|| {
             format!("--tenant-rules: no tenant {tenant:?} (sketchlake tenant set)")
         })?;
-        // Its data arrives by `ingest --tenant`, not the watched folder: runs on the tick.
-        let arrived = Arc::new(tokio::sync::Notify::new());
+        let woken = if tenant == DEFAULT_TENANT {
+            arrived.clone()
+        } else {
+            Arc::new(tokio::sync::Notify::new())
+        };
         tokio::spawn(detect::keep_running(
             lake,
             book.clone(),
             options.clone(),
             deliverer.clone(),
-            (every, arrived, stop.clone()),
+            (every, woken, stop.clone()),
         ));
         state = state.with_rules(&tenant, book);
-    }
-    if let Some(book) = book {
-        tokio::spawn(detect::keep_running(
-            engine.lake().clone(),
-            book.clone(),
-            options,
-            deliverer,
-            (every, arrived, stop.clone()),
-        ));
-        state = state.with_rules(DEFAULT_TENANT, book);
     }
     let catalog = state.catalog().clone();
     let served = listen_and_serve(state, listen, ui).await;
