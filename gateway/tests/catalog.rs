@@ -603,7 +603,7 @@ fn detected(source: &str, rule: &RuleKey, watch: &Watch, src_ips: &[&str]) -> De
         source: source.to_string(),
         modified_ms: 5,
         rules: vec![rule.clone()],
-        rollups: detector.finish(),
+        rollups: detector.finish().unwrap(),
     }
 }
 
@@ -647,13 +647,13 @@ async fn rollups_alerts_sinks_and_deliveries_are_kept_alike_on_both_databases() 
     for (backend, url) in backends(dir.path()).await {
         let catalog = Catalog::open(&url).await.unwrap();
         let first = detected("file:///a.json", &rule, &watch, &["x", "y"]);
-        let samples = first.rollups[0].partial.hits.clone();
+        let samples = first.rollups[0].partials().unwrap()[0].1.hits.clone();
         catalog
             .swap_detected(
                 &[],
                 State::Ingested,
                 &[segment("file:///s1", None, 1)],
-                &first.encode().unwrap(),
+                &first.encode(),
             )
             .await
             .unwrap();

@@ -13,7 +13,7 @@ use workers::{Detector, Format, Ingested, ScanOptions, Segment, Source, ingest_f
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::bucket::list_objects;
-use crate::catalog::{Entry, State};
+use crate::catalog::{CatalogError, Entry, State};
 use crate::error::{LakeError, io_error};
 use crate::folder::{format_name, list_files, raw_entry};
 use crate::lake::Lake;
@@ -173,9 +173,12 @@ impl Copying {
                         source: uri.clone(),
                         modified_ms: 0,
                         rules: rules.keys.to_vec(),
-                        rollups: detector.finish(),
+                        rollups: detector.finish().map_err(|e| CatalogError::Row {
+                            uri: uri.clone(),
+                            why: format!("rule rollups: {e}"),
+                        })?,
                     }
-                    .encode()?,
+                    .encode(),
                     added: segments
                         .iter()
                         .map(|s| staging.publish(s, format.name(), Some(&uri)))

@@ -75,34 +75,18 @@ struct Rows {
 }
 
 impl Rows {
-    /// Adds the row holding `rule`'s `minutes` (none when empty): its place.
-    fn push<P: serde::Serialize>(
-        &mut self,
-        rule: &RuleKey,
-        source: &str,
-        minutes: &[(i64, P)],
-    ) -> Result<Option<usize>, CatalogError> {
-        let (Some(first), Some(last)) = (
-            minutes.iter().map(|(m, _)| *m).min(),
-            minutes.iter().map(|(m, _)| *m).max(),
-        ) else {
-            return Ok(None);
-        };
+    /// Adds the row holding `rule`'s `rollup`: its place.
+    fn push(&mut self, rule: &RuleKey, rollup: &Rollup) -> usize {
         let start = self.bytes.len();
-        shared_sketch::codec::encode_stored_into(&minutes, &mut self.bytes).map_err(|e| {
-            CatalogError::Row {
-                uri: source.to_string(),
-                why: format!("rollups of {}: {e}", rule.id),
-            }
-        })?;
+        self.bytes.extend_from_slice(&rollup.stored);
         self.rows.push(MinutesRow {
             rule: rule.clone(),
-            first,
-            last,
-            minutes: i64::try_from(minutes.len()).unwrap_or(i64::MAX),
+            first: rollup.first,
+            last: rollup.last,
+            minutes: i64::try_from(rollup.minutes).unwrap_or(i64::MAX),
             bytes: start..self.bytes.len(),
         });
-        Ok(Some(self.rows.len() - 1))
+        self.rows.len() - 1
     }
 
     /// Adds, for `rule`, a row holding what the row at `place` holds.
@@ -131,37 +115,24 @@ pub struct Detected {
 }
 
 impl Detected {
-    /// The rollups as stored: encoding them and dropping them is most of what storing
-    /// costs, so ingest does it on the thread that read the file rather than on the one
-    /// that writes the catalog, and each rule's are dropped as soon as they are encoded,
-    /// while still in the cache (measured: dropping them cost about as much as encoding
-    /// them).
-    pub fn encode(self) -> Result<Encoded, CatalogError> {
+    /// The rollups as the catalog's rows.
+    pub fn encode(self) -> Encoded {
         let mut rows = Rows::default();
-        let mut rollups = self.rollups.into_iter().peekable();
-        // A detector's rollups come sorted by rule (unsorted ones would only make more rows).
-        while let Some(first) = rollups.next() {
-            let rule = first.rule;
-            let also = first.also;
-            let mut minutes = vec![(first.minute, first.partial)];
-            while let Some(next) = rollups.next_if(|r| r.rule == rule) {
-                minutes.push((next.minute, next.partial));
-            }
-            if let Some(key) = self.rules.get(rule)
-                && let Some(place) = rows.push(key, &self.source, &minutes)?
-            {
-                // The rules that roll up alike get the same row, encoded once.
-                for key in also.iter().filter_map(|&r| self.rules.get(r)) {
+        for rollup in self.rollups.iter().filter(|r| r.minutes > 0) {
+            if let Some(key) = self.rules.get(rollup.rule) {
+                let place = rows.push(key, rollup);
+                // The rules that roll up alike get the same row, stored once.
+                for key in rollup.also.iter().filter_map(|&r| self.rules.get(r)) {
                     rows.repeat(place, key);
                 }
             }
         }
-        Ok(Encoded {
+        Encoded {
             source: self.source,
             modified_ms: self.modified_ms,
             rules: self.rules,
             rows,
-        })
+        }
     }
 }
 
@@ -273,7 +244,7 @@ impl Catalog {
     /// `detected.modified_ms`, and records that mark for each of its rules, in one
     /// transaction: the alerts data set, read by each rule from where it stopped.
     pub async fn append_rollups_read(&self, detected: Detected) -> Result<(), CatalogError> {
-        let encoded = detected.encode()?;
+        let encoded = detected.encode();
         let mut tx = self.write().await?;
         self.store_rollups(&mut tx, &encoded, false).await?;
         self.record_reads(
@@ -358,7 +329,7 @@ impl Catalog {
     /// Stores rollups of a file that changes nothing else (a raw file read where it is),
     /// replacing what its rules had of it.
     pub async fn add_rollups(&self, detected: Detected) -> Result<(), CatalogError> {
-        let encoded = detected.encode()?;
+        let encoded = detected.encode();
         let mut tx = self.write().await?;
         self.store_rollups(&mut tx, &encoded, true).await?;
         tx.commit().await?;
@@ -368,7 +339,7 @@ impl Catalog {
     /// Adds rollups to what is stored, replacing nothing (a backfill's, after
     /// `delete_rollups_since`).
     pub async fn append_rollups(&self, detected: Detected) -> Result<(), CatalogError> {
-        let encoded = detected.encode()?;
+        let encoded = detected.encode();
         let mut tx = self.write().await?;
         self.store_rollups(&mut tx, &encoded, false).await?;
         tx.commit().await?;
@@ -416,9 +387,27 @@ impl Catalog {
             .bind(batch)
             .execute(&mut *tx)
             .await?;
-            let kept: Vec<(i64, &Partial)> = minutes.iter().map(|(m, p)| (*m, p)).collect();
+            let starts = minutes.iter().map(|(m, _)| *m);
+            let (Some(first), Some(last)) = (starts.clone().min(), starts.max()) else {
+                continue;
+            };
+            let mut stored = Vec::new();
+            shared_sketch::codec::encode_stored_into(&minutes, &mut stored).map_err(|e| {
+                CatalogError::Row {
+                    uri: source.clone(),
+                    why: format!("rollups of {}: {e}", rule.id),
+                }
+            })?;
+            let kept = Rollup {
+                rule: 0,
+                also: Vec::new(),
+                first,
+                last,
+                minutes: minutes.len() as u64,
+                stored,
+            };
             let mut row = Rows::default();
-            row.push(rule, &source, &kept)?;
+            row.push(rule, &kept);
             self.insert_minutes(&mut tx, &source, batch, &row).await?;
         }
         tx.commit().await?;

@@ -413,6 +413,15 @@ impl Groups {
         }
     }
 
+    /// `named` (at most `MAX_GROUPS`, none folded into "other" yet) and `other`.
+    pub(crate) fn from_named(named: BTreeMap<u64, Group>, other: Group) -> Groups {
+        Groups {
+            named,
+            other,
+            threshold: None,
+        }
+    }
+
     /// Named groups by hash (the order carries no meaning to a reader).
     pub fn named(&self) -> impl Iterator<Item = &Group> {
         self.named.values()

@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use std::io;
 
 use serde::{Deserialize, Serialize};
-use shared_sketch::aggregate::TimeSeries;
-use shared_sketch::partial::recycle;
-use shared_sketch::{Aggregator, Fields, Hit, Matcher, Partial, Query};
+use shared_sketch::partial::{MinuteRollups, recycle};
+use shared_sketch::{CodecError, Fields, Hit, Matcher, Partial, Query};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::convert::{Copy, Objects};
@@ -64,7 +63,8 @@ impl Watch {
     }
 }
 
-/// One rule's rollup of one minute of event time.
+/// One rule's rollups of one file's events: a partial per minute of event time with a
+/// match, in their stored form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rollup {
     /// The rule's place in the list the detector was made with.
@@ -72,9 +72,58 @@ pub struct Rollup {
     /// The places of the rules after it that roll up as it does (`Watch::rolls_up_as`):
     /// these are their rollups too, made once.
     pub also: Vec<usize>,
-    /// The minute's start, epoch ms.
-    pub minute: i64,
-    pub partial: Partial,
+    /// The first and the last minute's start, epoch ms, and how many minutes there are.
+    pub first: i64,
+    pub last: i64,
+    pub minutes: u64,
+    /// `Vec<(minute, Partial)>`, minutes ascending, as `codec::encode_stored` writes it:
+    /// what the catalog stores, made without a `Partial` per minute (`MinuteRollups`).
+    pub stored: Vec<u8>,
+}
+
+impl Rollup {
+    fn new(rule: usize, also: Vec<usize>, minutes: MinuteRollups) -> Result<Rollup, CodecError> {
+        let (first, last) = minutes.span().unwrap_or_default();
+        let count = minutes.len() as u64;
+        let mut stored = Vec::new();
+        minutes.encode_into(&mut stored)?;
+        Ok(Rollup {
+            rule,
+            also,
+            first,
+            last,
+            minutes: count,
+            stored,
+        })
+    }
+
+    /// Each minute's start and partial.
+    pub fn partials(&self) -> Result<Vec<(i64, Partial)>, CodecError> {
+        shared_sketch::codec::decode_stored(&self.stored)
+    }
+
+    /// The rollup of the minutes from `start_ms` on (none if no minute is).
+    pub fn since(self, start_ms: i64) -> Result<Option<Rollup>, CodecError> {
+        if self.first >= start_ms {
+            return Ok(Some(self));
+        }
+        if self.last < start_ms {
+            return Ok(None);
+        }
+        let kept: Vec<(i64, Partial)> = self
+            .partials()?
+            .into_iter()
+            .filter(|(minute, _)| *minute >= start_ms)
+            .collect();
+        let mut stored = Vec::new();
+        shared_sketch::codec::encode_stored_into(&kept, &mut stored)?;
+        Ok(Some(Rollup {
+            first: kept.first().map_or(start_ms, |(m, _)| *m),
+            minutes: kept.len() as u64,
+            stored,
+            ..self
+        }))
+    }
 }
 
 /// Evaluates many rules on one file's events.
@@ -84,7 +133,7 @@ pub struct Detector<'w> {
     computed: Vec<(usize, Vec<usize>)>,
     matching: Matching<'w>,
     /// Per computation, its minutes.
-    bins: Vec<Minutes>,
+    bins: Vec<MinuteRollups>,
     sampling: Vec<Sampling>,
     /// The minute of events without a time: when they arrived.
     arrival: i64,
@@ -166,40 +215,6 @@ impl Dispatch {
     }
 }
 
-struct Bin {
-    aggregator: Aggregator,
-    samples: Vec<Hit>,
-}
-
-/// One rule's bins, by minute. A file's events mostly come in time order, so the last
-/// minute is remembered and a match rarely looks a minute up.
-#[derive(Default)]
-struct Minutes {
-    bins: Vec<(i64, Bin)>,
-    at: HashMap<i64, usize>,
-    last: Option<usize>,
-}
-
-impl Minutes {
-    fn bin(&mut self, minute: i64, query: &Query) -> &mut Bin {
-        let found = match self.last {
-            Some(i) if self.bins[i].0 == minute => i,
-            _ => *self.at.entry(minute).or_insert_with(|| {
-                self.bins.push((
-                    minute,
-                    Bin {
-                        aggregator: Aggregator::new(query),
-                        samples: Vec::new(),
-                    },
-                ));
-                self.bins.len() - 1
-            }),
-        };
-        self.last = Some(found);
-        &mut self.bins[found].1
-    }
-}
-
 /// One rule's samples of the file so far.
 #[derive(Default)]
 struct Sampling {
@@ -250,8 +265,9 @@ impl<'w> Detector<'w> {
         let sampling = std::iter::repeat_with(Sampling::default)
             .take(rules.len())
             .collect();
-        let bins = std::iter::repeat_with(Minutes::default)
-            .take(rules.len())
+        let bins = rules
+            .iter()
+            .map(|r| MinuteRollups::new(&r.watch.query, SAMPLES_PER_RULE as u32))
             .collect();
         let mut detector = Detector {
             computed,
@@ -307,16 +323,14 @@ impl<'w> Detector<'w> {
         } = self;
         matching.each_match(text, parsed, |i, rule, event, time| {
             let minute = time.map_or(*arrival, |t| t.div_euclid(BIN_MS) * BIN_MS);
-            let query = &rule.query;
-            let bin = bins[i].bin(minute, query);
             let event = Defaulted {
                 event,
-                by: if rule.per_event { query.by() } else { &[] },
+                by: if rule.per_event { rule.query.by() } else { &[] },
             };
-            bin.aggregator.add(&event, time);
+            bins[i].add(minute, &event, time);
             let at = (minute, time);
             if let Some(sample) = sampling[i].sample(&event, &rule.group, at, file, number, text) {
-                bin.samples.push(sample);
+                bins[i].add_hit(minute, sample);
             }
         });
     }
@@ -337,33 +351,15 @@ impl<'w> Detector<'w> {
         read.then_some(matched)
     }
 
-    /// The rollups, one per rule (and the rules that roll up as it does) and minute with a
-    /// match.
-    pub fn finish(self) -> Vec<Rollup> {
-        let computed = self.computed;
-        let mut rollups: Vec<Rollup> = self
-            .bins
+    /// The rollups, one per rule with a match (and the rules that roll up as it does), by
+    /// rule.
+    pub fn finish(self) -> Result<Vec<Rollup>, CodecError> {
+        self.computed
             .into_iter()
-            .enumerate()
-            .flat_map(|(c, minutes)| minutes.bins.into_iter().map(move |(m, b)| (c, m, b)))
-            .map(|(c, minute, bin)| {
-                let mut partial = bin.aggregator.finish();
-                // The minute is the rollup's time: its histogram of matches would only be
-                // stored, and merged by every run.
-                partial.timeline = TimeSeries::new(None, (None, None));
-                partial.hit_limit = SAMPLES_PER_RULE as u32;
-                partial.add_hits(bin.samples);
-                let (rule, also) = &computed[c];
-                Rollup {
-                    rule: *rule,
-                    also: also.clone(),
-                    minute,
-                    partial,
-                }
-            })
-            .collect();
-        rollups.sort_by_key(|r| (r.rule, r.minute));
-        rollups
+            .zip(self.bins)
+            .filter(|(_, minutes)| !minutes.is_empty())
+            .map(|((rule, also), minutes)| Rollup::new(rule, also, minutes))
+            .collect()
     }
 }
 
@@ -520,7 +516,10 @@ fn detect_events(
         }
         read_events(text, format, 1, &mut Copy::new(format, &mut detector))
     });
-    (detector.finish(), read.err())
+    match detector.finish() {
+        Ok(rollups) => (rollups, read.err()),
+        Err(e) => (Vec::new(), Some(io::Error::other(e))),
+    }
 }
 
 #[cfg(test)]
@@ -528,6 +527,34 @@ mod tests {
     use shared_sketch::{AggValue, parse};
 
     use super::*;
+
+    /// A rollup per rule and minute, as (rule, the rules it also is, minute, partial).
+    struct Minute {
+        rule: usize,
+        also: Vec<usize>,
+        minute: i64,
+        partial: Partial,
+    }
+
+    fn by_minute(rollups: Result<Vec<Rollup>, CodecError>) -> Vec<Minute> {
+        let mut minutes = Vec::new();
+        for rollup in rollups.expect("encodes") {
+            let partials = rollup.partials().expect("decodes");
+            assert_eq!(partials.len() as u64, rollup.minutes);
+            assert_eq!(partials.first().map(|p| p.0), Some(rollup.first));
+            assert_eq!(partials.last().map(|p| p.0), Some(rollup.last));
+            for (minute, partial) in partials {
+                let (rule, also) = (rollup.rule, rollup.also.clone());
+                minutes.push(Minute {
+                    rule,
+                    also,
+                    minute,
+                    partial,
+                });
+            }
+        }
+        minutes
+    }
 
     fn watch(query: &str, per_event: bool) -> Watch {
         let query = parse(query).expect("parses");
@@ -556,7 +583,7 @@ mod tests {
         for (i, e) in events.iter().enumerate() {
             detector.object(i as u64 + 1, e.as_bytes());
         }
-        let rollups = detector.finish();
+        let rollups = by_minute(detector.finish());
         let keys: Vec<(usize, i64, u64)> = rollups
             .iter()
             .map(|r| (r.rule, r.minute, r.partial.matched()))
@@ -610,7 +637,7 @@ mod tests {
             for (i, e) in events.iter().enumerate() {
                 detector.object(i as u64, e.as_bytes());
             }
-            detector.finish()
+            by_minute(detector.finish())
         };
         let together = detect(&rules);
         let made: Vec<(usize, &[usize])> = together
@@ -622,7 +649,7 @@ mod tests {
         assert_eq!(made, [(0, &[2, 4][..]), (1, &[]), (3, &[])]);
         for (i, rule) in rules.iter().enumerate() {
             let alone = detect(std::slice::from_ref(rule));
-            let shared: Vec<&Rollup> = together
+            let shared: Vec<&Minute> = together
                 .iter()
                 .filter(|r| r.rule == i || r.also.contains(&i))
                 .collect();
@@ -633,6 +660,34 @@ mod tests {
                 assert_eq!(bytes(&a.partial), bytes(&b.partial), "rule {i}");
             }
         }
+    }
+
+    #[test]
+    fn a_rollup_since_a_minute_keeps_the_minutes_from_it_on() {
+        let rules = [watch("dst_port:22 | stats count by src_ip", false)];
+        let mut detector = Detector::new(&rules, "f.json", 0);
+        detector.read_time_from(&["ts".to_string()]);
+        for (i, ts) in [61, 125, 130, 250].iter().enumerate() {
+            let event = format!(r#"{{"ts": {ts}, "src_ip": "a", "dst_port": 22}}"#);
+            detector.object(i as u64 + 1, event.as_bytes());
+        }
+        let rollup = detector.finish().expect("encodes").remove(0);
+        assert_eq!(
+            (rollup.first, rollup.last, rollup.minutes),
+            (60_000, 240_000, 3)
+        );
+        let counts = |rollup: Option<Rollup>| -> Vec<(i64, u64)> {
+            let rollup = rollup.expect("a minute is kept");
+            let partials = rollup.partials().expect("decodes");
+            assert_eq!(partials.len() as u64, rollup.minutes);
+            assert_eq!(partials[0].0, rollup.first);
+            partials.iter().map(|(m, p)| (*m, p.matched())).collect()
+        };
+        let since = |ms| rollup.clone().since(ms).expect("decodes");
+        assert_eq!(counts(since(0)), [(60_000, 1), (120_000, 2), (240_000, 1)]);
+        assert_eq!(counts(since(120_000)), [(120_000, 2), (240_000, 1)]);
+        assert_eq!(counts(since(180_000)), [(240_000, 1)]);
+        assert!(since(240_001).is_none());
     }
 
     #[test]
@@ -651,6 +706,7 @@ mod tests {
         )];
         let (rollups, error) = detect_file(path, "flows.log", &rules, &ScanOptions::default(), 0);
         assert!(error.is_none());
+        let rollups = by_minute(Ok(rollups));
         assert_eq!(rollups.len(), 1);
         assert_eq!(rollups[0].minute, 1_794_700_800_000);
         assert_eq!(rollups[0].partial.hits[0].file, "flows.log");
@@ -702,7 +758,7 @@ mod tests {
             detector.object(i as u64, e.as_bytes());
         }
         let mut counted = vec![0u64; rules.len()];
-        for rollup in detector.finish() {
+        for rollup in by_minute(detector.finish()) {
             counted[rollup.rule] += rollup.partial.matched();
         }
         for (r, rule) in rules.iter().enumerate() {

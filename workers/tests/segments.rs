@@ -294,11 +294,14 @@ fn rules_evaluated_in_ingest_roll_up_as_reading_the_source_does() {
             &mut detector,
         )
         .unwrap();
-        let ingested = detector.finish();
+        let ingested = detector.finish().unwrap();
         let (read, error) =
             workers::detect_file(source, "source", &rules, &ScanOptions::default(), 0);
         assert!(error.is_none(), "{}", source.display());
-        matched += ingested.iter().map(|r| r.partial.matched()).sum::<u64>();
+        for rollup in &ingested {
+            let partials = rollup.partials().unwrap();
+            matched += partials.iter().map(|(_, p)| p.matched()).sum::<u64>();
+        }
         assert_eq!(
             shared_sketch::codec::encode_stored(&ingested).unwrap(),
             shared_sketch::codec::encode_stored(&read).unwrap(),

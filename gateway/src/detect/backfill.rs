@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use lake::rollups::{Detected, RuleKey};
-use lake::{Kind, LakeError};
+use lake::{CatalogError, Kind, LakeError};
 use shared_sketch::Query;
 use shared_sketch::query::TimeBound;
 use workers::{Rollup, Watch};
@@ -75,11 +75,14 @@ pub async fn backfill(
         let segment = segments.get(&answer.url).copied().unwrap_or(true);
         if segment {
             // A segment's events before `since` are counted by the rollups stored then.
-            let rollups: Vec<Rollup> = answer
-                .rollups
-                .into_iter()
-                .filter(|r| r.minute >= since_ms)
-                .collect();
+            let mut rollups: Vec<Rollup> = Vec::new();
+            for rollup in answer.rollups {
+                let kept = rollup.since(since_ms).map_err(|e| CatalogError::Row {
+                    uri: answer.url.clone(),
+                    why: format!("rule rollups: {e}"),
+                })?;
+                rollups.extend(kept);
+            }
             done.rollups += per_rule(&rollups);
             lake.catalog
                 .append_rollups(Detected {
@@ -110,7 +113,11 @@ pub async fn backfill(
     Ok(done)
 }
 
-/// Rollups counted per rule: one made for several rules that roll up alike counts for each.
+/// Minute rollups counted per rule: one made for several rules that roll up alike counts
+/// for each.
 fn per_rule(rollups: &[Rollup]) -> u64 {
-    rollups.iter().map(|r| 1 + r.also.len() as u64).sum()
+    rollups
+        .iter()
+        .map(|r| r.minutes * (1 + r.also.len() as u64))
+        .sum()
 }

@@ -152,7 +152,10 @@ pub async fn roll_up_alerts(
                 source: ALERTS_SOURCE.to_string(),
                 modified_ms: newest,
                 rules: vec![key.clone()],
-                rollups: detector.finish(),
+                rollups: detector.finish().map_err(|e| CatalogError::Row {
+                    uri: ALERTS_SOURCE.to_string(),
+                    why: format!("rule rollups: {e}"),
+                })?,
             })
             .await?;
     }

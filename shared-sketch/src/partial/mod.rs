@@ -5,12 +5,14 @@
 //! may combine them in any order.
 //!
 //! This folder: `merge` (the `Partial` and how two merge), `aggregator` (building one from
-//! matching events), `hits` (the newest matching events), `stats` (what a scan read), and
+//! matching events), `minutes` (a query's partials per minute, as detection rules store them), `hits` (the
+//! newest matching events), `stats` (what a scan read), and
 //! `project` (the answer a user sees).
 
 mod aggregator;
 mod hits;
 mod merge;
+mod minutes;
 mod project;
 mod stats;
 #[cfg(test)]
@@ -19,4 +21,5 @@ mod tests;
 pub use aggregator::{Aggregator, recycle};
 pub use hits::Hit;
 pub use merge::Partial;
+pub use minutes::MinuteRollups;
 pub use stats::{FileError, ScanStats};
