@@ -64,8 +64,10 @@ impl Watch {
 }
 
 /// One rule's rollups of one file's events: a partial per minute of event time with a
-/// match, in their stored form.
+/// match, in their stored form. One read from a wire (a Lambda worker's answer) is checked
+/// to hold the minutes it says before anything stores it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "RollupWire")]
 pub struct Rollup {
     /// The rule's place in the list the detector was made with.
     pub rule: usize,
@@ -79,6 +81,53 @@ pub struct Rollup {
     /// `Vec<(minute, Partial)>`, minutes ascending, as `codec::encode_stored` writes it:
     /// what the catalog stores, made without a `Partial` per minute (`MinuteRollups`).
     pub stored: Vec<u8>,
+}
+
+/// `Rollup` as it travels, before it is checked.
+#[derive(Deserialize)]
+struct RollupWire {
+    rule: usize,
+    also: Vec<usize>,
+    first: i64,
+    last: i64,
+    minutes: u64,
+    stored: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error("rollups that do not decode: {0}")]
+    Codec(#[from] CodecError),
+    #[error("rollups said to hold {said} minutes from {first} to {last}, holding others")]
+    Minutes { said: u64, first: i64, last: i64 },
+}
+
+impl TryFrom<RollupWire> for Rollup {
+    type Error = RollupError;
+
+    fn try_from(w: RollupWire) -> Result<Rollup, RollupError> {
+        let partials: Vec<(i64, Partial)> = shared_sketch::codec::decode_stored(&w.stored)?;
+        let starts: Vec<i64> = partials.iter().map(|(m, _)| *m).collect();
+        let held = starts.windows(2).all(|m| m[0] < m[1])
+            && starts.len() as u64 == w.minutes
+            && (starts.is_empty()
+                || (starts.first(), starts.last()) == (Some(&w.first), Some(&w.last)));
+        if !held {
+            return Err(RollupError::Minutes {
+                said: w.minutes,
+                first: w.first,
+                last: w.last,
+            });
+        }
+        Ok(Rollup {
+            rule: w.rule,
+            also: w.also,
+            first: w.first,
+            last: w.last,
+            minutes: w.minutes,
+            stored: w.stored,
+        })
+    }
 }
 
 impl Rollup {
@@ -688,6 +737,36 @@ mod tests {
         assert_eq!(counts(since(120_000)), [(120_000, 2), (240_000, 1)]);
         assert_eq!(counts(since(180_000)), [(240_000, 1)]);
         assert!(since(240_001).is_none());
+    }
+
+    #[test]
+    fn a_rollup_from_a_wire_must_hold_the_minutes_it_says() {
+        let rules = [watch("dst_port:22 | stats count by src_ip", false)];
+        let mut detector = Detector::new(&rules, "f.json", 0);
+        detector.read_time_from(&["ts".to_string()]);
+        for (i, ts) in [61, 125].iter().enumerate() {
+            let event = format!(r#"{{"ts": {ts}, "src_ip": "a", "dst_port": 22}}"#);
+            detector.object(i as u64 + 1, event.as_bytes());
+        }
+        let rollup = detector.finish().expect("encodes").remove(0);
+        let travel = |rollup: &Rollup| {
+            let bytes = shared_sketch::encode(rollup).expect("encodes");
+            shared_sketch::decode::<Rollup>(&bytes).map(|r| r.minutes)
+        };
+        assert_eq!(travel(&rollup).expect("a true rollup reads back"), 2);
+        let said_more = Rollup {
+            minutes: 3,
+            ..rollup.clone()
+        };
+        let moved = Rollup {
+            first: 0,
+            ..rollup.clone()
+        };
+        let mut cut = rollup.clone();
+        cut.stored.truncate(cut.stored.len() - 3);
+        for bad in [said_more, moved, cut] {
+            assert!(travel(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

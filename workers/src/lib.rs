@@ -21,7 +21,7 @@ mod segment;
 mod source;
 mod worker;
 
-pub use detect::{BIN_MS, Detector, Rollup, Watch, detect_file, detect_segment};
+pub use detect::{BIN_MS, Detector, Rollup, RollupError, Watch, detect_file, detect_segment};
 pub use format::{FORMATS, Format, UnknownFormat};
 pub use index::{PageIndex, SegmentIndex};
 pub use ingest::{Ingested, SEGMENT_BYTES, compact_segments, ingest_file};
