@@ -40,11 +40,11 @@ pub struct MinuteRollups {
     at: HashMap<i64, usize>,
     last: Option<usize>,
     /// (place of the minute, key hash) → place in `cells`.
-    lookup: HashMap<(u32, u64), u32, BuildHasherDefault<Prehashed>>,
+    lookup: HashMap<(usize, u64), usize, BuildHasherDefault<Prehashed>>,
     cells: Vec<Cell>,
     /// The key values of every cell, and the aggregates' values of a cell's one event,
     /// as spans of `text`: an absent value is `ABSENT`.
-    spans: Vec<(u32, u32)>,
+    spans: Vec<(usize, usize)>,
     text: String,
     spare_values: Vec<Option<Cow<'static, str>>>,
     spare_key: Vec<Cow<'static, str>>,
@@ -57,7 +57,7 @@ pub struct MinuteRollups {
     stats: ScanStats,
 }
 
-const ABSENT: (u32, u32) = (u32::MAX, u32::MAX);
+const ABSENT: (usize, usize) = (usize::MAX, usize::MAX);
 
 struct Minute {
     start: i64,
@@ -73,10 +73,10 @@ struct Minute {
 }
 
 struct Cell {
-    minute: u32,
+    minute: usize,
     hash: u64,
     /// Its key values at `spans[at..]`, then (while `One`) the values of its one event.
-    at: u32,
+    at: usize,
     state: State,
 }
 
@@ -89,7 +89,8 @@ enum State {
     Moved,
 }
 
-/// The key of `lookup` is already a hash: it is mixed, not hashed again.
+/// The key of `lookup` is already a hash: it is mixed, not hashed again. (In memory only:
+/// nothing stored depends on it.)
 #[derive(Default)]
 struct Prehashed(u64);
 
@@ -104,8 +105,8 @@ impl Hasher for Prehashed {
         }
     }
 
-    fn write_u32(&mut self, n: u32) {
-        self.0 ^= u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn write_usize(&mut self, n: usize) {
+        self.0 ^= (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -215,13 +216,13 @@ impl MinuteRollups {
             return;
         }
         let hash = key_hash(key);
-        if let Some(&c) = self.lookup.get(&(m as u32, hash)) {
-            let cell = &self.cells[c as usize];
+        if let Some(&c) = self.lookup.get(&(m, hash)) {
+            let cell = &self.cells[c];
             let (at, state) = (cell.at, &cell.state);
-            let same = self.spans[at as usize..at as usize + key.len()]
+            let same = self.spans[at..at + key.len()]
                 .iter()
                 .zip(key)
-                .all(|(&(a, b), k)| self.text[a as usize..b as usize] == **k);
+                .all(|(&(a, b), k)| self.text[a..b] == **k);
             if !same {
                 // Two keys with one hash: the later one is "other", as in `Groups`.
                 let other = minute.other.get_or_insert_with(|| template.clone());
@@ -230,9 +231,9 @@ impl MinuteRollups {
             }
             if let State::One { time: first } = *state {
                 let group = self.one_as_group(at, first);
-                self.cells[c as usize].state = State::Many(Box::new(group));
+                self.cells[c].state = State::Many(Box::new(group));
             }
-            if let State::Many(group) = &mut self.cells[c as usize].state {
+            if let State::Many(group) = &mut self.cells[c].state {
                 group.add(values, time, &self.template.totals);
             }
             return;
@@ -245,17 +246,16 @@ impl MinuteRollups {
             return;
         }
         minute.cells += 1;
-        let at = self.spans.len() as u32;
+        let at = self.spans.len();
         for part in key {
             push_span(&mut self.spans, &mut self.text, Some(part));
         }
         for value in values {
             push_span(&mut self.spans, &mut self.text, value.as_ref());
         }
-        self.lookup
-            .insert((m as u32, hash), self.cells.len() as u32);
+        self.lookup.insert((m, hash), self.cells.len());
         self.cells.push(Cell {
-            minute: m as u32,
+            minute: m,
             hash,
             at,
             state: State::One { time },
@@ -263,15 +263,14 @@ impl MinuteRollups {
     }
 
     /// The cell at `spans[at..]`, seen once at `time`, as a `Group`.
-    fn one_as_group(&self, at: u32, time: Option<i64>) -> Group {
+    fn one_as_group(&self, at: usize, time: Option<i64>) -> Group {
         let mut group = self.template.clone();
         self.fill(&mut group, at, time);
         group
     }
 
     /// Makes `group` (of the template's shape) the group of the one event at `spans[at..]`.
-    fn fill(&self, group: &mut Group, at: u32, time: Option<i64>) {
-        let at = at as usize;
+    fn fill(&self, group: &mut Group, at: usize, time: Option<i64>) {
         let (key, rest) = self.spans[at..].split_at(self.by.len());
         group.key.truncate(key.len());
         for (i, span) in key.iter().enumerate() {
@@ -304,8 +303,8 @@ impl MinuteRollups {
         self.spare_fill.replace(recycle(values));
     }
 
-    fn span_text(&self, (a, b): (u32, u32)) -> Option<&str> {
-        ((a, b) != ABSENT).then(|| &self.text[a as usize..b as usize])
+    fn span_text(&self, (a, b): (usize, usize)) -> Option<&str> {
+        ((a, b) != ABSENT).then(|| &self.text[a..b])
     }
 
     /// Minute `m` reached `MAX_GROUPS` and meets another key: its cells become the named
@@ -314,7 +313,7 @@ impl MinuteRollups {
     fn spill(&mut self, m: usize) {
         let mut named = BTreeMap::new();
         for c in 0..self.cells.len() {
-            if self.cells[c].minute as usize != m {
+            if self.cells[c].minute != m {
                 continue;
             }
             let group = match std::mem::replace(&mut self.cells[c].state, State::Moved) {
@@ -348,14 +347,14 @@ impl MinuteRollups {
             minute.hits = newest(Vec::new(), &hits, self.hit_limit as usize);
         }
         // Each minute's named groups, by hash as a `Groups` keeps them.
-        let mut named: Vec<Vec<u32>> = vec![Vec::new(); self.minutes.len()];
+        let mut named: Vec<Vec<usize>> = vec![Vec::new(); self.minutes.len()];
         for (c, cell) in self.cells.iter().enumerate() {
             if !matches!(cell.state, State::Moved) {
-                named[cell.minute as usize].push(c as u32);
+                named[cell.minute].push(c);
             }
         }
         for cells in &mut named {
-            cells.sort_unstable_by_key(|&c| self.cells[c as usize].hash);
+            cells.sort_unstable_by_key(|&c| self.cells[c].hash);
         }
         let mut order: Vec<usize> = (0..self.minutes.len()).collect();
         order.sort_unstable_by_key(|&m| self.minutes[m].start);
@@ -375,12 +374,12 @@ fn recycle_key(mut key: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
     key.into_iter().map(|_| Cow::Borrowed("")).collect()
 }
 
-fn push_span(spans: &mut Vec<(u32, u32)>, text: &mut String, value: Option<&Cow<'_, str>>) {
+fn push_span(spans: &mut Vec<(usize, usize)>, text: &mut String, value: Option<&Cow<'_, str>>) {
     spans.push(match value {
         Some(value) => {
-            let start = text.len() as u32;
+            let start = text.len();
             text.push_str(value);
-            (start, text.len() as u32)
+            (start, text.len())
         }
         None => ABSENT,
     });
@@ -390,7 +389,7 @@ fn push_span(spans: &mut Vec<(u32, u32)>, text: &mut String, value: Option<&Cow<
 struct Stored<'a> {
     rollups: &'a MinuteRollups,
     order: &'a [usize],
-    named: &'a [Vec<u32>],
+    named: &'a [Vec<usize>],
 }
 
 impl Serialize for Stored<'_> {
@@ -433,7 +432,7 @@ struct PartialOut<'a> {
 struct GroupsOut<'a> {
     rollups: &'a MinuteRollups,
     minute: &'a Minute,
-    named: &'a [u32],
+    named: &'a [usize],
 }
 
 impl Serialize for GroupsOut<'_> {
@@ -459,7 +458,7 @@ impl Serialize for NamedOut<'_, '_> {
         let rollups = self.0.rollups;
         let mut map = serializer.serialize_map(Some(self.0.named.len()))?;
         for &c in self.0.named {
-            let cell = &rollups.cells[c as usize];
+            let cell = &rollups.cells[c];
             map.serialize_key(&cell.hash)?;
             match &cell.state {
                 State::Many(group) => map.serialize_value(group.as_ref())?,
