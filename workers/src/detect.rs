@@ -11,6 +11,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 use shared_sketch::partial::{MinuteRollups, recycle};
+use shared_sketch::query::Summary;
 use shared_sketch::{CodecError, Fields, Hit, Matcher, Partial, Query};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -20,7 +21,7 @@ use crate::format::{Format, event_time};
 use crate::json::JsonReader;
 use crate::projection::{Event, Projection, Values};
 use crate::scan::{ScanOptions, open_text, time_fields};
-use crate::segment::read_index;
+use crate::segment::{PageBuffers, read_index, read_page};
 use crate::source::Source;
 
 /// A minute, in epoch ms: the span of one rollup.
@@ -384,6 +385,15 @@ impl<'w> Detector<'w> {
         });
     }
 
+    /// Whether some event summarised by `summary` (a segment page's index) may match one
+    /// of the rules.
+    pub fn may_match(&self, summary: &impl Summary) -> bool {
+        self.matching
+            .rules
+            .iter()
+            .any(|r| r.matcher.may_match(summary))
+    }
+
     /// Whether it has rules to evaluate.
     pub fn has_rules(&self) -> bool {
         !self.matching.rules.is_empty()
@@ -530,21 +540,50 @@ pub fn detect_file(
     detect_events(source.into(), name, rules, options, None, arrival_ms)
 }
 
-/// `detect_file` for a segment ingest wrote: its events' times are read from the fields
-/// its index says ingest read them from (a VPC row's `start`), unless the options name one.
+/// `detect_file` for a segment ingest wrote, reading only the pages its index cannot rule
+/// out for every rule: its rollups, the error that stopped the reading part-way, and how
+/// many pages were skipped unread. Its events' times are read from the fields its index
+/// says ingest read them from (a VPC row's `start`), unless the options name one. Without
+/// a readable index the segment is read whole, as the gzip NDJSON file it is.
 pub fn detect_segment(
     source: impl Into<Source>,
     name: &str,
     rules: &[Watch],
     options: &ScanOptions,
     arrival_ms: i64,
-) -> (Vec<Rollup>, Option<io::Error>) {
+) -> (Vec<Rollup>, Option<io::Error>, u64) {
     let source = source.into();
-    let recorded = match &options.time_field {
-        Some(_) => None,
-        None => read_index(&source).ok().map(|index| index.time_fields),
+    let index = match read_index(&source) {
+        Ok(index) => index,
+        Err(e) => {
+            tracing::warn!(segment = name, error = %e, "unreadable index: reading the segment whole");
+            let (rollups, error) = detect_events(source, name, rules, options, None, arrival_ms);
+            return (rollups, error, 0);
+        }
     };
-    detect_events(source, name, rules, options, recorded, arrival_ms)
+    let mut detector = Detector::new(rules, name, arrival_ms);
+    detector.read_time_from(&match &options.time_field {
+        Some(field) => vec![field.clone()],
+        None => index.time_fields.clone(),
+    });
+    let (mut buffers, mut skipped) = (PageBuffers::default(), 0);
+    let read = index.pages.iter().try_for_each(|page| {
+        // Events no rule can match add nothing to any rollup.
+        if !detector.may_match(&index.summary(page)) {
+            skipped += 1;
+            return Ok(());
+        }
+        read_page(
+            &source,
+            page,
+            &mut buffers,
+            &mut Copy::new(Format::Ndjson, &mut detector),
+        )
+    });
+    match detector.finish() {
+        Ok(rollups) => (rollups, read.err(), skipped),
+        Err(e) => (Vec::new(), Some(io::Error::other(e)), skipped),
+    }
 }
 
 fn detect_events(

@@ -16,10 +16,10 @@ use flate2::write::GzEncoder;
 use shared_sketch::query::{Indexed, index_field, index_text};
 use shared_sketch::{Partial, Query};
 
-use crate::events::read_events;
+use crate::events::{Sink, read_events};
 use crate::format::{Format, event_time};
 use crate::gzip;
-use crate::index::{PageSummary, SegmentIndex};
+use crate::index::{PageIndex, PageSummary, SegmentIndex};
 use crate::json::JsonReader;
 use crate::scan::{Scan, ScanOptions, ScanSink, scan_file};
 use crate::source::Source;
@@ -279,22 +279,39 @@ fn read_pages(
         (None, None)
     };
     let projection = scan.projection(&time_fields);
-    let (mut compressed, mut text) = (Vec::new(), Vec::new());
+    let mut buffers = PageBuffers::default();
     for page in &index.pages {
         if !page.may_overlap(range) || !scan.matcher().may_match(&index.summary(page)) {
             scan.stats().pages_pruned += 1;
             continue;
         }
-        segment.read_range(page.offset..page.offset + page.length, &mut compressed)?;
         scan.stats().bytes_read += page.length;
-        if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
-            let mut sink = ScanSink::new(scan, Format::Ndjson, &projection);
-            read_events(&text[..], Format::Ndjson, page.first_line, &mut sink)?;
-        } else {
-            let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
-            let mut sink = ScanSink::new(scan, Format::Ndjson, &projection);
-            read_events(inflated, Format::Ndjson, page.first_line, &mut sink)?;
-        }
+        let mut sink = ScanSink::new(scan, Format::Ndjson, &projection);
+        read_page(segment, page, &mut buffers, &mut sink)?;
     }
     Ok(())
+}
+
+/// A page as read and as inflated, kept from page to page.
+#[derive(Default)]
+pub(crate) struct PageBuffers {
+    compressed: Vec<u8>,
+    text: Vec<u8>,
+}
+
+/// Reads one page's rows into `sink`: inflated whole when it fits, else streamed.
+pub(crate) fn read_page(
+    segment: &Source,
+    page: &PageIndex,
+    buffers: &mut PageBuffers,
+    sink: &mut impl Sink,
+) -> io::Result<()> {
+    let PageBuffers { compressed, text } = buffers;
+    segment.read_range(page.offset..page.offset + page.length, compressed)?;
+    if gzip::inflate(compressed, gzip::WHOLE_TEXT_MAX, text) {
+        read_events(&text[..], Format::Ndjson, page.first_line, sink)
+    } else {
+        let inflated = BufReader::new(MultiGzDecoder::new(&compressed[..]));
+        read_events(inflated, Format::Ndjson, page.first_line, sink)
+    }
 }

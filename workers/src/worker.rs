@@ -50,6 +50,21 @@ pub struct FileRollups {
     pub rollups: Vec<Rollup>,
     /// Why the file could not be read to the end (its rollups hold what was read).
     pub error: Option<String>,
+    /// A segment's pages its index showed no rule can match, skipped unread.
+    #[serde(default)]
+    pub pages_skipped: u64,
+}
+
+impl FileRollups {
+    /// A file the rules could not be evaluated on at all, and why.
+    pub fn failed(url: &str, why: String) -> FileRollups {
+        FileRollups {
+            url: url.to_string(),
+            rollups: Vec::new(),
+            error: Some(why),
+            pages_skipped: 0,
+        }
+    }
 }
 
 /// One file to scan.
@@ -67,15 +82,19 @@ impl FileTask {
     /// Evaluates `rules` on the file's events. Blocking.
     pub fn detect(&self, stores: &Stores, rules: &[Watch], options: &ScanOptions) -> FileRollups {
         let now = shared_sketch::time::now_ms();
-        let (rollups, error) = match stores.source(&self.url) {
+        let (rollups, error, pages_skipped) = match stores.source(&self.url) {
             Ok(source) if self.segment => detect_segment(source, &self.name, rules, options, now),
-            Ok(source) => detect_file(source, &self.name, rules, options, now),
-            Err(e) => (Vec::new(), Some(std::io::Error::other(e.to_string()))),
+            Ok(source) => {
+                let (rollups, error) = detect_file(source, &self.name, rules, options, now);
+                (rollups, error, 0)
+            }
+            Err(e) => (Vec::new(), Some(std::io::Error::other(e.to_string())), 0),
         };
         FileRollups {
             url: self.url.clone(),
             rollups,
             error: error.map(|e| e.to_string()),
+            pages_skipped,
         }
     }
 

@@ -311,3 +311,52 @@ fn rules_evaluated_in_ingest_roll_up_as_reading_the_source_does() {
     }
     assert!(matched > 10_000, "{matched} matches");
 }
+
+#[test]
+fn rules_read_a_segment_skipping_the_pages_no_rule_can_match_as_reading_it_whole() {
+    let rules: Vec<workers::Watch> = [
+        (
+            "eventid:cowrie.login.success | stats count by src_ip",
+            false,
+        ),
+        ("errorCode:AccessDenied", true),
+        ("qtype_name:AAAA | stats dc(query) by id.orig_h", false),
+    ]
+    .iter()
+    .map(|(text, per_event)| {
+        let query = parse(text).unwrap();
+        workers::Watch {
+            group: query.by().to_vec(),
+            query,
+            per_event: *per_event,
+        }
+    })
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let options = ScanOptions::default();
+    let (mut pages, mut skipped, mut matched) = (0, 0, 0);
+    for segment in ingest(&sources(), dir.path()) {
+        let name = segment.path.display().to_string();
+        let (pruned, error, n) = workers::detect_segment(&segment.path, "s", &rules, &options, 0);
+        assert!(error.is_none(), "{name}: {error:?}");
+        pages += read_index(&segment.path).unwrap().pages.len();
+        skipped += n;
+        let (whole, error) = workers::detect_file(&segment.path, "s", &rules, &options, 0);
+        assert!(error.is_none(), "{name}: {error:?}");
+        let stored = |rollups: &[workers::Rollup]| -> Vec<(usize, Vec<u8>)> {
+            rollups.iter().map(|r| (r.rule, r.stored.clone())).collect()
+        };
+        assert_eq!(stored(&pruned), stored(&whole), "{name}");
+        for rollup in &pruned {
+            let partials = rollup.partials().unwrap();
+            matched += partials.iter().map(|(_, p)| p.matched()).sum::<u64>();
+        }
+    }
+    // Some pages hold matches and some hold none: both kinds must be there for the
+    // comparison above to mean anything.
+    assert!(matched > 100, "{matched} matches");
+    assert!(
+        skipped > 0 && skipped < pages as u64,
+        "{skipped} of {pages} pages skipped"
+    );
+}

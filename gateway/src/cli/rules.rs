@@ -161,12 +161,13 @@ async fn backfill(args: BackfillArgs) -> Result<()> {
         eprintln!("not read to the end ({why}): {file}");
     }
     println!(
-        "backfilled {} rules from {} over {} files ({} bytes; {} ruled out by time) in {:.1?}: {} minute rollups",
+        "backfilled {} rules from {} over {} files ({} bytes; {} ruled out by time, {} pages no rule can match skipped by the index) in {:.1?}: {} minute rollups",
         chosen.len(),
         format_timestamp(since_ms),
         done.files,
         done.bytes,
         done.pruned,
+        done.pages_skipped,
         started.elapsed(),
         done.rollups,
     );

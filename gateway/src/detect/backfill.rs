@@ -25,6 +25,8 @@ pub struct Backfilled {
     pub bytes: u64,
     /// Files the catalog's times ruled out.
     pub pruned: u64,
+    /// Segment pages the index showed no rule can match, skipped unread.
+    pub pages_skipped: u64,
     /// Minute rollups stored, over all rules.
     pub rollups: u64,
     /// Files that could not be read to the end, with why (what was read counts).
@@ -69,6 +71,7 @@ pub async fn backfill(
             .detect(watches.into(), engine.scan().clone(), planned.tasks);
     while let Some(answer) = answers.recv().await {
         done.files += 1;
+        done.pages_skipped += answer.pages_skipped;
         if let Some(why) = answer.error {
             done.unreadable.push((lake.name_of(&answer.url), why));
         }

@@ -170,11 +170,7 @@ impl Executor for LambdaExecutor {
                     Ok(request) => invocation.detect(&request, &files).await,
                     Err(e) => files
                         .iter()
-                        .map(|file| FileRollups {
-                            url: file.url.clone(),
-                            rollups: Vec::new(),
-                            error: Some(e.to_string()),
-                        })
+                        .map(|file| FileRollups::failed(&file.url, e.to_string()))
                         .collect(),
                 }
             }
@@ -260,11 +256,7 @@ impl Invocation {
         answered.unwrap_or_else(|why| {
             files
                 .iter()
-                .map(|file| FileRollups {
-                    url: file.url.clone(),
-                    rollups: Vec::new(),
-                    error: Some(why.clone()),
-                })
+                .map(|file| FileRollups::failed(&file.url, why.clone()))
                 .collect()
         })
     }
