@@ -263,26 +263,31 @@ fn converted_formats_answer_as_their_sources_do() {
     }
 }
 
+/// Rules as the ingest pass evaluates them: (query, whether it fires per event).
+fn watches(rules: &[(&str, bool)]) -> Vec<workers::Watch> {
+    rules
+        .iter()
+        .map(|(text, per_event)| {
+            let query = parse(text).unwrap();
+            workers::Watch {
+                group: query.by().to_vec(),
+                query,
+                per_event: *per_event,
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn rules_evaluated_in_ingest_roll_up_as_reading_the_source_does() {
     // During ingest the rules read each event as the segment writer parsed it: what they
     // roll up must be what reading the source file for them alone rolls up.
-    let rules: Vec<workers::Watch> = [
+    let rules = watches(&[
         ("eventid:cowrie.login.failed | stats count by src_ip", false),
         ("eventid:cowrie.session.connect", true),
         ("| stats dc(eventName) by sourceIPAddress", false),
         ("errorCode:AccessDenied", true),
-    ]
-    .iter()
-    .map(|(text, per_event)| {
-        let query = parse(text).unwrap();
-        workers::Watch {
-            group: query.by().to_vec(),
-            query,
-            per_event: *per_event,
-        }
-    })
-    .collect();
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let mut matched = 0;
     for (i, source) in sources().iter().enumerate() {
@@ -314,24 +319,14 @@ fn rules_evaluated_in_ingest_roll_up_as_reading_the_source_does() {
 
 #[test]
 fn rules_read_a_segment_skipping_the_pages_no_rule_can_match_as_reading_it_whole() {
-    let rules: Vec<workers::Watch> = [
+    let rules = watches(&[
         (
             "eventid:cowrie.login.success | stats count by src_ip",
             false,
         ),
         ("errorCode:AccessDenied", true),
         ("qtype_name:AAAA | stats dc(query) by id.orig_h", false),
-    ]
-    .iter()
-    .map(|(text, per_event)| {
-        let query = parse(text).unwrap();
-        workers::Watch {
-            group: query.by().to_vec(),
-            query,
-            per_event: *per_event,
-        }
-    })
-    .collect();
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let options = ScanOptions::default();
     let (mut pages, mut skipped, mut matched) = (0, 0, 0);
