@@ -51,7 +51,6 @@ pub struct FileRollups {
     /// Why the file could not be read to the end (its rollups hold what was read).
     pub error: Option<String>,
     /// A segment's pages its index showed no rule can match, skipped unread.
-    #[serde(default)]
     pub pages_skipped: u64,
 }
 
