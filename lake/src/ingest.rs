@@ -167,8 +167,9 @@ impl Copying {
                     segments,
                     malformed,
                 }) => Copied::Segments {
-                    // Encoded here, on the thread that read the file, rather than on the
-                    // one that records every file in the catalog.
+                    // The detector encodes its rollups as it finishes: here, on the thread
+                    // that read the file, rather than on the one that records every file in
+                    // the catalog.
                     detected: Detected {
                         source: uri.clone(),
                         modified_ms: 0,

@@ -8,7 +8,6 @@
 //! since its last.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 use shared_sketch::Partial;
@@ -57,34 +56,39 @@ fn decode_minutes(bytes: &[u8], source: &str, rule: &RuleKey) -> Result<Minutes,
     })
 }
 
-/// One row of `rule_minutes`: a rule's minutes from one source, encoded in `Rows::bytes`.
+/// One row of `rule_minutes`: a rule's minutes from one source, encoded (`Rows::stored`).
 #[derive(Debug)]
 struct MinutesRow {
     rule: RuleKey,
     first: i64,
     last: i64,
     minutes: i64,
-    bytes: Range<usize>,
+    stored: usize,
 }
 
-/// Rows of `rule_minutes`, their encodings in one buffer.
+/// Rows of `rule_minutes`, and the encodings they hold: rules that roll up alike share one.
 #[derive(Debug, Default)]
 struct Rows {
-    bytes: Vec<u8>,
+    stored: Vec<Vec<u8>>,
     rows: Vec<MinutesRow>,
 }
 
 impl Rows {
-    /// Adds the row holding `rule`'s `rollup`: its place.
-    fn push(&mut self, rule: &RuleKey, rollup: &Rollup) -> usize {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(&rollup.stored);
+    /// Adds the row holding `rule`'s minutes from `first` to `last`, `minutes` of them, as
+    /// `stored` (`codec::encode_stored` of them): its place.
+    fn push(
+        &mut self,
+        rule: &RuleKey,
+        (first, last, minutes): (i64, i64, u64),
+        stored: Vec<u8>,
+    ) -> usize {
+        self.stored.push(stored);
         self.rows.push(MinutesRow {
             rule: rule.clone(),
-            first: rollup.first,
-            last: rollup.last,
-            minutes: i64::try_from(rollup.minutes).unwrap_or(i64::MAX),
-            bytes: start..self.bytes.len(),
+            first,
+            last,
+            minutes: i64::try_from(minutes).unwrap_or(i64::MAX),
+            stored: self.stored.len() - 1,
         });
         self.rows.len() - 1
     }
@@ -94,7 +98,6 @@ impl Rows {
         let same = &self.rows[place];
         let row = MinutesRow {
             rule: rule.clone(),
-            bytes: same.bytes.clone(),
             ..*same
         };
         self.rows.push(row);
@@ -118,9 +121,10 @@ impl Detected {
     /// The rollups as the catalog's rows.
     pub fn encode(self) -> Encoded {
         let mut rows = Rows::default();
-        for rollup in self.rollups.iter().filter(|r| r.minutes > 0) {
+        for rollup in self.rollups.into_iter().filter(|r| r.minutes > 0) {
             if let Some(key) = self.rules.get(rollup.rule) {
-                let place = rows.push(key, rollup);
+                let span = (rollup.first, rollup.last, rollup.minutes);
+                let place = rows.push(key, span, rollup.stored);
                 // The rules that roll up alike get the same row, stored once.
                 for key in rollup.also.iter().filter_map(|&r| self.rules.get(r)) {
                     rows.repeat(place, key);
@@ -284,7 +288,7 @@ impl Catalog {
         batch: i64,
         rows: &Rows,
     ) -> Result<(), CatalogError> {
-        let Rows { bytes, rows } = rows;
+        let Rows { stored, rows } = rows;
         for rows in rows.chunks(ROWS_PER_STATEMENT) {
             // $1 tenant, $2 source, $3 batch; then six a row.
             let sql = format!(
@@ -303,7 +307,7 @@ impl Catalog {
                     .bind(row.first)
                     .bind(row.last)
                     .bind(row.minutes)
-                    .bind(&bytes[row.bytes.clone()]);
+                    .bind(&stored[row.stored]);
             }
             insert.execute(&mut **tx).await?;
         }
@@ -391,23 +395,13 @@ impl Catalog {
             let (Some(first), Some(last)) = (starts.clone().min(), starts.max()) else {
                 continue;
             };
-            let mut stored = Vec::new();
-            shared_sketch::codec::encode_stored_into(&minutes, &mut stored).map_err(|e| {
-                CatalogError::Row {
+            let stored =
+                shared_sketch::codec::encode_stored(&minutes).map_err(|e| CatalogError::Row {
                     uri: source.clone(),
                     why: format!("rollups of {}: {e}", rule.id),
-                }
-            })?;
-            let kept = Rollup {
-                rule: 0,
-                also: Vec::new(),
-                first,
-                last,
-                minutes: minutes.len() as u64,
-                stored,
-            };
+                })?;
             let mut row = Rows::default();
-            row.push(rule, &kept);
+            row.push(rule, (first, last, minutes.len() as u64), stored);
             self.insert_minutes(&mut tx, &source, batch, &row).await?;
         }
         tx.commit().await?;

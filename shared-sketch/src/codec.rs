@@ -75,22 +75,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// `encode` without the gzip, for records a database keeps that are small and read by the
 /// thousand (a rule's minute rollups): inflating each would cost more than it saves.
 pub fn encode_stored<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::new();
-    encode_stored_into(value, &mut out)?;
+    let mut out = vec![WIRE_VERSION];
+    bincode::serde::encode_into_std_write(value, &mut out, config())?;
     Ok(out)
-}
-
-/// `encode_stored`, appended to `out`: a file's rollups, a row per rule, are written into
-/// one buffer, and rules that roll up alike point at one encoding. On an error `out` is as
-/// it was.
-pub fn encode_stored_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let start = out.len();
-    out.push(WIRE_VERSION);
-    bincode::serde::encode_into_std_write(value, out, config()).map_err(|e| {
-        out.truncate(start);
-        CodecError::from(e)
-    })?;
-    Ok(())
 }
 
 /// Reads what `encode_stored` wrote, with `decode`'s limits.

@@ -135,8 +135,7 @@ impl Rollup {
     fn new(rule: usize, also: Vec<usize>, minutes: MinuteRollups) -> Result<Rollup, CodecError> {
         let (first, last) = minutes.span().unwrap_or_default();
         let count = minutes.len() as u64;
-        let mut stored = Vec::new();
-        minutes.encode_into(&mut stored)?;
+        let stored = minutes.encode()?;
         Ok(Rollup {
             rule,
             also,
@@ -165,8 +164,7 @@ impl Rollup {
             .into_iter()
             .filter(|(minute, _)| *minute >= start_ms)
             .collect();
-        let mut stored = Vec::new();
-        shared_sketch::codec::encode_stored_into(&kept, &mut stored)?;
+        let stored = shared_sketch::codec::encode_stored(&kept)?;
         Ok(Some(Rollup {
             first: kept.first().map_or(start_ms, |(m, _)| *m),
             minutes: kept.len() as u64,

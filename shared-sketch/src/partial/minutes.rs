@@ -23,11 +23,11 @@ use super::hits::{Hit, newest};
 use super::merge::Partial;
 use super::stats::ScanStats;
 use crate::aggregate::{Group, Groups, TimeSeries, key_hash};
-use crate::codec::{CodecError, encode_stored_into};
+use crate::codec::{CodecError, encode_stored};
 use crate::limits::MAX_GROUPS;
 use crate::query::{Agg, Fields, Query};
 
-/// A query's matches per minute: `add` each, then `encode_into`.
+/// A query's matches per minute: `add` each, then `encode`.
 pub struct MinuteRollups {
     aggs: Vec<Agg>,
     by: Vec<String>,
@@ -335,9 +335,9 @@ impl MinuteRollups {
         self.minutes[m].hits.push(hit);
     }
 
-    /// Appends the rollups, minute by minute in time order, in the stored form of
+    /// The rollups, minute by minute in time order, in the stored form of
     /// `Vec<(i64, Partial)>` (`codec::encode_stored`).
-    pub fn encode_into(mut self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    pub fn encode(mut self) -> Result<Vec<u8>, CodecError> {
         for minute in &mut self.minutes {
             let mut hits: Vec<Hit> = std::mem::take(&mut minute.hits)
                 .into_iter()
@@ -358,14 +358,11 @@ impl MinuteRollups {
         }
         let mut order: Vec<usize> = (0..self.minutes.len()).collect();
         order.sort_unstable_by_key(|&m| self.minutes[m].start);
-        encode_stored_into(
-            &Stored {
-                rollups: &self,
-                order: &order,
-                named: &named,
-            },
-            out,
-        )
+        encode_stored(&Stored {
+            rollups: &self,
+            order: &order,
+            named: &named,
+        })
     }
 }
 
@@ -477,7 +474,7 @@ impl Serialize for NamedOut<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{decode_stored, encode_stored_into};
+    use crate::codec::{decode_stored, encode_stored};
     use crate::partial::Aggregator;
     use crate::query::parse;
 
@@ -551,9 +548,7 @@ mod tests {
                 (minute, partial)
             })
             .collect();
-        let mut out = Vec::new();
-        encode_stored_into(&partials, &mut out).unwrap();
-        out
+        encode_stored(&partials).unwrap()
     }
 
     fn by_rollups(query: &Query, events: &[(i64, Option<i64>, Event)]) -> Vec<u8> {
@@ -564,10 +559,7 @@ mod tests {
                 rollups.add_hit(*minute, Hit::new("f", i as u64, &"x".repeat(i % 7)));
             }
         }
-        let mut out = vec![1, 2, 3];
-        rollups.encode_into(&mut out).unwrap();
-        assert_eq!(&out[..3], [1, 2, 3], "appends");
-        out.split_off(3)
+        rollups.encode().unwrap()
     }
 
     #[test]
@@ -604,9 +596,7 @@ mod tests {
         let rollups = MinuteRollups::new(&query, 4);
         assert!(rollups.is_empty());
         assert_eq!(rollups.span(), None);
-        let mut out = Vec::new();
-        rollups.encode_into(&mut out).unwrap();
-        let decoded: Vec<(i64, Partial)> = decode_stored(&out).unwrap();
+        let decoded: Vec<(i64, Partial)> = decode_stored(&rollups.encode().unwrap()).unwrap();
         assert!(decoded.is_empty());
     }
 }
