@@ -535,7 +535,17 @@ pub fn detect_file(
     options: &ScanOptions,
     arrival_ms: i64,
 ) -> (Vec<Rollup>, Option<io::Error>) {
-    detect_events(source.into(), name, rules, options, None, arrival_ms)
+    let source = source.into();
+    let mut detector = Detector::new(rules, name, arrival_ms);
+    let read = open_text(&source).and_then(|mut text| {
+        let format = options.format_of(&mut text)?;
+        detector.read_time_from(&time_fields(format, options));
+        if format == Format::Text {
+            return Ok(());
+        }
+        read_events(text, format, 1, &mut Copy::new(format, &mut detector))
+    });
+    finished(detector, read)
 }
 
 /// `detect_file` for a segment ingest wrote, reading only the pages its index cannot rule
@@ -555,15 +565,12 @@ pub fn detect_segment(
         Ok(index) => index,
         Err(e) => {
             tracing::warn!(segment = name, error = %e, "unreadable index: reading the segment whole");
-            let (rollups, error) = detect_events(source, name, rules, options, None, arrival_ms);
+            let (rollups, error) = detect_file(source, name, rules, options, arrival_ms);
             return (rollups, error, 0);
         }
     };
     let mut detector = Detector::new(rules, name, arrival_ms);
-    detector.read_time_from(&match &options.time_field {
-        Some(field) => vec![field.clone()],
-        None => index.time_fields.clone(),
-    });
+    detector.read_time_from(&index.time_fields_read(options));
     let (mut buffers, mut skipped) = (PageBuffers::default(), 0);
     let read = index.pages.iter().try_for_each(|page| {
         // Events no rule can match add nothing to any rollup.
@@ -578,30 +585,12 @@ pub fn detect_segment(
             &mut Copy::new(Format::Ndjson, &mut detector),
         )
     });
-    match detector.finish() {
-        Ok(rollups) => (rollups, read.err(), skipped),
-        Err(e) => (Vec::new(), Some(io::Error::other(e)), skipped),
-    }
+    let (rollups, error) = finished(detector, read);
+    (rollups, error, skipped)
 }
 
-fn detect_events(
-    source: Source,
-    name: &str,
-    rules: &[Watch],
-    options: &ScanOptions,
-    time_fields_given: Option<Vec<String>>,
-    arrival_ms: i64,
-) -> (Vec<Rollup>, Option<io::Error>) {
-    let mut detector = Detector::new(rules, name, arrival_ms);
-    let read = open_text(&source).and_then(|mut text| {
-        let format = options.format_of(&mut text)?;
-        let fields = time_fields_given.unwrap_or_else(|| time_fields(format, options));
-        detector.read_time_from(&fields);
-        if format == Format::Text {
-            return Ok(());
-        }
-        read_events(text, format, 1, &mut Copy::new(format, &mut detector))
-    });
+/// The detector's rollups, and the error that stopped its reading part-way, if one did.
+fn finished(detector: Detector<'_>, read: io::Result<()>) -> (Vec<Rollup>, Option<io::Error>) {
     match detector.finish() {
         Ok(rollups) => (rollups, read.err()),
         Err(e) => (Vec::new(), Some(io::Error::other(e))),

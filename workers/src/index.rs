@@ -30,6 +30,15 @@ pub struct SegmentIndex {
 }
 
 impl SegmentIndex {
+    /// The fields a reading of the segment takes events' times from: those ingest read
+    /// them from (a Zeek row's `ts`, a CSV row's `Timestamp`), unless the options name one.
+    pub fn time_fields_read(&self, options: &crate::scan::ScanOptions) -> Vec<String> {
+        match &options.time_field {
+            Some(field) => vec![field.clone()],
+            None => self.time_fields.clone(),
+        }
+    }
+
     /// What `Matcher::may_match` asks of one of this segment's pages.
     pub fn summary<'a>(&'a self, page: &'a PageIndex) -> impl Summary + 'a {
         PageSummaryView {

@@ -266,12 +266,7 @@ fn read_pages(
     query: &Query,
     options: &ScanOptions,
 ) -> io::Result<()> {
-    // Events' times are read from the fields ingest read them from (a Zeek row's `ts`, a
-    // CSV row's `Timestamp`), unless the query's options name another.
-    let time_fields = match &options.time_field {
-        Some(field) => vec![field.clone()],
-        None => index.time_fields.clone(),
-    };
+    let time_fields = index.time_fields_read(options);
     // Page times were read from the index's fields: they bound a scan reading the same.
     let range = if time_fields == index.time_fields {
         query.time_range_if_absolute()
