@@ -25,6 +25,8 @@ pub(crate) const FIELDS: &[&str] = &[
     "bytes",
     "referrer",
     "agent",
+    "url.path",
+    "url.query",
 ];
 
 /// Fills `values` from one access log line.
@@ -70,6 +72,16 @@ pub(crate) fn extract<'a>(
         [verb, target, version] if version.starts_with("HTTP/") => {
             set("verb", verb);
             set("request", target);
+            // The target's path and query apart, named as ECS names them: what Sigma's
+            // `cs-uri-stem` and a query string's search read.
+            let (path, query) = match target.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (*target, None),
+            };
+            set("url.path", path);
+            if let Some(query) = query {
+                set("url.query", query);
+            }
             set("httpversion", version.trim_start_matches("HTTP/"));
         }
         _ => set("request", request),
@@ -142,8 +154,15 @@ mod tests {
                 Some("203023"),
                 Some("http://x/"),
                 Some("Mozilla/5.0 (X)"),
+                Some("/a"),
+                Some(r#"b=\"c\""#),
             ])
         );
+        let no_query =
+            read(r#"1.2.3.4 - - [01/Jan/2020:00:00:00 +0100] "GET /x/y HTTP/1.1" 200 1"#)
+                .expect("reads");
+        assert_eq!(no_query[11].as_deref(), Some("/x/y"));
+        assert_eq!(no_query[12], None);
     }
 
     #[test]

@@ -92,11 +92,17 @@ pub(crate) enum RowError {
 }
 
 /// Zeek's TSV writer: `#` lines set the separator, the markers for unset and empty
-/// values, and the column names; a later `#fields` (logs concatenated) starts a new layout.
+/// values, the log's name and the column names; a later `#fields` (logs concatenated)
+/// starts a new layout.
 pub(crate) struct Zeek {
     separator: u8,
     unset: Vec<u8>,
     empty: Vec<u8>,
+    /// `#path`: the log's name (`conn`, `dns`), given to each row as `_path`, the field
+    /// Zeek's JSON streaming writes, so one query or Sigma rule reads both alike.
+    path: Option<String>,
+    /// The layout's last column is `path`, added to the file's own.
+    path_column: bool,
     layout: Option<Layout>,
 }
 
@@ -106,6 +112,8 @@ impl Zeek {
             separator: b'\t',
             unset: b"-".to_vec(),
             empty: b"(empty)".to_vec(),
+            path: None,
+            path_column: false,
             layout: None,
         }
     }
@@ -127,9 +135,14 @@ impl Zeek {
         match (name, rest.as_slice()) {
             (b"unset_field", [v]) => self.unset = v.to_vec(),
             (b"empty_field", [v]) => self.empty = v.to_vec(),
+            (b"path", [v]) => self.path = Some(String::from_utf8_lossy(v).into_owned()),
             (b"fields", names) => {
-                let names: Vec<Cow<'_, str>> =
+                let mut names: Vec<Cow<'_, str>> =
                     names.iter().map(|n| String::from_utf8_lossy(n)).collect();
+                self.path_column = self.path.is_some() && !names.iter().any(|n| n == PATH);
+                if self.path_column {
+                    names.push(Cow::Borrowed(PATH));
+                }
                 self.layout = Some(Layout::new(names.iter().map(|n| n.as_ref()), projection));
             }
             _ => {}
@@ -142,9 +155,14 @@ impl Zeek {
         self.layout.as_ref().map(|l| l.names.as_slice())
     }
 
-    pub fn row<'a>(&self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
+    pub fn row<'a>(&'a self, line: &'a [u8], values: &mut Values<'a>) -> Result<(), RowError> {
         let layout = self.layout.as_ref().ok_or(RowError::NoHeader)?;
-        let cells = line.split(move |&b| b == self.separator);
+        let path = self
+            .path
+            .as_deref()
+            .filter(|_| self.path_column)
+            .map(str::as_bytes);
+        let cells = line.split(move |&b| b == self.separator).chain(path);
         layout.fill(
             cells,
             |cell| match cell {
@@ -157,6 +175,9 @@ impl Zeek {
         )
     }
 }
+
+/// The field naming a Zeek record's log.
+const PATH: &str = "_path";
 
 /// `\x09` → tab (how Zeek writes its separator).
 fn unescape_byte(text: &[u8]) -> Option<u8> {

@@ -458,7 +458,7 @@ impl<'w> Matching<'w> {
                 lowered.clear();
                 lowered.extend(text.iter().map(u8::to_ascii_lowercase));
             }
-            let event = projection.event(&values);
+            let event = projection.event(&values, text);
             let time = projection.time_text(&values).and_then(event_time);
             dispatch.candidates(&event, lowered_value, candidates);
             for &i in candidates.iter() {

@@ -164,10 +164,12 @@ impl Projection {
         self.time.iter().find_map(|&s| values[s].as_deref())
     }
 
-    pub fn event<'v, 'a>(&'v self, values: &'v Values<'a>) -> Event<'v, 'a> {
+    /// The event read into `values` from `text`, its raw record.
+    pub fn event<'v, 'a>(&'v self, values: &'v Values<'a>, text: &'v [u8]) -> Event<'v, 'a> {
         Event {
             projection: self,
             values,
+            text,
         }
     }
 }
@@ -176,9 +178,12 @@ impl Projection {
 pub(crate) struct Event<'v, 'a> {
     projection: &'v Projection,
     values: &'v Values<'a>,
+    text: &'v [u8],
 }
 
 impl Fields for Event<'_, '_> {
+    /// `_raw`, unless the record has a field of that name (a Splunk export), is the raw
+    /// record: Sigma's keywords and a Splunk user's `_raw` search read it.
     fn get(&self, field: &str) -> Option<Cow<'_, str>> {
         let (_, slots) = self
             .projection
@@ -189,8 +194,12 @@ impl Fields for Event<'_, '_> {
             .iter()
             .find_map(|&s| self.values[s].as_deref())
             .map(Cow::Borrowed)
+            .or_else(|| (field == RAW).then(|| String::from_utf8_lossy(self.text)))
     }
 }
+
+/// The field naming an event's raw record.
+pub const RAW: &str = "_raw";
 
 #[cfg(test)]
 mod tests {
@@ -215,9 +224,10 @@ mod tests {
         let mut values = projection.empty_values();
         values[projection.slot("srcaddr").expect("slot")] = Some("10.0.0.1".into());
         values[projection.slot("ts").expect("slot")] = Some("17".into());
-        let event = projection.event(&values);
+        let event = projection.event(&values, b"the record");
         assert_eq!(event.get("src_ip").as_deref(), Some("10.0.0.1"));
         assert_eq!(event.get("action"), None);
+        assert_eq!(event.get(RAW), None, "not read by this query");
         assert_eq!(projection.time_text(&values), Some("17"));
     }
 }

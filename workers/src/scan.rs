@@ -363,7 +363,7 @@ impl<'q> Scan<'q> {
             self.lowered.clear();
             self.lowered.extend(text.iter().map(u8::to_ascii_lowercase));
         }
-        let event = projection.event(values);
+        let event = projection.event(values, text);
         if !self.matcher.matches(&event, &self.lowered) {
             return;
         }

@@ -266,7 +266,15 @@ fn zeek_tsv_conn_logs() {
         .filter(|&&t| (t * 1000.0) as i64 >= mid * 1000)
         .count() as u64;
     let q = format!("earliest={mid} | stats count");
-    assert_eq!(run(&[file], &q).matched, inside);
+    assert_eq!(run(&[&file], &q).matched, inside);
+
+    // `#path conn` names every row's log, as `_path` does in Zeek's JSON.
+    assert!(text.lines().any(|l| l == "#path\tconn"));
+    assert_eq!(
+        run(&[&file], "_path:conn | stats count").matched,
+        rows.len() as u64
+    );
+    assert_eq!(run(&[&file], "_path:dns | stats count").matched, 0);
 }
 
 #[test]
@@ -351,6 +359,30 @@ fn apache_combined_access_logs() {
 
     let posts = text.lines().filter(|l| l.contains("] \"POST ")).count() as u64;
     assert_eq!(run(&[&file], "verb:POST | stats count").matched, posts);
+
+    // `_raw` is the line itself; a regex reads it as written (case and all).
+    let logins = text.lines().filter(|l| l.contains("/login_")).count() as u64;
+    assert!(logins > 0);
+    assert_eq!(
+        run(&[&file], r#"_raw~"/login_" | stats count"#).matched,
+        logins
+    );
+    assert_eq!(
+        run(&[&file], "_raw:*/LOGIN_* | stats count").matched,
+        logins
+    );
+    assert_eq!(run(&[&file], r#"_raw~"/LOGIN_" | stats count"#).matched, 0);
+    // The target's path and query apart.
+    let queries = text
+        .lines()
+        .filter(|l| {
+            l.split('"')
+                .nth(1)
+                .is_some_and(|r| r.split(' ').nth(1).is_some_and(|t| t.contains('?')))
+        })
+        .count() as u64;
+    assert!(queries > 0);
+    assert_eq!(run(&[&file], "url.query:* | stats count").matched, queries);
 
     // Hourly buckets from the `[10/Oct/2000:13:55:36 -0700]` times add up to every line.
     let series = run(&[file], "| timechart span=1h count").series.unwrap();

@@ -38,6 +38,12 @@ pub enum Expr {
     },
     /// `field:value`, `field=value`, `field!=value`, `field>N`, …
     Compare(Compare),
+    /// `field~"regex"`: the field is present and the regular expression (the `regex`
+    /// crate's syntax, case-sensitive unless `(?i)`) matches somewhere in its value.
+    Match {
+        field: String,
+        pattern: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

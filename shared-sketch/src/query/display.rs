@@ -60,6 +60,21 @@ impl fmt::Display for Expr {
                 write!(f, "{}{}", c.field, c.op.symbol())?;
                 write_value(f, &c.value, c.quoted)
             }
+            // Only a quote is escaped: the parser keeps every other backslash as written. A
+            // backslash already before a quote in the pattern escapes it for the regex, and
+            // `\"` reads back as that quote, which means the same.
+            Expr::Match { field, pattern } => {
+                write!(f, "{field}~\"")?;
+                let mut after_backslash = false;
+                for c in pattern.chars() {
+                    if c == '"' && !after_backslash {
+                        f.write_str("\\")?;
+                    }
+                    after_backslash = c == '\\' && !after_backslash;
+                    write!(f, "{c}")?;
+                }
+                f.write_str("\"")
+            }
         }
     }
 }

@@ -44,6 +44,8 @@ pub(super) enum Test {
     Differs(Box<Test>),
     Network(IpNet),
     Order(CompareOp, Operand),
+    /// `field~"regex"`: found anywhere in the value.
+    Regex(regex::Regex),
 }
 
 #[derive(Debug, Clone)]
@@ -363,7 +365,18 @@ fn compile(expr: &Expr) -> Node {
             field: c.field.clone(),
             test: compile_compare(c),
         },
+        Expr::Match { field, pattern } => Node::Field {
+            field: field.clone(),
+            // The parser refuses a pattern that does not compile; one in a query built
+            // otherwise (a request's own JSON) matches nothing rather than everything.
+            test: Test::Regex(super::compile_regex(pattern).unwrap_or_else(|_| never())),
+        },
     }
+}
+
+fn never() -> regex::Regex {
+    #[allow(clippy::unwrap_used)] // a constant pattern
+    regex::Regex::new(r"[^\s\S]").unwrap()
 }
 
 /// Roughly what testing `node` on an event costs, cheapest 0.
@@ -382,7 +395,7 @@ fn cost(node: &Node) -> u8 {
             ..
         } => 2,
         Node::Field {
-            test: Test::Network(_),
+            test: Test::Network(_) | Test::Regex(_),
             ..
         } => 3,
         Node::And(_) | Node::Or(_) | Node::Not(_) => 4,
@@ -429,6 +442,7 @@ fn passes(test: &Test, value: &str) -> bool {
         Test::Equal(glob) => glob.matches_value(value.as_bytes()),
         Test::Differs(inner) => !passes(inner, value),
         Test::Network(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
+        Test::Regex(regex) => regex.is_match(value),
         Test::Order(op, operand) => {
             let ordering = match operand {
                 Operand::Number(n) => as_number(value).and_then(|v| v.partial_cmp(n)),
@@ -545,9 +559,28 @@ mod tests {
             ("action:ACCEPT OR port:22", true),
             ("action:ACCEPT OR NOT port:22", false),
             ("(action:ACCEPT OR port:23) OR ip:10.*", true),
+            (r#"action~"EJ""#, true),
+            (r#"action~"ej""#, false),
+            (r#"action~"(?i)^rej""#, true),
+            (r#"action~"^EJ""#, false),
+            (r#"port~"^\d+$""#, true),
+            (r#"missing~".*""#, false),
+            (r#"NOT missing~".*""#, true),
         ] {
             assert_eq!(matches(q, &e), want, "{q}");
         }
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_matches_nothing() {
+        let e = event("", &[("a", "x")]);
+        let bad = Expr::Match {
+            field: "a".into(),
+            pattern: "(".into(),
+        };
+        assert!(!Matcher::new(Some(&bad)).matches(&e, b""));
+        assert!(!never().is_match(""));
+        assert!(!never().is_match("x\n"));
     }
 
     #[test]

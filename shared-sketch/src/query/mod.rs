@@ -26,3 +26,14 @@ pub use eval::Matcher;
 pub use fields::{Fields, aliases};
 pub use parse::{NotATime, ParseError, parse, parse_span};
 pub use prune::{Indexed, Summary, index_field, index_text};
+
+/// The compiled size a `field~"regex"` may take: the `regex` crate matches in linear time,
+/// and this bounds its memory too.
+pub const MAX_REGEX_BYTES: usize = 1 << 20;
+
+/// Compiles a query's regular expression, within `MAX_REGEX_BYTES`.
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(MAX_REGEX_BYTES)
+        .build()
+}

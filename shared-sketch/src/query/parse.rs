@@ -8,6 +8,7 @@
 //! and      := unary ( 'AND'? unary )*
 //! unary    := 'NOT' unary | '(' or ')' | compare | time | TERM | "PHRASE"
 //! compare  := FIELD ( ':' | '=' | '!=' | '<' | '<=' | '>' | '>=' ) ( WORD | "quoted" )
+//!           | FIELD '~' "regex"
 //! time     := ( 'earliest' | 'latest' ) '=' ( 'now' | -N(s|m|h|d|w) | ISO-8601 | epoch )
 //! command  := 'stats' agg ( ',' agg )* by? | 'top' [N] FIELD by? | 'rare' [N] FIELD
 //!           | 'timechart' [ 'span=' N(s|m|h|d|w) ] agg [ 'by' FIELD ]
@@ -372,6 +373,15 @@ impl<'a> Parser<'a> {
             rest.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'));
         if starts_like_field && field_len > 0 {
             let after = &rest[field_len..];
+            if after.starts_with('~') {
+                let field = &rest[..field_len];
+                self.pos += field_len + 1;
+                let pattern = self.pattern(field)?;
+                return Ok(Some(Expr::Match {
+                    field: field.to_string(),
+                    pattern,
+                }));
+            }
             if let Some((sym, op)) = comparison(after) {
                 let field = &rest[..field_len];
                 self.pos += field_len + sym.len();
@@ -435,6 +445,46 @@ impl<'a> Parser<'a> {
             }
         }
         Err(self.error_at(start, format!("unterminated quoted {what}")))
+    }
+
+    /// The quoted regular expression after `field~`: `\"` is a quote, and every other
+    /// backslash is the pattern's own (`\d`, `\\`), so patterns read as written.
+    fn pattern(&mut self, field: &str) -> Result<String, ParseError> {
+        let start = self.pos;
+        if self.peek() != Some('"') {
+            return Err(self.error(format!(
+                "expected a quoted regular expression after `{field}~`, found {}",
+                self.found()
+            )));
+        }
+        let mut out = String::new();
+        let mut chars = self.rest()[1..].char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    end = Some(1 + i + 1);
+                    break;
+                }
+                '\\' => match chars.next() {
+                    Some((_, '"')) => out.push('"'),
+                    Some((_, e)) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => out.push('\\'),
+                },
+                c => out.push(c),
+            }
+        }
+        let Some(end) = end else {
+            return Err(self.error_at(start, "unterminated quoted regular expression"));
+        };
+        if let Err(e) = crate::query::compile_regex(&out) {
+            return Err(self.error_at(start, format!("bad regular expression: {e}")));
+        }
+        self.pos += end;
+        Ok(out)
     }
 
     /// The value of `earliest=` or `latest=`, recorded on the parser.
@@ -1118,6 +1168,9 @@ mod tests {
             ("OR a", 1, "search term"),
             ("NOT", 4, "after `NOT`"),
             ("x:", 3, "value after `x:`"),
+            ("uri~/a/", 5, "quoted regular expression after `uri~`"),
+            (r#"uri~"a(b" x"#, 5, "bad regular expression"),
+            (r#"uri~"abc"#, 5, "unterminated quoted regular expression"),
             ("earliest=yesterday", 10, "expected a time"),
             ("(earliest=-1d)", 2, "inside parentheses"),
             ("earliest=-1d earliest=-2d", 14, "given twice"),
@@ -1180,6 +1233,7 @@ mod tests {
             "| stats count, top(10, a), rare(5, b.c), dc(a)",
             "| top 3 a, b.c by d",
             "| stats top(4, a, b), count",
+            r#"uri~"^/a\.php\?id=\d+" OR agent~"(?i)sqlmap|q\"q" _raw~"x\\""#,
             "",
         ] {
             let q = parse(text).unwrap();

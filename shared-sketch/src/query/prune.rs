@@ -100,7 +100,10 @@ fn may(node: &Node, summary: &impl Summary) -> bool {
                         CompareOp::Eq | CompareOp::Ne => true,
                     })
                 }),
-                Test::Differs(_) | Test::Network(_) | Test::Order(_, Operand::Text(_)) => true,
+                Test::Differs(_)
+                | Test::Network(_)
+                | Test::Regex(_)
+                | Test::Order(_, Operand::Text(_)) => true,
             }
         }
     }
