@@ -300,9 +300,12 @@ impl<'a> Fill<'_, 'a> {
                 None => Cow::Borrowed(key),
                 Some(parent) => Cow::Owned(format!("{parent}.{key}")),
             };
+            // A query may read an object by its own name (which finds nothing: it is no
+            // scalar) and a field inside it, both.
             if let Some(slot) = self.projection.slot(&name) {
                 self.scalar(slot, value);
-            } else if let Some(inner) = value.as_object()
+            }
+            if let Some(inner) = value.as_object()
                 && self.projection.descends(&name)
             {
                 self.object(inner, Some(&name));
@@ -386,6 +389,15 @@ mod tests {
             get(q, trail, "userIdentity.sessionContext.attributes.mfa").as_deref(),
             Some("false")
         );
+        // An object read by its own name too (a Sigma rule's `responseElements|contains`
+        // beside another's `responseElements.ConsoleLogin`) still has its fields read.
+        let both = "responseElements:*x* responseElements.ConsoleLogin:Success";
+        let login = r#"{"responseElements":{"ConsoleLogin":"Success"}}"#;
+        assert_eq!(
+            get(both, login, "responseElements.ConsoleLogin").as_deref(),
+            Some("Success")
+        );
+        assert_eq!(get(both, login, "responseElements"), None);
     }
 
     #[test]

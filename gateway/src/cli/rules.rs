@@ -1,18 +1,21 @@
 //! `sketchlake rules …`: a rules folder checked, its rules' tests run, its rules listed,
-//! and rules backfilled over a lake's history (docs/DETECTIONS.md). Each exits 1 when
-//! anything is refused or fails, naming each.
+//! rules backfilled over a lake's history, Sigma rules converted, and rules backtested
+//! over any data (docs/DETECTIONS.md). Each exits 1 when anything is refused or fails,
+//! naming each.
 
-use std::path::PathBuf;
-
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use gateway::detect::sigma::{self, Converted, Logsources};
 use gateway::detect::{self, Dataset, Deliverer, Loaded, Rules, run_rules};
 use lake::DEFAULT_TENANT;
 use shared_sketch::query::format_span;
 use shared_sketch::time::{format_timestamp, now_ms};
 
-use super::args::{CatalogArg, InputArgs, RunArgs, open_for_tenant};
+use super::args::{CatalogArg, InputArgs, RunArgs, open_data, open_for_tenant, sync_data};
+use super::query::Output;
 
 #[derive(clap::Args)]
 pub struct RulesArgs {
@@ -33,6 +36,46 @@ enum RulesAction {
     /// Lambda workers), replacing their stored minutes from --since on; then run them, so
     /// the alerts history holds are raised (deduplicated against those raised before).
     Backfill(Box<BackfillArgs>),
+    /// Convert Sigma rules (files or folders): each rule's sketchlake query, or the
+    /// feature it needs that sketchlake does not support. Exit 1 when any is refused.
+    ImportSigma {
+        /// Instead of each rule, how many were converted and how many refused, by reason.
+        #[arg(long)]
+        report: bool,
+        /// A file of log-source mappings read after the shipped ones (the format of
+        /// `sigma-logsources.yml`).
+        #[arg(long)]
+        logsources: Option<PathBuf>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run rules (sketchlake or Sigma; files or folders) over a file, folder or lake
+    /// through the normal executors: per rule, the events it matches, and for a threshold
+    /// rule the groups over its threshold across the whole data.
+    Backtest(Box<BacktestArgs>),
+}
+
+#[derive(clap::Args)]
+struct BacktestArgs {
+    /// A lake or folder of log files (searched recursively), or one file.
+    #[arg(long)]
+    data: String,
+    #[command(flatten)]
+    catalog: CatalogArg,
+    /// `json` (`{"rules": [{"file", "id", "title", "matches", "groups", "refused"}]}`) or
+    /// `table`.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    format: Output,
+    /// A file of log-source mappings read after the shipped ones.
+    #[arg(long)]
+    logsources: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    input: InputArgs,
+    /// Rule files or folders.
+    #[arg(required = true)]
+    rules: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -62,6 +105,12 @@ struct BackfillArgs {
 pub async fn rules(args: RulesArgs) -> Result<()> {
     match args.action {
         RulesAction::Backfill(args) => backfill(*args).await,
+        RulesAction::Backtest(args) => backtest(*args).await,
+        RulesAction::ImportSigma {
+            report,
+            logsources,
+            paths,
+        } => import_sigma(&paths, logsources.as_deref(), report),
         RulesAction::Validate { dir } => {
             let rules = load(&dir)?;
             println!(
@@ -190,6 +239,206 @@ async fn backfill(args: BackfillArgs) -> Result<()> {
         drained.delivered,
         drained.pending
     );
+    Ok(())
+}
+
+/// Every rule in `paths` (files, or folders searched recursively), Sigma or sketchlake, in
+/// path order; a file that does not read is one refused entry.
+fn read_rules(paths: &[PathBuf], logsources: Option<&Path>) -> Result<Vec<Read>> {
+    let mut sources = Logsources::shipped();
+    if let Some(file) = logsources {
+        sources.add_file(file).map_err(anyhow::Error::msg)?;
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let files =
+            detect::rule_files(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let read = if sigma::is_sigma(&text) {
+                sigma::read(&file, &text, &sources)
+            } else {
+                detect::parse_rule(&file, &text).map(|r| vec![Converted::Rule(Box::new(r))])
+            };
+            match read {
+                Ok(rules) => out.extend(rules.into_iter().map(|converted| Read {
+                    file: file.clone(),
+                    converted: Ok(converted),
+                })),
+                Err(e) => out.push(Read {
+                    file: file.clone(),
+                    converted: Err(e.message),
+                }),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One rule as read: converted or refused, or its file's error.
+struct Read {
+    file: PathBuf,
+    converted: Result<Converted, String>,
+}
+
+impl Read {
+    /// The id and title, when the file read.
+    fn names(&self) -> (Option<String>, String) {
+        match &self.converted {
+            Ok(Converted::Rule(rule)) => (Some(rule.id.clone()), rule.name.clone()),
+            Ok(Converted::Refused { id, title, .. }) => (id.clone(), title.clone()),
+            Err(_) => (None, String::new()),
+        }
+    }
+
+    /// Why it is refused, as (reason, detail): the Sigma feature, or the file's error.
+    fn refused(&self) -> Option<(String, String)> {
+        match &self.converted {
+            Ok(Converted::Rule(_)) => None,
+            Ok(Converted::Refused { refused, .. }) => {
+                Some((refused.feature.clone(), refused.to_string()))
+            }
+            Err(message) => Some(("unreadable".to_string(), message.clone())),
+        }
+    }
+}
+
+fn import_sigma(paths: &[PathBuf], logsources: Option<&Path>, report: bool) -> Result<()> {
+    let read = read_rules(paths, logsources)?;
+    let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+    let mut converted = 0;
+    for r in &read {
+        let (id, title) = r.names();
+        match (&r.converted, r.refused()) {
+            (Ok(Converted::Rule(rule)), _) => {
+                converted += 1;
+                if !report {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        r.file.display(),
+                        rule.id,
+                        rule.name,
+                        rule.text
+                    );
+                }
+            }
+            (_, Some((reason, detail))) => {
+                *refused.entry(reason).or_default() += 1;
+                if !report {
+                    eprintln!(
+                        "refused: {} {} {title:?}: {detail}",
+                        r.file.display(),
+                        id.unwrap_or_default()
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let total: usize = refused.values().sum();
+    println!(
+        "{} rules: {converted} converted, {total} refused",
+        read.len()
+    );
+    if report {
+        let mut reasons: Vec<_> = refused.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, count) in reasons {
+            println!("  {count:>5}  {reason}");
+        }
+    }
+    finish(total)
+}
+
+/// One rule's backtest, as `--format json` prints it.
+#[derive(serde::Serialize)]
+struct Backtested {
+    file: String,
+    id: Option<String>,
+    title: String,
+    matches: Option<u64>,
+    /// Groups over the threshold (threshold rules only), all the data one window.
+    groups: Option<usize>,
+    refused: Option<String>,
+    /// Matches per data file, where there are any.
+    files: BTreeMap<String, u64>,
+}
+
+async fn backtest(args: BacktestArgs) -> Result<()> {
+    let BacktestArgs {
+        data,
+        catalog,
+        format,
+        logsources,
+        run,
+        input,
+        rules,
+    } = args;
+    let read = read_rules(&rules, logsources.as_deref())?;
+    let options = input.options();
+    let lake = open_data(&data, catalog.url.as_deref(), true).await?;
+    sync_data(&lake, &data, &options).await?;
+    let engine = run.engine(lake, options).await?;
+    let runnable: Vec<detect::Rule> = read
+        .iter()
+        .filter_map(|r| match &r.converted {
+            Ok(Converted::Rule(rule)) => Some((**rule).clone()),
+            _ => None,
+        })
+        .collect();
+    let done = detect::backtest(&engine, &runnable)
+        .await
+        .context("backtest failed")?;
+    for (file, why) in &done.unreadable {
+        eprintln!("not read to the end ({why}): {file}");
+    }
+    let mut answers = done.rules.into_iter();
+    let mut out = Vec::with_capacity(read.len());
+    for r in &read {
+        let (id, title) = r.names();
+        let tested = match &r.converted {
+            Ok(Converted::Rule(_)) => answers.next(),
+            _ => None,
+        };
+        out.push(Backtested {
+            file: r.file.display().to_string(),
+            id,
+            title,
+            matches: tested.as_ref().map(|t| t.matches),
+            groups: tested.as_ref().and_then(|t| t.groups),
+            refused: r.refused().map(|(_, detail)| detail),
+            files: tested.map(|t| t.files).unwrap_or_default(),
+        });
+    }
+    match format {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "rules": out }))?
+        ),
+        Output::Table => {
+            let count = |n: Option<String>| n.unwrap_or_else(|| "-".to_string());
+            println!("{:>9}  {:>6}  rule", "matches", "groups");
+            for row in &out {
+                println!(
+                    "{:>9}  {:>6}  {}  {}{}",
+                    count(row.matches.map(|m| m.to_string())),
+                    count(row.groups.map(|g| g.to_string())),
+                    row.id.as_deref().unwrap_or("-"),
+                    row.title,
+                    row.refused
+                        .as_ref()
+                        .map_or(String::new(), |why| format!("  [refused: {why}]"))
+                );
+            }
+            eprintln!(
+                "{} rules over {} files ({} bytes)",
+                out.len(),
+                done.files,
+                done.bytes
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,12 +1,14 @@
 //! A rules folder: every `*.yml` and `*.yaml` file under it (hidden ones skipped), one
-//! rule each. A file that does not read is refused with its place and why, and the other
-//! rules still load.
+//! sketchlake rule or Sigma rules each (and `sigma-logsources.yml`, which maps Sigma's log
+//! sources). A file that does not read, or a Sigma rule that cannot be converted, is
+//! refused with its place and why, and the other rules still load.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::rule::{Rule, RuleError, parse_rule};
+use super::sigma::{self, Converted, Logsources};
 
 /// The largest rule file read: a rule with its tests, not a data set.
 const MAX_RULE_FILE: u64 = 4 << 20;
@@ -24,7 +26,17 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
     walk(dir, &mut files)?;
     files.sort();
     let mut loaded = Rules::default();
-    for file in files {
+    let sources = Logsources::for_folder(dir).unwrap_or_else(|message| {
+        loaded.refused.push(RuleError {
+            file: dir.join(sigma::FOLDER_FILE),
+            line: 1,
+            column: 1,
+            message,
+        });
+        Logsources::shipped()
+    });
+    let mapping = dir.join(sigma::FOLDER_FILE);
+    for file in files.into_iter().filter(|f| *f != mapping) {
         let refuse = |message: String| RuleError {
             file: file.clone(),
             line: 1,
@@ -38,23 +50,47 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
             )),
             _ => std::fs::read_to_string(&file).map_err(|e| format!("cannot read it: {e}")),
         };
-        let rule = text
-            .map_err(refuse)
-            .and_then(|text| parse_rule(&file, &text));
-        match rule {
-            Ok(rule) => match loaded.rules.get(&rule.id) {
-                Some(first) => loaded.refused.push(RuleError {
-                    message: format!("the id {:?} is taken by {}", rule.id, first.file.display()),
-                    ..refuse(String::new())
-                }),
-                None => {
-                    loaded.rules.insert(rule.id.clone(), rule);
+        let rules = text.map_err(refuse).and_then(|text| {
+            if sigma::is_sigma(&text) {
+                sigma::read(&file, &text, &sources)
+            } else {
+                parse_rule(&file, &text).map(|rule| vec![Converted::Rule(Box::new(rule))])
+            }
+        });
+        match rules {
+            Ok(rules) => {
+                for converted in rules {
+                    match converted {
+                        Converted::Rule(rule) => loaded.add(*rule),
+                        Converted::Refused { title, refused, .. } => {
+                            loaded
+                                .refused
+                                .push(refuse(format!("Sigma rule {title:?} refused: {refused}")));
+                        }
+                    }
                 }
-            },
+            }
             Err(e) => loaded.refused.push(e),
         }
     }
     Ok(loaded)
+}
+
+impl Rules {
+    /// Adds `rule`, unless its id is taken: then it is refused.
+    fn add(&mut self, rule: Rule) {
+        match self.rules.get(&rule.id) {
+            Some(first) => self.refused.push(RuleError {
+                message: format!("the id {:?} is taken by {}", rule.id, first.file.display()),
+                file: rule.file,
+                line: 1,
+                column: 1,
+            }),
+            None => {
+                self.rules.insert(rule.id.clone(), rule);
+            }
+        }
+    }
 }
 
 /// The rule files under `dir` with their size and modification time: a folder whose
@@ -72,6 +108,18 @@ pub fn stamp(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, Option<SystemTime
             (file, size, modified)
         })
         .collect())
+}
+
+/// The rule files at `path`: itself when a file, else every `*.yml` and `*.yaml` under it
+/// (hidden ones skipped), in path order.
+pub fn rule_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
