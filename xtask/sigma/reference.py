@@ -328,6 +328,8 @@ def main():
     parser.add_argument("--real", required=True)
     parser.add_argument("--logsources", required=True)
     args = parser.parse_args()
+    # One spelling of every path: sketchlake names files by the real path.
+    args.real = os.path.realpath(args.real)
 
     with open(args.logsources) as f:
         logsources = yaml.safe_load(f)

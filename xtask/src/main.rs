@@ -164,6 +164,14 @@ const SCAN_BENCH_RECORDS: u64 = 4_000_000;
 /// The engines we compare against, pinned so figures are reproducible.
 const SCAN_BENCH_PACKAGES: &[&str] = &["duckdb==2.0.0", "chdb==4.4.0"];
 
+/// The reference the Sigma test checks answers against: pySigma 1.5 (the newest its DuckDB
+/// backend accepts) with that backend, and DuckDB.
+const SIGMA_REFERENCE_PACKAGES: &[&str] = &[
+    "pysigma==1.5.1",
+    "pysigma-backend-duckdb==0.1.4",
+    "duckdb==2.0.0",
+];
+
 /// sketchlake vs DuckDB vs ClickHouse (chdb) on the same demo data, and, with a
 /// `baseline` binary (another commit's release build), this build against it, interleaved.
 /// The data and the Python venv are made once in the cache's `bench` folder and reused.
@@ -348,6 +356,27 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
                     .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
                     .envs(rig.env())
                     .args(["--", "--include-ignored"])
+                    .run()
+            }),
+        ),
+        (
+            "Sigma rules against pySigma (its DuckDB backend) over the real logs",
+            Box::new(|| {
+                test_build(&tools).arg("--no-run").run()?;
+                let python = tools::python_venv(
+                    &tools::cache_dir()?.join("sigma/venv"),
+                    SIGMA_REFERENCE_PACKAGES,
+                    &[],
+                )?
+                .join("python");
+                Cmd::new(python)
+                    .arg(root.join("xtask/sigma/reference.py"))
+                    .arg("--bin")
+                    .arg(tools.target_dir.join("debug/sketchlake"))
+                    .arg("--real")
+                    .arg(root.join("../shared/data/real"))
+                    .arg("--logsources")
+                    .arg(root.join("gateway/src/detect/sigma/logsources.yml"))
                     .run()
             }),
         ),
