@@ -12,8 +12,9 @@ runs over each real log file of those sources twice:
   objects become `a.b`; arrays and nulls are absent, as in sketchlake; every value text).
 
 The reference is run as shipped ("pySigma") and corrected ("corrected"), where it is
-wrong against the Sigma specification: its `=` is case-sensitive, and `_` and `%` in a
-value are SQL wildcards in its ILIKE patterns. It has no keyword search; keywords are
+wrong against the Sigma specification: its `=` (of a value, and of `fieldref`) is
+case-sensitive; `_` and `%` in a value are SQL wildcards in its ILIKE patterns; and SQL's
+NULL makes `not` of a test on an absent field false. It has no keyword search; keywords are
 added to both as ILIKE over the raw record (`_raw`). sketchlake must match exactly the
 events the corrected reference matches, per rule and file; where the shipped reference
 differs, the rule and one event are printed (docs/decisions/0015-sigma-rules.md).
@@ -213,6 +214,12 @@ class Corrected(Reference):
 
     def like(self, field, value):
         return f"{field} ILIKE '{self.keyword_pattern(value)}' ESCAPE '\\'"
+
+    # One field against another: ignoring case, the other's value taken literally.
+    field_equals_field_expression = "lower({field1}) = lower({field2})"
+    field_equals_field_startswith_expression = "prefix(lower({field1}), lower({field2}))"
+    field_equals_field_endswith_expression = "suffix(lower({field1}), lower({field2}))"
+    field_equals_field_contains_expression = "contains(lower({field1}), lower({field2}))"
 
     startswith_expression = "{field} ILIKE '{value}%' ESCAPE '\\'"
     endswith_expression = "{field} ILIKE '%{value}' ESCAPE '\\'"

@@ -44,6 +44,15 @@ pub enum Expr {
         field: String,
         pattern: String,
     },
+    /// `field:$other`: the field's value equals the other field's, ignoring ASCII case;
+    /// `field:*$other*`, `field:$other*`, `field:*$other`: contains, starts or ends with
+    /// it. Both fields must be present.
+    FieldRef {
+        field: String,
+        other: String,
+        open_start: bool,
+        open_end: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

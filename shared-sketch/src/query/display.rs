@@ -63,6 +63,20 @@ impl fmt::Display for Expr {
             // Only a quote is escaped: the parser keeps every other backslash as written. A
             // backslash already before a quote in the pattern escapes it for the regex, and
             // `\"` reads back as that quote, which means the same.
+            Expr::FieldRef {
+                field,
+                other,
+                open_start,
+                open_end,
+            } => {
+                let star = |open: bool| if open { "*" } else { "" };
+                write!(
+                    f,
+                    "{field}:{}${other}{}",
+                    star(*open_start),
+                    star(*open_end)
+                )
+            }
             Expr::Match { field, pattern } => {
                 write!(f, "{field}~\"")?;
                 let mut after_backslash = false;

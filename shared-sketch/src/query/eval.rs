@@ -34,7 +34,17 @@ pub(super) enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Term(Glob),
-    Field { field: String, test: Test },
+    Field {
+        field: String,
+        test: Test,
+    },
+    /// `field:$other` and its `*` forms.
+    FieldRef {
+        field: String,
+        other: String,
+        open_start: bool,
+        open_end: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +308,13 @@ impl Matcher {
                         out.push(field);
                     }
                 }
+                Node::FieldRef { field, other, .. } => {
+                    for name in [field, other] {
+                        if !out.contains(&name.as_str()) {
+                            out.push(name);
+                        }
+                    }
+                }
             }
         }
         let mut out = Vec::new();
@@ -322,7 +339,7 @@ fn needles(node: &Node) -> Option<Vec<Vec<u8>>> {
                 all.extend(set?);
                 Some(all)
             }),
-        Node::Not(_) => None,
+        Node::Not(_) | Node::FieldRef { .. } => None,
         Node::Term(glob) => glob.needle(|_| true).map(|n| vec![n]),
         Node::Field {
             test: Test::Equal(glob),
@@ -344,7 +361,7 @@ fn reads_text(node: &Node) -> bool {
         Node::And(parts) | Node::Or(parts) => parts.iter().any(reads_text),
         Node::Not(inner) => reads_text(inner),
         Node::Term(_) => true,
-        Node::Field { .. } => false,
+        Node::Field { .. } | Node::FieldRef { .. } => false,
     }
 }
 
@@ -364,6 +381,17 @@ fn compile(expr: &Expr) -> Node {
         Expr::Compare(c) => Node::Field {
             field: c.field.clone(),
             test: compile_compare(c),
+        },
+        Expr::FieldRef {
+            field,
+            other,
+            open_start,
+            open_end,
+        } => Node::FieldRef {
+            field: field.clone(),
+            other: other.clone(),
+            open_start: *open_start,
+            open_end: *open_end,
         },
         Expr::Match { field, pattern } => Node::Field {
             field: field.clone(),
@@ -398,6 +426,7 @@ fn cost(node: &Node) -> u8 {
             test: Test::Network(_) | Test::Regex(_),
             ..
         } => 3,
+        Node::FieldRef { .. } => 2,
         Node::And(_) | Node::Or(_) | Node::Not(_) => 4,
         Node::Term(_) => 5,
     }
@@ -433,6 +462,31 @@ fn eval(node: &Node, fields: &impl Fields, text: &[u8]) -> bool {
         Node::Field { field, test } => fields
             .get(field)
             .is_some_and(|value| passes(test, value.as_ref())),
+        Node::FieldRef {
+            field,
+            other,
+            open_start,
+            open_end,
+        } => match (fields.get(field), fields.get(other)) {
+            (Some(value), Some(other)) => {
+                let (value, other) = (value.as_bytes(), other.as_bytes());
+                match (open_start, open_end) {
+                    (false, false) => value.eq_ignore_ascii_case(other),
+                    (false, true) => starts_with_ignore_case(value, other),
+                    (true, false) => {
+                        value.len() >= other.len()
+                            && value[value.len() - other.len()..].eq_ignore_ascii_case(other)
+                    }
+                    (true, true) => {
+                        other.is_empty()
+                            || value
+                                .windows(other.len())
+                                .any(|w| w.eq_ignore_ascii_case(other))
+                    }
+                }
+            }
+            _ => false,
+        },
     }
 }
 
@@ -527,6 +581,11 @@ mod tests {
                 ("ip", "10.1.2.3"),
                 ("v6", "2001:db8::1"),
                 ("t", "2024-05-01"),
+                ("same", "Alice"),
+                ("same2", "ALICE"),
+                ("head", "10.1"),
+                ("tail", "2.3"),
+                ("mid", ".1.2"),
             ],
         );
         for (q, want) in [
@@ -566,6 +625,16 @@ mod tests {
             (r#"port~"^\d+$""#, true),
             (r#"missing~".*""#, false),
             (r#"NOT missing~".*""#, true),
+            ("same:$same2", true),
+            ("same:$action", false),
+            ("action:*$same*", false),
+            ("v6:$missing", false),
+            ("NOT v6:$missing", true),
+            ("ip:*$tail", true),
+            ("ip:$head*", true),
+            ("ip:*$mid*", true),
+            ("ip:$mid*", false),
+            ("ip:\"$head\"", false),
         ] {
             assert_eq!(matches(q, &e), want, "{q}");
         }

@@ -8,7 +8,7 @@
 //! and      := unary ( 'AND'? unary )*
 //! unary    := 'NOT' unary | '(' or ')' | compare | time | TERM | "PHRASE"
 //! compare  := FIELD ( ':' | '=' | '!=' | '<' | '<=' | '>' | '>=' ) ( WORD | "quoted" )
-//!           | FIELD '~' "regex"
+//!           | FIELD '~' "regex" | FIELD ( ':' | '=' ) [*] '$' FIELD [*]
 //! time     := ( 'earliest' | 'latest' ) '=' ( 'now' | -N(s|m|h|d|w) | ISO-8601 | epoch )
 //! command  := 'stats' agg ( ',' agg )* by? | 'top' [N] FIELD by? | 'rare' [N] FIELD
 //!           | 'timechart' [ 'span=' N(s|m|h|d|w) ] agg [ 'by' FIELD ]
@@ -124,6 +124,28 @@ fn comparison(text: &str) -> Option<(&'static str, CompareOp)> {
         (">", CompareOp::Gt),
     ];
     OPERATORS.into_iter().find(|(sym, _)| text.starts_with(sym))
+}
+
+/// `$other`, `*$other*`, `$other*` or `*$other` as `field`'s value: a reference to the
+/// other field's value.
+fn field_reference(field: &str, value: &str) -> Option<Expr> {
+    let (open_start, rest) = match value.strip_prefix('*') {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    let (open_end, rest) = match rest.strip_suffix('*') {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let other = rest.strip_prefix('$')?;
+    let valid = other.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'))
+        && other.chars().all(is_field_char);
+    valid.then(|| Expr::FieldRef {
+        field: field.to_string(),
+        other: other.to_string(),
+        open_start,
+        open_end,
+    })
 }
 
 fn is_field_char(c: char) -> bool {
@@ -396,6 +418,12 @@ impl<'a> Parser<'a> {
                     self.word(&format!("a value after `{field}{sym}`"))?
                         .to_string()
                 };
+                if !quoted
+                    && op == CompareOp::Eq
+                    && let Some(reference) = field_reference(field, &value)
+                {
+                    return Ok(Some(reference));
+                }
                 return Ok(Some(Expr::Compare(Compare {
                     field: field.to_string(),
                     op,
@@ -1234,6 +1262,7 @@ mod tests {
             "| top 3 a, b.c by d",
             "| stats top(4, a, b), count",
             r#"uri~"^/a\.php\?id=\d+" OR agent~"(?i)sqlmap|q\"q" _raw~"x\\""#,
+            "a:$b c:*$d.e* f:$g* h:*$i j:\"$k\"",
             "",
         ] {
             let q = parse(text).unwrap();

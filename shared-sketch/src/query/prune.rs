@@ -68,7 +68,7 @@ fn may(node: &Node, summary: &impl Summary) -> bool {
     match node {
         Node::And(parts) => parts.iter().all(|p| may(p, summary)),
         Node::Or(parts) => parts.iter().any(|p| may(p, summary)),
-        Node::Not(_) => true,
+        Node::Not(_) | Node::FieldRef { .. } => true,
         Node::Term(glob) => match exact(glob) {
             Some(term) => words(term)
                 .filter(|w| is_letters(w))

@@ -150,6 +150,8 @@ struct Matching {
     cidr: bool,
     order: Option<CompareOp>,
     exists: bool,
+    /// The value names another field, whose value is compared.
+    fieldref: bool,
     /// Applied to each string, in order, before it is compared.
     encodings: Vec<Modifier>,
 }
@@ -196,9 +198,7 @@ impl Matching {
                         "`expand` fills in placeholders a pipeline defines; sketchlake has none",
                     );
                 }
-                Modifier::FieldRef => {
-                    return refuse("fieldref", "comparing one field with another");
-                }
+                Modifier::FieldRef => m.fieldref = true,
                 Modifier::Neq => return refuse("neq", "the `neq` modifier"),
                 Modifier::Minute
                 | Modifier::Hour
@@ -229,11 +229,9 @@ fn modifier_name(m: Modifier) -> String {
         .unwrap_or_else(|| format!("{m:?}").to_lowercase())
 }
 
-fn convert_item(item: &DetectionItem, fields: &HashMap<&str, &str>) -> Result<Expr, Refused> {
-    let field = match &item.field.name {
-        None => RAW,
-        Some(name) => fields.get(name.as_str()).copied().unwrap_or(name),
-    };
+/// A field as the events name it (`fields` maps Sigma's names), if a query can name it.
+fn field_name<'a>(name: &'a str, fields: &HashMap<&str, &'a str>) -> Result<&'a str, Refused> {
+    let field = fields.get(name).copied().unwrap_or(name);
     let writable = field.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'))
         && field
             .chars()
@@ -244,7 +242,18 @@ fn convert_item(item: &DetectionItem, fields: &HashMap<&str, &str>) -> Result<Ex
             format!("{field:?} cannot be named in a query; map it to another name"),
         );
     }
+    Ok(field)
+}
+
+fn convert_item(item: &DetectionItem, fields: &HashMap<&str, &str>) -> Result<Expr, Refused> {
+    let field = match &item.field.name {
+        None => RAW,
+        Some(name) => field_name(name, fields)?,
+    };
     let mut matching = Matching::new(&item.field.modifiers)?;
+    if matching.fieldref {
+        return field_reference(field, item, &matching, fields);
+    }
     if item.field.name.is_none() && !item.field.modifiers.iter().any(is_match_kind) {
         matching.open_start = true;
         matching.open_end = true;
@@ -261,6 +270,42 @@ fn convert_item(item: &DetectionItem, fields: &HashMap<&str, &str>) -> Result<Ex
     } else {
         or(alternatives)
     })
+}
+
+/// `field|fieldref: other`: compared with the other field's value, as a whole, or with
+/// `contains`, `startswith`, `endswith`.
+fn field_reference(
+    field: &str,
+    item: &DetectionItem,
+    m: &Matching,
+    fields: &HashMap<&str, &str>,
+) -> Result<Expr, Refused> {
+    if m.cased
+        || m.regex.is_some()
+        || m.cidr
+        || m.order.is_some()
+        || m.exists
+        || !m.encodings.is_empty()
+    {
+        return refuse(
+            "fieldref",
+            "`fieldref` goes with `contains`, `startswith`, `endswith` and `all` only",
+        );
+    }
+    let mut parts = Vec::new();
+    for value in &item.values {
+        let other = match value {
+            SigmaValue::String(s) => s.as_plain().unwrap_or_else(|| s.original.clone()),
+            other => return refuse("fieldref", format!("`fieldref` names a field, not {other}")),
+        };
+        parts.push(Expr::FieldRef {
+            field: field.to_string(),
+            other: field_name(&other, fields)?.to_string(),
+            open_start: m.open_start,
+            open_end: m.open_end,
+        });
+    }
+    Ok(if m.all { and(parts) } else { or(parts) })
 }
 
 fn is_match_kind(m: &Modifier) -> bool {
@@ -667,6 +712,10 @@ mod tests {
             r#"f~"(?i)^a\"b\d""#,
         );
         converts(
+            "  sel: {f|fieldref: cs-uri-query, g|fieldref|endswith: [a, b]}\n  condition: sel",
+            "f:$request AND (g:*$a OR g:*$b)",
+        );
+        converts(
             "  keywords: [evil, 'two words']\n  condition: keywords",
             r#"_raw:*evil* OR _raw~"(?i)two words""#,
         );
@@ -726,7 +775,7 @@ mod tests {
             "expand"
         );
         assert_eq!(
-            refused("  sel: {f|fieldref: g}\n  condition: sel"),
+            refused("  sel: {f|fieldref|cased: g}\n  condition: sel"),
             "fieldref"
         );
         assert_eq!(refused("  sel: {f|re: 'a(?=b)'}\n  condition: sel"), "re");
