@@ -26,6 +26,9 @@ pub const MAX_BUCKETS: u32 = 2_000;
 pub const MAX_LIST_N: u32 = 1000;
 /// Longest query accepted; a query is typed by a person, anything longer is an accident.
 pub const MAX_QUERY_LEN: usize = 8 * 1024;
+/// The longest query a detection rule may hold (rule files are the team's own code; a
+/// Sigma rule may list hundreds of values).
+pub const MAX_RULE_QUERY_LEN: usize = 256 * 1024;
 /// Deepest nesting of parentheses and `NOT`s: bounds the parser's recursion.
 pub const MAX_DEPTH: usize = 64;
 /// Most fields after `by`.

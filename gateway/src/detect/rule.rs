@@ -27,8 +27,9 @@ use std::path::{Path, PathBuf};
 use lake::rollups::RuleKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use shared_sketch::query::parse_span;
-use shared_sketch::{Agg, Command, Query, parse};
+use shared_sketch::limits::MAX_RULE_QUERY_LEN;
+use shared_sketch::query::{parse_span, parse_with_limit};
+use shared_sketch::{Agg, Command, Query};
 use workers::Watch;
 
 /// How much an alert matters.
@@ -237,7 +238,7 @@ pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
         return Err(at("name", "a rule needs a name".to_string()));
     }
 
-    let query = parse(&written.query).map_err(|e| {
+    let query = parse_with_limit(&written.query, MAX_RULE_QUERY_LEN).map_err(|e| {
         let (line, column) = key_position(text, "query");
         let quoted = usize::from(matches!(value_start(text, "query"), Some('"' | '\'')));
         error(
@@ -509,6 +510,21 @@ tests:
         let end = 7 + "dst_port:22 | stats count by src_ip | where count >".len();
         assert!(e.column > 7 && e.column <= end + 1, "{e}");
         assert!(e.to_string().starts_with("rules/r.yml:5:"), "{e}");
+    }
+
+    #[test]
+    fn a_rule_query_may_be_longer_than_a_typed_one() {
+        let values: Vec<String> = (0..2000).map(|i| format!("user:u{i}")).collect();
+        let long = values.join(" OR ");
+        assert!(long.len() > shared_sketch::limits::MAX_QUERY_LEN);
+        let text = GOOD.replace(
+            "query: dst_port:22 | stats count by src_ip | where count > 2",
+            &format!("query: ({long}) | stats count by src_ip | where count > 2"),
+        );
+        assert!(read(&text).is_ok());
+        let too_long = "x OR ".repeat(MAX_RULE_QUERY_LEN / 5 + 1);
+        let e = read(&GOOD.replace("dst_port:22", &too_long)).unwrap_err();
+        assert!(e.message.contains("longer than"), "{e}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use ast::{
 pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};
-pub use parse::{NotATime, ParseError, parse, parse_span};
+pub use parse::{NotATime, ParseError, parse, parse_span, parse_with_limit};
 pub use prune::{Indexed, Summary, index_field, index_text};
 
 /// The compiled size a `field~"regex"` may take: the `regex` crate matches in linear time,

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rsigma_parser::{Level, SigmaRule, Status};
+use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::parse;
-use shared_sketch::query::Expr;
+use shared_sketch::query::{Expr, parse_with_limit};
 
 pub use convert::Refused;
 pub use logsources::{FOLDER_FILE, Logsources};
@@ -130,7 +131,7 @@ fn convert(file: &Path, sigma: &SigmaRule, sources: &Logsources) -> Result<Rule,
         None => detection,
     };
     let text = search.to_string();
-    let query = parse(&text).map_err(|e| Refused {
+    let query = parse_with_limit(&text, MAX_RULE_QUERY_LEN).map_err(|e| Refused {
         feature: "query".to_string(),
         detail: e.message,
     })?;
