@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use gateway::detect::sigma::{self, Converted, Logsources};
+use gateway::detect::sigma::{self, Converted, Settings};
 use gateway::detect::{self, Dataset, Deliverer, Loaded, Rules, run_rules};
 use lake::DEFAULT_TENANT;
 use shared_sketch::query::format_span;
@@ -42,10 +42,10 @@ enum RulesAction {
         /// Instead of each rule, how many were converted and how many refused, by reason.
         #[arg(long)]
         report: bool,
-        /// A file of log-source mappings read after the shipped ones (the format of
-        /// `sigma-logsources.yml`).
+        /// How Sigma rules run and map log sources, as a rules folder's `sigma.yml`
+        /// says it (default: the folder's own, when a path is a folder holding one).
         #[arg(long)]
-        logsources: Option<PathBuf>,
+        sigma: Option<PathBuf>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -66,9 +66,10 @@ struct BacktestArgs {
     /// `table`.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     format: Output,
-    /// A file of log-source mappings read after the shipped ones.
+    /// How Sigma rules run and map log sources, as a rules folder's `sigma.yml` says it
+    /// (default: the folder's own, when a path is a folder holding one).
     #[arg(long)]
-    logsources: Option<PathBuf>,
+    sigma: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -108,9 +109,9 @@ pub async fn rules(args: RulesArgs) -> Result<()> {
         RulesAction::Backtest(args) => backtest(*args).await,
         RulesAction::ImportSigma {
             report,
-            logsources,
+            sigma,
             paths,
-        } => import_sigma(&paths, logsources.as_deref(), report),
+        } => import_sigma(&paths, sigma.as_deref(), report),
         RulesAction::Validate { dir } => {
             let rules = load(&dir)?;
             println!(
@@ -243,21 +244,29 @@ async fn backfill(args: BackfillArgs) -> Result<()> {
 }
 
 /// Every rule in `paths` (files, or folders searched recursively), Sigma or sketchlake, in
-/// path order; a file that does not read is one refused entry.
-fn read_rules(paths: &[PathBuf], logsources: Option<&Path>) -> Result<Vec<Read>> {
-    let mut sources = Logsources::shipped();
-    if let Some(file) = logsources {
-        sources.add_file(file).map_err(anyhow::Error::msg)?;
-    }
+/// path order; a file that does not read is one refused entry. Sigma rules run as `sigma`
+/// says, else as a folder's own `sigma.yml` does.
+fn read_rules(paths: &[PathBuf], sigma: Option<&Path>) -> Result<Vec<Read>> {
     let mut out = Vec::new();
     for path in paths {
+        let settings_file = match sigma {
+            Some(file) => Some(file.to_path_buf()),
+            None => Some(path.join(sigma::FOLDER_FILE)).filter(|f| f.is_file()),
+        };
+        let mut settings = Settings::default();
+        if let Some(file) = &settings_file {
+            settings.add_file(file).map_err(anyhow::Error::msg)?;
+        }
         let files =
             detect::rule_files(path).with_context(|| format!("cannot read {}", path.display()))?;
         for file in files {
+            if settings_file.as_ref() == Some(&file) {
+                continue;
+            }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let read = if sigma::is_sigma(&text) {
-                sigma::read(&file, &text, &sources)
+                sigma::read(&file, &text, &settings)
             } else {
                 detect::parse_rule(&file, &text).map(|r| vec![Converted::Rule(Box::new(r))])
             };
@@ -304,8 +313,8 @@ impl Read {
     }
 }
 
-fn import_sigma(paths: &[PathBuf], logsources: Option<&Path>, report: bool) -> Result<()> {
-    let read = read_rules(paths, logsources)?;
+fn import_sigma(paths: &[PathBuf], sigma: Option<&Path>, report: bool) -> Result<()> {
+    let read = read_rules(paths, sigma)?;
     let mut refused: BTreeMap<String, usize> = BTreeMap::new();
     let mut converted = 0;
     for r in &read {
@@ -370,12 +379,12 @@ async fn backtest(args: BacktestArgs) -> Result<()> {
         data,
         catalog,
         format,
-        logsources,
+        sigma,
         run,
         input,
         rules,
     } = args;
-    let read = read_rules(&rules, logsources.as_deref())?;
+    let read = read_rules(&rules, sigma.as_deref())?;
     let options = input.options();
     let lake = open_data(&data, catalog.url.as_deref(), true).await?;
     sync_data(&lake, &data, &options).await?;

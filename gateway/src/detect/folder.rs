@@ -1,6 +1,5 @@
 //! A rules folder: every `*.yml` and `*.yaml` file under it (hidden ones skipped), one
-//! sketchlake rule or Sigma rules each (and `sigma-logsources.yml`, which maps Sigma's log
-//! sources). A file that does not read, or a Sigma rule that cannot be converted, is
+//! sketchlake rule or Sigma rules each (and `sigma.yml`, how the Sigma rules run). A file that does not read, or a Sigma rule that cannot be converted, is
 //! refused with its place and why, and the other rules still load.
 
 use std::collections::BTreeMap;
@@ -8,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::rule::{Rule, RuleError, parse_rule};
-use super::sigma::{self, Converted, Logsources};
+use super::sigma::{self, Converted, Settings};
 
 /// The largest rule file read: a rule with its tests, not a data set.
 const MAX_RULE_FILE: u64 = 4 << 20;
@@ -26,17 +25,18 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
     walk(dir, &mut files)?;
     files.sort();
     let mut loaded = Rules::default();
-    let sources = Logsources::for_folder(dir).unwrap_or_else(|message| {
+    // A `sigma.yml` that does not read is refused, and the Sigma rules run as by default.
+    let settings = Settings::for_folder(dir).unwrap_or_else(|message| {
         loaded.refused.push(RuleError {
             file: dir.join(sigma::FOLDER_FILE),
             line: 1,
             column: 1,
             message,
         });
-        Logsources::shipped()
+        Settings::default()
     });
-    let mapping = dir.join(sigma::FOLDER_FILE);
-    for file in files.into_iter().filter(|f| *f != mapping) {
+    let settings_file = dir.join(sigma::FOLDER_FILE);
+    for file in files.into_iter().filter(|f| *f != settings_file) {
         let refuse = |message: String| RuleError {
             file: file.clone(),
             line: 1,
@@ -52,7 +52,7 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
         };
         let rules = text.map_err(refuse).and_then(|text| {
             if sigma::is_sigma(&text) {
-                sigma::read(&file, &text, &sources)
+                sigma::read(&file, &text, &settings)
             } else {
                 parse_rule(&file, &text).map(|rule| vec![Converted::Rule(Box::new(rule))])
             }

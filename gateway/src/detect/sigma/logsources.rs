@@ -1,15 +1,11 @@
 //! The mapping of Sigma log sources onto sketchlake's events: `logsources.yml`, shipped,
-//! then a rules folder's own `sigma-logsources.yml`.
+//! then those of a rules folder's `sigma.yml`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use rsigma_parser::LogSource;
 use serde::Deserialize;
 use shared_sketch::parse;
-
-/// The file in a rules folder that adds log sources (it is not a rule).
-pub const FOLDER_FILE: &str = "sigma-logsources.yml";
 
 const SHIPPED: &str = include_str!("logsources.yml");
 
@@ -45,21 +41,9 @@ impl Logsources {
         Logsources { entries }
     }
 
-    /// The shipped mappings, then `dir`'s `sigma-logsources.yml` when it has one.
-    pub fn for_folder(dir: &Path) -> Result<Logsources, String> {
-        let mut sources = Logsources::shipped();
-        let file = dir.join(FOLDER_FILE);
-        if file.is_file() {
-            sources.add_file(&file)?;
-        }
-        Ok(sources)
-    }
-
-    /// Adds the mappings in `file`, which win over those read before.
-    pub fn add_file(&mut self, file: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("{}: cannot read it: {e}", file.display()))?;
-        let entries = read(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    /// Adds `entries`, which win over those read before.
+    pub fn extend(&mut self, entries: Vec<Entry>) -> Result<(), String> {
+        check(&entries)?;
         self.entries.extend(entries);
         Ok(())
     }
@@ -102,7 +86,12 @@ impl Logsources {
 
 fn read(text: &str) -> Result<Vec<Entry>, String> {
     let entries: Vec<Entry> = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
-    for entry in &entries {
+    check(&entries)?;
+    Ok(entries)
+}
+
+fn check(entries: &[Entry]) -> Result<(), String> {
+    for entry in entries {
         if entry.logsource.is_empty() {
             return Err("an entry's logsource names no key".to_string());
         }
@@ -114,7 +103,7 @@ fn read(text: &str) -> Result<Vec<Entry>, String> {
             .replace("{category}", "c");
         parse(&sample).map_err(|e| format!("events {:?} does not parse: {e}", entry.events))?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,15 +147,14 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_file_adds_sources_and_overrides_the_shipped_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(FOLDER_FILE),
+    fn later_sources_override_the_shipped_ones_and_bad_ones_are_refused() {
+        let mut sources = Logsources::shipped();
+        let added: Vec<Entry> = yaml_serde::from_str(
             "- logsource: {product: aws, service: cloudtrail}\n  events: 'source:cloudtrail'\n\
              - logsource: {product: okta}\n  events: 'eventType:*'\n  fields: {user: actor.alternateId}\n",
         )
         .unwrap();
-        let sources = Logsources::for_folder(dir.path()).unwrap();
+        sources.extend(added).unwrap();
         let aws = sources
             .find(&logsource(Some("aws"), Some("cloudtrail"), None))
             .unwrap();
@@ -176,12 +164,9 @@ mod tests {
             .unwrap();
         assert_eq!(okta.fields["user"], "actor.alternateId");
 
-        std::fs::write(
-            dir.path().join(FOLDER_FILE),
-            "- logsource: {product: x}\n  events: 'a:(('\n",
-        )
-        .unwrap();
-        let e = Logsources::for_folder(dir.path()).unwrap_err();
+        let bad: Vec<Entry> =
+            yaml_serde::from_str("- logsource: {product: x}\n  events: 'a:(('\n").unwrap();
+        let e = sources.extend(bad).unwrap_err();
         assert!(e.contains("does not parse"), "{e}");
     }
 }

@@ -11,20 +11,99 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rsigma_parser::{Level, SigmaRule, Status};
+use serde::Deserialize;
 use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::parse;
+use shared_sketch::query::parse_span;
 use shared_sketch::query::{Expr, parse_with_limit};
 
 pub use convert::Refused;
-pub use logsources::{FOLDER_FILE, Logsources};
+pub use logsources::{Entry, Logsources};
 
 use super::rule::{Dedup, Rule, RuleError, RuleState, Severity};
 
-/// The window and period a Sigma rule runs with: Sigma rules match single events, so this
-/// is only how often their alerts are raised (one per rule per window, with the count
-/// and sample events).
-const WINDOW: u32 = 300;
+/// The file at the top of a rules folder saying how its Sigma rules run (it is not a rule).
+pub const FOLDER_FILE: &str = "sigma.yml";
 
+/// How Sigma rules run, which say nothing of it themselves: where their alerts go, their
+/// state, their window, and how log sources map. The defaults, then a rules folder's
+/// `sigma.yml`:
+///
+/// ```yaml
+/// sinks: [soc-slack]      # where alerts go (default: none, recorded only)
+/// state: staging          # active (default), staging or paused
+/// window: 5m              # one alert per rule per window of matches (default 5m)
+/// logsources:             # added to (and overriding) the shipped mappings
+///   - logsource: {product: okta}
+///     events: 'eventType:*'
+/// ```
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sinks: Vec<String>,
+    pub state: RuleState,
+    /// Seconds.
+    pub window: u32,
+    pub sources: Logsources,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenSettings {
+    #[serde(default)]
+    sinks: Vec<String>,
+    state: Option<RuleState>,
+    window: Option<String>,
+    #[serde(default)]
+    logsources: Vec<Entry>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            sinks: Vec::new(),
+            state: RuleState::Active,
+            // Sigma rules match single events: the window is only how often their alerts
+            // are raised (one per rule per window, with the count and sample events).
+            window: 300,
+            sources: Logsources::shipped(),
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, then `dir`'s `sigma.yml` when it has one.
+    pub fn for_folder(dir: &Path) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        let file = dir.join(FOLDER_FILE);
+        if file.is_file() {
+            settings.add_file(&file)?;
+        }
+        Ok(settings)
+    }
+
+    /// What `file` says, over what was read before.
+    pub fn add_file(&mut self, file: &Path) -> Result<(), String> {
+        let fail = |e: String| format!("{}: {e}", file.display());
+        let text =
+            std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let written: WrittenSettings =
+            yaml_serde::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        if let Some(sink) = written.sinks.iter().find(|s| s.trim().is_empty()) {
+            return Err(fail(format!("a sink name is empty: {sink:?}")));
+        }
+        if !written.sinks.is_empty() {
+            self.sinks = written.sinks;
+        }
+        if let Some(state) = written.state {
+            self.state = state;
+        }
+        if let Some(window) = written.window {
+            self.window = parse_span(window.trim())
+                .ok_or_else(|| fail(format!("window {window:?} is not a span: 5m, 1h, …")))?;
+        }
+        self.sources.extend(written.logsources).map_err(fail)
+    }
+}
 /// Whether `text` is a Sigma document rather than a sketchlake rule: a top-level
 /// `detection` with a `logsource`, or a `correlation`.
 pub fn is_sigma(text: &str) -> bool {
@@ -50,7 +129,7 @@ pub enum Converted {
 
 /// Every rule in the Sigma file `file` holding `text`. `Err` when the file does not read
 /// as Sigma at all.
-pub fn read(file: &Path, text: &str, sources: &Logsources) -> Result<Vec<Converted>, RuleError> {
+pub fn read(file: &Path, text: &str, settings: &Settings) -> Result<Vec<Converted>, RuleError> {
     let error = |message: String| RuleError {
         file: file.to_path_buf(),
         line: 1,
@@ -65,7 +144,7 @@ pub fn read(file: &Path, text: &str, sources: &Logsources) -> Result<Vec<Convert
     let mut out: Vec<Converted> = collection
         .rules
         .iter()
-        .map(|rule| match convert(file, rule, sources) {
+        .map(|rule| match convert(file, rule, settings) {
             Ok(converted) => Converted::Rule(Box::new(converted)),
             Err(refused) => Converted::Refused {
                 id: rule.id.clone(),
@@ -104,12 +183,12 @@ pub fn read(file: &Path, text: &str, sources: &Logsources) -> Result<Vec<Convert
 }
 
 /// The sketchlake rule a Sigma rule is.
-fn convert(file: &Path, sigma: &SigmaRule, sources: &Logsources) -> Result<Rule, Refused> {
-    let Some(mapped) = sources.find(&sigma.logsource) else {
+fn convert(file: &Path, sigma: &SigmaRule, settings: &Settings) -> Result<Rule, Refused> {
+    let Some(mapped) = settings.sources.find(&sigma.logsource) else {
         return Err(Refused {
             feature: "logsource".to_string(),
             detail: format!(
-                "no mapping for {}; add one to {FOLDER_FILE}",
+                "no mapping for {}; add one to the rules folder's {FOLDER_FILE}",
                 describe(&sigma.logsource)
             ),
         });
@@ -161,17 +240,17 @@ fn convert(file: &Path, sigma: &SigmaRule, sources: &Logsources) -> Result<Rule,
         text,
         query,
         dataset: super::Dataset::Logs,
-        window: WINDOW,
-        every: WINDOW,
+        window: settings.window,
+        every: settings.window,
         dedup: Dedup {
             fields: Vec::new(),
-            period: WINDOW,
+            period: settings.window,
         },
-        sinks: Vec::new(),
+        sinks: settings.sinks.clone(),
         // SigmaHQ's retired rules are kept, not run.
         state: match sigma.status {
             Some(Status::Deprecated | Status::Unsupported) => RuleState::Paused,
-            _ => RuleState::Active,
+            _ => settings.state,
         },
         tests: Vec::new(),
         file: file.to_path_buf(),
@@ -207,4 +286,76 @@ fn describe(logsource: &rsigma_parser::LogSource) -> String {
     custom.sort();
     keys.extend(custom.into_iter().map(|(k, v)| format!("{k}: {v}")));
     format!("{{{}}}", keys.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::load;
+
+    const SIGMA: &str = "title: Okta MFA reset
+id: 1f2e3d4c-0000-4000-8000-000000000001
+status: test
+level: high
+logsource: {product: okta, service: okta}
+detection:
+    selection:
+        eventType: user.mfa.factor.reset_all
+    condition: selection
+";
+
+    #[test]
+    fn a_folder_runs_its_sigma_rules_as_its_sigma_yml_says() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("okta_mfa_reset.yml"), SIGMA).unwrap();
+        std::fs::write(
+            dir.path().join("ssh.yml"),
+            "id: ssh\nname: SSH\nseverity: low\nquery: dst_port:22\nwindow: 1h\n",
+        )
+        .unwrap();
+        // Without a mapping for Okta, the Sigma rule is refused naming its logsource.
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.rules.len(), 1);
+        assert!(
+            loaded.refused[0]
+                .message
+                .contains("{product: okta, service: okta}"),
+            "{}",
+            loaded.refused[0]
+        );
+
+        std::fs::write(
+            dir.path().join(FOLDER_FILE),
+            "sinks: [soc]\nstate: staging\nwindow: 15m\nlogsources:\n  - logsource: {product: okta}\n    events: 'eventType:*'\n",
+        )
+        .unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.refused.is_empty(), "{:?}", loaded.refused);
+        let rule = &loaded.rules["1f2e3d4c-0000-4000-8000-000000000001"];
+        assert_eq!(rule.name, "Okta MFA reset");
+        assert_eq!(rule.severity, Severity::High);
+        assert_eq!(rule.sinks, ["soc"]);
+        assert_eq!(rule.state, RuleState::Staging);
+        assert_eq!(
+            (rule.window, rule.every, rule.dedup.period),
+            (900, 900, 900)
+        );
+        assert_eq!(
+            rule.text,
+            r#"eventType:* AND eventType:"user.mfa.factor.reset_all""#
+        );
+        assert!(loaded.rules.contains_key("ssh"));
+
+        // A `sigma.yml` that does not read is refused; the rules run as by default.
+        std::fs::write(dir.path().join(FOLDER_FILE), "sinks: [soc]\ncolour: red\n").unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.refused.iter().any(|e| e.message.contains("colour")));
+    }
+
+    #[test]
+    fn sigma_is_told_from_sketchlake_rules_by_its_keys() {
+        assert!(is_sigma(SIGMA));
+        assert!(is_sigma("title: c\ncorrelation:\n  type: event_count\n"));
+        assert!(!is_sigma("id: x\nname: y\nquery: detection:1\n"));
+    }
 }
