@@ -9,6 +9,10 @@
 //!    a 1-hour window every 5 minutes across them.
 //! 4. From a file landing in the watched folder to the webhook receiving its alert, with
 //!    `serve`'s default watch interval.
+//! 5. Sigma: the CloudTrail rules of the SigmaHQ subset, on one core, over real CloudTrail
+//!    records (../shared/data/real) repeated: sketchlake's detector, and rsigma's engine
+//!    (`rsigma eval`) when `SKETCHLAKE_BENCH_RSIGMA` names its binary, over the same
+//!    events in the same run.
 #![allow(clippy::unwrap_used)] // a bench: a panic is the failure report
 
 use std::path::{Path, PathBuf};
@@ -43,6 +47,139 @@ async fn main() {
     if part("ingest") {
         ingest(&data).await;
     }
+    if part("sigma") {
+        sigma();
+    }
+}
+
+/// Real CloudTrail records, one JSON object a line: stratus-cloudtrail's detonations,
+/// otrf-aws and Panther's fixtures.
+fn cloudtrail_records(real: &Path) -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    for dir in ["stratus-cloudtrail", "otrf-aws", "panther-test-events"] {
+        for file in lake::folder::list_files(&real.join(dir)).unwrap() {
+            let name = file.to_string_lossy().to_string();
+            let json = name.ends_with(".json") || name.ends_with(".json.gz");
+            if (json && !name.contains("all_detonations")) || name.contains("AWS_CloudTrail") {
+                files.push(file);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let mut text = String::new();
+        if file.extension().is_some_and(|e| e == "gz") {
+            std::io::Read::read_to_string(
+                &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+        } else {
+            text = std::fs::read_to_string(&file).unwrap();
+        }
+        let records: Vec<serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Array(records)) => records,
+            Ok(serde_json::Value::Object(mut doc)) => match doc.remove("Records") {
+                Some(serde_json::Value::Array(records)) => records,
+                _ => vec![serde_json::Value::Object(doc)],
+            },
+            _ => text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
+        };
+        out.extend(
+            records
+                .into_iter()
+                .filter(|r| r.get("eventSource").is_some() && r.get("eventName").is_some())
+                .map(|r| serde_json::to_vec(&r).unwrap()),
+        );
+    }
+    out
+}
+
+fn sigma() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real");
+    let folder = gateway::detect::load(&real.join("sigma/rules-subset/aws_cloudtrail")).unwrap();
+    let rules: Vec<Rule> = folder.rules.into_values().collect();
+    let records = cloudtrail_records(&real);
+    let n: usize = std::env::var("SKETCHLAKE_BENCH_SIGMA_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500_000);
+    let events: Vec<Vec<u8>> = records.iter().cycle().take(n).cloned().collect();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let watched = watches(&rules);
+    let median = |mut runs: Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let (mut ours, mut rolled) = (Vec::new(), Vec::new());
+    let mut matches = 0;
+    for _ in 0..3 {
+        let (took, found) = detector_pass(&watched, &events, false);
+        ours.push(took);
+        matches = found;
+        rolled.push(detector_pass(&watched, &events, true).0);
+    }
+    let (ours, rolled) = (median(ours), median(rolled));
+    let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "\nsigma, one core: {} CloudTrail rules ({} refused), {n} events ({} distinct real \
+         records, {:.0} MB): sketchlake parsing and matching {ours:.2?} ({:.2} M events/s, {matches} \
+         rule matches); with rolling up {rolled:.2?} ({:.2} M events/s)",
+        rules.len(),
+        folder.refused.len(),
+        records.len(),
+        bytes as f64 / 1e6,
+        rate(ours),
+        rate(rolled),
+    );
+    let Ok(rsigma) = std::env::var("SKETCHLAKE_BENCH_RSIGMA") else {
+        println!("  rsigma: not run (SKETCHLAKE_BENCH_RSIGMA names its binary)");
+        return;
+    };
+    // The same events and rules: rsigma reads NDJSON and writes a line per match.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.ndjson");
+    let mut text = Vec::with_capacity(bytes + n);
+    for event in &events {
+        text.extend_from_slice(event);
+        text.push(b'\n');
+    }
+    std::fs::write(&input, text).unwrap();
+    let rules_dir = real.join("sigma/rules-subset/aws_cloudtrail");
+    let mut runs = Vec::new();
+    let mut rsigma_matches = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = std::process::Command::new("taskset")
+            .args(["-c", "0", &rsigma, "eval", "-r"])
+            .arg(&rules_dir)
+            .arg("-e")
+            .arg(format!("@{}", input.display()))
+            .output()
+            .unwrap();
+        runs.push(started.elapsed());
+        assert!(
+            out.status.success(),
+            "rsigma failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        rsigma_matches = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+    }
+    let theirs = median(runs);
+    println!(
+        "  rsigma eval, pinned to one core: {theirs:.2?} ({:.2} M events/s, {rsigma_matches} \
+         matches, reading the file and writing its matches included); sketchlake / rsigma: \
+         {:.2}x the rate",
+        rate(theirs),
+        theirs.as_secs_f64() / ours.as_secs_f64(),
+    );
 }
 
 /// `n` rules over flow logs, as a team would write them: most name a port and an action

@@ -233,11 +233,28 @@ fn bench_detections(root: &Path) -> Result<()> {
     let tools = Toolchain::bootstrap(root, Needs::Build)?;
     let bin = release_binary(&tools)?;
     let data = scan_bench_data(&bin, &tools::cache_dir()?.join("bench"))?;
+    let rsigma = rsigma()?;
     tools
         .cargo()
         .args(["bench", "-p", "gateway", "--bench", "detections"])
         .env("SKETCHLAKE_BENCH_DATA", &data)
+        .env("SKETCHLAKE_BENCH_RSIGMA", &rsigma)
         .run()
+}
+
+/// The Sigma engine the detections bench compares with: rsigma's command line, built
+/// once into the cache with its own release profile. 0.23.0 is the newest that builds with
+/// our Rust 1.95, and the version of the parser we use.
+fn rsigma() -> Result<PathBuf> {
+    let root = tools::cache_dir()?.join("rsigma");
+    let bin = root.join("bin/rsigma");
+    if !bin.exists() {
+        Cmd::new("cargo")
+            .args(["install", "--locked", "rsigma@0.23.0", "--root"])
+            .arg(&root)
+            .run()?;
+    }
+    Ok(bin)
 }
 
 /// A query over >= 200 segments in S3 through the Lambda executor, with 8 and 32 worker

@@ -257,26 +257,17 @@ fn read_rules(paths: &[PathBuf], sigma: Option<&Path>) -> Result<Vec<Read>> {
         if let Some(file) = &settings_file {
             settings.add_file(file).map_err(anyhow::Error::msg)?;
         }
-        let files =
+        let mut files =
             detect::rule_files(path).with_context(|| format!("cannot read {}", path.display()))?;
-        for file in files {
-            if settings_file.as_ref() == Some(&file) {
-                continue;
-            }
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let read = if sigma::is_sigma(&text) {
-                sigma::read(&file, &text, &settings)
-            } else {
-                detect::parse_rule(&file, &text).map(|r| vec![Converted::Rule(Box::new(r))])
-            };
+        files.retain(|f| settings_file.as_ref() != Some(f));
+        for (file, read) in detect::read_rule_files(&files, &settings) {
             match read {
                 Ok(rules) => out.extend(rules.into_iter().map(|converted| Read {
                     file: file.clone(),
                     converted: Ok(converted),
                 })),
                 Err(e) => out.push(Read {
-                    file: file.clone(),
+                    file,
                     converted: Err(e.message),
                 }),
             }

@@ -1,17 +1,19 @@
 //! `sketchlake rules backtest`: rules run over a file, folder or lake through the executors
 //! on the ingest pass's own engine (the `Detector`, all rules in one pass per file, as
 //! `backfill` runs them), without storing anything: per rule, the events it matches, in
-//! all and per file, and for a threshold rule the groups over its threshold when all the
-//! data is one window.
+//! all and per file, and for a threshold rule the groups that fire in any of its windows
+//! (evaluated as its runs evaluate them, over the minutes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lake::LakeError;
 use shared_sketch::partial::Partial;
 use shared_sketch::{CodecError, MergeError};
 use workers::Watch;
 
+use super::check::fired;
 use super::rule::Rule;
+use super::run::window_ends;
 use crate::engine::Engine;
 use crate::engine::planner::plan;
 
@@ -21,7 +23,7 @@ pub struct Tested {
     pub matches: u64,
     /// Matches per file (files it matched in only), by the lake's name for the file.
     pub files: BTreeMap<String, u64>,
-    /// A threshold rule's groups over its threshold, all the data one window.
+    /// A threshold rule's groups that fire in some window, as its runs would raise them.
     pub groups: Option<usize>,
 }
 
@@ -63,11 +65,8 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
         bytes: planned.tasks.iter().map(|t| t.bytes).sum(),
         ..Backtested::default()
     };
-    // Each threshold rule's minutes merged: all the data as one window.
-    let mut merged: Vec<Option<Partial>> = watches
-        .iter()
-        .map(|w| (!w.per_event).then(|| Partial::new(&w.query)))
-        .collect();
+    // Each threshold rule's minutes, each merged over the files.
+    let mut minutes: Vec<BTreeMap<i64, Partial>> = vec![BTreeMap::new(); rules.len()];
     let mut answers =
         engine
             .executor()
@@ -79,7 +78,7 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
             done.unreadable.push((file.clone(), why));
         }
         for rollup in &answer.rollups {
-            let minutes = rollup.partials().map_err(|source| BacktestError::Rollups {
+            let decoded = rollup.partials().map_err(|source| BacktestError::Rollups {
                 file: file.clone(),
                 source,
             })?;
@@ -87,32 +86,45 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
                 let (Some(tested), Some(rule)) = (done.rules.get_mut(i), rules.get(i)) else {
                     continue;
                 };
-                for (_, partial) in &minutes {
+                for (minute, partial) in &decoded {
                     let n = partial.matched();
                     tested.matches += n;
                     *tested.files.entry(file.clone()).or_default() += n;
-                    if let Some(Some(total)) = merged.get_mut(i) {
-                        total
-                            .merge(partial)
-                            .map_err(|source| BacktestError::Merge {
-                                rule: rule.id.clone(),
-                                source,
-                            })?;
+                    if !watches[i].per_event {
+                        let kept = minutes[i]
+                            .entry(*minute)
+                            .or_insert_with(|| Partial::new(&watches[i].query));
+                        kept.merge(partial).map_err(|source| BacktestError::Merge {
+                            rule: rule.id.clone(),
+                            source,
+                        })?;
                     }
                 }
             }
         }
     }
-    for ((tested, total), watch) in done.rules.iter_mut().zip(merged).zip(&watches) {
+    for (i, tested) in done.rules.iter_mut().enumerate() {
         tested.files.retain(|_, n| *n > 0);
-        if let Some(total) = total {
-            let result = total.result_without_hits(&watch.query);
-            tested.groups = Some(match &result.groups {
-                Some(groups) => groups.rows.len(),
-                // No `by`: one group, firing when its `where` holds.
-                None => usize::from(!result.aggs.is_empty() && result.matched > 0),
-            });
+        if !watches[i].per_event {
+            tested.groups = Some(fired_groups(&rules[i], &watches[i], &minutes[i]));
         }
     }
     Ok(done)
+}
+
+/// The groups a threshold rule fires for in any of its windows over `minutes`.
+fn fired_groups(rule: &Rule, watch: &Watch, minutes: &BTreeMap<i64, Partial>) -> usize {
+    let spans: Vec<(i64, i64)> = minutes.keys().map(|&m| (m, m)).collect();
+    let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
+    let mut groups: BTreeSet<Vec<String>> = BTreeSet::new();
+    for end in window_ends(&spans, window, every) {
+        let mut merged = Partial::new(&watch.query);
+        for (_, partial) in minutes.range(end - window..end) {
+            // Minutes of one rule merge: they were made by one query.
+            let _ = merged.merge(partial);
+        }
+        let result = merged.result_without_hits(&watch.query);
+        groups.extend(fired(&watch.query, &result).into_iter().map(|(g, _)| g));
+    }
+    groups.len()
 }

@@ -36,36 +36,20 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
         Settings::default()
     });
     let settings_file = dir.join(sigma::FOLDER_FILE);
-    for file in files.into_iter().filter(|f| *f != settings_file) {
-        let refuse = |message: String| RuleError {
-            file: file.clone(),
-            line: 1,
-            column: 1,
-            message,
-        };
-        let text = match std::fs::metadata(&file) {
-            Ok(meta) if meta.len() > MAX_RULE_FILE => Err(format!(
-                "{} bytes: a rule file is at most {MAX_RULE_FILE}",
-                meta.len()
-            )),
-            _ => std::fs::read_to_string(&file).map_err(|e| format!("cannot read it: {e}")),
-        };
-        let rules = text.map_err(refuse).and_then(|text| {
-            if sigma::is_sigma(&text) {
-                sigma::read(&file, &text, &settings)
-            } else {
-                parse_rule(&file, &text).map(|rule| vec![Converted::Rule(Box::new(rule))])
-            }
-        });
+    files.retain(|f| *f != settings_file);
+    for (file, rules) in read_rule_files(&files, &settings) {
         match rules {
             Ok(rules) => {
                 for converted in rules {
                     match converted {
                         Converted::Rule(rule) => loaded.add(*rule),
                         Converted::Refused { title, refused, .. } => {
-                            loaded
-                                .refused
-                                .push(refuse(format!("Sigma rule {title:?} refused: {refused}")));
+                            loaded.refused.push(RuleError {
+                                file: file.clone(),
+                                line: 1,
+                                column: 1,
+                                message: format!("Sigma rule {title:?} refused: {refused}"),
+                            });
                         }
                     }
                 }
@@ -74,6 +58,59 @@ pub fn load(dir: &Path) -> std::io::Result<Rules> {
         }
     }
     Ok(loaded)
+}
+
+/// The rules of each of `files`, in their order: a sketchlake rule, or Sigma rules (read
+/// together, as a correlation names rules of other files), converted or refused; `Err`
+/// for a file that does not read.
+pub fn read_rule_files(
+    files: &[PathBuf],
+    settings: &Settings,
+) -> Vec<(PathBuf, Result<Vec<Converted>, RuleError>)> {
+    let texts: Vec<Result<String, RuleError>> = files
+        .iter()
+        .map(|file| {
+            let text = match std::fs::metadata(file) {
+                Ok(meta) if meta.len() > MAX_RULE_FILE => Err(format!(
+                    "{} bytes: a rule file is at most {MAX_RULE_FILE}",
+                    meta.len()
+                )),
+                _ => std::fs::read_to_string(file).map_err(|e| format!("cannot read it: {e}")),
+            };
+            text.map_err(|message| RuleError {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                message,
+            })
+        })
+        .collect();
+    let sigma_files: Vec<(PathBuf, String)> = files
+        .iter()
+        .zip(&texts)
+        .filter_map(|(file, text)| match text {
+            Ok(text) if sigma::is_sigma(text) => Some((file.clone(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut sigma_read = sigma::read_files(&sigma_files, settings).into_iter();
+    files
+        .iter()
+        .zip(texts)
+        .map(|(file, text)| {
+            let rules = match text {
+                Ok(text) if sigma::is_sigma(&text) => match sigma_read.next() {
+                    Some((_, read)) => read,
+                    None => Ok(Vec::new()),
+                },
+                Ok(text) => {
+                    parse_rule(file, &text).map(|rule| vec![Converted::Rule(Box::new(rule))])
+                }
+                Err(e) => Err(e),
+            };
+            (file.clone(), rules)
+        })
+        .collect()
 }
 
 impl Rules {

@@ -23,7 +23,7 @@ pub use book::{Loaded, RuleBook};
 pub use check::{Checked, check};
 pub use dataset::{ALERTS_SOURCE, SearchError, alert_event, search_alerts};
 pub use deliver::{Deliverer, Drained, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
-pub use folder::{Rules, load, rule_files};
+pub use folder::{Rules, load, read_rule_files, rule_files};
 pub use rule::{
     Dataset, Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, parse_rule,
 };

@@ -5,12 +5,13 @@
 //! against pySigma: docs/decisions/0015-sigma-rules.md.
 
 mod convert;
+mod correlate;
 mod logsources;
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
-use rsigma_parser::{Level, SigmaRule, Status};
+use rsigma_parser::{Level, SigmaCollection, SigmaRule, Status};
 use serde::Deserialize;
 use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::parse;
@@ -18,6 +19,7 @@ use shared_sketch::query::parse_span;
 use shared_sketch::query::{Expr, parse_with_limit};
 
 pub use convert::Refused;
+use correlate::{Base, correlate};
 pub use logsources::{Entry, Logsources};
 
 use super::rule::{Dedup, Rule, RuleError, RuleState, Severity};
@@ -127,59 +129,169 @@ pub enum Converted {
     },
 }
 
-/// Every rule in the Sigma file `file` holding `text`. `Err` when the file does not read
-/// as Sigma at all.
-pub fn read(file: &Path, text: &str, settings: &Settings) -> Result<Vec<Converted>, RuleError> {
-    let error = |message: String| RuleError {
+/// Every rule of the Sigma files `files` (path, text), per file in their order: read
+/// together, as a correlation names rules of any file beside it. `Err` for a file that
+/// does not read as Sigma at all.
+pub fn read_files(
+    files: &[(PathBuf, String)],
+    settings: &Settings,
+) -> Vec<(PathBuf, Result<Vec<Converted>, RuleError>)> {
+    // Every file parsed and its rules converted, once.
+    let read: Vec<(&PathBuf, Result<Parsed, RuleError>)> = files
+        .iter()
+        .map(|(file, text)| {
+            let parsed = parse_file(file, text).map(|collection| Parsed {
+                rules: collection
+                    .rules
+                    .iter()
+                    .map(|sigma| {
+                        let fields = settings
+                            .sources
+                            .find(&sigma.logsource)
+                            .map(|m| m.fields.clone())
+                            .unwrap_or_default();
+                        (convert(file, sigma, settings), fields)
+                    })
+                    .collect(),
+                collection,
+            });
+            (file, parsed)
+        })
+        .collect();
+    // The rules a correlation may name, by their ids and names.
+    let mut named: HashMap<&str, &Conversion> = HashMap::new();
+    for (_, parsed) in &read {
+        let Ok(parsed) = parsed else { continue };
+        for (sigma, conversion) in parsed.collection.rules.iter().zip(&parsed.rules) {
+            for name in sigma.id.iter().chain(&sigma.name) {
+                named.insert(name, conversion);
+            }
+        }
+    }
+    let mut out: Vec<(PathBuf, Result<Vec<Converted>, RuleError>)> = Vec::new();
+    let mut quiet: Vec<String> = Vec::new();
+    let mut loud: Vec<String> = Vec::new();
+    for (file, parsed) in &read {
+        let parsed = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                out.push(((*file).clone(), Err(e.clone())));
+                continue;
+            }
+        };
+        let collection = &parsed.collection;
+        let mut rules: Vec<Converted> = collection
+            .rules
+            .iter()
+            .zip(&parsed.rules)
+            .map(|(sigma, (converted, _))| match converted {
+                Ok(rule) => Converted::Rule(Box::new(rule.clone())),
+                Err(refused) => Converted::Refused {
+                    id: sigma.id.clone(),
+                    title: sigma.title.clone(),
+                    refused: refused.clone(),
+                },
+            })
+            .collect();
+        for correlation in &collection.correlations {
+            let bases = correlation
+                .rules
+                .iter()
+                .map(|name| match named.get(name.as_str()) {
+                    Some((Ok(rule), fields)) => Ok(Base { rule, fields }),
+                    Some((Err(why), _)) => Err(Refused {
+                        feature: "correlation".to_string(),
+                        detail: format!("the rule {name:?} it correlates is refused: {why}"),
+                    }),
+                    None => Err(Refused {
+                        feature: "correlation".to_string(),
+                        detail: format!("no Sigma rule beside it has the id or name {name:?}"),
+                    }),
+                })
+                .collect::<Result<Vec<Base<'_>>, Refused>>();
+            match bases.and_then(|bases| correlate(file, correlation, &bases, settings)) {
+                Ok(rule) => {
+                    let used =
+                        correlation
+                            .rules
+                            .iter()
+                            .filter_map(|n| match named.get(n.as_str()) {
+                                Some((Ok(base), _)) => Some(base.id.clone()),
+                                _ => None,
+                            });
+                    if correlation.generate {
+                        loud.extend(used);
+                    } else {
+                        quiet.extend(used);
+                    }
+                    rules.push(Converted::Rule(Box::new(rule)));
+                }
+                Err(refused) => rules.push(Converted::Refused {
+                    id: correlation.id.clone(),
+                    title: correlation.title.clone(),
+                    refused,
+                }),
+            }
+        }
+        for filter in &collection.filters {
+            rules.push(Converted::Refused {
+                id: filter.id.clone(),
+                title: filter.title.clone(),
+                refused: Refused {
+                    feature: "filter".to_string(),
+                    detail: "Sigma filters (exclusions applied to other rules)".to_string(),
+                },
+            });
+        }
+        if rules.is_empty() {
+            out.push((
+                (*file).clone(),
+                Err(file_error(file, "a Sigma file without a rule".to_string())),
+            ));
+            continue;
+        }
+        out.push(((*file).clone(), Ok(rules)));
+    }
+    // A rule a correlation uses raises no alerts of its own unless one says `generate`.
+    for (_, read) in &mut out {
+        for converted in read.iter_mut().flatten() {
+            if let Converted::Rule(rule) = converted
+                && quiet.contains(&rule.id)
+                && !loud.contains(&rule.id)
+            {
+                rule.state = RuleState::Paused;
+            }
+        }
+    }
+    out
+}
+
+/// A Sigma file read: its documents, and each rule converted (with its log source's field
+/// names, which a correlation over it groups by).
+struct Parsed {
+    collection: SigmaCollection,
+    rules: Vec<Conversion>,
+}
+
+/// A Sigma rule converted, and its log source's field names.
+type Conversion = (Result<Rule, Refused>, BTreeMap<String, String>);
+
+fn file_error(file: &Path, message: String) -> RuleError {
+    RuleError {
         file: file.to_path_buf(),
         line: 1,
         column: 1,
         message,
-    };
+    }
+}
+
+fn parse_file(file: &Path, text: &str) -> Result<SigmaCollection, RuleError> {
     let collection = rsigma_parser::parse_sigma_yaml(text)
-        .map_err(|e| error(format!("not a Sigma rule: {e}")))?;
+        .map_err(|e| file_error(file, format!("not a Sigma rule: {e}")))?;
     if let Some(first) = collection.errors.first() {
-        return Err(error(format!("not a Sigma rule: {first}")));
+        return Err(file_error(file, format!("not a Sigma rule: {first}")));
     }
-    let mut out: Vec<Converted> = collection
-        .rules
-        .iter()
-        .map(|rule| match convert(file, rule, settings) {
-            Ok(converted) => Converted::Rule(Box::new(converted)),
-            Err(refused) => Converted::Refused {
-                id: rule.id.clone(),
-                title: rule.title.clone(),
-                refused,
-            },
-        })
-        .collect();
-    for correlation in &collection.correlations {
-        out.push(Converted::Refused {
-            id: correlation.id.clone(),
-            title: correlation.title.clone(),
-            refused: Refused {
-                feature: "correlation".to_string(),
-                detail: format!(
-                    "{} correlations are not converted yet",
-                    correlation.correlation_type.as_str()
-                ),
-            },
-        });
-    }
-    for filter in &collection.filters {
-        out.push(Converted::Refused {
-            id: filter.id.clone(),
-            title: filter.title.clone(),
-            refused: Refused {
-                feature: "filter".to_string(),
-                detail: "Sigma filters (exclusions applied to other rules)".to_string(),
-            },
-        });
-    }
-    if out.is_empty() {
-        return Err(error("a Sigma file without a rule".to_string()));
-    }
-    Ok(out)
+    Ok(collection)
 }
 
 /// The sketchlake rule a Sigma rule is.

@@ -1,0 +1,180 @@
+//! Sigma rules through the command line a detection engineer uses: a rules folder of Sigma
+//! rules ingested with, a correlation's sliding windows, and the backtest's answers.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const FAILED_LOGIN: &str = r#"title: Failed console login
+id: 5e4c0a8e-1111-4a4a-8a8a-000000000001
+name: failed_console_login
+status: test
+level: low
+logsource: {product: aws, service: cloudtrail}
+detection:
+    selection:
+        eventName: ConsoleLogin
+        responseElements.ConsoleLogin: Failure
+    condition: selection
+"#;
+
+const BRUTE_FORCE: &str = r#"title: Console brute force
+id: 5e4c0a8e-1111-4a4a-8a8a-000000000002
+status: test
+level: high
+correlation:
+    type: event_count
+    rules: [failed_console_login]
+    group-by: [sourceIPAddress]
+    timespan: 5m
+    condition: {gte: 10}
+"#;
+
+/// A failed console login from `ip` at `t` (epoch seconds).
+fn failure(ip: &str, t: i64) -> String {
+    format!(
+        r#"{{"eventTime":{t},"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","sourceIPAddress":"{ip}","responseElements":{{"ConsoleLogin":"Failure"}}}}"#
+    )
+}
+
+fn s(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn a_burst_straddling_a_window_edge_fires_once_and_a_spread_one_never() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("failed_login.yml"), FAILED_LOGIN).unwrap();
+    std::fs::write(rules.path().join("brute_force.yml"), BRUTE_FORCE).unwrap();
+    let t0 = 1_794_700_800 + 10 * 3600; // 10:00
+    let mut lines = Vec::new();
+    // Ten failures in 51 seconds across 10:05, a minute's and a 5-minute window's edge.
+    lines.extend((0..10).map(|i| failure("203.0.113.7", t0 + 270 + i * 5 + i / 2)));
+    // Ten within 4m45s from 10:10:50: six minutes' bins, so only a window longer than the
+    // timespan's five minutes holds them all.
+    lines.extend((0..10).map(|i| failure("203.0.113.10", t0 + 650 + i * 31 + i / 9 * 6)));
+    // Ten over eight minutes: never ten within five.
+    lines.extend((0..10).map(|i| failure("203.0.113.8", t0 + i * 53)));
+    // Nine within a minute: under the threshold.
+    lines.extend((0..9).map(|i| failure("203.0.113.9", t0 + 60 + i)));
+    let inbox = tempfile::tempdir().unwrap();
+    let file = inbox.path().join("trail.json");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    // The backtest evaluates the correlation's windows as its runs will.
+    let (out, _) = common::cli(&[
+        "rules",
+        "backtest",
+        "--format",
+        "json",
+        "--data",
+        &s(&file),
+        &s(rules.path()),
+    ]);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    let by_title = |title: &str| {
+        answer["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["title"] == title)
+            .cloned()
+            .unwrap()
+    };
+    let base = by_title("Failed console login");
+    assert_eq!(base["matches"], 39, "{answer:#}");
+    let brute = by_title("Console brute force");
+    assert_eq!(brute["matches"], 39, "{answer:#}");
+    assert_eq!(brute["groups"], 2, "{answer:#}");
+    assert_eq!(brute["refused"], Value::Null);
+
+    // Ingested with the rules: one alert per burst; the rule it correlates raises none of
+    // its own (`generate` is false).
+    let lake = tempfile::tempdir().unwrap();
+    common::cli(&[
+        "ingest",
+        "--data",
+        &s(lake.path()),
+        "--rules",
+        &s(rules.path()),
+        &s(&file),
+    ]);
+    let (out, _) = common::cli(&[
+        "alerts",
+        "list",
+        "--data",
+        &s(lake.path()),
+        "--format",
+        "json",
+    ]);
+    let alerts: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    for ip in ["203.0.113.7", "203.0.113.10"] {
+        let alert = alerts
+            .iter()
+            .find(|a| a["group"] == serde_json::json!([ip]))
+            .unwrap_or_else(|| panic!("no alert for {ip}: {alerts:#?}"));
+        assert_eq!(alert["rule"], "5e4c0a8e-1111-4a4a-8a8a-000000000002");
+        assert_eq!(alert["count"], 10, "{alert:#}");
+        assert_eq!(alert["severity"], "high");
+    }
+
+    // What the folder holds, as `rules list` shows it: the base rule paused.
+    let (out, _) = common::cli(&["rules", "list", &s(rules.path())]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("5e4c0a8e-1111-4a4a-8a8a-000000000001\tpaused")),
+        "{out}"
+    );
+    assert!(
+        out.contains("5e4c0a8e-1111-4a4a-8a8a-000000000002\tactive\thigh\t6m\t1m"),
+        "{out}"
+    );
+}
+
+#[test]
+fn import_sigma_prints_each_query_and_reports_refusals_by_reason() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("failed_login.yml"), FAILED_LOGIN).unwrap();
+    std::fs::write(rules.path().join("brute_force.yml"), BRUTE_FORCE).unwrap();
+    std::fs::write(
+        rules.path().join("placeholder.yml"),
+        FAILED_LOGIN
+            .replace("000000000001", "000000000003")
+            .replace("name: failed_console_login\n", "")
+            .replace("eventName: ConsoleLogin", "eventName|expand: '%names%'"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["rules", "import-sigma", &s(rules.path())])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a refused rule fails the command"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains(
+            "eventSource:* AND eventName:* AND eventName:\"ConsoleLogin\" AND responseElements.ConsoleLogin:\"Failure\" | stats count by sourceIPAddress | where count >= 10"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 rules: 2 converted, 1 refused"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("expand:"), "{stderr}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["rules", "import-sigma", "--report", &s(rules.path())])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("      1  expand"), "{stdout}");
+}
