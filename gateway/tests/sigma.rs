@@ -178,3 +178,138 @@ fn import_sigma_prints_each_query_and_reports_refusals_by_reason() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("      1  expand"), "{stdout}");
 }
+
+/// Zeek's `conn` record of a session.
+fn zeek_conn(ts: i64, (src, sport, dst, dport): (&str, u16, &str, u16)) -> String {
+    format!(
+        r#"{{"_path":"conn","ts":{ts}.25,"uid":"C{ts}","id.orig_h":"{src}","id.orig_p":{sport},"id.resp_h":"{dst}","id.resp_p":{dport},"proto":"tcp","conn_state":"SF"}}"#
+    )
+}
+
+/// The VPC flow log line of a session (version 2's default fields).
+fn vpc_flow(start: i64, (src, sport, dst, dport): (&str, u16, &str, u16)) -> String {
+    format!(
+        "2 123456789012 eni-0a1b2c3d {src} {dst} {sport} {dport} 6 12 4096 {start} {} ACCEPT OK",
+        start + 30
+    )
+}
+
+const ZEEK_SMB: &str = r#"title: SMB session seen by Zeek
+name: zeek_smb
+logsource: {product: zeek, service: conn}
+detection:
+    selection: {id.resp_p: 445}
+    condition: selection
+"#;
+
+const VPC_SMB: &str = r#"title: SMB flow accepted by the VPC
+name: vpc_smb
+logsource: {product: aws, service: vpcflow}
+detection:
+    selection: {dstport: 445, action: ACCEPT}
+    condition: selection
+"#;
+
+/// One story across two sensors: the session's four-tuple, named differently by each.
+const SMB_STORY: &str = r#"title: SMB session seen by both sensors
+id: 7a0b5c1e-2222-4b4b-9b9b-000000000001
+level: medium
+correlation:
+    type: temporal
+    rules: [zeek_smb, vpc_smb]
+    group-by: [src, sport, dst, dport]
+    timespan: 30s
+    aliases:
+        src: {zeek_smb: id.orig_h, vpc_smb: srcaddr}
+        sport: {zeek_smb: id.orig_p, vpc_smb: srcport}
+        dst: {zeek_smb: id.resp_h, vpc_smb: dstaddr}
+        dport: {zeek_smb: id.resp_p, vpc_smb: dstport}
+"#;
+
+#[test]
+fn a_session_seen_by_two_sensors_with_skewed_clocks_is_one_story() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("zeek_smb.yml"), ZEEK_SMB).unwrap();
+    std::fs::write(rules.path().join("vpc_smb.yml"), VPC_SMB).unwrap();
+    std::fs::write(rules.path().join("smb_story.yml"), SMB_STORY).unwrap();
+    let t0 = 1_794_700_800 + 8 * 3600 + 50; // 08:00:50: sessions straddle minute edges
+    let one = ("10.0.1.5", 49_152, "10.0.2.9", 445);
+    let two = ("10.0.1.6", 50_001, "10.0.2.9", 445);
+    let alone = ("10.0.1.7", 50_002, "10.0.2.9", 445);
+    let mut zeek = vec![
+        zeek_conn(t0, one),         // the VPC's clock is 4 s ahead
+        zeek_conn(t0 + 100, two),   // and 3 s behind for this one
+        zeek_conn(t0 + 200, alone), // never in the VPC's log
+        zeek_conn(t0 + 2000, one),  // the same four-tuple again, much later…
+    ];
+    zeek.push(zeek_conn(t0 + 300, ("10.0.1.8", 50_003, "10.0.2.9", 139)));
+    let vpc = [
+        vpc_flow(t0 + 4, one),
+        vpc_flow(t0 + 97, two),
+        vpc_flow(t0 + 2000 + 900, one), // …whose VPC record is 15 minutes off: no story
+        vpc_flow(t0 + 300, ("10.0.1.8", 50_003, "10.0.2.9", 445)), // Zeek saw port 139
+        vpc_flow(t0 + 400, ("10.0.1.9", 50_004, "10.0.2.9", 445)), // the VPC alone
+    ];
+    let inbox = tempfile::tempdir().unwrap();
+    std::fs::write(inbox.path().join("conn.log.json"), zeek.join("\n")).unwrap();
+    std::fs::write(inbox.path().join("flows.log"), vpc.join("\n")).unwrap();
+
+    let (out, _) = common::cli(&[
+        "rules",
+        "backtest",
+        "--format",
+        "json",
+        "--data",
+        &s(inbox.path()),
+        &s(rules.path()),
+    ]);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    let story = answer["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == "SMB session seen by both sensors")
+        .cloned()
+        .unwrap();
+    assert_eq!(story["refused"], Value::Null, "{story:#}");
+    assert_eq!(story["groups"], 2, "{answer:#}");
+
+    let lake = tempfile::tempdir().unwrap();
+    for name in ["conn.log.json", "flows.log"] {
+        common::cli(&[
+            "ingest",
+            "--data",
+            &s(lake.path()),
+            "--rules",
+            &s(rules.path()),
+            &s(&inbox.path().join(name)),
+        ]);
+    }
+    let (out, _) = common::cli(&[
+        "alerts",
+        "list",
+        "--data",
+        &s(lake.path()),
+        "--format",
+        "json",
+    ]);
+    let alerts: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let mut groups: Vec<Value> = alerts.iter().map(|a| a["group"].clone()).collect();
+    groups.sort_by_key(Value::to_string);
+    assert_eq!(
+        groups,
+        [
+            serde_json::json!(["10.0.1.5", "49152", "10.0.2.9", "445"]),
+            serde_json::json!(["10.0.1.6", "50001", "10.0.2.9", "445"]),
+        ],
+        "{alerts:#?}"
+    );
+    for alert in &alerts {
+        assert_eq!(alert["rule"], "7a0b5c1e-2222-4b4b-9b9b-000000000001");
+        assert_eq!(
+            alert["fields"],
+            serde_json::json!(["src", "sport", "dst", "dport"])
+        );
+        assert_eq!(alert["count"], 2, "one record from each sensor: {alert:#}");
+    }
+}

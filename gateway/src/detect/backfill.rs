@@ -40,8 +40,8 @@ pub async fn backfill(
     since_ms: i64,
 ) -> Result<Backfilled, LakeError> {
     let lake = engine.lake();
-    let keys: Vec<RuleKey> = rules.iter().map(Rule::key).collect();
-    let watches: Vec<Watch> = rules.iter().map(Rule::watch).collect();
+    // A joined correlation's parts are rolled up and stored each under its own key.
+    let (keys, watches): (Vec<RuleKey>, Vec<Watch>) = rules.iter().flat_map(Rule::watches).unzip();
     for key in &keys {
         lake.catalog.delete_rollups_since(key, since_ms).await?;
     }

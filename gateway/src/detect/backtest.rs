@@ -11,9 +11,8 @@ use shared_sketch::partial::Partial;
 use shared_sketch::{CodecError, MergeError};
 use workers::Watch;
 
-use super::check::fired;
 use super::rule::Rule;
-use super::run::window_ends;
+use super::run::{window_ends, window_fires};
 use crate::engine::Engine;
 use crate::engine::planner::plan;
 
@@ -50,7 +49,12 @@ pub enum BacktestError {
 /// Evaluates `rules` over every file of the engine's lake.
 pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, BacktestError> {
     let lake = engine.lake();
-    let watches: Vec<Watch> = rules.iter().map(Rule::watch).collect();
+    // Each watch, and the rule it is for: a joined correlation has a watch per part.
+    let (owners, watches): (Vec<usize>, Vec<Watch>) = rules
+        .iter()
+        .enumerate()
+        .flat_map(|(i, rule)| rule.watches().into_iter().map(move |(_, w)| (i, w)))
+        .unzip();
     let everything = shared_sketch::Query {
         search: None,
         earliest: None,
@@ -65,8 +69,8 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
         bytes: planned.tasks.iter().map(|t| t.bytes).sum(),
         ..Backtested::default()
     };
-    // Each threshold rule's minutes, each merged over the files.
-    let mut minutes: Vec<BTreeMap<i64, Partial>> = vec![BTreeMap::new(); rules.len()];
+    // Each threshold watch's minutes, each merged over the files.
+    let mut minutes: Vec<BTreeMap<i64, Partial>> = vec![BTreeMap::new(); watches.len()];
     let mut answers =
         engine
             .executor()
@@ -83,7 +87,11 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
                 source,
             })?;
             for &i in std::iter::once(&rollup.rule).chain(&rollup.also) {
-                let (Some(tested), Some(rule)) = (done.rules.get_mut(i), rules.get(i)) else {
+                let Some(&owner) = owners.get(i) else {
+                    continue;
+                };
+                let (Some(tested), Some(rule)) = (done.rules.get_mut(owner), rules.get(owner))
+                else {
                     continue;
                 };
                 for (minute, partial) in &decoded {
@@ -103,28 +111,43 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
             }
         }
     }
-    for (i, tested) in done.rules.iter_mut().enumerate() {
+    for (i, (tested, rule)) in done.rules.iter_mut().zip(rules).enumerate() {
         tested.files.retain(|_, n| *n > 0);
-        if !watches[i].per_event {
-            tested.groups = Some(fired_groups(&rules[i], &watches[i], &minutes[i]));
+        let parts: Vec<&BTreeMap<i64, Partial>> = owners
+            .iter()
+            .zip(&minutes)
+            .filter(|(owner, _)| **owner == i)
+            .map(|(_, m)| m)
+            .collect();
+        if rule.query.command.is_some() {
+            tested.groups = Some(fired_groups(rule, &parts));
         }
     }
     Ok(done)
 }
 
-/// The groups a threshold rule fires for in any of its windows over `minutes`.
-fn fired_groups(rule: &Rule, watch: &Watch, minutes: &BTreeMap<i64, Partial>) -> usize {
-    let spans: Vec<(i64, i64)> = minutes.keys().map(|&m| (m, m)).collect();
+/// The groups a threshold rule fires for in any of its windows over its watches' minutes
+/// (one watch, or a joined correlation's parts).
+fn fired_groups(rule: &Rule, parts: &[&BTreeMap<i64, Partial>]) -> usize {
+    let mut spans: Vec<(i64, i64)> = parts
+        .iter()
+        .flat_map(|m| m.keys().map(|&k| (k, k)))
+        .collect();
+    spans.sort_unstable();
+    spans.dedup();
     let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
     let mut groups: BTreeSet<Vec<String>> = BTreeSet::new();
     for end in window_ends(&spans, window, every) {
-        let mut merged = Partial::new(&watch.query);
-        for (_, partial) in minutes.range(end - window..end) {
-            // Minutes of one rule merge: they were made by one query.
-            let _ = merged.merge(partial);
-        }
-        let result = merged.result_without_hits(&watch.query);
-        groups.extend(fired(&watch.query, &result).into_iter().map(|(g, _)| g));
+        let in_window: Vec<Vec<(i64, Partial)>> = parts
+            .iter()
+            .map(|m| {
+                m.range(end - window..end)
+                    .map(|(k, p)| (*k, p.clone()))
+                    .collect()
+            })
+            .collect();
+        let slices: Vec<&[(i64, Partial)]> = in_window.iter().map(Vec::as_slice).collect();
+        groups.extend(window_fires(rule, &slices).into_iter().map(|(g, _)| g));
     }
     groups.len()
 }

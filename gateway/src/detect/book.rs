@@ -30,7 +30,7 @@ impl Loaded {
             self.rules
                 .values()
                 .filter(|r| r.state != RuleState::Paused && r.dataset == Dataset::Logs)
-                .map(|r| (r.key(), r.watch()))
+                .flat_map(Rule::watches)
                 .collect(),
         )
     }

@@ -25,6 +25,7 @@ pub use dataset::{ALERTS_SOURCE, SearchError, alert_event, search_alerts};
 pub use deliver::{Deliverer, Drained, IDEMPOTENCY_HEADER, SIGNATURE_HEADER};
 pub use folder::{Rules, load, read_rule_files, rule_files};
 pub use rule::{
-    Dataset, Dedup, Expect, Rule, RuleError, RuleState, RuleTest, Severity, parse_rule,
+    Dataset, Dedup, Expect, Join, Joined, Rule, RuleError, RuleState, RuleTest, Severity,
+    parse_rule,
 };
 pub use run::{Ran, keep_running, run_rules};

@@ -122,6 +122,30 @@ pub struct Rule {
     pub tests: Vec<RuleTest>,
     /// The file it was read from.
     pub file: PathBuf,
+    /// A correlation over rules that name their groups differently or must each be seen
+    /// (Sigma's `aliases`, `temporal`): each rolled up on its own and joined per window.
+    /// `None`: the rule is its query.
+    pub joined: Option<Joined>,
+}
+
+/// A correlation's rules, each evaluated and rolled up on its own (`Rule::watches`), and
+/// how a window joins their minutes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    /// Each rule's `filter | stats … by …`, its `by` the correlation's groups as that
+    /// rule's events name them, its aggregates the rule's own query's: a group's values
+    /// line up whatever the fields are called.
+    pub parts: Vec<Query>,
+    pub join: Join,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// The parts' minutes merged into one, and the rule's query's `where` applied.
+    Merge,
+    /// A group fires when at least `min` parts saw it in the window; `ordered`: seen in
+    /// the parts' order (to the minute: events in one minute count as in order).
+    Temporal { min: usize, ordered: bool },
 }
 
 /// An alert for the same values of `fields` within `period` seconds is not raised again.
@@ -366,6 +390,7 @@ pub fn parse_rule(file: &Path, text: &str) -> Result<Rule, RuleError> {
         state: written.state,
         tests,
         file: file.to_path_buf(),
+        joined: None,
     })
 }
 
@@ -405,11 +430,46 @@ impl Rule {
         if self.dataset == Dataset::Alerts {
             text.push_str("\nalerts");
         }
+        if let Some(joined) = &self.joined {
+            text.push_str(&format!("\n{:?}", joined.join));
+            for part in &joined.parts {
+                text.push_str(&format!("\n{part}"));
+            }
+        }
         let digest = Sha256::digest(text.as_bytes());
         RuleKey {
             id: self.id.clone(),
             version: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
         }
+    }
+}
+
+impl Rule {
+    /// What ingest evaluates and stores for this rule, under which keys: the rule's own
+    /// watch, or each part of a joined correlation (`id#0`, `id#1`, …, each versioned by
+    /// its query).
+    pub fn watches(&self) -> Vec<(RuleKey, Watch)> {
+        let Some(joined) = &self.joined else {
+            return vec![(self.key(), self.watch())];
+        };
+        joined
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let digest = Sha256::digest(part.to_string().as_bytes());
+                let key = RuleKey {
+                    id: format!("{}#{i}", self.id),
+                    version: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+                };
+                let watch = Watch {
+                    query: part.clone(),
+                    per_event: false,
+                    group: group_fields(part),
+                };
+                (key, watch)
+            })
+            .collect()
     }
 }
 

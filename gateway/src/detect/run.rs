@@ -6,6 +6,7 @@
 //! window merges its stored minutes — nothing is rescanned — and its `where` decides which
 //! groups fire. An alert for the same dedup key within the rule's period is the same alert.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use super::book::{Loaded, RuleBook};
 use super::check::fired;
 use super::dataset::roll_up_alerts;
 use super::deliver::Deliverer;
-use super::rule::{Dataset, Rule, RuleState};
+use super::rule::{Dataset, Join, Rule, RuleState};
 
 /// Sample events an alert keeps.
 pub const ALERT_SAMPLES: usize = 10;
@@ -154,39 +155,55 @@ async fn run_rule(
         key: rule.key(),
         watch: rule.watch(),
     };
+    // The rule's rollups are its own, or each part's of a joined correlation; the run's
+    // mark is the rule's.
+    let parts = rule.watches();
     let mark = catalog.run_mark(&running.key).await?;
-    let (spans, newest) = catalog.rollups_since(&running.key, mark).await?;
+    let mut spans = Vec::new();
+    let mut newest = mark;
+    for (key, _) in &parts {
+        let (part_spans, part_newest) = catalog.rollups_since(key, mark).await?;
+        spans.extend(part_spans);
+        newest = newest.max(part_newest);
+    }
+    spans.sort_unstable();
     let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
     let ends = window_ends(&spans, window, every);
     let (Some(&first), Some(&last)) = (ends.first(), ends.last()) else {
         return Ok(());
     };
-    let rollups = catalog
-        .rollups(&running.key, (first - window, last))
-        .await?;
-    let query = &running.watch.query;
+    let mut rollups = Vec::with_capacity(parts.len());
+    for (key, _) in &parts {
+        rollups.push(catalog.rollups(key, (first - window, last)).await?);
+    }
     let mut sample_reads = 0;
     for end in ends {
         let start = end - window;
-        let lo = rollups.partition_point(|(m, _)| *m < start);
-        let hi = rollups.partition_point(|(m, _)| *m < end);
-        let in_window = &rollups[lo..hi];
-        if in_window.is_empty() {
+        let in_window: Vec<&[(i64, Partial)]> = rollups
+            .iter()
+            .map(|minutes| {
+                let lo = minutes.partition_point(|(m, _)| *m < start);
+                let hi = minutes.partition_point(|(m, _)| *m < end);
+                &minutes[lo..hi]
+            })
+            .collect();
+        if in_window.iter().all(|m| m.is_empty()) {
             continue;
         }
         ran.windows += 1;
         // The alert's samples come from the minutes themselves (`Running::alert`), or from
         // the files when those kept none (`Running::read_samples`).
-        let mut merged = Partial::new(query);
-        for (_, partial) in in_window {
-            if let Err(e) = merged.merge(partial) {
-                tracing::error!(rule = %rule.id, error = %e, "a stored rollup does not merge; skipped");
-            }
-        }
-        let result = merged.result(query);
-        for (group, count) in fired(query, &result) {
-            let mut alert = running.alert((start, end), group, count, in_window, now_ms);
-            if alert.samples.is_empty() && sample_reads < SAMPLE_READS_PER_RUN {
+        let minutes: Vec<(i64, Partial)> = match in_window.as_slice() {
+            [one] => one.to_vec(),
+            many => many.iter().flat_map(|m| m.iter().cloned()).collect(),
+        };
+        for (group, count) in window_fires(rule, &in_window) {
+            let mut alert = running.alert((start, end), group, count, &minutes, now_ms);
+            // A joined correlation's search is its parts': it has none of its own to read.
+            if alert.samples.is_empty()
+                && rule.joined.is_none()
+                && sample_reads < SAMPLE_READS_PER_RUN
+            {
                 sample_reads += 1;
                 running.read_samples(lake, &mut alert, options).await;
             }
@@ -202,6 +219,94 @@ async fn run_rule(
     }
     catalog.set_run_mark(&running.key, newest, now_ms).await?;
     Ok(())
+}
+
+/// The groups `rule` fires for in one window, with their counts, given each of its
+/// watches' minutes in the window (`Rule::watches`' order).
+pub fn window_fires(rule: &Rule, parts: &[&[(i64, Partial)]]) -> Vec<(Vec<String>, u64)> {
+    let merge = |query: &Query, minutes: &mut dyn Iterator<Item = &Partial>| {
+        let mut merged = Partial::new(query);
+        for partial in minutes {
+            if let Err(e) = merged.merge(partial) {
+                tracing::error!(rule = %rule.id, error = %e, "a stored rollup does not merge; skipped");
+            }
+        }
+        merged.result_without_hits(query)
+    };
+    let Some(joined) = &rule.joined else {
+        let query = &rule.watch().query;
+        let result = merge(
+            query,
+            &mut parts.iter().flat_map(|m| m.iter().map(|(_, p)| p)),
+        );
+        return fired(query, &result);
+    };
+    match joined.join {
+        Join::Merge => {
+            let result = merge(
+                &rule.query,
+                &mut parts.iter().flat_map(|m| m.iter().map(|(_, p)| p)),
+            );
+            fired(&rule.query, &result)
+        }
+        Join::Temporal { min, ordered } => {
+            // Per part: each group it saw, its count, and the minutes it was seen in.
+            let mut seen: Vec<HashMap<Vec<String>, Seen>> = Vec::new();
+            for (query, minutes) in joined.parts.iter().zip(parts) {
+                let mut groups: HashMap<Vec<String>, Seen> = HashMap::new();
+                for (minute, partial) in minutes.iter() {
+                    let result = partial.result_without_hits(query);
+                    for (group, count) in fired(query, &result) {
+                        let entry = groups.entry(group).or_default();
+                        entry.count += count;
+                        entry.minutes.push(*minute);
+                    }
+                }
+                seen.push(groups);
+            }
+            let mut all: Vec<&Vec<String>> = seen.iter().flat_map(|g| g.keys()).collect();
+            all.sort();
+            all.dedup();
+            let mut out = Vec::new();
+            for group in all {
+                let by: Vec<Option<&Seen>> = seen.iter().map(|g| g.get(group)).collect();
+                if by.iter().flatten().count() < min {
+                    continue;
+                }
+                if ordered && !in_order(&by) {
+                    continue;
+                }
+                let count = by.iter().flatten().map(|s| s.count).sum();
+                out.push((group.clone(), count));
+            }
+            out
+        }
+    }
+}
+
+/// A group as one part of a joined correlation saw it in a window.
+#[derive(Default)]
+struct Seen {
+    count: u64,
+    /// Ascending.
+    minutes: Vec<i64>,
+}
+
+/// Whether every part saw the group, in the parts' order: a chain of minutes, each part's
+/// the earliest no earlier than the previous part's (to the minute: one minute's events
+/// count as in order).
+fn in_order(parts: &[Option<&Seen>]) -> bool {
+    let mut after = i64::MIN;
+    for part in parts {
+        let Some(Seen { minutes, .. }) = part else {
+            return false;
+        };
+        match minutes.iter().find(|&&m| m >= after) {
+            Some(&m) => after = m,
+            None => return false,
+        }
+    }
+    true
 }
 
 impl Running<'_> {
@@ -373,6 +478,20 @@ fn holds(partial: &Partial, group: &[String]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_in_order_when_a_chain_of_their_minutes_rises() {
+        let seen = |minutes: &[i64]| Seen {
+            count: minutes.len() as u64,
+            minutes: minutes.to_vec(),
+        };
+        let (a, b, c) = (seen(&[5]), seen(&[3, 7]), seen(&[7]));
+        assert!(in_order(&[Some(&a), Some(&b), Some(&c)]));
+        assert!(in_order(&[Some(&a), Some(&seen(&[5]))]), "one minute: in order");
+        assert!(!in_order(&[Some(&a), Some(&seen(&[3]))]));
+        assert!(!in_order(&[Some(&b), Some(&seen(&[1]))]));
+        assert!(!in_order(&[Some(&a), None]));
+    }
 
     #[test]
     fn the_windows_holding_a_minute_are_those_ending_after_it_within_the_window() {

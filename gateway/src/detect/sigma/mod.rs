@@ -19,7 +19,7 @@ use shared_sketch::query::parse_span;
 use shared_sketch::query::{Expr, parse_with_limit};
 
 pub use convert::Refused;
-use correlate::{Base, correlate};
+use correlate::{Base, Unconditioned, correlate};
 pub use logsources::{Entry, Logsources};
 
 use super::rule::{Dedup, Rule, RuleError, RuleState, Severity};
@@ -141,6 +141,7 @@ pub fn read_files(
         .iter()
         .map(|(file, text)| {
             let parsed = parse_file(file, text).map(|collection| Parsed {
+                unconditioned: unconditioned(text),
                 rules: collection
                     .rules
                     .iter()
@@ -209,7 +210,11 @@ pub fn read_files(
                     }),
                 })
                 .collect::<Result<Vec<Base<'_>>, Refused>>();
-            match bases.and_then(|bases| correlate(file, correlation, &bases, settings)) {
+            let written = parsed
+                .unconditioned
+                .contains(&correlation.title)
+                .then_some(Unconditioned);
+            match bases.and_then(|bases| correlate(file, correlation, &bases, settings, written)) {
                 Ok(rule) => {
                     let used =
                         correlation
@@ -271,6 +276,29 @@ pub fn read_files(
 struct Parsed {
     collection: SigmaCollection,
     rules: Vec<Conversion>,
+    /// The titles of its correlations written without a `condition`.
+    unconditioned: Vec<String>,
+}
+
+/// The titles of the correlations in `text` written without a `condition`: a temporal
+/// one then needs all its rules (the parser fills in "at least one").
+fn unconditioned(text: &str) -> Vec<String> {
+    use serde::de::Deserialize as _;
+    let mut out = Vec::new();
+    for document in yaml_serde::Deserializer::from_str(text) {
+        let Ok(value) = yaml_serde::Value::deserialize(document) else {
+            break;
+        };
+        let Some(correlation) = value.get("correlation") else {
+            continue;
+        };
+        if correlation.get("condition").is_none()
+            && let Some(title) = value.get("title").and_then(|t| t.as_str())
+        {
+            out.push(title.to_string());
+        }
+    }
+    out
 }
 
 /// A Sigma rule converted, and its log source's field names.
@@ -366,6 +394,7 @@ fn convert(file: &Path, sigma: &SigmaRule, settings: &Settings) -> Result<Rule, 
         },
         tests: Vec::new(),
         file: file.to_path_buf(),
+        joined: None,
     })
 }
 
