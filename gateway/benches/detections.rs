@@ -11,7 +11,7 @@
 //!    `serve`'s default watch interval.
 //! 5. Sigma: the CloudTrail rules of the SigmaHQ subset, on one core, over real CloudTrail
 //!    records (../shared/data/real) repeated: sketchlake's detector, and rsigma's engine
-//!    (`rsigma eval`) when `SKETCHLAKE_BENCH_RSIGMA` names its binary, over the same
+//!    (`rsigma engine eval`) when `SKETCHLAKE_BENCH_RSIGMA` names its binary, over the same
 //!    events in the same run.
 #![allow(clippy::unwrap_used)] // a bench: a panic is the failure report
 
@@ -100,7 +100,9 @@ fn cloudtrail_records(real: &Path) -> Vec<Vec<u8>> {
 
 fn sigma() {
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real");
-    let folder = gateway::detect::load(&real.join("sigma/rules-subset/aws_cloudtrail")).unwrap();
+    // The CloudTrail rules (`rules-placeholder/` holds the one needing `expand`).
+    let rules_dir = real.join("sigma/rules-subset/aws_cloudtrail/rules");
+    let folder = gateway::detect::load(&rules_dir).unwrap();
     let rules: Vec<Rule> = folder.rules.into_values().collect();
     let records = cloudtrail_records(&real);
     let n: usize = std::env::var("SKETCHLAKE_BENCH_SIGMA_EVENTS")
@@ -148,13 +150,21 @@ fn sigma() {
         text.push(b'\n');
     }
     std::fs::write(&input, text).unwrap();
-    let rules_dir = real.join("sigma/rules-subset/aws_cloudtrail");
     let mut runs = Vec::new();
     let mut rsigma_matches = 0;
     for _ in 0..3 {
         let started = Instant::now();
         let out = std::process::Command::new("taskset")
-            .args(["-c", "0", &rsigma, "eval", "-r"])
+            .args([
+                "-c",
+                "0",
+                &rsigma,
+                "engine",
+                "eval",
+                "--quiet",
+                "--no-stats",
+            ])
+            .args(["--output-format", "ndjson", "-r"])
             .arg(&rules_dir)
             .arg("-e")
             .arg(format!("@{}", input.display()))
@@ -174,7 +184,7 @@ fn sigma() {
     }
     let theirs = median(runs);
     println!(
-        "  rsigma eval, pinned to one core: {theirs:.2?} ({:.2} M events/s, {rsigma_matches} \
+        "  rsigma engine eval, pinned to one core: {theirs:.2?} ({:.2} M events/s, {rsigma_matches} \
          matches, reading the file and writing its matches included); sketchlake / rsigma: \
          {:.2}x the rate",
         rate(theirs),

@@ -24,6 +24,7 @@ Usage: reference.py --bin target/debug/sketchlake --real ../shared/data/real
 
 import argparse
 import gzip
+import ipaddress
 import json
 import os
 import re
@@ -34,10 +35,15 @@ import tempfile
 import duckdb
 import yaml
 from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionAND
 from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
-from sigma.types import SigmaString, SpecialChars
+from sigma.rule import SigmaDetectionItem
+from sigma.types import (
+    SigmaBool, SigmaCIDRExpression, SigmaCompareExpression, SigmaExists, SigmaExpansion,
+    SigmaFieldReference, SigmaNull, SigmaNumber, SigmaString, SpecialChars,
+)
 from sigma_backend_duckdb import DuckDBBackend
 
 RULES = ["aws_cloudtrail", "zeek", "webserver"]
@@ -91,6 +97,8 @@ def json_source(path, event):
     log = event.get("_path") or event.get("@stream")
     if log:
         return ("zeek", log)
+    if "clientip" in event and "response" in event:
+        return ("webserver",)
     if "uid" in event and "ts" in event:
         # Zeek JSON naming its log nowhere but in the file's name (`http.log.gz`).
         return ("zeek-by-name", os.path.basename(path).split(".")[0])
@@ -329,6 +337,143 @@ def sketchlake(binary, folder, rule_roots):
     return per_file, {(r["file"], r["id"]): r for r in rules}
 
 
+# --- Synthetic events: every rule made to match, and nearly ---------------------------
+#
+# Few rules match the real logs, so each rule also runs over events made from its own
+# detection: per named detection, an event meeting it (each of its values, wildcards
+# filled in), the same with every letter's case swapped, and near misses (one value
+# changed). Both engines answer over them as over the real logs.
+
+def filled(value):
+    """Text a Sigma value matches, or None when none is made (a regular expression)."""
+    if isinstance(value, SigmaExpansion):
+        return filled(value.values[0]) if value.values else None
+    if isinstance(value, SigmaString):
+        out = []
+        for part in value.s:
+            if isinstance(part, str):
+                out.append(part)
+            elif part == SpecialChars.WILDCARD_MULTI:
+                out.append("Zz")
+            elif part == SpecialChars.WILDCARD_SINGLE:
+                out.append("Q")
+        return "".join(out)
+    if isinstance(value, SigmaNumber):
+        return str(value.number)
+    if isinstance(value, SigmaBool):
+        return "true" if value.boolean else "false"
+    if isinstance(value, SigmaCIDRExpression):
+        net = ipaddress.ip_network(value.cidr, strict=False)
+        return str(net.network_address + (1 if net.num_addresses > 1 else 0))
+    if isinstance(value, SigmaCompareExpression):
+        n = value.number.number
+        op = value.op
+        delta = {op.GT: 1, op.GTE: 0, op.LT: -1, op.LTE: 0}.get(op, 0)
+        return str(n + delta)
+    return None
+
+
+def alternatives(detection, limit=8):
+    """The events' fields (dicts; None for a field to leave out) that meet `detection`."""
+    if isinstance(detection, SigmaDetectionItem):
+        item = detection
+        field = item.field or "message"
+        values = item.value
+        if not values:
+            return []
+        if any(isinstance(v, SigmaNull) for v in values):
+            return [{field: None}]
+        if any(isinstance(v, SigmaExists) for v in values):
+            return [{field: "present" if values[0].exists else None}]
+        if any(isinstance(v, SigmaFieldReference) for v in values):
+            other = values[0].field
+            return [{field: "RefVal", other: "refval"}]
+        texts = [filled(v) for v in values]
+        if any(t is None for t in texts):
+            return []
+        if item.value_linking is ConditionAND and len(texts) > 1:
+            return [{field: "Zz".join(texts)}]
+        return [{field: t} for t in texts[:limit]]
+    items = detection.detection_items
+    if detection.item_linking is ConditionAND:
+        combos = [{}]
+        for item in items:
+            options = alternatives(item, limit)
+            if not options:
+                return []
+            combos = [{**c, **o} for c in combos for o in options[:2]][:limit]
+        return combos
+    out = []
+    for item in items:
+        out.extend(alternatives(item, limit))
+    return out[:limit]
+
+
+def swapped(event):
+    return {k: (v.swapcase() if isinstance(v, str) else v) for k, v in event.items()}
+
+
+def near_miss(value):
+    """A value like `value` that a test of it should fail: an address outside the private
+    and documentation networks rules name, a number one off, else the last letter changed."""
+    try:
+        address = ipaddress.ip_address(value)
+        return "198.18.0.77" if address.version == 4 else "2001:4860::77"
+    except ValueError:
+        pass
+    if value[-1].isdigit():
+        return value[:-1] + str((int(value[-1]) + 1) % 10)
+    return value[:-1] + ("x" if value[-1] != "x" else "y")
+
+
+def near_misses(event):
+    for k, v in event.items():
+        if isinstance(v, str) and v:
+            yield {**event, k: near_miss(v)}
+            # What SQL's `_` and `%` would take for themselves.
+            if "_" in v or "%" in v:
+                yield {**event, k: v.replace("_", "X").replace("%", "XY")}
+
+
+def exemplar_events(rules, logsources):
+    """{source name: [events]}: CloudTrail, Zeek and web-server events made from `rules`."""
+    out = {"cloudtrail": [], "zeek": [], "webserver": []}
+    fields_of = {}
+    for entry in logsources:
+        fields_of[tuple(sorted(entry["logsource"].items()))] = entry.get("fields", {})
+    for rule_file, rule, _ in rules:
+        if rule is None:
+            continue
+        ls = rule.logsource
+        low = lambda v: (v or "").lower()
+        if low(ls.product) == "aws" and low(ls.service) == "cloudtrail":
+            kind, base, mapping = "cloudtrail", {"eventSource": "exemplar.amazonaws.com", "eventName": "Exemplar"}, {}
+        elif low(ls.product) == "zeek" and ls.service:
+            kind, base, mapping = "zeek", {"_path": ls.service, "ts": 1700000000, "uid": "Cexemplar"}, {}
+        elif low(ls.category) == "webserver":
+            kind, base = "webserver", {"clientip": "192.0.2.1", "response": "200"}
+            mapping = fields_of.get((("category", "webserver"),), {})
+        else:
+            continue
+        for name, detection in rule.detection.detections.items():
+            for fields in alternatives(detection):
+                event = dict(base)
+                for k, v in fields.items():
+                    k = mapping.get(k, k)
+                    if v is None:
+                        event.pop(k, None)
+                    else:
+                        event[k] = v
+                events = [event, swapped(event), *near_misses(event)]
+                for e in events:
+                    # Logsource fields stay as the source writes them.
+                    for k, v in base.items():
+                        if k not in fields:
+                            e[k] = v
+                    out[kind].append(e)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
@@ -346,10 +491,17 @@ def main():
     shipped = Reference(processing_pipeline=pipeline(logsources))
     corrected = Corrected(processing_pipeline=pipeline(logsources))
 
+    # The synthetic events, one file per source.
+    made = tempfile.mkdtemp(prefix="sigma-exemplars-")
+    for kind, events in exemplar_events(rules, logsources).items():
+        with open(os.path.join(made, f"{kind}.ndjson"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in events)
+    folders = [(os.path.join(args.real, folder), keep) for folder, keep in DATA]
+    folders.append((made, lambda f: f.endswith(".ndjson")))
+
     files = []
     matched, answered = {}, {}
-    for folder, keep in DATA:
-        folder = os.path.join(args.real, folder)
+    for folder, keep in folders:
         per_file, rules_answered = sketchlake(args.bin, folder, roots)
         matched.update(per_file)
         answered.update(rules_answered)
@@ -416,14 +568,20 @@ def main():
             if ours != len(good):
                 mismatches += 1
                 print(f"MISMATCH {rule_file} over {path}: sketchlake {ours}, reference {len(good)}")
+                if path.startswith(made):
+                    # Which events differ is found by each rule's events alone.
+                    print(f"  the reference's: {sorted(good)[:10]}")
             if raw != good:
                 wrong += 1
                 n = next(iter(raw ^ good))
-                print(f"REFERENCE WRONG {os.path.basename(rule_file)} over {os.path.relpath(path, args.real)}: "
+                where = "the synthetic events" if path.startswith(made) else os.path.relpath(path, args.real)
+                print(f"REFERENCE WRONG {os.path.basename(rule_file)} over {where}: "
                       f"shipped {len(raw)}, corrected {len(good)}; e.g. event {n}: {events[n]['_raw'][:300]}")
     for rule_file, error in sorted(refused_ref.items()):
         print(f"reference cannot run {os.path.relpath(rule_file, args.real)}: {error[:200]}")
-    print(f"\n{len(files)} files, {events_total} events, {len(rules)} rules: {compared} (rule, file) pairs "
+    synthetic = sum(1 for _ in open(os.path.join(made, "cloudtrail.ndjson"))) + sum(
+        1 for _ in open(os.path.join(made, "zeek.ndjson"))) + sum(1 for _ in open(os.path.join(made, "webserver.ndjson")))
+    print(f"\n{len(files)} files ({synthetic} synthetic events among them), {events_total} events, {len(rules)} rules: {compared} (rule, file) pairs "
           f"compared, {len(rules_matching)} rules matching somewhere; {mismatches} mismatches; "
           f"the shipped reference wrong in {wrong}; {len(refused_ref)} rules the reference cannot run; "
           f"{gaps} gaps (Zeek logs named by their file only)")

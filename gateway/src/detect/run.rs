@@ -487,7 +487,10 @@ mod tests {
         };
         let (a, b, c) = (seen(&[5]), seen(&[3, 7]), seen(&[7]));
         assert!(in_order(&[Some(&a), Some(&b), Some(&c)]));
-        assert!(in_order(&[Some(&a), Some(&seen(&[5]))]), "one minute: in order");
+        assert!(
+            in_order(&[Some(&a), Some(&seen(&[5]))]),
+            "one minute: in order"
+        );
         assert!(!in_order(&[Some(&a), Some(&seen(&[3]))]));
         assert!(!in_order(&[Some(&b), Some(&seen(&[1]))]));
         assert!(!in_order(&[Some(&a), None]));

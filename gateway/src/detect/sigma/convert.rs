@@ -438,11 +438,12 @@ fn glob(field: &str, parts: &[Part], cased: bool) -> Expr {
         return compare(field, CompareOp::Eq, "*", false); // any value
     }
     // An unquoted word: no white space, `|`, parentheses, quotes or backslashes, and no
-    // literal `*`.
+    // literal `*` or `$`.
     let bare = !literal.is_empty()
         && !literal
             .chars()
-            .any(|c| c.is_whitespace() || matches!(c, '|' | '(' | ')' | '"' | '\\' | '*'));
+            // `$` would read as a field reference (`*$other*`).
+            .any(|c| c.is_whitespace() || matches!(c, '|' | '(' | ')' | '"' | '\\' | '*' | '$'));
     if !cased && !has_one && bare {
         let word: String = parts
             .iter()
@@ -690,6 +691,10 @@ mod tests {
         converts(
             "  sel: {f: 'a?c', g|cased: 'Ab*', h: 'x\\*y*'}\n  condition: sel",
             r#"f~"(?is)\Aa.c\z" AND g~"\AAb" AND h~"(?i)\Ax\*y""#,
+        );
+        converts(
+            "  sel: {f|contains: '$AWS_URI', g|startswith: '$x'}\n  condition: sel",
+            r#"f~"(?i)\$AWS_URI" AND g~"(?i)\A\$x""#,
         );
         converts(
             "  sel: {f|contains|all: [a, b]}\n  condition: sel",
