@@ -116,25 +116,29 @@ fn sigma() {
         runs.sort();
         runs[runs.len() / 2]
     };
-    let (mut ours, mut rolled) = (Vec::new(), Vec::new());
+    let parse_only = never_matching(&watched);
+    let (mut parse, mut ours, mut rolled) = (Vec::new(), Vec::new(), Vec::new());
     let mut matches = 0;
     for _ in 0..3 {
+        parse.push(detector_pass(&parse_only, &events, false).0);
         let (took, found) = detector_pass(&watched, &events, false);
         ours.push(took);
         matches = found;
         rolled.push(detector_pass(&watched, &events, true).0);
     }
-    let (ours, rolled) = (median(ours), median(rolled));
+    let (parse, ours, rolled) = (median(parse), median(ours), median(rolled));
     let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
     println!(
         "\nsigma, one core: {} CloudTrail rules ({} refused), {n} events ({} distinct real \
-         records, {:.0} MB): sketchlake parsing and matching {ours:.2?} ({:.2} M events/s, {matches} \
-         rule matches); with rolling up {rolled:.2?} ({:.2} M events/s)",
+         records, {:.0} MB): sketchlake parsing them {parse:.2?}; parsing and matching {ours:.2?} \
+         ({:.2} M events/s, {matches} rule matches; the rules alone {:.2} M events/s); with \
+         rolling up {rolled:.2?} ({:.2} M events/s)",
         rules.len(),
         folder.refused.len(),
         records.len(),
         bytes as f64 / 1e6,
         rate(ours),
+        n as f64 / ours.saturating_sub(parse).as_secs_f64() / 1e6,
         rate(rolled),
     );
     let Ok(rsigma) = std::env::var("SKETCHLAKE_BENCH_RSIGMA") else {
@@ -183,12 +187,46 @@ fn sigma() {
             .count();
     }
     let theirs = median(runs);
+    // rsigma reading and parsing the events: one rule that matches none.
+    let quiet = dir.path().join("quiet");
+    std::fs::create_dir(&quiet).unwrap();
+    std::fs::write(
+        quiet.join("never.yml"),
+        "title: never\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: NoSuchEventEver}\n  condition: sel\n",
+    )
+    .unwrap();
+    let mut reading = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = std::process::Command::new("taskset")
+            .args([
+                "-c",
+                "0",
+                &rsigma,
+                "engine",
+                "eval",
+                "--quiet",
+                "--no-stats",
+            ])
+            .args(["--output-format", "ndjson", "-r"])
+            .arg(&quiet)
+            .arg("-e")
+            .arg(format!("@{}", input.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        reading.push(started.elapsed());
+    }
+    let reading = median(reading);
     println!(
         "  rsigma engine eval, pinned to one core: {theirs:.2?} ({:.2} M events/s, {rsigma_matches} \
-         matches, reading the file and writing its matches included); sketchlake / rsigma: \
-         {:.2}x the rate",
+         matches, reading the file and writing its matches included); with one rule matching \
+         nothing {reading:.2?}, so its rules alone {:.2} M events/s; sketchlake / rsigma: {:.2}x \
+         the rate, {:.2}x the rules alone",
         rate(theirs),
+        n as f64 / theirs.saturating_sub(reading).as_secs_f64() / 1e6,
         theirs.as_secs_f64() / ours.as_secs_f64(),
+        theirs.saturating_sub(reading).as_secs_f64() / ours.saturating_sub(parse).as_secs_f64(),
     );
 }
 
@@ -293,16 +331,9 @@ fn detector_pass(rules: &[Watch], events: &[Vec<u8>], roll_up: bool) -> (Duratio
     (started.elapsed(), matches)
 }
 
-fn matcher(data: &Path) {
-    let n: usize = std::env::var("SKETCHLAKE_BENCH_EVENTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000_000);
-    let events = events(data, n);
-    let hundred = rules(100, true);
-    let watched = watches(&hundred);
-    // The same rules behind a test no event passes: the same fields parsed, none tried.
-    let parse_only: Vec<Watch> = watched
+/// The same rules behind a test no event passes: the same fields parsed, none tried.
+fn never_matching(watched: &[Watch]) -> Vec<Watch> {
+    watched
         .iter()
         .map(|w| {
             let mut w = w.clone();
@@ -315,7 +346,18 @@ fn matcher(data: &Path) {
             };
             w
         })
-        .collect();
+        .collect()
+}
+
+fn matcher(data: &Path) {
+    let n: usize = std::env::var("SKETCHLAKE_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000_000);
+    let events = events(data, n);
+    let hundred = rules(100, true);
+    let watched = watches(&hundred);
+    let parse_only = never_matching(&watched);
     let median = |mut runs: Vec<Duration>| {
         runs.sort();
         runs[runs.len() / 2]

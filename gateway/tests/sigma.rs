@@ -44,6 +44,17 @@ fn s(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// `sketchlake ingest --data LAKE --rules RULES FILE`.
+fn ingest(lake: &Path, rules: &Path, file: &Path) {
+    common::cli(&["ingest", "--data", &s(lake), "--rules", &s(rules), &s(file)]);
+}
+
+/// The lake's alerts, as `sketchlake alerts list --format json` prints them.
+fn alerts(lake: &Path) -> Vec<Value> {
+    let (out, _) = common::cli(&["alerts", "list", "--data", &s(lake), "--format", "json"]);
+    serde_json::from_str(&out).unwrap()
+}
+
 #[test]
 fn a_burst_straddling_a_window_edge_fires_once_and_a_spread_one_never() {
     let rules = tempfile::tempdir().unwrap();
@@ -94,23 +105,8 @@ fn a_burst_straddling_a_window_edge_fires_once_and_a_spread_one_never() {
     // Ingested with the rules: one alert per burst; the rule it correlates raises none of
     // its own (`generate` is false).
     let lake = tempfile::tempdir().unwrap();
-    common::cli(&[
-        "ingest",
-        "--data",
-        &s(lake.path()),
-        "--rules",
-        &s(rules.path()),
-        &s(&file),
-    ]);
-    let (out, _) = common::cli(&[
-        "alerts",
-        "list",
-        "--data",
-        &s(lake.path()),
-        "--format",
-        "json",
-    ]);
-    let alerts: Vec<Value> = serde_json::from_str(&out).unwrap();
+    ingest(lake.path(), rules.path(), &file);
+    let alerts = alerts(lake.path());
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     for ip in ["203.0.113.7", "203.0.113.10"] {
         let alert = alerts
@@ -276,24 +272,9 @@ fn a_session_seen_by_two_sensors_with_skewed_clocks_is_one_story() {
 
     let lake = tempfile::tempdir().unwrap();
     for name in ["conn.log.json", "flows.log"] {
-        common::cli(&[
-            "ingest",
-            "--data",
-            &s(lake.path()),
-            "--rules",
-            &s(rules.path()),
-            &s(&inbox.path().join(name)),
-        ]);
+        ingest(lake.path(), rules.path(), &inbox.path().join(name));
     }
-    let (out, _) = common::cli(&[
-        "alerts",
-        "list",
-        "--data",
-        &s(lake.path()),
-        "--format",
-        "json",
-    ]);
-    let alerts: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let alerts = alerts(lake.path());
     let mut groups: Vec<Value> = alerts.iter().map(|a| a["group"].clone()).collect();
     groups.sort_by_key(Value::to_string);
     assert_eq!(

@@ -32,7 +32,7 @@ pub struct Refused {
     pub detail: String,
 }
 
-fn refuse<T>(feature: &str, detail: impl Into<String>) -> Result<T, Refused> {
+pub(super) fn refuse<T>(feature: &str, detail: impl Into<String>) -> Result<T, Refused> {
     Err(Refused {
         feature: feature.to_string(),
         detail: detail.into(),

@@ -16,27 +16,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rsigma_parser::{
-    ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, Level, Status,
-    WindowMode,
+    ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, WindowMode,
 };
 use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::query::{Expr, parse_with_limit};
 
-use super::convert::Refused;
-use super::{Settings, id_from};
-use crate::detect::rule::{Dataset, Dedup, Join, Joined, Rule, RuleState, Severity};
+use super::convert::{Refused, refuse};
+use super::{Settings, id_from, severity, state};
+use crate::detect::rule::{Dataset, Dedup, Join, Joined, Rule};
 
 /// A rule a correlation names, as converted, with the field names of its log source.
 pub(super) struct Base<'a> {
     pub rule: &'a Rule,
     pub fields: &'a BTreeMap<String, String>,
-}
-
-fn refuse<T>(feature: &str, detail: impl Into<String>) -> Result<T, Refused> {
-    Err(Refused {
-        feature: feature.to_string(),
-        detail: detail.into(),
-    })
 }
 
 /// A correlation written without a `condition`.
@@ -267,13 +259,7 @@ pub(super) fn correlate(
         id,
         name: correlation.title.clone(),
         description: correlation.description.clone().unwrap_or_default(),
-        severity: match correlation.level {
-            Some(Level::Informational) => Severity::Info,
-            Some(Level::Low) => Severity::Low,
-            Some(Level::High) => Severity::High,
-            Some(Level::Critical) => Severity::Critical,
-            Some(Level::Medium) | None => Severity::Medium,
-        },
+        severity: severity(correlation.level),
         tags: correlation.tags.clone(),
         text,
         query,
@@ -285,10 +271,7 @@ pub(super) fn correlate(
             period: window,
         },
         sinks: settings.sinks.clone(),
-        state: match correlation.status {
-            Some(Status::Deprecated | Status::Unsupported) => RuleState::Paused,
-            _ => settings.state,
-        },
+        state: state(correlation.status, settings),
         tests: Vec::new(),
         file: file.to_path_buf(),
         joined,

@@ -369,13 +369,7 @@ fn convert(file: &Path, sigma: &SigmaRule, settings: &Settings) -> Result<Rule, 
         id,
         name: sigma.title.clone(),
         description: sigma.description.clone().unwrap_or_default(),
-        severity: match sigma.level {
-            Some(Level::Informational) => Severity::Info,
-            Some(Level::Low) => Severity::Low,
-            Some(Level::High) => Severity::High,
-            Some(Level::Critical) => Severity::Critical,
-            Some(Level::Medium) | None => Severity::Medium,
-        },
+        severity: severity(sigma.level),
         tags: sigma.tags.clone(),
         text,
         query,
@@ -387,15 +381,31 @@ fn convert(file: &Path, sigma: &SigmaRule, settings: &Settings) -> Result<Rule, 
             period: settings.window,
         },
         sinks: settings.sinks.clone(),
-        // SigmaHQ's retired rules are kept, not run.
-        state: match sigma.status {
-            Some(Status::Deprecated | Status::Unsupported) => RuleState::Paused,
-            _ => settings.state,
-        },
+        state: state(sigma.status, settings),
         tests: Vec::new(),
         file: file.to_path_buf(),
         joined: None,
     })
+}
+
+/// A Sigma `level` as a severity (`medium` when it says none).
+fn severity(level: Option<Level>) -> Severity {
+    match level {
+        Some(Level::Informational) => Severity::Info,
+        Some(Level::Low) => Severity::Low,
+        Some(Level::High) => Severity::High,
+        Some(Level::Critical) => Severity::Critical,
+        Some(Level::Medium) | None => Severity::Medium,
+    }
+}
+
+/// A Sigma rule's state: SigmaHQ's retired rules are kept, not run; the others as the
+/// folder's `sigma.yml` says.
+fn state(status: Option<Status>, settings: &Settings) -> RuleState {
+    match status {
+        Some(Status::Deprecated | Status::Unsupported) => RuleState::Paused,
+        _ => settings.state,
+    }
 }
 
 /// A rule without an id is named by its file: `aws_root_login.yml` → `aws_root_login`.
