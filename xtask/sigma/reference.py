@@ -2,7 +2,8 @@
 """Sigma rules in sketchlake against the reference: pySigma with its DuckDB backend.
 
 Every CloudTrail, Zeek and web-server rule of the SigmaHQ subset in ../shared/data/real
-runs over each real log file of those sources twice:
+runs over each real log file of those sources, and over events made from each rule's own
+detection (below: few rules match real captures), twice:
 
 - in sketchlake (`sketchlake rules backtest --format json --data FOLDER RULES…`, which
   says each rule's matches per file), every rule over every file, so a rule of another
@@ -19,7 +20,9 @@ added to both as ILIKE over the raw record (`_raw`). sketchlake must match exact
 events the corrected reference matches, per rule and file; where the shipped reference
 differs, the rule and one event are printed (docs/decisions/0015-sigma-rules.md).
 
-Usage: reference.py --bin target/debug/sketchlake --real ../shared/data/real
+Usage: reference.py --bin target/debug/sketchlake --real ../shared/data/real \
+           --logsources gateway/src/detect/sigma/logsources.yml
+(`cargo xtask test` runs it in its own venv.)
 """
 
 import argparse

@@ -193,12 +193,21 @@ async fn run_rule(
         ran.windows += 1;
         // The alert's samples come from the minutes themselves (`Running::alert`), or from
         // the files when those kept none (`Running::read_samples`).
-        let minutes: Vec<(i64, Partial)> = match in_window.as_slice() {
-            [one] => one.to_vec(),
-            many => many.iter().flat_map(|m| m.iter().cloned()).collect(),
+        let fires = window_fires(rule, &in_window);
+        if fires.is_empty() {
+            continue;
+        }
+        // A joined correlation's alerts read all its parts' minutes.
+        let joined_minutes: Vec<(i64, Partial)>;
+        let minutes: &[(i64, Partial)] = match in_window.as_slice() {
+            [one] => one,
+            many => {
+                joined_minutes = many.iter().flat_map(|m| m.iter().cloned()).collect();
+                &joined_minutes
+            }
         };
-        for (group, count) in window_fires(rule, &in_window) {
-            let mut alert = running.alert((start, end), group, count, &minutes, now_ms);
+        for (group, count) in fires {
+            let mut alert = running.alert((start, end), group, count, minutes, now_ms);
             // A joined correlation's search is its parts': it has none of its own to read.
             if alert.samples.is_empty()
                 && rule.joined.is_none()

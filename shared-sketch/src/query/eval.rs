@@ -20,6 +20,7 @@ use memchr::memmem;
 
 use super::ast::{Compare, CompareOp, Expr};
 use super::fields::Fields;
+use super::patterns::compile_regex;
 
 /// A compiled search expression.
 #[derive(Debug, Clone)]
@@ -397,7 +398,7 @@ fn compile(expr: &Expr) -> Node {
             field: field.clone(),
             // The parser refuses a pattern that does not compile; one in a query built
             // otherwise (a request's own JSON) matches nothing rather than everything.
-            test: Test::Regex(super::compile_regex(pattern).unwrap_or_else(|_| never())),
+            test: Test::Regex(compile_regex(pattern).unwrap_or_else(|_| never())),
         },
     }
 }

@@ -15,6 +15,7 @@ mod display;
 mod eval;
 mod fields;
 mod parse;
+mod patterns;
 mod prune;
 
 pub use ast::{
@@ -25,15 +26,5 @@ pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};
 pub use parse::{NotATime, ParseError, parse, parse_span, parse_with_limit};
+pub use patterns::{MAX_REGEX_BYTES, compile_regex};
 pub use prune::{Indexed, Summary, index_field, index_text};
-
-/// The compiled size a `field~"regex"` may take: the `regex` crate matches in linear time,
-/// and this bounds its memory too.
-pub const MAX_REGEX_BYTES: usize = 1 << 20;
-
-/// Compiles a query's regular expression, within `MAX_REGEX_BYTES`.
-pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(MAX_REGEX_BYTES)
-        .build()
-}

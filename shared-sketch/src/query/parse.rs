@@ -23,6 +23,7 @@
 use super::ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
 };
+use super::patterns::compile_regex;
 use crate::limits::{
     MAX_BY_FIELDS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
 };
@@ -514,7 +515,7 @@ impl<'a> Parser<'a> {
         let Some(end) = end else {
             return Err(self.error_at(start, "unterminated quoted regular expression"));
         };
-        if let Err(e) = crate::query::compile_regex(&out) {
+        if let Err(e) = compile_regex(&out) {
             return Err(self.error_at(start, format!("bad regular expression: {e}")));
         }
         self.pos += end;

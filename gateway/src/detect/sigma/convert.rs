@@ -20,14 +20,13 @@ use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SigmaRule, SigmaValue,
     SpecialChar, StringPart,
 };
-use shared_sketch::query::compile_regex;
-use shared_sketch::query::{Compare, CompareOp, Expr};
+use shared_sketch::query::{Compare, CompareOp, Expr, compile_regex};
 
 /// Why a rule cannot be converted: the Sigma feature, and what about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{feature}: {detail}")]
 pub struct Refused {
-    /// Short and stable, for counting refusals by reason (`expand`, `2 of`, …).
+    /// Short and stable, for counting refusals by reason (`expand`, `N of`, …).
     pub feature: String,
     pub detail: String,
 }

@@ -22,7 +22,7 @@ use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::query::{Expr, parse_with_limit};
 
 use super::convert::{Refused, refuse};
-use super::{Settings, id_from, severity, state};
+use super::settings::{Settings, id_from, severity, state};
 use crate::detect::rule::{Dataset, Dedup, Join, Joined, Rule};
 
 /// A rule a correlation names, as converted, with the field names of its log source.
@@ -31,16 +31,14 @@ pub(super) struct Base<'a> {
     pub fields: &'a BTreeMap<String, String>,
 }
 
-/// A correlation written without a `condition`.
-pub(super) struct Unconditioned;
-
 /// The rule `correlation` is, over the events of `bases` (in the order it names them).
+/// `unconditioned`: it was written without a `condition`.
 pub(super) fn correlate(
     file: &Path,
     correlation: &CorrelationRule,
     bases: &[Base<'_>],
     settings: &Settings,
-    unconditioned: Option<Unconditioned>,
+    unconditioned: bool,
 ) -> Result<Rule, Refused> {
     if correlation.window != WindowMode::Sliding {
         return refuse(
@@ -196,7 +194,7 @@ pub(super) fn correlate(
             // How many of the rules a group must be seen by: all, unless the condition
             // says at least N.
             let min = match predicates.as_slice() {
-                _ if unconditioned.is_some() => bases.len(),
+                _ if unconditioned => bases.len(),
                 [] => bases.len(),
                 [(ConditionOperator::Gte, n)] => usize::try_from(*n).unwrap_or(usize::MAX),
                 [(ConditionOperator::Gt, n)] => usize::try_from(*n).unwrap_or(usize::MAX - 1) + 1,

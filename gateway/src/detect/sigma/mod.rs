@@ -7,105 +7,24 @@
 mod convert;
 mod correlate;
 mod logsources;
+mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use rsigma_parser::{Level, SigmaCollection, SigmaRule, Status};
-use serde::Deserialize;
+use rsigma_parser::{SigmaCollection, SigmaRule};
 use shared_sketch::limits::MAX_RULE_QUERY_LEN;
 use shared_sketch::parse;
-use shared_sketch::query::parse_span;
 use shared_sketch::query::{Expr, parse_with_limit};
 
 pub use convert::Refused;
-use correlate::{Base, Unconditioned, correlate};
+use correlate::{Base, correlate};
 pub use logsources::{Entry, Logsources};
+pub use settings::{FOLDER_FILE, Settings};
+use settings::{id_from, severity, state};
 
-use super::rule::{Dedup, Rule, RuleError, RuleState, Severity};
+use super::rule::{Dedup, Rule, RuleError, RuleState};
 
-/// The file at the top of a rules folder saying how its Sigma rules run (it is not a rule).
-pub const FOLDER_FILE: &str = "sigma.yml";
-
-/// How Sigma rules run, which say nothing of it themselves: where their alerts go, their
-/// state, their window, and how log sources map. The defaults, then a rules folder's
-/// `sigma.yml`:
-///
-/// ```yaml
-/// sinks: [soc-slack]      # where alerts go (default: none, recorded only)
-/// state: staging          # active (default), staging or paused
-/// window: 5m              # one alert per rule per window of matches (default 5m)
-/// logsources:             # added to (and overriding) the shipped mappings
-///   - logsource: {product: okta}
-///     events: 'eventType:*'
-/// ```
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub sinks: Vec<String>,
-    pub state: RuleState,
-    /// Seconds.
-    pub window: u32,
-    pub sources: Logsources,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WrittenSettings {
-    #[serde(default)]
-    sinks: Vec<String>,
-    state: Option<RuleState>,
-    window: Option<String>,
-    #[serde(default)]
-    logsources: Vec<Entry>,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            sinks: Vec::new(),
-            state: RuleState::Active,
-            // Sigma rules match single events: the window is only how often their alerts
-            // are raised (one per rule per window, with the count and sample events).
-            window: 300,
-            sources: Logsources::shipped(),
-        }
-    }
-}
-
-impl Settings {
-    /// The defaults, then `dir`'s `sigma.yml` when it has one.
-    pub fn for_folder(dir: &Path) -> Result<Settings, String> {
-        let mut settings = Settings::default();
-        let file = dir.join(FOLDER_FILE);
-        if file.is_file() {
-            settings.add_file(&file)?;
-        }
-        Ok(settings)
-    }
-
-    /// What `file` says, over what was read before.
-    pub fn add_file(&mut self, file: &Path) -> Result<(), String> {
-        let fail = |e: String| format!("{}: {e}", file.display());
-        let text =
-            std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read it: {e}")))?;
-        let written: WrittenSettings =
-            yaml_serde::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        if let Some(sink) = written.sinks.iter().find(|s| s.trim().is_empty()) {
-            return Err(fail(format!("a sink name is empty: {sink:?}")));
-        }
-        if !written.sinks.is_empty() {
-            self.sinks = written.sinks;
-        }
-        if let Some(state) = written.state {
-            self.state = state;
-        }
-        if let Some(window) = written.window {
-            self.window = parse_span(window.trim())
-                .ok_or_else(|| fail(format!("window {window:?} is not a span: 5m, 1h, …")))?;
-        }
-        self.sources.extend(written.logsources).map_err(fail)
-    }
-}
 /// Whether `text` is a Sigma document rather than a sketchlake rule: a top-level
 /// `detection` with a `logsource`, or a `correlation`.
 pub fn is_sigma(text: &str) -> bool {
@@ -210,11 +129,10 @@ pub fn read_files(
                     }),
                 })
                 .collect::<Result<Vec<Base<'_>>, Refused>>();
-            let written = parsed
-                .unconditioned
-                .contains(&correlation.title)
-                .then_some(Unconditioned);
-            match bases.and_then(|bases| correlate(file, correlation, &bases, settings, written)) {
+            let unconditioned = parsed.unconditioned.contains(&correlation.title);
+            match bases
+                .and_then(|bases| correlate(file, correlation, &bases, settings, unconditioned))
+            {
                 Ok(rule) => {
                     let used =
                         correlation
@@ -388,42 +306,6 @@ fn convert(file: &Path, sigma: &SigmaRule, settings: &Settings) -> Result<Rule, 
     })
 }
 
-/// A Sigma `level` as a severity (`medium` when it says none).
-fn severity(level: Option<Level>) -> Severity {
-    match level {
-        Some(Level::Informational) => Severity::Info,
-        Some(Level::Low) => Severity::Low,
-        Some(Level::High) => Severity::High,
-        Some(Level::Critical) => Severity::Critical,
-        Some(Level::Medium) | None => Severity::Medium,
-    }
-}
-
-/// A Sigma rule's state: SigmaHQ's retired rules are kept, not run; the others as the
-/// folder's `sigma.yml` says.
-fn state(status: Option<Status>, settings: &Settings) -> RuleState {
-    match status {
-        Some(Status::Deprecated | Status::Unsupported) => RuleState::Paused,
-        _ => settings.state,
-    }
-}
-
-/// A rule without an id is named by its file: `aws_root_login.yml` → `aws_root_login`.
-fn id_from(file: &Path) -> String {
-    file.file_stem()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 fn describe(logsource: &rsigma_parser::LogSource) -> String {
     let mut keys: Vec<String> = [
         ("product", &logsource.product),
@@ -442,7 +324,7 @@ fn describe(logsource: &rsigma_parser::LogSource) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::load;
+    use crate::detect::{Severity, load};
 
     const SIGMA: &str = "title: Okta MFA reset
 id: 1f2e3d4c-0000-4000-8000-000000000001
