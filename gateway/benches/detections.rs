@@ -154,39 +154,44 @@ fn sigma() {
         text.push(b'\n');
     }
     std::fs::write(&input, text).unwrap();
-    let mut runs = Vec::new();
-    let mut rsigma_matches = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let out = std::process::Command::new("taskset")
-            .args([
-                "-c",
-                "0",
-                &rsigma,
-                "engine",
-                "eval",
-                "--quiet",
-                "--no-stats",
-            ])
-            .args(["--output-format", "ndjson", "-r"])
-            .arg(&rules_dir)
-            .arg("-e")
-            .arg(format!("@{}", input.display()))
-            .output()
-            .unwrap();
-        runs.push(started.elapsed());
-        assert!(
-            out.status.success(),
-            "rsigma failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        rsigma_matches = out
-            .stdout
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count();
-    }
-    let theirs = median(runs);
+    // `rsigma engine eval` over the events with `rules`, pinned to one core, three times:
+    // the median time, and the matches it wrote (a line each).
+    let rsigma_eval = |rules: &Path| {
+        let mut runs = Vec::new();
+        let mut matches = 0;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let out = std::process::Command::new("taskset")
+                .args([
+                    "-c",
+                    "0",
+                    &rsigma,
+                    "engine",
+                    "eval",
+                    "--quiet",
+                    "--no-stats",
+                ])
+                .args(["--output-format", "ndjson", "-r"])
+                .arg(rules)
+                .arg("-e")
+                .arg(format!("@{}", input.display()))
+                .output()
+                .unwrap();
+            runs.push(started.elapsed());
+            assert!(
+                out.status.success(),
+                "rsigma failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            matches = out
+                .stdout
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+        }
+        (median(runs), matches)
+    };
+    let (theirs, rsigma_matches) = rsigma_eval(&rules_dir);
     // rsigma reading and parsing the events: one rule that matches none.
     let quiet = dir.path().join("quiet");
     std::fs::create_dir(&quiet).unwrap();
@@ -195,29 +200,7 @@ fn sigma() {
         "title: never\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: NoSuchEventEver}\n  condition: sel\n",
     )
     .unwrap();
-    let mut reading = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let out = std::process::Command::new("taskset")
-            .args([
-                "-c",
-                "0",
-                &rsigma,
-                "engine",
-                "eval",
-                "--quiet",
-                "--no-stats",
-            ])
-            .args(["--output-format", "ndjson", "-r"])
-            .arg(&quiet)
-            .arg("-e")
-            .arg(format!("@{}", input.display()))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        reading.push(started.elapsed());
-    }
-    let reading = median(reading);
+    let (reading, _) = rsigma_eval(&quiet);
     println!(
         "  rsigma engine eval, pinned to one core: {theirs:.2?} ({:.2} M events/s, {rsigma_matches} \
          matches, reading the file and writing its matches included); with one rule matching \

@@ -49,6 +49,31 @@ fn ingest(lake: &Path, rules: &Path, file: &Path) {
     common::cli(&["ingest", "--data", &s(lake), "--rules", &s(rules), &s(file)]);
 }
 
+/// `sketchlake rules backtest --format json --data DATA RULES`.
+fn backtest(data: &Path, rules: &Path) -> Value {
+    let (out, _) = common::cli(&[
+        "rules",
+        "backtest",
+        "--format",
+        "json",
+        "--data",
+        &s(data),
+        &s(rules),
+    ]);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The backtest's answer for the rule titled `title`.
+fn rule_titled(answer: &Value, title: &str) -> Value {
+    answer["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == title)
+        .cloned()
+        .unwrap_or_else(|| panic!("no rule {title:?} in {answer:#}"))
+}
+
 /// The lake's alerts, as `sketchlake alerts list --format json` prints them.
 fn alerts(lake: &Path) -> Vec<Value> {
     let (out, _) = common::cli(&["alerts", "list", "--data", &s(lake), "--format", "json"]);
@@ -76,25 +101,8 @@ fn a_burst_straddling_a_window_edge_fires_once_and_a_spread_one_never() {
     std::fs::write(&file, lines.join("\n")).unwrap();
 
     // The backtest evaluates the correlation's windows as its runs will.
-    let (out, _) = common::cli(&[
-        "rules",
-        "backtest",
-        "--format",
-        "json",
-        "--data",
-        &s(&file),
-        &s(rules.path()),
-    ]);
-    let answer: Value = serde_json::from_str(&out).unwrap();
-    let by_title = |title: &str| {
-        answer["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["title"] == title)
-            .cloned()
-            .unwrap()
-    };
+    let answer = backtest(&file, rules.path());
+    let by_title = |title: &str| rule_titled(&answer, title);
     let base = by_title("Failed console login");
     assert_eq!(base["matches"], 39, "{answer:#}");
     let brute = by_title("Console brute force");
@@ -250,23 +258,8 @@ fn a_session_seen_by_two_sensors_with_skewed_clocks_is_one_story() {
     std::fs::write(inbox.path().join("conn.log.json"), zeek.join("\n")).unwrap();
     std::fs::write(inbox.path().join("flows.log"), vpc.join("\n")).unwrap();
 
-    let (out, _) = common::cli(&[
-        "rules",
-        "backtest",
-        "--format",
-        "json",
-        "--data",
-        &s(inbox.path()),
-        &s(rules.path()),
-    ]);
-    let answer: Value = serde_json::from_str(&out).unwrap();
-    let story = answer["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["title"] == "SMB session seen by both sensors")
-        .cloned()
-        .unwrap();
+    let answer = backtest(inbox.path(), rules.path());
+    let story = rule_titled(&answer, "SMB session seen by both sensors");
     assert_eq!(story["refused"], Value::Null, "{story:#}");
     assert_eq!(story["groups"], 2, "{answer:#}");
 

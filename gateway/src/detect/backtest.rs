@@ -12,7 +12,7 @@ use shared_sketch::{CodecError, MergeError};
 use workers::Watch;
 
 use super::rule::Rule;
-use super::run::{window_ends, window_fires};
+use super::run::{minutes_in, window_ends, window_fires};
 use crate::engine::Engine;
 use crate::engine::planner::plan;
 
@@ -111,13 +111,18 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
             }
         }
     }
+    // Each watch's minutes in minute order, as the runs read them from the catalog.
+    let minutes: Vec<Vec<(i64, Partial)>> = minutes
+        .into_iter()
+        .map(|m| m.into_iter().collect())
+        .collect();
     for (i, (tested, rule)) in done.rules.iter_mut().zip(rules).enumerate() {
         tested.files.retain(|_, n| *n > 0);
-        let parts: Vec<&BTreeMap<i64, Partial>> = owners
+        let parts: Vec<&[(i64, Partial)]> = owners
             .iter()
             .zip(&minutes)
             .filter(|(owner, _)| **owner == i)
-            .map(|(_, m)| m)
+            .map(|(_, m)| m.as_slice())
             .collect();
         if rule.query.command.is_some() {
             tested.groups = Some(fired_groups(rule, &parts));
@@ -127,27 +132,22 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
 }
 
 /// The groups a threshold rule fires for in any of its windows over its watches' minutes
-/// (one watch, or a joined correlation's parts).
-fn fired_groups(rule: &Rule, parts: &[&BTreeMap<i64, Partial>]) -> usize {
+/// (one watch, or a joined correlation's parts; each in minute order).
+fn fired_groups(rule: &Rule, parts: &[&[(i64, Partial)]]) -> usize {
     let mut spans: Vec<(i64, i64)> = parts
         .iter()
-        .flat_map(|m| m.keys().map(|&k| (k, k)))
+        .flat_map(|m| m.iter().map(|&(k, _)| (k, k)))
         .collect();
     spans.sort_unstable();
     spans.dedup();
     let (window, every) = (i64::from(rule.window) * 1000, i64::from(rule.every) * 1000);
     let mut groups: BTreeSet<Vec<String>> = BTreeSet::new();
     for end in window_ends(&spans, window, every) {
-        let in_window: Vec<Vec<(i64, Partial)>> = parts
+        let in_window: Vec<&[(i64, Partial)]> = parts
             .iter()
-            .map(|m| {
-                m.range(end - window..end)
-                    .map(|(k, p)| (*k, p.clone()))
-                    .collect()
-            })
+            .map(|m| minutes_in(m, end - window, end))
             .collect();
-        let slices: Vec<&[(i64, Partial)]> = in_window.iter().map(Vec::as_slice).collect();
-        groups.extend(window_fires(rule, &slices).into_iter().map(|(g, _)| g));
+        groups.extend(window_fires(rule, &in_window).into_iter().map(|(g, _)| g));
     }
     groups.len()
 }

@@ -85,25 +85,32 @@ pub fn read_rule_files(
             })
         })
         .collect();
-    let sigma_files: Vec<(PathBuf, String)> = files
+    // Sigma files are read together; a sketchlake rule's text stays here (`Some`).
+    let mut sigma_files: Vec<(PathBuf, String)> = Vec::new();
+    let own: Vec<Result<Option<String>, RuleError>> = files
         .iter()
-        .zip(&texts)
-        .filter_map(|(file, text)| match text {
-            Ok(text) if sigma::is_sigma(text) => Some((file.clone(), text.clone())),
-            _ => None,
+        .zip(texts)
+        .map(|(file, text)| {
+            text.map(|text| {
+                if sigma::is_sigma(&text) {
+                    sigma_files.push((file.clone(), text));
+                    None
+                } else {
+                    Some(text)
+                }
+            })
         })
         .collect();
     let mut sigma_read = sigma::read_files(&sigma_files, settings).into_iter();
     files
         .iter()
-        .zip(texts)
+        .zip(own)
         .map(|(file, text)| {
             let rules = match text {
-                Ok(text) if sigma::is_sigma(&text) => match sigma_read.next() {
-                    Some((_, read)) => read,
-                    None => Ok(Vec::new()),
-                },
-                Ok(text) => {
+                Ok(None) => sigma_read
+                    .next()
+                    .map_or_else(|| Ok(Vec::new()), |(_, read)| read),
+                Ok(Some(text)) => {
                     parse_rule(file, &text).map(|rule| vec![Converted::Rule(Box::new(rule))])
                 }
                 Err(e) => Err(e),

@@ -181,11 +181,7 @@ async fn run_rule(
         let start = end - window;
         let in_window: Vec<&[(i64, Partial)]> = rollups
             .iter()
-            .map(|minutes| {
-                let lo = minutes.partition_point(|(m, _)| *m < start);
-                let hi = minutes.partition_point(|(m, _)| *m < end);
-                &minutes[lo..hi]
-            })
+            .map(|minutes| minutes_in(minutes, start, end))
             .collect();
         if in_window.iter().all(|m| m.is_empty()) {
             continue;
@@ -228,6 +224,13 @@ async fn run_rule(
     }
     catalog.set_run_mark(&running.key, newest, now_ms).await?;
     Ok(())
+}
+
+/// The minutes of `minutes` (in minute order) in `[start, end)`.
+pub fn minutes_in(minutes: &[(i64, Partial)], start: i64, end: i64) -> &[(i64, Partial)] {
+    let lo = minutes.partition_point(|(m, _)| *m < start);
+    let hi = minutes.partition_point(|(m, _)| *m < end);
+    &minutes[lo..hi]
 }
 
 /// The groups `rule` fires for in one window, with their counts, given each of its
