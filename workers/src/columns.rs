@@ -177,7 +177,21 @@ impl Zeek {
 }
 
 /// The field naming a Zeek record's log.
-const PATH: &str = "_path";
+pub(crate) const PATH: &str = "_path";
+
+/// The Zeek log a file holds, by the name Zeek gives its files: `conn.log`, rotated
+/// `conn.2024-05-01-00-00-00.log`, archived `conn.00:00:00-01:00:00.log.gz`. Zeek's JSON
+/// writer names the log nowhere else (its streaming writers add `_path`; see `Stamped`).
+pub(crate) fn log_named_by_file(name: &str) -> Option<&str> {
+    let base = name.rsplit(['/', '\\']).next()?;
+    let base = base.strip_suffix(".gz").unwrap_or(base);
+    let log = base.strip_suffix(".log")?.split('.').next()?;
+    let named = !log.is_empty()
+        && log
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    named.then_some(log)
+}
 
 /// `\x09` → tab (how Zeek writes its separator).
 fn unescape_byte(text: &[u8]) -> Option<u8> {

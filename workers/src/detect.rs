@@ -16,7 +16,7 @@ use shared_sketch::{CodecError, Fields, Hit, Matcher, Partial, Query};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::convert::{Copy, Objects};
-use crate::events::read_events;
+use crate::events::read_file_events;
 use crate::format::{Format, event_time};
 use crate::json::JsonReader;
 use crate::projection::{Event, Projection, Values};
@@ -543,7 +543,7 @@ pub fn detect_file(
         if format == Format::Text {
             return Ok(());
         }
-        read_events(text, format, 1, &mut Copy::new(format, &mut detector))
+        read_file_events(text, format, name, &mut Copy::new(format, &mut detector))
     });
     finished(detector, read)
 }

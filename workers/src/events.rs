@@ -10,7 +10,7 @@ use std::io::{self, BufRead};
 
 use crate::apache::NotAccessLog;
 use crate::array::{ArrayReader, Element};
-use crate::columns::RowError;
+use crate::columns::{PATH, RowError, log_named_by_file};
 use crate::format::Format;
 use crate::json::JsonError;
 use crate::lines::{Line, LineReader};
@@ -40,6 +40,70 @@ pub(crate) enum EventError {
     Row(#[from] RowError),
     #[error(transparent)]
     AccessLog(#[from] NotAccessLog),
+}
+
+/// `read_events` for the file named `name` (its path or key), whose events are numbered
+/// from 1. The events of a Zeek JSON log named only by its file (`conn.log.gz`) are given
+/// `_path` as Zeek's streaming writers give it, and as the Zeek TSV reader takes it from
+/// `#path`: every reading of the file (scan, ingest, rules) sees the same events, and
+/// the ones ingest copies into segments keep it (see `Stamped`).
+pub(crate) fn read_file_events<R: BufRead>(
+    text: R,
+    format: Format,
+    name: &str,
+    sink: &mut impl Sink,
+) -> io::Result<()> {
+    match log_named_by_file(name) {
+        Some(log) if format == Format::Ndjson => {
+            read_events(text, format, 1, &mut Stamped::new(log, sink))
+        }
+        _ => read_events(text, format, 1, sink),
+    }
+}
+
+/// Feeds on the events of a Zeek JSON log named by its file, each Zeek record without a
+/// `_path` given one first: `{"ts":…` becomes `{"_path":"conn","ts":…`. A record is
+/// Zeek's by how its writer begins every one (`ts` first); other lines pass unchanged.
+struct Stamped<'s, S> {
+    /// `{"_path":"conn",`
+    prefix: Vec<u8>,
+    sink: &'s mut S,
+    buffer: Vec<u8>,
+}
+
+impl<'s, S: Sink> Stamped<'s, S> {
+    fn new(log: &str, sink: &'s mut S) -> Self {
+        // The log name is `[a-z0-9_]+`: nothing to escape.
+        let prefix = format!("{{\"{PATH}\":\"{log}\",").into_bytes();
+        Stamped {
+            prefix,
+            sink,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl<S: Sink> Sink for Stamped<'_, S> {
+    fn event(&mut self, number: u64, text: &[u8]) -> io::Result<()> {
+        let start = text.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let zeek = text[start..].starts_with(b"{\"ts\":")
+            && memchr::memmem::find(text, b"\"_path\"").is_none();
+        if !zeek {
+            return self.sink.event(number, text);
+        }
+        self.buffer.clear();
+        self.buffer.extend_from_slice(&self.prefix);
+        self.buffer.extend_from_slice(&text[start + 1..]);
+        self.sink.event(number, &self.buffer)
+    }
+
+    fn malformed(&mut self) {
+        self.sink.malformed();
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.sink.end()
+    }
 }
 
 /// Feeds `sink` the events of `text`, read as `format`: the elements of a JSON document,
@@ -133,6 +197,48 @@ mod tests {
             seen.events,
             [(1, r#"{"a":1}"#.to_string()), (2, r#"{"b":2}"#.to_string())]
         );
+    }
+
+    #[test]
+    fn a_zeek_json_log_named_by_its_file_names_its_records() {
+        let text = concat!(
+            "{\"ts\":1.5,\"uid\":\"C1\"}\n",
+            "{\"_path\":\"dns\",\"ts\":2}\n",
+            "{\"ts\":3,\"note\":{\"_path\":\"x\"}}\n",
+            "{\"msg\":\"not Zeek's\"}\n",
+            "{\"ts\":4\n",
+        );
+        let stamped = [
+            (1, "{\"_path\":\"conn\",\"ts\":1.5,\"uid\":\"C1\"}"),
+            (2, "{\"_path\":\"dns\",\"ts\":2}"),
+            // A `_path` anywhere is left alone (the record may name its log itself).
+            (3, "{\"ts\":3,\"note\":{\"_path\":\"x\"}}"),
+            (4, "{\"msg\":\"not Zeek's\"}"),
+            // Malformed stays malformed: the reader that parses it says so.
+            (5, "{\"_path\":\"conn\",\"ts\":4"),
+        ];
+        for name in [
+            "logs/2024-05-01/conn.log.gz",
+            "s3://bucket/zeek/conn.2024-05-01-00-00-00.log",
+            "conn.00:00:00-01:00:00.log.gz",
+        ] {
+            let mut seen = Seen::default();
+            read_file_events(text.as_bytes(), Format::Ndjson, name, &mut seen).unwrap();
+            let want: Vec<_> = stamped.iter().map(|(n, t)| (*n, t.to_string())).collect();
+            assert_eq!(seen.events, want, "{name}");
+            assert!(seen.ended);
+        }
+        for name in [
+            "events.ndjson",
+            "conn.json.gz",
+            "Conn.log",
+            "app-1.log",
+            ".log",
+        ] {
+            let mut seen = Seen::default();
+            read_file_events(text.as_bytes(), Format::Ndjson, name, &mut seen).unwrap();
+            assert_eq!(seen.events[0].1, "{\"ts\":1.5,\"uid\":\"C1\"}", "{name}");
+        }
     }
 
     /// A reader that fails after its first line.

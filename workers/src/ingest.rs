@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::convert::{Copy, Objects};
 use crate::detect::Detector;
-use crate::events::read_events;
+use crate::events::{read_events, read_file_events};
 use crate::format::Format;
 use crate::scan::{ScanOptions, open_text, time_fields};
 use crate::segment::{Segment, SegmentWriter};
@@ -44,7 +44,8 @@ pub fn ingest_file(
     segment_path: impl FnMut(u32) -> PathBuf,
     detector: &mut Detector<'_>,
 ) -> io::Result<Ingested> {
-    let mut text = open_text(&source.into())?;
+    let source = source.into();
+    let mut text = open_text(&source)?;
     let format = options.format_of(&mut text)?;
     if format == Format::Text {
         return Ok(Ingested::Raw(format));
@@ -59,7 +60,12 @@ pub fn ingest_file(
         segment_path,
         detector: detector.has_rules().then_some(detector),
     };
-    read_events(text, format, 1, &mut Copy::new(format, &mut out))?;
+    read_file_events(
+        text,
+        format,
+        &source.name(),
+        &mut Copy::new(format, &mut out),
+    )?;
     let (segments, malformed) = out.finish()?;
     Ok(Ingested::Segments {
         format,

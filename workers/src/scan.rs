@@ -17,7 +17,7 @@ use shared_sketch::{
 
 use crate::apache;
 use crate::columns::{Csv, VpcFlow, Zeek};
-use crate::events::{EventError, Sink, read_events};
+use crate::events::{EventError, Sink, read_file_events};
 use crate::format::{Format, event_time};
 use crate::gzip;
 use crate::json::{JsonBlock, JsonReader};
@@ -58,8 +58,10 @@ pub fn scan_file(
     scan.stats().bytes_read = bytes;
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let outcome = match reader.fill_buf() {
-        Ok(head) if head.starts_with(&GZIP_MAGIC) => scan_gzip(&mut scan, reader, bytes, options),
-        Ok(_) => scan.run(reader, options),
+        Ok(head) if head.starts_with(&GZIP_MAGIC) => {
+            scan_gzip(&mut scan, reader, bytes, name, options)
+        }
+        Ok(_) => scan.run(reader, name, options),
         Err(e) => Err(e),
     };
     if let Err(e) = outcome {
@@ -86,7 +88,7 @@ pub fn scan_text(text: &[u8], name: &str, query: &Query, options: &ScanOptions) 
     scan.stats().files = 1;
     scan.stats().bytes = text.len() as u64;
     scan.stats().bytes_read = text.len() as u64;
-    if let Err(e) = scan.run(text, options) {
+    if let Err(e) = scan.run(text, name, options) {
         scan.stats().add_error(name, e.to_string());
     }
     scan.finish(name)
@@ -104,12 +106,13 @@ fn scan_gzip(
     scan: &mut Scan,
     mut reader: BufReader<Box<dyn Read + Send>>,
     bytes: u64,
+    name: &str,
     options: &ScanOptions,
 ) -> io::Result<()> {
     let small = usize::try_from(bytes).is_ok_and(|n| n <= gzip::WHOLE_TEXT_MAX);
     if !small {
         let inflated = BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader));
-        return scan.run(inflated, options);
+        return scan.run(inflated, name, options);
     }
     let buffers = || {
         WHOLE_FILE_BUFFERS
@@ -120,10 +123,14 @@ fn scan_gzip(
     compressed.clear();
     let outcome = reader.read_to_end(&mut compressed).and_then(|_| {
         if gzip::inflate(&compressed, gzip::WHOLE_TEXT_MAX, &mut text) {
-            scan.run(&text[..], options)
+            scan.run(&text[..], name, options)
         } else {
             let inflated = MultiGzDecoder::new(&compressed[..]);
-            scan.run(BufReader::with_capacity(READ_BUFFER, inflated), options)
+            scan.run(
+                BufReader::with_capacity(READ_BUFFER, inflated),
+                name,
+                options,
+            )
         }
     });
     buffers().push((compressed, text));
@@ -270,13 +277,19 @@ impl<'q> Scan<'q> {
         Projection::new(self.query, &self.matcher, time_fields)
     }
 
-    fn run<R: BufRead>(&mut self, mut reader: R, options: &ScanOptions) -> io::Result<()> {
+    /// Reads the events of the file named `name` (see `read_file_events`).
+    fn run<R: BufRead>(
+        &mut self,
+        mut reader: R,
+        name: &str,
+        options: &ScanOptions,
+    ) -> io::Result<()> {
         let format = options.format_of(&mut reader)?;
         let projection = self.projection(&time_fields(format, options));
-        read_events(
+        read_file_events(
             reader,
             format,
-            1,
+            name,
             &mut ScanSink::new(self, format, &projection),
         )
     }

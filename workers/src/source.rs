@@ -7,6 +7,7 @@
 //! that is a blocking read either way, and a plain `File` streams with no runtime and no
 //! extra copy (the local scan is the one the benchmarks measure).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
@@ -87,6 +88,14 @@ impl From<&Source> for Source {
 }
 
 impl Source {
+    /// The file's path or the object's URL.
+    pub fn name(&self) -> Cow<'_, str> {
+        match self {
+            Source::File(path) => path.to_string_lossy(),
+            Source::Object(object) => Cow::Borrowed(&object.url),
+        }
+    }
+
     /// The file or object at `suffix` appended to this one's name (an index sidecar).
     pub fn suffixed(&self, suffix: &str) -> Source {
         match self {
