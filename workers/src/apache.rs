@@ -130,7 +130,11 @@ mod tests {
         let projection = Projection::for_fields(FIELDS);
         let mut values = projection.empty_values();
         extract(line.as_bytes(), &projection, &mut values)?;
-        Ok(values.into_iter().map(|v| v.map(Cow::into_owned)).collect())
+        Ok(values
+            .slots()
+            .iter()
+            .map(|v| v.clone().map(Cow::into_owned))
+            .collect())
     }
 
     fn strs(v: &[Option<&str>]) -> Vec<Option<String>> {

@@ -4,8 +4,6 @@
 
 use std::io;
 
-use shared_sketch::partial::recycle;
-
 use crate::apache;
 use crate::events::Sink;
 use crate::format::Format;
@@ -49,14 +47,14 @@ impl<'o, O: Objects> Copy<'o, O> {
                 rows: Rows::new(format),
                 names: apache::FIELDS.iter().map(|f| f.to_string()).collect(),
                 json: Vec::new(),
-                spare: Vec::new(),
+                spare: Values::default(),
             }),
             _ => Some(Converter {
                 projection: Projection::every_column(),
                 rows: Rows::new(format),
                 names: Vec::new(),
                 json: Vec::new(),
-                spare: Vec::new(),
+                spare: Values::default(),
             }),
         };
         Copy { out, rows }
@@ -104,14 +102,14 @@ impl Converter {
         if header {
             return Ok(Converted::Header);
         }
-        let mut values: Values<'_> = recycle(std::mem::take(&mut self.spare));
-        values.resize(self.names.len(), None);
+        let mut values: Values<'_> = std::mem::take(&mut self.spare).recycle();
+        values.resize(self.names.len());
         let readable = self.rows.row(text, &self.projection, &mut values).is_ok();
         let json = &mut self.json;
         if readable {
             json.clear();
             json.push(b'{');
-            for (name, value) in self.names.iter().zip(&values) {
+            for (name, value) in self.names.iter().zip(values.slots()) {
                 let Some(value) = value else { continue };
                 if json.len() > 1 {
                     json.push(b',');
@@ -122,7 +120,7 @@ impl Converter {
             }
             json.push(b'}');
         }
-        self.spare = recycle(values);
+        self.spare = values.recycle();
         Ok(if readable {
             Converted::Object
         } else {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io;
 
 use serde::{Deserialize, Serialize};
-use shared_sketch::partial::{MinuteRollups, recycle};
+use shared_sketch::partial::MinuteRollups;
 use shared_sketch::query::Summary;
 use shared_sketch::{CodecError, Fields, Hit, Matcher, Partial, Query};
 use xxhash_rust::xxh3::Xxh3;
@@ -250,15 +250,23 @@ impl Dispatch {
     fn candidates(&self, event: &impl Fields, lowered: &mut Vec<u8>, out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(&self.always);
+        let mut found = 0;
         for (field, values) in &self.keyed {
-            let Some(value) = event.get(field) else {
-                continue;
-            };
-            lowered.clear();
-            lowered.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
-            if let Some(rules) = values.get(lowered.as_slice()) {
-                out.extend_from_slice(rules);
-            }
+            // Each element of an array is looked up (a rule matches any of them).
+            event.any(field, |value| {
+                lowered.clear();
+                lowered.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+                if let Some(rules) = values.get(lowered.as_slice()) {
+                    out.extend_from_slice(rules);
+                    found += 1;
+                }
+                false
+            });
+        }
+        if found > 1 {
+            // Two elements may name the same rule: it is evaluated once.
+            out.sort_unstable();
+            out.dedup();
         }
     }
 }
@@ -327,7 +335,7 @@ impl<'w> Detector<'w> {
                 rules,
                 projection: Projection::default(),
                 json: JsonReader::default(),
-                spare: Vec::new(),
+                spare: Values::default(),
                 lowered: Vec::new(),
             },
             bins,
@@ -444,8 +452,8 @@ impl<'w> Matching<'w> {
             lowered,
             reads_text,
         } = self;
-        let mut values = recycle(std::mem::take(spare));
-        values.resize(projection.slots(), None);
+        let mut values = std::mem::take(spare).recycle();
+        values.resize(projection.slots());
         let read = match parsed {
             Some(object) => {
                 json.fill(object, projection, &mut values);
@@ -467,7 +475,7 @@ impl<'w> Matching<'w> {
                 }
             }
         }
-        *spare = recycle(values);
+        *spare = values.recycle();
         read
     }
 }

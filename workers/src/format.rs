@@ -70,7 +70,7 @@ impl Format {
             }
             _ => {}
         }
-        if apache::extract(first, &Projection::default(), &mut Vec::new()).is_ok() {
+        if apache::extract(first, &Projection::default(), &mut Default::default()).is_ok() {
             Format::Apache
         } else if is_vpc_header(first) || is_vpc_v2_row(first) {
             Format::VpcFlow

@@ -27,6 +27,38 @@ pub struct SegmentIndex {
     /// values (unique per event, they would only fill the filters).
     pub time_fields: Vec<String>,
     pub pages: Vec<PageIndex>,
+    /// `LAYOUT` when written: what the pages record has changed since the first sidecars
+    /// (see `LAYOUT`), and a segment whose sidecar says otherwise is read whole.
+    pub layout: u32,
+}
+
+/// 2: array elements are recorded (a page holding `[22]` could be ruled out for `port:22`
+/// before). A sidecar of layout 1 ends where this field begins: see `FirstLayout`.
+pub const LAYOUT: u32 = 2;
+
+/// A sidecar written before `layout` was: its times and rows hold, its tokens and numbers
+/// lack array elements, so its pages are never ruled out by them.
+#[derive(Deserialize)]
+pub(crate) struct FirstLayout {
+    time_fields: Vec<String>,
+    pages: Vec<PageIndex>,
+}
+
+impl From<FirstLayout> for SegmentIndex {
+    fn from(old: FirstLayout) -> SegmentIndex {
+        SegmentIndex {
+            time_fields: old.time_fields,
+            pages: old
+                .pages
+                .into_iter()
+                .map(|page| PageIndex {
+                    complete: false,
+                    ..page
+                })
+                .collect(),
+            layout: LAYOUT,
+        }
+    }
 }
 
 impl SegmentIndex {
@@ -265,6 +297,7 @@ mod tests {
         let segment = SegmentIndex {
             time_fields: vec!["ts".to_string()],
             pages: vec![page.clone()],
+            layout: LAYOUT,
         };
         let view = segment.summary(&page);
         assert_eq!(view.numbers("bytes"), Some((-1.0, 5.0)));

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
+use sonic_rs::{Array, JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
 use crate::projection::{Projection, Values};
 
@@ -244,23 +244,41 @@ fn walk(
             name.push('.');
         }
         name.push_str(key);
-        match (scalar(value), value.as_object()) {
-            (Some(Scalar::Text(text)), _) => field(name, text),
-            (Some(Scalar::Number(n)), _) => {
-                number.clear();
-                // Writing to a String cannot fail.
-                let _ = write!(number, "{n}");
-                field(name, number);
-            }
-            (None, Some(inner)) if depth < MAX_DEPTH => {
-                complete &= walk(inner, name, number, depth + 1, field);
-            }
-            (None, Some(_)) => complete = false,
-            (None, None) => {}
-        }
+        complete &= walk_value(value, name, number, depth, field);
     }
     name.truncate(parent);
     complete
+}
+
+/// One value at `name`, walked as `Fill` reads it: an array's elements (and its objects'
+/// fields) each under the array's name.
+fn walk_value(
+    value: &Value,
+    name: &mut String,
+    number: &mut String,
+    depth: usize,
+    field: &mut impl FnMut(&str, &str),
+) -> bool {
+    match (scalar(value), value.as_object(), value.as_array()) {
+        (Some(Scalar::Text(text)), _, _) => field(name, text),
+        (Some(Scalar::Number(n)), _, _) => {
+            number.clear();
+            // Writing to a String cannot fail.
+            let _ = write!(number, "{n}");
+            field(name, number);
+        }
+        (None, Some(_), _) | (None, _, Some(_)) if depth >= MAX_DEPTH => return false,
+        (None, Some(inner), _) => return walk(inner, name, number, depth + 1, field),
+        (None, _, Some(array)) => {
+            let mut complete = true;
+            for item in array.iter() {
+                complete &= walk_value(item, name, number, depth + 1, field);
+            }
+            return complete;
+        }
+        (None, None, None) => {}
+    }
+    true
 }
 
 /// Fills `values` from `object`, writing the text of its numbers to `numbers`.
@@ -279,7 +297,7 @@ fn fill<'a>(
         numbers: &mut *numbers,
         pending,
     }
-    .object(object, None);
+    .object(object, None, false, 0);
     let numbers: &'a str = numbers;
     for (slot, range) in pending.drain(..) {
         values[slot] = Some(Cow::Borrowed(&numbers[range]));
@@ -294,21 +312,51 @@ struct Fill<'f, 'a> {
 }
 
 impl<'a> Fill<'_, 'a> {
-    fn object(&mut self, object: &'a Object, path: Option<&str>) {
+    /// The fields of `object` (at `path`). Within an array (`in_array`), each value is one
+    /// element more of its field: `resources.ARN` holds every resource's.
+    fn object(&mut self, object: &'a Object, path: Option<&str>, in_array: bool, depth: usize) {
         for (key, value) in object.iter() {
             let name = match path {
                 None => Cow::Borrowed(key),
                 Some(parent) => Cow::Owned(format!("{parent}.{key}")),
             };
+            if let Some(array) = value.as_array() {
+                self.array(&name, array, depth);
+                continue;
+            }
             // A query may read an object by its own name (which finds nothing: it is no
             // scalar) and a field inside it, both.
             if let Some(slot) = self.projection.slot(&name) {
-                self.scalar(slot, value);
+                if in_array {
+                    self.element(slot, value);
+                } else {
+                    self.scalar(slot, value);
+                }
             }
             if let Some(inner) = value.as_object()
                 && self.projection.descends(&name)
             {
-                self.object(inner, Some(&name));
+                self.object(inner, Some(&name), in_array, depth);
+            }
+        }
+    }
+
+    /// The elements of the array at `name`, arrays within it flattened.
+    fn array(&mut self, name: &str, array: &'a Array, depth: usize) {
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        let slot = self.projection.slot(name);
+        let descends = self.projection.descends(name);
+        for item in array.iter() {
+            if let Some(inner) = item.as_array() {
+                self.array(name, inner, depth + 1);
+            } else if let Some(inner) = item.as_object() {
+                if descends {
+                    self.object(inner, Some(name), true, depth + 1);
+                }
+            } else if let Some(slot) = slot {
+                self.element(slot, item);
             }
         }
     }
@@ -329,11 +377,23 @@ impl<'a> Fill<'_, 'a> {
             None => {}
         }
     }
+
+    /// Adds the value's text to the elements of `slot`'s array.
+    fn element(&mut self, slot: usize, value: &'a Value) {
+        match scalar(value) {
+            Some(Scalar::Text(text)) => self.values.push_element(slot, Cow::Borrowed(text)),
+            Some(Scalar::Number(number)) => {
+                self.values
+                    .push_element(slot, Cow::Owned(number.to_string()));
+            }
+            None => {}
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use shared_sketch::{Matcher, parse};
+    use shared_sketch::{Fields, Matcher, parse};
 
     use super::*;
 
@@ -346,8 +406,8 @@ mod tests {
         Ok(projection
             .names()
             .iter()
-            .zip(values)
-            .map(|(n, v)| (n.clone(), v.map(Cow::into_owned)))
+            .zip(values.slots())
+            .map(|(n, v)| (n.clone(), v.clone().map(Cow::into_owned)))
             .collect())
     }
 
@@ -406,14 +466,24 @@ mod tests {
         let mut fields = Vec::new();
         let complete = reader
             .for_each_field(
-                br#"{"a":"x","n":1.50,"o":{"b":true,"c":{"d":2}},"id.orig_h":"h","z":null,"l":[1]}"#,
+                br#"{"a":"x","n":1.50,"o":{"b":true,"c":{"d":2}},"id.orig_h":"h","z":null,"l":[1,[2,null]],"r":[{"k":"u"},{"k":"v"}]}"#,
                 |name, value| fields.push(format!("{name}={value}")),
             )
             .expect("reads");
         assert!(complete);
         assert_eq!(
             fields,
-            ["a=x", "n=1.5", "o.b=true", "o.c.d=2", "id.orig_h=h"]
+            [
+                "a=x",
+                "n=1.5",
+                "o.b=true",
+                "o.c.d=2",
+                "id.orig_h=h",
+                "l=1",
+                "l=2",
+                "r.k=u",
+                "r.k=v"
+            ]
         );
         let deep = format!("{}1{}", r#"{"a":"#.repeat(40), "}".repeat(40));
         assert!(
@@ -421,6 +491,58 @@ mod tests {
                 .for_each_field(deep.as_bytes(), |_, _| {})
                 .expect("reads")
         );
+    }
+
+    #[test]
+    fn a_search_matches_any_element_of_an_array() {
+        let json = r#"{"ports":[22,"80",[443]],"resources":[{"ARN":"arn:a","type":"T"},{"ARN":"arn:b"}],"empty":[],"tags":["x"],"src_ip":["10.0.0.1"]}"#;
+        let matches = |search: &str| {
+            let query = parse(search).expect("parses");
+            let matcher = Matcher::new(query.search.as_ref());
+            let projection = Projection::new(&query, &matcher, &[]);
+            let mut reader = JsonReader::default();
+            let mut values = projection.empty_values();
+            reader
+                .read(json.as_bytes(), &projection, &mut values)
+                .expect("reads");
+            matcher.matches(&projection.event(&values, json.as_bytes()), b"")
+        };
+        for yes in [
+            "ports:22",
+            "ports:80",
+            "ports:443",
+            "ports>400",
+            "resources.ARN:arn:b",
+            "resources.ARN:ARN:A",
+            "resources.type:T",
+            "resources.ARN:* tags:x",
+            "NOT ports:23",
+            "src_ip:10.0.0.0/8",
+            "ports!=22",
+            r#"resources.ARN~"^arn:b$""#,
+        ] {
+            assert!(matches(yes), "{yes}");
+        }
+        for no in [
+            "ports:23",
+            "NOT ports:22",
+            "resources.ARN:arn:c",
+            "empty:*",
+            "resources:*",
+            "tags:y",
+        ] {
+            assert!(!matches(no), "{no}");
+        }
+        // An array has no one value: aggregates and `by` read none.
+        let query = parse("ports:22 | top ports").expect("parses");
+        let matcher = Matcher::new(query.search.as_ref());
+        let projection = Projection::new(&query, &matcher, &[]);
+        let mut values = projection.empty_values();
+        let mut reader = JsonReader::default();
+        reader
+            .read(json.as_bytes(), &projection, &mut values)
+            .expect("reads");
+        assert_eq!(projection.event(&values, b"").get("ports"), None);
     }
 
     /// Each line's `n`, or its error, read as one block; and whether the block parsed whole.

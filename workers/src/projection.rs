@@ -3,12 +3,64 @@
 //! columns), and an event is a row of slots, one per source field name.
 
 use std::borrow::Cow;
+use std::ops::{Index, IndexMut};
 
+use shared_sketch::partial::recycle;
 use shared_sketch::query::aliases;
 use shared_sketch::{Agg, Fields, Matcher, Query};
 
-/// One event's values, by slot; `None` where the event lacks the field.
-pub(crate) type Values<'a> = Vec<Option<Cow<'a, str>>>;
+/// One event's values: by slot, `None` where the event lacks the field or holds an array
+/// in it; and the elements of its arrays, by slot.
+#[derive(Default)]
+pub(crate) struct Values<'a> {
+    slots: Vec<Option<Cow<'a, str>>>,
+    /// `(slot, element)`, in the record's order; empty for most events.
+    elements: Vec<(usize, Cow<'a, str>)>,
+}
+
+impl<'a> Values<'a> {
+    /// `n` empty slots.
+    pub fn resize(&mut self, n: usize) {
+        self.slots.resize(n, None);
+    }
+
+    /// An element of the array in `slot`.
+    pub fn push_element(&mut self, slot: usize, element: Cow<'a, str>) {
+        self.elements.push((slot, element));
+    }
+
+    pub fn slots(&self) -> &[Option<Cow<'a, str>>] {
+        &self.slots
+    }
+
+    /// Empty buffers with these allocations, for values of another lifetime (the scan
+    /// reuses one event's buffers for the next).
+    pub fn recycle<'b>(self) -> Values<'b> {
+        let mut elements = self.elements;
+        elements.clear();
+        Values {
+            slots: recycle(self.slots),
+            elements: elements
+                .into_iter()
+                .map(|(s, _)| (s, Cow::Borrowed("")))
+                .collect(),
+        }
+    }
+}
+
+impl<'a> Index<usize> for Values<'a> {
+    type Output = Option<Cow<'a, str>>;
+
+    fn index(&self, slot: usize) -> &Self::Output {
+        &self.slots[slot]
+    }
+}
+
+impl IndexMut<usize> for Values<'_> {
+    fn index_mut(&mut self, slot: usize) -> &mut Self::Output {
+        &mut self.slots[slot]
+    }
+}
 
 /// The fields a scan reads (its projection, in database terms) and where each is kept.
 #[derive(Default)]
@@ -156,7 +208,9 @@ impl Projection {
 
     #[cfg(test)]
     pub fn empty_values<'a>(&self) -> Values<'a> {
-        vec![None; self.slots()]
+        let mut values = Values::default();
+        values.resize(self.slots());
+        values
     }
 
     /// The first present time field's text.
@@ -181,20 +235,47 @@ pub(crate) struct Event<'v, 'a> {
     text: &'v [u8],
 }
 
+impl Event<'_, '_> {
+    /// The slots a name the query uses is read from: its own, then its aliases'.
+    fn slots(&self, field: &str) -> Option<&[usize]> {
+        self.projection
+            .lookups
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, slots)| slots.as_slice())
+    }
+}
+
 impl Fields for Event<'_, '_> {
     /// `_raw`, unless the record has a field of that name (a Splunk export), is the raw
     /// record: Sigma's keywords and a Splunk user's `_raw` search read it.
     fn get(&self, field: &str) -> Option<Cow<'_, str>> {
-        let (_, slots) = self
-            .projection
-            .lookups
-            .iter()
-            .find(|(name, _)| name == field)?;
-        slots
+        self.slots(field)?
             .iter()
             .find_map(|&s| self.values[s].as_deref())
             .map(Cow::Borrowed)
             .or_else(|| (field == RAW).then(|| String::from_utf8_lossy(self.text)))
+    }
+
+    /// The first slot holding a value or array elements is read, as `get` reads the
+    /// first holding a value.
+    fn any(&self, field: &str, mut test: impl FnMut(&str) -> bool) -> bool {
+        let Some(slots) = self.slots(field) else {
+            return false;
+        };
+        let elements = &self.values.elements;
+        for &slot in slots {
+            let value = self.values[slot].as_deref();
+            let mut of_slot = elements
+                .iter()
+                .filter(|(s, _)| *s == slot)
+                .map(|(_, e)| e.as_ref())
+                .peekable();
+            if value.is_some() || of_slot.peek().is_some() {
+                return value.into_iter().chain(of_slot).any(test);
+            }
+        }
+        field == RAW && test(&String::from_utf8_lossy(self.text))
     }
 }
 

@@ -10,7 +10,6 @@ use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
-use shared_sketch::partial::recycle;
 use shared_sketch::{
     Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_TEXT, Matcher, Partial, Query, ScanStats,
 };
@@ -253,7 +252,7 @@ impl<'q> Scan<'q> {
             range: query.time_range_if_absolute(),
             aggregator: Aggregator::new(query),
             lowered: Vec::new(),
-            spare: Vec::new(),
+            spare: Values::default(),
             recent: RecentLines {
                 lines: VecDeque::new(),
                 limit: query.hit_limit(),
@@ -329,13 +328,13 @@ impl<'q> Scan<'q> {
         projection: &Projection,
         read: impl FnOnce(&mut Values<'a>) -> (u64, &'a [u8], Result<(), EventError>),
     ) {
-        let mut values = recycle(std::mem::take(&mut self.spare));
-        values.resize(projection.slots(), None);
+        let mut values = std::mem::take(&mut self.spare).recycle();
+        values.resize(projection.slots());
         match read(&mut values) {
             (number, text, Ok(())) => self.event(number, text, projection, &values),
             (_, _, Err(_)) => self.stats().malformed += 1,
         }
-        self.spare = recycle(values);
+        self.spare = values.recycle();
     }
 
     /// Counts as read, unparsed, an event that cannot match: a malformed line among these

@@ -19,7 +19,7 @@ use shared_sketch::{Partial, Query};
 use crate::events::{Sink, read_events};
 use crate::format::{Format, event_time};
 use crate::gzip;
-use crate::index::{PageIndex, PageSummary, SegmentIndex};
+use crate::index::{self, PageIndex, PageSummary, SegmentIndex};
 use crate::json::JsonReader;
 use crate::scan::{Scan, ScanOptions, ScanSink, scan_file};
 use crate::source::Source;
@@ -96,6 +96,7 @@ impl SegmentWriter {
             index: SegmentIndex {
                 time_fields,
                 pages: Vec::new(),
+                layout: index::LAYOUT,
             },
             rows: 0,
             text_bytes: 0,
@@ -228,7 +229,17 @@ pub fn read_index(segment: impl Into<Source>) -> io::Result<SegmentIndex> {
         .into()
         .suffixed(INDEX_SUFFIX)
         .read_all(MAX_INDEX_BYTES)?;
-    shared_sketch::decode(&bytes).map_err(io::Error::other)
+    match shared_sketch::decode::<SegmentIndex>(&bytes) {
+        Ok(index) if index.layout == index::LAYOUT => Ok(index),
+        Ok(index) => Err(io::Error::other(format!(
+            "index layout {} is not this version's ({})",
+            index.layout,
+            index::LAYOUT
+        ))),
+        Err(e) => shared_sketch::decode::<index::FirstLayout>(&bytes)
+            .map(SegmentIndex::from)
+            .map_err(|_| io::Error::other(e)),
+    }
 }
 
 /// Scans a segment, reading only the pages its index cannot rule out. Without a readable

@@ -460,16 +460,14 @@ fn eval(node: &Node, fields: &impl Fields, text: &[u8]) -> bool {
         Node::Or(parts) => parts.iter().any(|p| eval(p, fields, text)),
         Node::Not(inner) => !eval(inner, fields, text),
         Node::Term(glob) => glob.matches_text(text),
-        Node::Field { field, test } => fields
-            .get(field)
-            .is_some_and(|value| passes(test, value.as_ref())),
+        Node::Field { field, test } => fields.any(field, |value| passes(test, value)),
         Node::FieldRef {
             field,
             other,
             open_start,
             open_end,
-        } => match (fields.get(field), fields.get(other)) {
-            (Some(value), Some(other)) => {
+        } => fields.any(field, |value| {
+            fields.any(other, |other| {
                 let (value, other) = (value.as_bytes(), other.as_bytes());
                 match (open_start, open_end) {
                     (false, false) => value.eq_ignore_ascii_case(other),
@@ -485,9 +483,8 @@ fn eval(node: &Node, fields: &impl Fields, text: &[u8]) -> bool {
                                 .any(|w| w.eq_ignore_ascii_case(other))
                     }
                 }
-            }
-            _ => false,
-        },
+            })
+        }),
     }
 }
 

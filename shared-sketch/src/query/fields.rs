@@ -10,7 +10,19 @@ use std::borrow::Cow;
 
 /// Read access to one event's fields, as canonical text.
 pub trait Fields {
+    /// The field's one value: aggregates, `by` groups and hit fields read this. An array
+    /// has none.
     fn get(&self, field: &str) -> Option<Cow<'_, str>>;
+
+    /// Whether `test` holds for some value of the field: its one value, or an element of
+    /// the array it holds, as Elasticsearch, Splunk and rsigma search arrays. Searches
+    /// read this.
+    fn any(&self, field: &str, mut test: impl FnMut(&str) -> bool) -> bool
+    where
+        Self: Sized,
+    {
+        self.get(field).is_some_and(|value| test(&value))
+    }
 }
 
 const ALIASES: &[(&str, &[&str])] = &[
