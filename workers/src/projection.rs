@@ -264,6 +264,13 @@ impl Fields for Event<'_, '_> {
             return false;
         };
         let elements = &self.values.elements;
+        if elements.is_empty() {
+            // Most events hold no array: `get`'s path.
+            return match slots.iter().find_map(|&s| self.values[s].as_deref()) {
+                Some(value) => test(value),
+                None => field == RAW && test(&String::from_utf8_lossy(self.text)),
+            };
+        }
         for &slot in slots {
             let value = self.values[slot].as_deref();
             let mut of_slot = elements
