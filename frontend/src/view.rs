@@ -220,11 +220,15 @@ impl View {
 
     /// A new search for `field` = `value` over the same range (keeping the command).
     pub fn pivot(&self, field: &str, value: &str) -> View {
-        let command = parse(&self.q).ok().and_then(|q| q.command);
+        let (stages, command) = parse(&self.q)
+            .ok()
+            .map_or((Vec::new(), None), |q| (q.stages, q.command));
         let query = Query {
             search: Some(equals(field, value)),
             earliest: None,
             latest: None,
+            // The per-event commands stay: the command may read what they make.
+            stages,
             command: command.filter(|c| !matches!(c, Command::Timechart { .. })),
             post: Vec::new(),
             hits: shared_sketch::MAX_HITS as u32,

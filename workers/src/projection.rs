@@ -109,6 +109,7 @@ impl Projection {
         let mut used: Vec<String> = Vec::new();
         for (query, matcher) in queries {
             used.extend(matcher.fields().into_iter().map(str::to_string));
+            used.extend(query.stage_fields().into_iter().map(str::to_string));
             used.extend(query.aggs().iter().flat_map(Agg::fields).cloned());
             used.extend(query.by().iter().cloned());
             used.extend(query.hit_fields().unwrap_or(&[]).iter().cloned());
@@ -260,17 +261,14 @@ impl Fields for Event<'_, '_> {
     /// The first slot holding a value or array elements is read, as `get` reads the
     /// first holding a value.
     fn any(&self, field: &str, mut test: impl FnMut(&str) -> bool) -> bool {
+        let elements = &self.values.elements;
+        if elements.is_empty() {
+            // Most events hold no array.
+            return self.get(field).is_some_and(|value| test(&value));
+        }
         let Some(slots) = self.slots(field) else {
             return false;
         };
-        let elements = &self.values.elements;
-        if elements.is_empty() {
-            // Most events hold no array: `get`'s path.
-            return match slots.iter().find_map(|&s| self.values[s].as_deref()) {
-                Some(value) => test(value),
-                None => field == RAW && test(&String::from_utf8_lossy(self.text)),
-            };
-        }
         for &slot in slots {
             let value = self.values[slot].as_deref();
             let mut of_slot = elements

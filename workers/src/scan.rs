@@ -10,6 +10,7 @@ use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
+use shared_sketch::query::Pipeline;
 use shared_sketch::{
     Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_TEXT, Matcher, Partial, Query, ScanStats,
 };
@@ -207,6 +208,10 @@ pub fn scanned_time_fields(format: &str, options: &ScanOptions) -> String {
 pub(crate) struct Scan<'q> {
     query: &'q Query,
     matcher: Matcher,
+    /// The per-event commands (`eval`, `where`, …) after the search.
+    pipeline: Pipeline,
+    /// The search or a `search` command has bare terms: each event's text is lower-cased.
+    reads_text: bool,
     /// Byte strings of which every match contains one (see `Matcher::needles`).
     needles: Option<Vec<memmem::Finder<'static>>>,
     /// `[earliest, latest)`, epoch ms, where the query bounds time.
@@ -245,9 +250,13 @@ impl<'q> Scan<'q> {
                 .map(|n| memmem::Finder::new(&n).into_owned())
                 .collect()
         });
+        let pipeline = Pipeline::new(query);
+        let reads_text = matcher.reads_text() || pipeline.reads_text();
         Scan {
             query,
             matcher,
+            pipeline,
+            reads_text,
             needles,
             range: query.time_range_if_absolute(),
             aggregator: Aggregator::new(query),
@@ -371,7 +380,7 @@ impl<'q> Scan<'q> {
                 return;
             }
         }
-        if self.matcher.reads_text() {
+        if self.reads_text {
             self.lowered.clear();
             self.lowered.extend(text.iter().map(u8::to_ascii_lowercase));
         }
@@ -380,11 +389,20 @@ impl<'q> Scan<'q> {
             return;
         }
         let time = if bounded { bounded_time } else { time() };
-        self.aggregator.add(&event, time);
+        if self.pipeline.is_empty() {
+            self.found(&event, number, time, text);
+        } else if let Some(derived) = self.pipeline.apply(&event, &self.lowered) {
+            self.found(&derived, number, time, text);
+        }
+    }
+
+    /// A match, as the per-event commands left it: aggregated and kept among the hits.
+    fn found(&mut self, event: &impl Fields, number: u64, time: Option<i64>, text: &[u8]) {
+        self.aggregator.add(event, time);
         let fields = self.query.hit_fields().map_or_else(BTreeMap::new, |names| {
             names
                 .iter()
-                .filter_map(|n| Fields::get(&event, n).map(|v| (n.clone(), v.into_owned())))
+                .filter_map(|n| event.get(n).map(|v| (n.clone(), v.into_owned())))
                 .collect()
         });
         self.recent.push(number, time, text, fields);

@@ -235,3 +235,92 @@ fn fields_picks_what_each_hit_shows() {
     // Newest first.
     assert!(r.hits.windows(2).all(|w| w[0].time >= w[1].time));
 }
+
+/// The rows of `| stats count by …` as key → count.
+fn counts_by(result: &QueryResult) -> BTreeMap<Vec<String>, u64> {
+    let groups = result.groups.as_ref().unwrap();
+    assert!(groups.complete);
+    groups
+        .rows
+        .iter()
+        .map(|row| (row.key.clone(), row.matched))
+        .collect()
+}
+
+#[test]
+fn per_event_commands_compute_fields_the_aggregate_reads() {
+    let ev = events();
+    let failed: Vec<&Value> = ev
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
+        .collect();
+
+    // eval, then where on what it made.
+    let long = failed
+        .iter()
+        .filter(|e| s(e, "password").is_some_and(|p| p.chars().count() >= 8))
+        .count() as u64;
+    assert!(long > 10);
+    let r = run(
+        "eventid:cowrie.login.failed | eval plen = len(password) | where plen >= 8 | stats count",
+    );
+    assert_eq!(r.matched, long);
+
+    // A field made of two, grouped by.
+    let mut pairs: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for e in &failed {
+        if let (Some(u), Some(ip)) = (s(e, "username"), s(e, "src_ip")) {
+            *pairs
+                .entry(vec![format!("{}@{ip}", u.to_lowercase())])
+                .or_default() += 1;
+        }
+    }
+    let r = run(
+        "eventid:cowrie.login.failed | eval who = lower(username) . \"@\" . src_ip | stats count by who",
+    );
+    assert_eq!(counts_by(&r), pairs);
+
+    // if() over a number, rename, and fillnull.
+    let mut classes: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for (_, e) in &ev {
+        // Without a port the condition is null, not true: if() takes its third argument.
+        let class = match e.get("src_port").and_then(Value::as_f64) {
+            Some(port) if port < 32768.0 => "low",
+            _ => "ephemeral",
+        };
+        *classes.entry(vec![class.to_string()]).or_default() += 1;
+    }
+    let r = run(
+        "| rename src_port AS port | eval class = if(port < 32768, \"low\", \"ephemeral\") | where isnull(src_port) | stats count by class",
+    );
+    assert_eq!(counts_by(&r), classes);
+    let sessions = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid") == Some("cowrie.session.connect"))
+        .count() as u64;
+    let r =
+        run("eventid:cowrie.session.connect | fillnull value=none nosuch | stats count by nosuch");
+    assert_eq!(
+        counts_by(&r),
+        BTreeMap::from([(vec!["none".to_string()], sessions)])
+    );
+
+    // search and match() after a pipe read the fields eval made.
+    let root = failed
+        .iter()
+        .filter(|e| s(e, "username").is_some_and(|u| u.eq_ignore_ascii_case("root")))
+        .count() as u64;
+    let r = run("eventid:cowrie.login.failed | eval u = upper(username) | search u:root");
+    assert_eq!(r.matched, root);
+    let downloads = ev
+        .iter()
+        .filter(|(_, e)| {
+            s(e, "eventid") == Some("cowrie.command.input")
+                && s(e, "input").is_some_and(|i| i.starts_with("ls") || i.starts_with("find"))
+        })
+        .count() as u64;
+    assert!(downloads > 0);
+    let r = run("eventid:cowrie.command.input | where match(input, \"^(ls|find)\") | stats count");
+    assert_eq!(r.matched, downloads);
+}

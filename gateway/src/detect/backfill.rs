@@ -51,6 +51,7 @@ pub async fn backfill(
         earliest: Some(TimeBound::At(since_ms)),
         latest: None,
         command: None,
+        stages: Vec::new(),
         post: Vec::new(),
         hits: 0,
     };

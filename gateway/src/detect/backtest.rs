@@ -60,6 +60,7 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
         earliest: None,
         latest: None,
         command: None,
+        stages: Vec::new(),
         post: Vec::new(),
         hits: 0,
     };

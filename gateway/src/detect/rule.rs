@@ -491,6 +491,14 @@ fn check_command(query: &Query) -> Result<(), String> {
             "a rule's time range is its window: no earliest= or latest= in its query".to_string(),
         );
     }
+    if let Some(stage) = query.stages.first() {
+        // The ingest pass evaluates a rule's search only: refused, never half-run.
+        let name = stage.to_string();
+        let name = name.split_whitespace().next().unwrap_or_default();
+        return Err(format!(
+            "`{name}` does not run in rules yet: a rule's query is a search, then stats, top or rare"
+        ));
+    }
     match &query.command {
         None | Some(Command::Stats { .. } | Command::Top { .. } | Command::Rare { .. }) => Ok(()),
         Some(Command::Timechart { .. }) => Err(
@@ -606,6 +614,11 @@ tests:
             (
                 "query: dst_port:22 | stats count by src_ip | where count > 2",
                 "query: dst_port:22 | timechart count",
+                5,
+            ),
+            (
+                "query: dst_port:22 | stats count by src_ip | where count > 2",
+                "query: dst_port:22 | eval kb = bytes / 1024 | stats count by src_ip",
                 5,
             ),
             (

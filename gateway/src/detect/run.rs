@@ -420,6 +420,7 @@ impl Running<'_> {
             earliest: None,
             latest: None,
             command: None,
+            stages: Vec::new(),
             post: Vec::new(),
             hits: ALERT_SAMPLES as u32,
         };

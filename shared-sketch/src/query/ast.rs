@@ -2,6 +2,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::calc::Stage;
 use super::fields::Fields;
 
 /// A parsed query: which events to match, over which time, what to compute over them, and
@@ -13,6 +14,10 @@ pub struct Query {
     /// `earliest=` / `latest=`: events with `earliest <= time < latest`.
     pub earliest: Option<TimeBound>,
     pub latest: Option<TimeBound>,
+    /// Per-event commands (`eval`, `where` on events, `rename`, …), in order: run by the
+    /// workers on each matching event, before the aggregate.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
     /// The aggregating command; `None` for a plain search (count and hits only).
     pub command: Option<Command>,
     /// `where`, `head`, `fields`: applied in order to the merged answer.
@@ -334,6 +339,7 @@ impl Query {
             search: None,
             earliest: None,
             latest: None,
+            stages: Vec::new(),
             command: Some(command),
             post: Vec::new(),
             hits: crate::limits::MAX_HITS as u32,

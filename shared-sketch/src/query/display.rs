@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::ast::{Agg, Command, CompareOp, Expr, Post, Query, TimeBound, TimeUnit};
+use super::calc::{Calc, Stage, format_number};
 use super::parse::ends_word;
 
 impl fmt::Display for TimeBound {
@@ -28,6 +29,91 @@ fn write_value(f: &mut fmt::Formatter<'_>, value: &str, force_quotes: bool) -> f
             "\"{}\"",
             value.replace('\\', "\\\\").replace('"', "\\\"")
         )
+    }
+}
+
+/// A text as `raw_quoted` reads it back: only a quote is escaped, as the parser keeps every
+/// other backslash as written. A backslash already before a quote in the text escapes it
+/// for a regex, and `\"` reads back as that quote, which means the same.
+fn write_raw_quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    let mut after_backslash = false;
+    for c in text.chars() {
+        if c == '"' && !after_backslash {
+            f.write_str("\\")?;
+        }
+        after_backslash = c == '\\' && !after_backslash;
+        write!(f, "{c}")?;
+    }
+    f.write_str("\"")
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Eval(assignments) => {
+                f.write_str("eval ")?;
+                for (i, (field, calc)) in assignments.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write_calc_field(f, field)?;
+                    write!(f, " = {calc}")?;
+                }
+                Ok(())
+            }
+            Stage::Where(calc) => write!(f, "where {calc}"),
+            Stage::Search(expr) => write!(f, "search {expr}"),
+            Stage::Rename(pairs) => {
+                let pairs: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} AS {b}")).collect();
+                write!(f, "rename {}", pairs.join(", "))
+            }
+            Stage::Fillnull { value, fields } => {
+                f.write_str("fillnull value=")?;
+                write_value(f, value, false)?;
+                for field in fields {
+                    write!(f, " {field}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A field in an eval expression: bare when the parser reads it back whole, else quoted.
+fn write_calc_field(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '@';
+    let bare = name.split('.').all(|part| {
+        part.starts_with(|c: char| word(c) && !c.is_ascii_digit()) && part.chars().all(word)
+    });
+    if bare {
+        f.write_str(name)
+    } else {
+        write!(f, "'{name}'")
+    }
+}
+
+impl fmt::Display for Calc {
+    /// Every operation in parentheses: the canonical text need not be the shortest.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Calc::Field(name) => write_calc_field(f, name),
+            Calc::Text(text) => write_raw_quoted(f, text),
+            Calc::Number(n) => f.write_str(&format_number(*n)),
+            Calc::Not(inner) => write!(f, "NOT {inner}"),
+            Calc::Neg(inner) => write!(f, "-{inner}"),
+            Calc::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
+            Calc::Call { function, args } => {
+                write!(f, "{}(", function.name())?;
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{arg}")?;
+                }
+                f.write_str(")")
+            }
+        }
     }
 }
 
@@ -78,16 +164,8 @@ impl fmt::Display for Expr {
                 )
             }
             Expr::Match { field, pattern } => {
-                write!(f, "{field}~\"")?;
-                let mut after_backslash = false;
-                for c in pattern.chars() {
-                    if c == '"' && !after_backslash {
-                        f.write_str("\\")?;
-                    }
-                    after_backslash = c == '\\' && !after_backslash;
-                    write!(f, "{c}")?;
-                }
-                f.write_str("\"")
+                write!(f, "{field}~")?;
+                write_raw_quoted(f, pattern)
             }
         }
     }
@@ -113,6 +191,7 @@ impl fmt::Display for Query {
                 format!(" by {}", fields.join(", "))
             }
         };
+        parts.extend(self.stages.iter().map(|stage| format!("| {stage}")));
         let aggs = self.aggs();
         if let Some(command) = &self.command {
             parts.push(match command {

@@ -11,6 +11,7 @@
 //! The reference, with examples on the real datasets, is docs/QUERY.md.
 
 mod ast;
+mod calc;
 mod display;
 mod eval;
 mod fields;
@@ -22,6 +23,7 @@ pub use ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
     compound_key, split_compound_key,
 };
+pub use calc::{BinOp, Calc, Derived, FUNCTIONS, Function, Pipeline, Stage, format_number};
 pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};

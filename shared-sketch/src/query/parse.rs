@@ -23,6 +23,7 @@
 use super::ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
 };
+use super::calc::{BinOp, Calc, FUNCTIONS, Function, Stage};
 use super::patterns::compile_regex;
 use crate::limits::{
     MAX_BY_FIELDS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
@@ -68,6 +69,7 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         search,
         earliest: p.earliest,
         latest: p.latest,
+        stages: Vec::new(),
         command: None,
         post: Vec::new(),
         hits: MAX_HITS as u32,
@@ -492,6 +494,18 @@ impl<'a> Parser<'a> {
                 self.found()
             )));
         }
+        let out = self.raw_quoted("regular expression")?;
+        if let Err(e) = compile_regex(&out) {
+            self.pos = start;
+            return Err(self.error_at(start, format!("bad regular expression: {e}")));
+        }
+        Ok(out)
+    }
+
+    /// A quoted text where `\"` is a quote and every other backslash is kept (a regular
+    /// expression's `\d`): eval's strings and `~`'s patterns.
+    fn raw_quoted(&mut self, what: &str) -> Result<String, ParseError> {
+        let start = self.pos;
         let mut out = String::new();
         let mut chars = self.rest()[1..].char_indices();
         let mut end = None;
@@ -513,11 +527,8 @@ impl<'a> Parser<'a> {
             }
         }
         let Some(end) = end else {
-            return Err(self.error_at(start, "unterminated quoted regular expression"));
+            return Err(self.error_at(start, format!("unterminated quoted {what}")));
         };
-        if let Err(e) = compile_regex(&out) {
-            return Err(self.error_at(start, format!("bad regular expression: {e}")));
-        }
         self.pos += end;
         Ok(out)
     }
@@ -626,10 +637,20 @@ impl<'a> Parser<'a> {
                 };
                 query.command = Some(Command::Timechart { span, agg, by });
             }
-            "where" if query.command.is_none() => {
+            "eval" | "where" | "search" | "rename" | "fillnull" if query.command.is_none() => {
+                if !query.post.is_empty() {
+                    return Err(self.error_at(
+                        start,
+                        format!("`{name}` runs on events: put it before head and fields"),
+                    ));
+                }
+                let stage = self.stage(&name)?;
+                query.stages.push(stage);
+            }
+            "eval" | "search" | "rename" | "fillnull" => {
                 return Err(self.error_at(
                     start,
-                    "`where` filters the rows of stats, top, rare or timechart: put one before it",
+                    format!("`{name}` runs on events: put it before the aggregating command"),
                 ));
             }
             "where" => {
@@ -657,11 +678,337 @@ impl<'a> Parser<'a> {
             }
             other => {
                 return Err(self.error_at(start, format!(
-                    "unknown command `{other}`, expected stats, top, rare, timechart, where, head or fields"
+                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, stats, top, rare, timechart, head or fields"
                 )));
             }
         }
         Ok(())
+    }
+
+    // ---- per-event commands ----
+
+    fn stage(&mut self, name: &str) -> Result<Stage, ParseError> {
+        match name {
+            "eval" => {
+                let mut assignments = Vec::new();
+                loop {
+                    let field = self.calc_field("a field name to set")?;
+                    self.skip_ws();
+                    if self.rest().starts_with("==") || !self.eat('=') {
+                        return Err(self.error(format!(
+                            "expected `=` after `{field}` in eval, found {}",
+                            self.found()
+                        )));
+                    }
+                    assignments.push((field, self.calc()?));
+                    if !self.eat(',') {
+                        break;
+                    }
+                }
+                Ok(Stage::Eval(assignments))
+            }
+            "where" => Ok(Stage::Where(self.calc()?)),
+            "search" => {
+                self.skip_ws();
+                match self.or()? {
+                    Some(expr) => Ok(Stage::Search(expr)),
+                    None => Err(self.error("expected a search expression after `search`")),
+                }
+            }
+            "rename" => {
+                let mut pairs = Vec::new();
+                loop {
+                    let from = self.ident("a field name to rename")?.to_string();
+                    if !self.eat_keyword("as") {
+                        return Err(self.error(format!(
+                            "expected `AS` after `{from}` in rename, found {}",
+                            self.found()
+                        )));
+                    }
+                    let to = self.ident("the new name after `AS`")?.to_string();
+                    pairs.push((from, to));
+                    if !self.eat(',') {
+                        break;
+                    }
+                }
+                Ok(Stage::Rename(pairs))
+            }
+            _ => {
+                let mut value = "0".to_string();
+                if self.eat_keyword("value") {
+                    self.expect('=', "after `value`")?;
+                    self.skip_ws();
+                    value = if self.peek() == Some('"') {
+                        self.quoted("a value")?
+                    } else {
+                        self.word("a value after `value=`")?.to_string()
+                    };
+                }
+                let mut fields = Vec::new();
+                loop {
+                    self.skip_ws();
+                    if self.peek().is_none_or(|c| c == '|') {
+                        break;
+                    }
+                    fields.push(self.ident("a field name to fill")?.to_string());
+                    self.eat(',');
+                }
+                Ok(Stage::Fillnull { value, fields })
+            }
+        }
+    }
+
+    /// An eval expression. Precedence, loosest first: `OR` and `XOR`, `AND`, `NOT`,
+    /// comparisons, `+ - .`, `* / %`, unary `-`.
+    fn calc(&mut self) -> Result<Calc, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        let calc = self.calc_or();
+        self.depth -= 1;
+        calc
+    }
+
+    fn calc_or(&mut self) -> Result<Calc, ParseError> {
+        let mut left = self.calc_and()?;
+        loop {
+            self.skip_ws();
+            let op = if self.at_operator("OR") {
+                BinOp::Or
+            } else if self.at_operator("XOR") {
+                BinOp::Xor
+            } else {
+                return Ok(left);
+            };
+            self.pos += op.symbol().len();
+            let right = self.calc_and()?;
+            left = binary(op, left, right);
+        }
+    }
+
+    fn calc_and(&mut self) -> Result<Calc, ParseError> {
+        let mut left = self.calc_not()?;
+        loop {
+            self.skip_ws();
+            if !self.at_operator("AND") {
+                return Ok(left);
+            }
+            self.pos += 3;
+            let right = self.calc_not()?;
+            left = binary(BinOp::And, left, right);
+        }
+    }
+
+    fn calc_not(&mut self) -> Result<Calc, ParseError> {
+        self.skip_ws();
+        if self.at_operator("NOT") {
+            self.pos += 3;
+            return Ok(Calc::Not(Box::new(self.calc_not()?)));
+        }
+        self.calc_compare()
+    }
+
+    fn calc_compare(&mut self) -> Result<Calc, ParseError> {
+        let left = self.calc_sum()?;
+        self.skip_ws();
+        let rest = self.rest();
+        let (len, op) = if rest.starts_with("==") {
+            (2, BinOp::Eq)
+        } else if rest.starts_with("!=") {
+            (2, BinOp::Ne)
+        } else if rest.starts_with("<=") {
+            (2, BinOp::Le)
+        } else if rest.starts_with(">=") {
+            (2, BinOp::Ge)
+        } else if rest.starts_with('=') {
+            (1, BinOp::Eq)
+        } else if rest.starts_with('<') {
+            (1, BinOp::Lt)
+        } else if rest.starts_with('>') {
+            (1, BinOp::Gt)
+        } else {
+            return Ok(left);
+        };
+        self.pos += len;
+        let right = self.calc_sum()?;
+        Ok(binary(op, left, right))
+    }
+
+    fn calc_sum(&mut self) -> Result<Calc, ParseError> {
+        let mut left = self.calc_product()?;
+        loop {
+            self.skip_ws();
+            let op = match self.peek() {
+                Some('+') => BinOp::Add,
+                Some('-') => BinOp::Sub,
+                Some('.') => BinOp::Concat,
+                _ => return Ok(left),
+            };
+            self.pos += 1;
+            let right = self.calc_product()?;
+            left = binary(op, left, right);
+        }
+    }
+
+    fn calc_product(&mut self) -> Result<Calc, ParseError> {
+        let mut left = self.calc_unary()?;
+        loop {
+            self.skip_ws();
+            let op = match self.peek() {
+                Some('*') => BinOp::Mul,
+                Some('/') => BinOp::Div,
+                Some('%') => BinOp::Mod,
+                _ => return Ok(left),
+            };
+            self.pos += 1;
+            let right = self.calc_unary()?;
+            left = binary(op, left, right);
+        }
+    }
+
+    fn calc_unary(&mut self) -> Result<Calc, ParseError> {
+        self.skip_ws();
+        if self.peek() == Some('-') {
+            self.pos += 1;
+            return Ok(Calc::Neg(Box::new(self.calc_unary()?)));
+        }
+        self.calc_primary()
+    }
+
+    fn calc_primary(&mut self) -> Result<Calc, ParseError> {
+        self.skip_ws();
+        let start = self.pos;
+        match self.peek() {
+            Some('(') => {
+                self.pos += 1;
+                let inner = self.calc()?;
+                self.expect(')', "to close `(`")?;
+                Ok(inner)
+            }
+            Some('"') => Ok(Calc::Text(self.raw_quoted("string")?)),
+            Some('\'') => Ok(Calc::Field(self.calc_field("a field name")?)),
+            Some(c) if c.is_ascii_digit() => {
+                let rest = self.rest();
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E'))
+                    .unwrap_or(rest.len());
+                // `2.x` is 2 joined with x: the number ends before a dot not followed by a
+                // digit.
+                let text = &rest[..len];
+                let text = match text.find('.') {
+                    Some(dot) if !text[dot + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
+                        &text[..dot]
+                    }
+                    _ => text,
+                };
+                let n = text
+                    .parse::<f64>()
+                    .map_err(|_| self.error_at(start, format!("`{text}` is not a number")))?;
+                self.pos += text.len();
+                Ok(Calc::Number(n))
+            }
+            Some(c) if c.is_alphabetic() || c == '_' || c == '@' => {
+                let name = self.calc_field("a field or function name")?;
+                self.skip_ws();
+                if self.peek() != Some('(') {
+                    return Ok(Calc::Field(name));
+                }
+                self.pos += 1;
+                self.call(&name, start)
+            }
+            _ => Err(self.error(format!(
+                "expected a value, field or function, found {}",
+                self.found()
+            ))),
+        }
+    }
+
+    /// A function's arguments after its `(`, checked against what it takes.
+    fn call(&mut self, name: &str, start: usize) -> Result<Calc, ParseError> {
+        let Some(&(function, _, least, most)) = FUNCTIONS
+            .iter()
+            .find(|(_, known, ..)| known.eq_ignore_ascii_case(name))
+        else {
+            let names: Vec<&str> = FUNCTIONS.iter().map(|(_, n, ..)| *n).collect();
+            return Err(self.error_at(
+                start,
+                format!(
+                    "unknown function `{name}`, expected one of {}",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let mut args = Vec::new();
+        if !self.eat(')') {
+            loop {
+                self.skip_ws();
+                let at = self.pos;
+                let arg = self.calc()?;
+                if function.pattern_argument() == Some(args.len()) {
+                    let Calc::Text(pattern) = &arg else {
+                        return Err(self.error_at(
+                            at,
+                            format!("{name}()'s regular expression must be a quoted string"),
+                        ));
+                    };
+                    if let Err(e) = compile_regex(pattern) {
+                        return Err(self.error_at(at, format!("bad regular expression: {e}")));
+                    }
+                }
+                args.push(arg);
+                if self.eat(')') {
+                    break;
+                }
+                self.expect(',', "or `)` between a function's arguments")?;
+            }
+        }
+        let takes = match (least, most) {
+            (l, m) if l == m => format!("{l}"),
+            (l, usize::MAX) => format!("at least {l}"),
+            (l, m) => format!("{l} to {m}"),
+        };
+        if args.len() < least || args.len() > most {
+            return Err(self.error_at(
+                start,
+                format!("{name}() takes {takes} arguments, found {}", args.len()),
+            ));
+        }
+        if function == Function::Case && args.len() % 2 != 0 {
+            return Err(self.error_at(start, "case() takes pairs of a condition and a value"));
+        }
+        Ok(Calc::Call { function, args })
+    }
+
+    /// A field name in an eval expression: `'quoted'`, or letters, digits, `_` and `@`, with
+    /// dots between such runs (`userIdentity.arn`; a dot before anything else joins).
+    fn calc_field(&mut self, what: &str) -> Result<String, ParseError> {
+        self.skip_ws();
+        let rest = self.rest();
+        if let Some(quoted) = rest.strip_prefix('\'') {
+            let Some(end) = quoted.find('\'') else {
+                return Err(self.error("a field name in `'` is not closed"));
+            };
+            if end == 0 {
+                return Err(self.error("empty field name"));
+            }
+            self.pos += end + 2;
+            return Ok(quoted[..end].to_string());
+        }
+        let word = |c: char| c.is_alphanumeric() || c == '_' || c == '@';
+        let mut len = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+        if len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(self.error(format!("expected {what}, found {}", self.found())));
+        }
+        while rest[len..].starts_with('.')
+            && rest[len + 1..].starts_with(|c: char| word(c) && !c.is_ascii_digit())
+        {
+            len += 1 + rest[len + 1..]
+                .find(|c: char| !word(c))
+                .unwrap_or(rest.len() - len - 1);
+        }
+        self.pos += len;
+        Ok(rest[..len].to_string())
     }
 
     fn field_list(&mut self, what: &str, max: usize) -> Result<Vec<String>, ParseError> {
@@ -862,6 +1209,14 @@ impl<'a> Parser<'a> {
 }
 
 /// `99.9` → 9990; `None` unless a number in 0..=100 with at most two decimals.
+fn binary(op: BinOp, left: Calc, right: Calc) -> Calc {
+    Calc::Binary {
+        op,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
 fn percent_hundredths(text: &str) -> Option<u32> {
     let value: f64 = text.parse().ok()?;
     let hundredths = (value * 100.0).round();
@@ -1209,7 +1564,6 @@ mod tests {
             ("earliest=yesterday", 10, "expected a time"),
             ("(earliest=-1d)", 2, "inside parentheses"),
             ("earliest=-1d earliest=-2d", 14, "given twice"),
-            ("| where count > 5", 3, "put one before it"),
             (
                 "| stats count | where dc(x) > 1",
                 23,

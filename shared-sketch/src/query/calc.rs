@@ -1,0 +1,861 @@
+//! Per-event commands, run by the workers on each matching event before the aggregate:
+//! `eval`, `where` on events, `search` after a pipe, `rename` and `fillnull`. What they
+//! make is an overlay on the event (`Derived`): later commands, the aggregate, its groups
+//! and the hits' fields read through it as through the event.
+//!
+//! `eval`'s expressions follow Splunk's: values are text that reads as a number where it
+//! is one, `.` joins text, `+` adds numbers (or joins two texts), comparisons are numeric
+//! when both sides are numbers and case-sensitive text otherwise, and null (an absent
+//! field, `null()`) makes arithmetic, joins and comparisons null.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::ast::{Expr, Query};
+use super::eval::Matcher;
+use super::fields::Fields;
+use super::patterns::compile_regex;
+
+/// A per-event command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Stage {
+    /// `eval f = expr, g = expr`: each assignment sees the ones before it; a null result
+    /// removes the field.
+    Eval(Vec<(String, Calc)>),
+    /// `where expr`: keeps the events for which the expression is true.
+    Where(Calc),
+    /// `search expr`: keeps the events the search expression matches.
+    Search(Expr),
+    /// `rename a AS b, …`
+    Rename(Vec<(String, String)>),
+    /// `fillnull [value=X] [f …]`: the fields absent from an event get `value` (`0`).
+    /// Without fields, the ones the rest of the query reads.
+    Fillnull { value: String, fields: Vec<String> },
+}
+
+/// An `eval` expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Calc {
+    Field(String),
+    Text(String),
+    Number(f64),
+    Not(Box<Calc>),
+    Neg(Box<Calc>),
+    Binary {
+        op: BinOp,
+        left: Box<Calc>,
+        right: Box<Calc>,
+    },
+    Call {
+        function: Function,
+        args: Vec<Calc>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinOp {
+    Or,
+    Xor,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Concat,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "OR",
+            BinOp::Xor => "XOR",
+            BinOp::And => "AND",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Concat => ".",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Function {
+    If,
+    Case,
+    Coalesce,
+    IsNull,
+    IsNotNull,
+    Lower,
+    Upper,
+    Len,
+    Substr,
+    Replace,
+    ToNumber,
+    ToString,
+    Round,
+    Floor,
+    Ceil,
+    Abs,
+    CidrMatch,
+    Match,
+    Null,
+    True,
+    False,
+}
+
+/// Each function's name and how many arguments it takes (`usize::MAX`: any number).
+pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
+    (Function::If, "if", 3, 3),
+    (Function::Case, "case", 2, usize::MAX),
+    (Function::Coalesce, "coalesce", 1, usize::MAX),
+    (Function::IsNull, "isnull", 1, 1),
+    (Function::IsNotNull, "isnotnull", 1, 1),
+    (Function::Lower, "lower", 1, 1),
+    (Function::Upper, "upper", 1, 1),
+    (Function::Len, "len", 1, 1),
+    (Function::Substr, "substr", 2, 3),
+    (Function::Replace, "replace", 3, 3),
+    (Function::ToNumber, "tonumber", 1, 2),
+    (Function::ToString, "tostring", 1, 1),
+    (Function::Round, "round", 1, 2),
+    (Function::Floor, "floor", 1, 1),
+    (Function::Ceil, "ceil", 1, 1),
+    (Function::Abs, "abs", 1, 1),
+    (Function::CidrMatch, "cidrmatch", 2, 2),
+    (Function::Match, "match", 2, 2),
+    (Function::Null, "null", 0, 0),
+    (Function::True, "true", 0, 0),
+    (Function::False, "false", 0, 0),
+];
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        FUNCTIONS
+            .iter()
+            .find(|(f, ..)| *f == self)
+            .map_or("?", |(_, name, ..)| name)
+    }
+
+    /// The argument that must be a quoted regular expression, compiled once.
+    pub fn pattern_argument(self) -> Option<usize> {
+        match self {
+            Function::Match | Function::Replace => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl Calc {
+    /// The fields the expression reads.
+    fn fields<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Calc::Field(name) => out.push(name),
+            Calc::Text(_) | Calc::Number(_) => {}
+            Calc::Not(inner) | Calc::Neg(inner) => inner.fields(out),
+            Calc::Binary { left, right, .. } => {
+                left.fields(out);
+                right.fields(out);
+            }
+            Calc::Call { args, .. } => args.iter().for_each(|a| a.fields(out)),
+        }
+    }
+}
+
+impl Query {
+    /// The source fields the per-event commands read (a field an earlier `eval` makes is
+    /// read too: it costs a slot that stays empty).
+    pub fn stage_fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for stage in &self.stages {
+            match stage {
+                Stage::Eval(assignments) => {
+                    assignments.iter().for_each(|(_, c)| c.fields(&mut out))
+                }
+                Stage::Where(calc) => calc.fields(&mut out),
+                Stage::Search(expr) => expr_fields(expr, &mut out),
+                Stage::Rename(pairs) => out.extend(pairs.iter().map(|(from, _)| from.as_str())),
+                Stage::Fillnull { fields, .. } => out.extend(fields.iter().map(String::as_str)),
+            }
+        }
+        out
+    }
+}
+
+fn expr_fields<'a>(expr: &'a Expr, out: &mut Vec<&'a str>) {
+    match expr {
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| expr_fields(p, out)),
+        Expr::Not(inner) => expr_fields(inner, out),
+        Expr::Term { .. } => {}
+        Expr::Compare(c) => out.push(&c.field),
+        Expr::Match { field, .. } => out.push(field),
+        Expr::FieldRef { field, other, .. } => out.extend([field.as_str(), other.as_str()]),
+    }
+}
+
+/// A value while an expression is evaluated.
+#[derive(Debug, Clone, PartialEq)]
+enum Datum<'a> {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(Cow<'a, str>),
+}
+
+impl Datum<'_> {
+    fn number(&self) -> Option<f64> {
+        match self {
+            Datum::Number(n) => Some(*n),
+            Datum::Text(t) => t.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            Datum::Null | Datum::Bool(_) => None,
+        }
+    }
+
+    /// The value as a field holds it: numbers in their shortest form (`2`, `2.5`).
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Datum::Null => None,
+            Datum::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Datum::Number(n) => Some(Cow::Owned(format_number(*n))),
+            Datum::Text(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+
+    fn truth(&self) -> bool {
+        matches!(self, Datum::Bool(true))
+    }
+}
+
+/// A number as eval writes it: whole numbers without a fraction.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// An expression ready to run: its regular expressions compiled.
+#[derive(Debug)]
+enum Node {
+    Field(String),
+    Const(Datum<'static>),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    Binary(BinOp, Box<Node>, Box<Node>),
+    Call(Function, Vec<Node>, Option<Regex>),
+}
+
+impl Node {
+    fn new(calc: &Calc) -> Node {
+        match calc {
+            Calc::Field(name) => Node::Field(name.clone()),
+            Calc::Text(t) => Node::Const(Datum::Text(Cow::Owned(t.clone()))),
+            Calc::Number(n) => Node::Const(Datum::Number(*n)),
+            Calc::Not(inner) => Node::Not(Box::new(Node::new(inner))),
+            Calc::Neg(inner) => Node::Neg(Box::new(Node::new(inner))),
+            Calc::Binary { op, left, right } => {
+                Node::Binary(*op, Box::new(Node::new(left)), Box::new(Node::new(right)))
+            }
+            Calc::Call { function, args } => {
+                // The parser checked the pattern; one that no longer compiles matches
+                // nothing (null).
+                let regex = function.pattern_argument().and_then(|i| match args.get(i) {
+                    Some(Calc::Text(pattern)) => compile_regex(pattern).ok(),
+                    _ => None,
+                });
+                Node::Call(*function, args.iter().map(Node::new).collect(), regex)
+            }
+        }
+    }
+
+    fn eval<'e>(&'e self, event: &'e impl Fields) -> Datum<'e> {
+        match self {
+            Node::Field(name) => event.get(name).map_or(Datum::Null, Datum::Text),
+            Node::Const(value) => value.clone(),
+            Node::Not(inner) => match inner.eval(event) {
+                Datum::Bool(b) => Datum::Bool(!b),
+                _ => Datum::Null,
+            },
+            Node::Neg(inner) => inner
+                .eval(event)
+                .number()
+                .map_or(Datum::Null, |n| Datum::Number(-n)),
+            Node::Binary(op, left, right) => binary(*op, left.eval(event), || right.eval(event)),
+            Node::Call(function, args, regex) => call(*function, args, regex.as_ref(), event),
+        }
+    }
+}
+
+fn binary<'e>(op: BinOp, left: Datum<'e>, right: impl FnOnce() -> Datum<'e>) -> Datum<'e> {
+    match op {
+        // `AND` and `OR` stop at the left side when it decides.
+        BinOp::And => match left {
+            Datum::Bool(false) => Datum::Bool(false),
+            Datum::Bool(true) => match right() {
+                Datum::Bool(b) => Datum::Bool(b),
+                _ => Datum::Null,
+            },
+            _ => Datum::Null,
+        },
+        BinOp::Or => match left {
+            Datum::Bool(true) => Datum::Bool(true),
+            Datum::Bool(false) => match right() {
+                Datum::Bool(b) => Datum::Bool(b),
+                _ => Datum::Null,
+            },
+            _ => Datum::Null,
+        },
+        BinOp::Xor => match (left, right()) {
+            (Datum::Bool(a), Datum::Bool(b)) => Datum::Bool(a != b),
+            _ => Datum::Null,
+        },
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            let right = right();
+            let ordering = match (left.number(), right.number()) {
+                (Some(a), Some(b)) => a.partial_cmp(&b),
+                _ => match (left.text(), right.text()) {
+                    (Some(a), Some(b)) => Some(a.cmp(&b)),
+                    _ => None,
+                },
+            };
+            let Some(ordering) = ordering else {
+                return Datum::Null;
+            };
+            Datum::Bool(match op {
+                BinOp::Eq => ordering.is_eq(),
+                BinOp::Ne => ordering.is_ne(),
+                BinOp::Lt => ordering.is_lt(),
+                BinOp::Le => ordering.is_le(),
+                BinOp::Gt => ordering.is_gt(),
+                _ => ordering.is_ge(),
+            })
+        }
+        BinOp::Concat => match (left.text(), right().text()) {
+            (Some(a), Some(b)) => Datum::Text(Cow::Owned(format!("{a}{b}"))),
+            _ => Datum::Null,
+        },
+        BinOp::Add => {
+            let right = right();
+            match (left.number(), right.number()) {
+                (Some(a), Some(b)) => Datum::Number(a + b),
+                // Two texts, not both numbers: joined, as Splunk's `+` does.
+                _ => match (&left, &right) {
+                    (Datum::Text(a), Datum::Text(b)) => Datum::Text(Cow::Owned(format!("{a}{b}"))),
+                    _ => Datum::Null,
+                },
+            }
+        }
+        BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+            let (Some(a), Some(b)) = (left.number(), right().number()) else {
+                return Datum::Null;
+            };
+            let n = match op {
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div if b == 0.0 => return Datum::Null,
+                BinOp::Div => a / b,
+                _ if b == 0.0 => return Datum::Null,
+                _ => a % b,
+            };
+            if n.is_finite() {
+                Datum::Number(n)
+            } else {
+                Datum::Null
+            }
+        }
+    }
+}
+
+fn call<'e>(
+    function: Function,
+    args: &'e [Node],
+    regex: Option<&Regex>,
+    event: &'e impl Fields,
+) -> Datum<'e> {
+    let arg = |i: usize| args.get(i).map_or(Datum::Null, |a| a.eval(event));
+    let number = |i: usize| arg(i).number();
+    let text = |i: usize| arg(i).text().map(Cow::into_owned);
+    let owned = |s: String| Datum::Text(Cow::Owned(s));
+    match function {
+        Function::If => {
+            if arg(0).truth() {
+                arg(1)
+            } else {
+                arg(2)
+            }
+        }
+        Function::Case => args
+            .chunks(2)
+            .find(|pair| pair[0].eval(event).truth())
+            .and_then(|pair| pair.get(1))
+            .map_or(Datum::Null, |value| value.eval(event)),
+        Function::Coalesce => args
+            .iter()
+            .map(|a| a.eval(event))
+            .find(|v| *v != Datum::Null)
+            .unwrap_or(Datum::Null),
+        Function::IsNull => Datum::Bool(arg(0) == Datum::Null),
+        Function::IsNotNull => Datum::Bool(arg(0) != Datum::Null),
+        Function::Lower => text(0).map_or(Datum::Null, |t| owned(t.to_lowercase())),
+        Function::Upper => text(0).map_or(Datum::Null, |t| owned(t.to_uppercase())),
+        Function::Len => text(0).map_or(Datum::Null, |t| Datum::Number(t.chars().count() as f64)),
+        Function::Substr => {
+            let (Some(t), Some(start)) = (text(0), number(1)) else {
+                return Datum::Null;
+            };
+            let chars: Vec<char> = t.chars().collect();
+            // 1-based; a negative start counts from the end.
+            let len = chars.len() as i64;
+            let start = start.trunc() as i64;
+            let from = if start < 0 { len + start } else { start - 1 }.clamp(0, len);
+            let to = match number(2) {
+                Some(n) => (from + n.trunc().max(0.0) as i64).min(len),
+                None => len,
+            };
+            owned(chars[from as usize..to.max(from) as usize].iter().collect())
+        }
+        Function::Replace => match (text(0), regex, text(2)) {
+            (Some(t), Some(regex), Some(with)) => owned(
+                regex
+                    .replace_all(&t, splunk_replacement(&with).as_str())
+                    .into_owned(),
+            ),
+            _ => Datum::Null,
+        },
+        Function::ToNumber => {
+            let Some(t) = text(0) else {
+                return Datum::Null;
+            };
+            match number(1) {
+                Some(base) if base != 10.0 => {
+                    let t = t.trim();
+                    let digits = if base == 16.0 {
+                        t.trim_start_matches("0x").trim_start_matches("0X")
+                    } else {
+                        t
+                    };
+                    u32::try_from(base as i64)
+                        .ok()
+                        .filter(|b| (2..=36).contains(b))
+                        .and_then(|b| i64::from_str_radix(digits, b).ok())
+                        .map_or(Datum::Null, |n| Datum::Number(n as f64))
+                }
+                _ => Datum::Text(Cow::Owned(t))
+                    .number()
+                    .map_or(Datum::Null, Datum::Number),
+            }
+        }
+        Function::ToString => text(0).map_or(Datum::Null, owned),
+        Function::Round => {
+            let Some(n) = number(0) else {
+                return Datum::Null;
+            };
+            let digits = number(1).unwrap_or(0.0).clamp(0.0, 15.0) as i32;
+            let scale = 10f64.powi(digits);
+            Datum::Number((n * scale).round() / scale)
+        }
+        Function::Floor => number(0).map_or(Datum::Null, |n| Datum::Number(n.floor())),
+        Function::Ceil => number(0).map_or(Datum::Null, |n| Datum::Number(n.ceil())),
+        Function::Abs => number(0).map_or(Datum::Null, |n| Datum::Number(n.abs())),
+        Function::CidrMatch => match (text(0), text(1)) {
+            (Some(net), Some(ip)) => match (net.parse::<IpNet>(), ip.trim().parse::<IpAddr>()) {
+                (Ok(net), Ok(ip)) => Datum::Bool(net.contains(&ip)),
+                (Ok(_), Err(_)) => Datum::Bool(false),
+                _ => Datum::Null,
+            },
+            _ => Datum::Null,
+        },
+        Function::Match => match (text(0), regex) {
+            (Some(t), Some(regex)) => Datum::Bool(regex.is_match(&t)),
+            _ => Datum::Null,
+        },
+        Function::Null => Datum::Null,
+        Function::True => Datum::Bool(true),
+        Function::False => Datum::Bool(false),
+    }
+}
+
+/// Splunk writes a group in a replacement as `\1`; the `regex` crate as `${1}`. A `$` of
+/// the text is `$$`.
+fn splunk_replacement(with: &str) -> String {
+    let mut out = String::with_capacity(with.len());
+    let mut chars = with.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push_str("${");
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    out.push(d);
+                }
+                out.push('}');
+            }
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The per-event commands of a query, ready to run.
+#[derive(Debug, Default)]
+pub struct Pipeline {
+    stages: Vec<Compiled>,
+    reads_text: bool,
+}
+
+#[derive(Debug)]
+enum Compiled {
+    Eval(Vec<(String, Node)>),
+    Where(Node),
+    Search(Matcher),
+    Rename(Vec<(String, String)>),
+    Fillnull { value: String, fields: Vec<String> },
+}
+
+impl Pipeline {
+    pub fn new(query: &Query) -> Pipeline {
+        let later = || {
+            let mut fields: Vec<String> = query
+                .aggs()
+                .iter()
+                .flat_map(|a| a.fields())
+                .cloned()
+                .collect();
+            fields.extend(query.by().iter().cloned());
+            fields.extend(query.hit_fields().unwrap_or(&[]).iter().cloned());
+            fields.dedup();
+            fields
+        };
+        let stages: Vec<Compiled> = query
+            .stages
+            .iter()
+            .map(|stage| match stage {
+                Stage::Eval(assignments) => Compiled::Eval(
+                    assignments
+                        .iter()
+                        .map(|(name, calc)| (name.clone(), Node::new(calc)))
+                        .collect(),
+                ),
+                Stage::Where(calc) => Compiled::Where(Node::new(calc)),
+                Stage::Search(expr) => Compiled::Search(Matcher::new(Some(expr))),
+                Stage::Rename(pairs) => Compiled::Rename(pairs.clone()),
+                Stage::Fillnull { value, fields } => Compiled::Fillnull {
+                    value: value.clone(),
+                    fields: if fields.is_empty() {
+                        later()
+                    } else {
+                        fields.clone()
+                    },
+                },
+            })
+            .collect();
+        let reads_text = stages
+            .iter()
+            .any(|s| matches!(s, Compiled::Search(m) if m.reads_text()));
+        Pipeline { stages, reads_text }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// A `search` stage has bare terms: it reads the event's lower-cased text.
+    pub fn reads_text(&self) -> bool {
+        self.reads_text
+    }
+
+    /// The event as the commands leave it, or `None` when one drops it. `lowered_text` is
+    /// the event's text, lower-cased, when `reads_text`.
+    pub fn apply<'e, E: Fields>(
+        &self,
+        event: &'e E,
+        lowered_text: &[u8],
+    ) -> Option<Derived<'e, E>> {
+        let mut derived = Derived {
+            event,
+            set: Vec::new(),
+        };
+        for stage in &self.stages {
+            match stage {
+                Compiled::Eval(assignments) => {
+                    for (name, node) in assignments {
+                        let value = node.eval(&derived).text().map(Cow::into_owned);
+                        derived.set(name, value);
+                    }
+                }
+                Compiled::Where(node) => {
+                    if !node.eval(&derived).truth() {
+                        return None;
+                    }
+                }
+                Compiled::Search(matcher) => {
+                    if !matcher.matches(&derived, lowered_text) {
+                        return None;
+                    }
+                }
+                Compiled::Rename(pairs) => {
+                    for (from, to) in pairs {
+                        let value = derived.get(from).map(Cow::into_owned);
+                        derived.set(from, None);
+                        derived.set(to, value);
+                    }
+                }
+                Compiled::Fillnull { value, fields } => {
+                    for field in fields {
+                        if derived.get(field).is_none() {
+                            derived.set(field, Some(value.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Some(derived)
+    }
+}
+
+/// An event with what the per-event commands set: a field they set (or removed) reads as
+/// they left it, any other as the event has it.
+pub struct Derived<'e, E> {
+    event: &'e E,
+    set: Vec<(String, Option<String>)>,
+}
+
+impl<E> Derived<'_, E> {
+    fn set(&mut self, name: &str, value: Option<String>) {
+        match self.set.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => *v = value,
+            None => self.set.push((name.to_string(), value)),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Option<String>> {
+        self.set.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+impl<E: Fields> Fields for Derived<'_, E> {
+    fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+        match self.lookup(field) {
+            Some(value) => value.as_deref().map(Cow::Borrowed),
+            None => self.event.get(field),
+        }
+    }
+
+    fn any(&self, field: &str, test: impl FnMut(&str) -> bool) -> bool {
+        match self.lookup(field) {
+            Some(value) => value.as_deref().is_some_and(test),
+            None => self.event.any(field, test),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::query::parse;
+
+    struct Event(HashMap<&'static str, &'static str>);
+
+    impl Fields for Event {
+        fn get(&self, field: &str) -> Option<Cow<'_, str>> {
+            self.0.get(field).map(|v| Cow::Borrowed(*v))
+        }
+    }
+
+    fn event() -> Event {
+        Event(HashMap::from([
+            ("bytes", "1500"),
+            ("packets", "4"),
+            ("user", "Root"),
+            ("src_ip", "10.1.2.3"),
+            ("userIdentity.arn", "arn:aws:iam::1:user/alice"),
+            ("path", "/wp-admin/setup.php"),
+            ("empty", ""),
+        ]))
+    }
+
+    /// What `eval x = <expr>` leaves in `x` (None: null).
+    fn eval(expr: &str) -> Option<String> {
+        let query = parse(&format!("| eval x = {expr}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let event = event();
+        let pipeline = Pipeline::new(&query);
+        let derived = pipeline.apply(&event, b"").expect("eval keeps every event");
+        derived.get("x").map(Cow::into_owned)
+    }
+
+    fn kept(stages: &str) -> bool {
+        let query = parse(stages).unwrap_or_else(|e| panic!("{stages}: {e}"));
+        Pipeline::new(&query).apply(&event(), b"").is_some()
+    }
+
+    #[test]
+    fn arithmetic_text_and_null_as_splunk_evaluates_them() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("bytes / packets", Some("375")),
+            ("bytes / 1000", Some("1.5")),
+            ("(bytes + 500) * 2 - 1", Some("3999")),
+            ("bytes % 7", Some("2")),
+            ("-bytes", Some("-1500")),
+            ("bytes / 0", None),
+            ("nosuch + 1", None),
+            ("user . \"@\" . src_ip", Some("Root@10.1.2.3")),
+            ("user.\"x\"", Some("Rootx")),
+            ("\"a\" + \"b\"", Some("ab")),
+            ("user . nosuch", None),
+            ("'userIdentity.arn'", Some("arn:aws:iam::1:user/alice")),
+            ("userIdentity.arn", Some("arn:aws:iam::1:user/alice")),
+            ("bytes > 999", Some("true")),
+            ("\"10\" < \"9\"", Some("false")),
+            ("\"b\" < \"a\"", Some("false")),
+            ("user == \"root\"", Some("false")),
+            ("user = \"Root\" AND bytes >= 1500", Some("true")),
+            ("NOT (user = \"Root\") OR nosuch > 1", None),
+            ("true() XOR false()", Some("true")),
+            ("2.5 * 2", Some("5")),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(eval(expr).as_deref(), *want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn functions() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("if(bytes > 1000, \"big\", \"small\")", Some("big")),
+            (
+                "case(bytes < 100, \"s\", bytes < 2000, \"m\", true(), \"l\")",
+                Some("m"),
+            ),
+            ("case(bytes < 100, \"s\")", None),
+            ("coalesce(nosuch, empty, user)", Some("")),
+            ("coalesce(nosuch, user)", Some("Root")),
+            ("if(isnull(nosuch) AND isnotnull(empty), 1, 0)", Some("1")),
+            ("lower(user) . upper(\"x\")", Some("rootX")),
+            ("len(path)", Some("19")),
+            ("substr(path, 2, 8)", Some("wp-admin")),
+            ("substr(path, -3)", Some("php")),
+            ("substr(path, 100)", Some("")),
+            (
+                "replace(path, \"^/(\\w+)-(\\w+)/.*\", \"\\2-\\1 $\")",
+                Some("admin-wp $"),
+            ),
+            (
+                "tonumber(\"0x1F\", 16) + tonumber(\"11\", 2) + tonumber(\" 7 \")",
+                Some("41"),
+            ),
+            ("tonumber(user)", None),
+            ("tostring(bytes / 4)", Some("375")),
+            ("round(bytes / 7, 2)", Some("214.29")),
+            ("round(2.5)", Some("3")),
+            (
+                "floor(-1.5) . \",\" . ceil(1.2) . \",\" . abs(-3)",
+                Some("-2,2,3"),
+            ),
+            ("cidrmatch(\"10.0.0.0/8\", src_ip)", Some("true")),
+            ("cidrmatch(\"10.0.0.0/8\", user)", Some("false")),
+            ("match(path, \"(?i)WP-ADMIN\")", Some("true")),
+            ("match(nosuch, \"x\")", None),
+            ("null()", None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(eval(expr).as_deref(), *want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn commands_see_what_the_ones_before_them_set() {
+        assert!(kept(
+            "| eval kb = bytes / 1000, big = kb > 1 | where big = \"true\""
+        ));
+        assert!(!kept("| where bytes > 2000"));
+        assert!(!kept("| where nosuch > 1"));
+        assert!(kept(
+            "| rename user AS account | where account = \"Root\" AND isnull(user)"
+        ));
+        assert!(kept(
+            "| fillnull value=none nosuch | where nosuch = \"none\""
+        ));
+        assert!(kept("| fillnull nosuch | where nosuch = 0"));
+        assert!(kept(
+            "| eval u = lower(user) | search u:root src_ip:10.0.0.0/8"
+        ));
+        assert!(!kept("| eval u = upper(user) | search NOT u:root"));
+        assert!(kept("| eval user = null() | where isnull(user)"));
+        // Without fields, fillnull fills those the rest of the query reads.
+        let query = parse("| fillnull value=- | stats count by nosuch").expect("parses");
+        let event = event();
+        let pipeline = Pipeline::new(&query);
+        let derived = pipeline.apply(&event, b"").expect("kept");
+        assert_eq!(derived.get("nosuch").as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("| eval x = nosuchfn(1)", 12, "unknown function `nosuchfn`"),
+            (
+                "| eval x = substr(a)",
+                12,
+                "substr() takes 2 to 3 arguments, found 1",
+            ),
+            ("| eval x = if(a, b)", 12, "if() takes 3 arguments, found 2"),
+            ("| eval x = case(a, b, c)", 12, "case() takes pairs"),
+            ("| eval x = match(a, b)", 21, "must be a quoted string"),
+            ("| eval x = match(a, \"(\")", 21, "bad regular expression"),
+            ("| eval x = 1 +", 15, "expected a value, field or function"),
+            ("| eval x == 1", 10, "expected `=` after `x`"),
+            ("| eval x = (1", 14, "expected `)` to close `(`"),
+            ("| rename a b", 12, "expected `AS` after `a`"),
+            (
+                "| stats count | eval x = 1",
+                17,
+                "put it before the aggregating command",
+            ),
+            (
+                "| head 3 | where x > 1",
+                12,
+                "put it before head and fields",
+            ),
+            ("| search", 9, "expected a search term"),
+        ];
+        for (query, column, message) in cases {
+            let error = parse(query).expect_err(query);
+            assert_eq!(error.column, *column, "{query}: {error}");
+            assert!(error.message.contains(message), "{query}: {error}");
+        }
+    }
+
+    #[test]
+    fn stages_round_trip_through_their_canonical_text() {
+        for text in [
+            "src_ip:10.0.0.0/8 | eval kb = bytes / 1024, who = lower(user) . \"@\" . 'id.orig_h' | where kb > 1 AND NOT isnull(who) | stats count by who",
+            "| eval r = replace(path, \"\\d+\", \"N\"), q = \"say \\\"hi\\\"\" | search r:*N* | rename r AS route | fillnull value=\"n a\" route x",
+            "| eval x = -(1 - 2) * 3 % 4 | where match(x, \"^\\\\d\") XOR true()",
+        ] {
+            let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let again = parse(&query.to_string()).unwrap_or_else(|e| panic!("{}: {e}", query));
+            assert_eq!(again, query, "{text} → {query}");
+        }
+    }
+}
