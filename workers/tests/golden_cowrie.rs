@@ -323,4 +323,29 @@ fn per_event_commands_compute_fields_the_aggregate_reads() {
     assert!(downloads > 0);
     let r = run("eventid:cowrie.command.input | where match(input, \"^(ls|find)\") | stats count");
     assert_eq!(r.matched, downloads);
+
+    // rex: the user and password Cowrie writes into its message, against its own fields.
+    let mut by_user: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for e in &failed {
+        let message = s(e, "message").unwrap_or_default();
+        if let (Some(u), Some(p)) = (s(e, "username"), s(e, "password"))
+            && message == format!("login attempt [{u}/{p}] failed")
+            && !u.is_empty()
+            && !u.contains('/')
+        {
+            *by_user.entry(vec![u.to_string()]).or_default() += 1;
+        }
+    }
+    assert!(by_user.len() > 10);
+    let r = run(
+        "eventid:cowrie.login.failed | rex field=message \"^login attempt \\[(?<u>[^/\\]]+)/(?<p>.*)\\] failed$\" \
+         | where u == username AND p == password | stats count by u",
+    );
+    assert_eq!(counts_by(&r), by_user);
+    // On the raw record by default.
+    let r = run("eventid:cowrie.login.failed | rex \"\\[(?<u>[^/\\]]+)/\" | stats count by u");
+    assert_eq!(
+        counts_by(&r).values().sum::<u64>(),
+        by_user.values().sum::<u64>()
+    );
 }

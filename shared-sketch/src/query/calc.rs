@@ -35,6 +35,9 @@ pub enum Stage {
     /// `fillnull [value=X] [f …]`: the fields absent from an event get `value` (`0`).
     /// Without fields, the ones the rest of the query reads.
     Fillnull { value: String, fields: Vec<String> },
+    /// `rex [field=f] "(?<name>…)"`: each named group the regex matches in the field
+    /// (`_raw`, the raw record, by default) becomes a field.
+    Rex { field: String, pattern: String },
 }
 
 /// An `eval` expression.
@@ -194,6 +197,7 @@ impl Query {
                 Stage::Search(expr) => expr_fields(expr, &mut out),
                 Stage::Rename(pairs) => out.extend(pairs.iter().map(|(from, _)| from.as_str())),
                 Stage::Fillnull { fields, .. } => out.extend(fields.iter().map(String::as_str)),
+                Stage::Rex { field, .. } => out.push(field),
             }
         }
         out
@@ -528,7 +532,15 @@ enum Compiled {
     Where(Node),
     Search(Matcher),
     Rename(Vec<(String, String)>),
-    Fillnull { value: String, fields: Vec<String> },
+    Fillnull {
+        value: String,
+        fields: Vec<String>,
+    },
+    /// `None` when the pattern no longer compiles (the parser checked it): nothing is set.
+    Rex {
+        field: String,
+        regex: Option<Regex>,
+    },
 }
 
 impl Pipeline {
@@ -565,6 +577,10 @@ impl Pipeline {
                     } else {
                         fields.clone()
                     },
+                },
+                Stage::Rex { field, pattern } => Compiled::Rex {
+                    field: field.clone(),
+                    regex: compile_regex(pattern).ok(),
                 },
             })
             .collect();
@@ -626,6 +642,23 @@ impl Pipeline {
                         }
                     }
                 }
+                Compiled::Rex {
+                    field,
+                    regex: Some(regex),
+                } => {
+                    let Some(text) = derived.get(field).map(Cow::into_owned) else {
+                        continue;
+                    };
+                    let Some(captures) = regex.captures(&text) else {
+                        continue;
+                    };
+                    for name in regex.capture_names().flatten() {
+                        if let Some(value) = captures.name(name) {
+                            derived.set(name, Some(value.as_str().to_string()));
+                        }
+                    }
+                }
+                Compiled::Rex { regex: None, .. } => {}
             }
         }
         Some(derived)
@@ -802,6 +835,12 @@ mod tests {
         ));
         assert!(!kept("| eval u = upper(user) | search NOT u:root"));
         assert!(kept("| eval user = null() | where isnull(user)"));
+        assert!(kept(
+            "| rex field=path \"^/(?<area>[a-z-]+)/(?<page>\\w+)\" | where area = \"wp-admin\" AND page = \"setup\""
+        ));
+        assert!(kept(
+            "| rex field=user \"(?<digit>\\d)\" | where isnull(digit)"
+        ));
         // Without fields, fillnull fills those the rest of the query reads.
         let query = parse("| fillnull value=- | stats count by nosuch").expect("parses");
         let event = event();
@@ -838,6 +877,13 @@ mod tests {
                 "put it before head and fields",
             ),
             ("| search", 9, "expected a search term"),
+            ("| rex field=a \"\\d+\"", 15, "rex needs a named group"),
+            ("| rex \"(?<x>\"", 7, "bad regular expression"),
+            (
+                "| stats exactperc99(x)",
+                9,
+                "exact percentiles do not merge",
+            ),
         ];
         for (query, column, message) in cases {
             let error = parse(query).expect_err(query);
@@ -847,11 +893,33 @@ mod tests {
     }
 
     #[test]
+    fn splunk_and_scanner_spellings_read_as_ours() {
+        for (theirs, ours) in [
+            (
+                "| stats distinct_count(a), estdc(b), countdistinct(c)",
+                "| stats dc(a), dc(b), dc(c)",
+            ),
+            (
+                "| stats perc95(x), median(y), mean(z)",
+                "| stats p95(x), p50(y), avg(z)",
+            ),
+            ("| groupbycount a, b", "| stats count by a, b"),
+        ] {
+            assert_eq!(
+                parse(theirs).expect(theirs),
+                parse(ours).expect(ours),
+                "{theirs}"
+            );
+        }
+    }
+
+    #[test]
     fn stages_round_trip_through_their_canonical_text() {
         for text in [
             "src_ip:10.0.0.0/8 | eval kb = bytes / 1024, who = lower(user) . \"@\" . 'id.orig_h' | where kb > 1 AND NOT isnull(who) | stats count by who",
             "| eval r = replace(path, \"\\d+\", \"N\"), q = \"say \\\"hi\\\"\" | search r:*N* | rename r AS route | fillnull value=\"n a\" route x",
             "| eval x = -(1 - 2) * 3 % 4 | where match(x, \"^\\\\d\") XOR true()",
+            "| rex \"user=(?<user>\\w+) \\\"q\\\"\" | rex field=user \"(?P<first>.)\" | stats count by first",
         ] {
             let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             let again = parse(&query.to_string()).unwrap_or_else(|e| panic!("{}: {e}", query));

@@ -68,6 +68,10 @@ impl fmt::Display for Stage {
                 let pairs: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} AS {b}")).collect();
                 write!(f, "rename {}", pairs.join(", "))
             }
+            Stage::Rex { field, pattern } => {
+                write!(f, "rex field={field} ")?;
+                write_raw_quoted(f, pattern)
+            }
             Stage::Fillnull { value, fields } => {
                 f.write_str("fillnull value=")?;
                 write_value(f, value, false)?;

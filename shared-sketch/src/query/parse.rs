@@ -407,7 +407,7 @@ impl<'a> Parser<'a> {
             if after.starts_with('~') {
                 let field = &rest[..field_len];
                 self.pos += field_len + 1;
-                let pattern = self.pattern(field)?;
+                let pattern = self.pattern(&format!("`{field}~`"))?;
                 return Ok(Some(Expr::Match {
                     field: field.to_string(),
                     pattern,
@@ -486,11 +486,11 @@ impl<'a> Parser<'a> {
 
     /// The quoted regular expression after `field~`: `\"` is a quote, and every other
     /// backslash is the pattern's own (`\d`, `\\`), so patterns read as written.
-    fn pattern(&mut self, field: &str) -> Result<String, ParseError> {
+    fn pattern(&mut self, after: &str) -> Result<String, ParseError> {
         let start = self.pos;
         if self.peek() != Some('"') {
             return Err(self.error(format!(
-                "expected a quoted regular expression after `{field}~`, found {}",
+                "expected a quoted regular expression after {after}, found {}",
                 self.found()
             )));
         }
@@ -573,7 +573,10 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let start = self.pos;
         let name = self.ident("a command after `|`")?.to_ascii_lowercase();
-        let aggregating = matches!(name.as_str(), "stats" | "top" | "rare" | "timechart");
+        let aggregating = matches!(
+            name.as_str(),
+            "stats" | "top" | "rare" | "timechart" | "groupbycount"
+        );
         if aggregating {
             if query.command.is_some() {
                 return Err(self.error_at(start, format!("`{name}`: a query has one aggregating command (stats, top, rare or timechart)")));
@@ -593,6 +596,14 @@ impl<'a> Parser<'a> {
                 }
                 let by = self.by()?;
                 query.command = Some(Command::Stats { aggs, by });
+            }
+            "groupbycount" => {
+                // Scanner's `stats count by f, …`.
+                let by = self.field_list("a field name after `groupbycount`", MAX_BY_FIELDS)?;
+                query.command = Some(Command::Stats {
+                    aggs: vec![Agg::Count],
+                    by,
+                });
             }
             "top" => {
                 let (n, field) = self.count_and_field("top")?;
@@ -637,7 +648,9 @@ impl<'a> Parser<'a> {
                 };
                 query.command = Some(Command::Timechart { span, agg, by });
             }
-            "eval" | "where" | "search" | "rename" | "fillnull" if query.command.is_none() => {
+            "eval" | "where" | "search" | "rename" | "fillnull" | "rex"
+                if query.command.is_none() =>
+            {
                 if !query.post.is_empty() {
                     return Err(self.error_at(
                         start,
@@ -647,7 +660,7 @@ impl<'a> Parser<'a> {
                 let stage = self.stage(&name)?;
                 query.stages.push(stage);
             }
-            "eval" | "search" | "rename" | "fillnull" => {
+            "eval" | "search" | "rename" | "fillnull" | "rex" => {
                 return Err(self.error_at(
                     start,
                     format!("`{name}` runs on events: put it before the aggregating command"),
@@ -678,7 +691,7 @@ impl<'a> Parser<'a> {
             }
             other => {
                 return Err(self.error_at(start, format!(
-                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, stats, top, rare, timechart, head or fields"
+                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, stats, top, rare, timechart, groupbycount, head or fields"
                 )));
             }
         }
@@ -708,6 +721,27 @@ impl<'a> Parser<'a> {
                 Ok(Stage::Eval(assignments))
             }
             "where" => Ok(Stage::Where(self.calc()?)),
+            "rex" => {
+                let field = if self.eat_keyword("field") {
+                    self.expect('=', "after `field`")?;
+                    self.ident("a field name after `field=`")?.to_string()
+                } else {
+                    RAW_FIELD.to_string()
+                };
+                self.skip_ws();
+                let at = self.pos;
+                let pattern = self.pattern("`rex`")?;
+                // `pattern` checked that it compiles.
+                let named = compile_regex(&pattern)
+                    .is_ok_and(|regex| regex.capture_names().flatten().next().is_some());
+                if !named {
+                    return Err(self.error_at(
+                        at,
+                        "rex needs a named group, such as \"user=(?<user>\\w+)\": each becomes a field",
+                    ));
+                }
+                Ok(Stage::Rex { field, pattern })
+            }
             "search" => {
                 self.skip_ws();
                 match self.or()? {
@@ -1130,7 +1164,30 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let start = self.pos;
         let name = self.ident("an aggregate such as `count` or `dc(field)`")?;
-        let lower = name.to_ascii_lowercase();
+        let mut lower = name.to_ascii_lowercase();
+        if lower.starts_with("exactperc") || lower == "upperperc" {
+            return Err(self.error_at(
+                start,
+                format!(
+                    "`{name}`: exact percentiles do not merge across workers in bounded memory; \
+                     use p95(f) or percentile(f, 95), within ±1% of the value"
+                ),
+            ));
+        }
+        // Splunk's and Scanner's spellings of the same aggregates.
+        match lower.as_str() {
+            "distinct_count" | "estdc" | "countdistinct" => lower = "dc".to_string(),
+            "mean" => lower = "avg".to_string(),
+            "median" => lower = "p50".to_string(),
+            _ => {
+                if let Some(q) = lower
+                    .strip_prefix("perc")
+                    .filter(|q| q.starts_with(|c: char| c.is_ascii_digit()))
+                {
+                    lower = format!("p{q}");
+                }
+            }
+        }
         let stat = match lower.as_str() {
             "sum" => Some(StatKind::Sum),
             "min" => Some(StatKind::Min),
@@ -1208,7 +1265,9 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `99.9` → 9990; `None` unless a number in 0..=100 with at most two decimals.
+/// The raw record, which `rex` reads by default.
+const RAW_FIELD: &str = "_raw";
+
 fn binary(op: BinOp, left: Calc, right: Calc) -> Calc {
     Calc::Binary {
         op,
@@ -1217,6 +1276,7 @@ fn binary(op: BinOp, left: Calc, right: Calc) -> Calc {
     }
 }
 
+/// `99.9` → 9990; `None` unless a number in 0..=100 with at most two decimals.
 fn percent_hundredths(text: &str) -> Option<u32> {
     let value: f64 = text.parse().ok()?;
     let hundredths = (value * 100.0).round();
