@@ -391,7 +391,7 @@ impl<'q> Scan<'q> {
         let time = if bounded { bounded_time } else { time() };
         if self.pipeline.is_empty() {
             self.found(&event, number, time, text);
-        } else if let Some(derived) = self.pipeline.apply(&event, &self.lowered) {
+        } else if let Some(derived) = self.pipeline.apply(&event, &self.lowered, time) {
             self.found(&derived, number, time, text);
         }
     }

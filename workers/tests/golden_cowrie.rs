@@ -342,6 +342,17 @@ fn per_event_commands_compute_fields_the_aggregate_reads() {
          | where u == username AND p == password | stats count by u",
     );
     assert_eq!(counts_by(&r), by_user);
+    // bin: failed logins per hour, `_time` being the event's.
+    let mut hours: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for e in &failed {
+        let ms = shared_sketch::time::parse_timestamp(s(e, "timestamp").unwrap()).unwrap();
+        let hour = ms.div_euclid(3_600_000) * 3600;
+        *hours.entry(vec![hour.to_string()]).or_default() += 1;
+    }
+    assert!(hours.len() > 24);
+    let r = run("eventid:cowrie.login.failed | bin span=1h _time | stats count by _time");
+    assert_eq!(counts_by(&r), hours);
+
     // On the raw record by default.
     let r = run("eventid:cowrie.login.failed | rex \"\\[(?<u>[^/\\]]+)/\" | stats count by u");
     assert_eq!(

@@ -38,7 +38,17 @@ pub enum Stage {
     /// `rex [field=f] "(?<name>…)"`: each named group the regex matches in the field
     /// (`_raw`, the raw record, by default) becomes a field.
     Rex { field: String, pattern: String },
+    /// `bin span=S f [AS g]`: the field's number rounded down to a multiple of `span`
+    /// (`_time`: seconds since the epoch, `span=1h` a time).
+    Bin {
+        field: String,
+        span: f64,
+        into: Option<String>,
+    },
 }
+
+/// The event's time, in seconds since the epoch, as the per-event commands read it.
+pub const TIME_FIELD: &str = "_time";
 
 /// An `eval` expression.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +207,7 @@ impl Query {
                 Stage::Search(expr) => expr_fields(expr, &mut out),
                 Stage::Rename(pairs) => out.extend(pairs.iter().map(|(from, _)| from.as_str())),
                 Stage::Fillnull { fields, .. } => out.extend(fields.iter().map(String::as_str)),
-                Stage::Rex { field, .. } => out.push(field),
+                Stage::Rex { field, .. } | Stage::Bin { field, .. } => out.push(field),
             }
         }
         out
@@ -541,6 +551,11 @@ enum Compiled {
         field: String,
         regex: Option<Regex>,
     },
+    Bin {
+        field: String,
+        span: f64,
+        into: String,
+    },
 }
 
 impl Pipeline {
@@ -582,6 +597,11 @@ impl Pipeline {
                     field: field.clone(),
                     regex: compile_regex(pattern).ok(),
                 },
+                Stage::Bin { field, span, into } => Compiled::Bin {
+                    field: field.clone(),
+                    span: *span,
+                    into: into.clone().unwrap_or_else(|| field.clone()),
+                },
             })
             .collect();
         let reads_text = stages
@@ -600,15 +620,18 @@ impl Pipeline {
     }
 
     /// The event as the commands leave it, or `None` when one drops it. `lowered_text` is
-    /// the event's text, lower-cased, when `reads_text`.
+    /// the event's text, lower-cased, when `reads_text`; `time` its time (epoch ms), which
+    /// they read as `_time`.
     pub fn apply<'e, E: Fields>(
         &self,
         event: &'e E,
         lowered_text: &[u8],
+        time: Option<i64>,
     ) -> Option<Derived<'e, E>> {
         let mut derived = Derived {
             event,
             set: Vec::new(),
+            time,
         };
         for stage in &self.stages {
             match stage {
@@ -659,6 +682,14 @@ impl Pipeline {
                     }
                 }
                 Compiled::Rex { regex: None, .. } => {}
+                Compiled::Bin { field, span, into } => {
+                    let binned = derived
+                        .get(field)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .filter(|n| n.is_finite())
+                        .map(|n| format_number((n / span).floor() * span));
+                    derived.set(into, binned);
+                }
             }
         }
         Some(derived)
@@ -670,6 +701,7 @@ impl Pipeline {
 pub struct Derived<'e, E> {
     event: &'e E,
     set: Vec<(String, Option<String>)>,
+    time: Option<i64>,
 }
 
 impl<E> Derived<'_, E> {
@@ -686,16 +718,23 @@ impl<E> Derived<'_, E> {
 }
 
 impl<E: Fields> Fields for Derived<'_, E> {
+    /// `_time`, unless the record has a field of that name, is the event's time.
     fn get(&self, field: &str) -> Option<Cow<'_, str>> {
         match self.lookup(field) {
             Some(value) => value.as_deref().map(Cow::Borrowed),
-            None => self.event.get(field),
+            None => self.event.get(field).or_else(|| {
+                (field == TIME_FIELD)
+                    .then_some(self.time)
+                    .flatten()
+                    .map(|ms| Cow::Owned(format_number(ms as f64 / 1000.0)))
+            }),
         }
     }
 
-    fn any(&self, field: &str, test: impl FnMut(&str) -> bool) -> bool {
+    fn any(&self, field: &str, mut test: impl FnMut(&str) -> bool) -> bool {
         match self.lookup(field) {
             Some(value) => value.as_deref().is_some_and(test),
+            None if field == TIME_FIELD => self.get(field).is_some_and(|v| test(&v)),
             None => self.event.any(field, test),
         }
     }
@@ -733,13 +772,17 @@ mod tests {
         let query = parse(&format!("| eval x = {expr}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
         let event = event();
         let pipeline = Pipeline::new(&query);
-        let derived = pipeline.apply(&event, b"").expect("eval keeps every event");
+        let derived = pipeline
+            .apply(&event, b"", Some(1_714_567_890_500))
+            .expect("eval keeps every event");
         derived.get("x").map(Cow::into_owned)
     }
 
     fn kept(stages: &str) -> bool {
         let query = parse(stages).unwrap_or_else(|e| panic!("{stages}: {e}"));
-        Pipeline::new(&query).apply(&event(), b"").is_some()
+        Pipeline::new(&query)
+            .apply(&event(), b"", Some(1_714_567_890_500))
+            .is_some()
     }
 
     #[test]
@@ -845,7 +888,9 @@ mod tests {
         let query = parse("| fillnull value=- | stats count by nosuch").expect("parses");
         let event = event();
         let pipeline = Pipeline::new(&query);
-        let derived = pipeline.apply(&event, b"").expect("kept");
+        let derived = pipeline
+            .apply(&event, b"", Some(1_714_567_890_500))
+            .expect("kept");
         assert_eq!(derived.get("nosuch").as_deref(), Some("-"));
     }
 
@@ -919,6 +964,7 @@ mod tests {
             "src_ip:10.0.0.0/8 | eval kb = bytes / 1024, who = lower(user) . \"@\" . 'id.orig_h' | where kb > 1 AND NOT isnull(who) | stats count by who",
             "| eval r = replace(path, \"\\d+\", \"N\"), q = \"say \\\"hi\\\"\" | search r:*N* | rename r AS route | fillnull value=\"n a\" route x",
             "| eval x = -(1 - 2) * 3 % 4 | where match(x, \"^\\\\d\") XOR true()",
+            "| bin span=5m _time AS minute | bin span=1.5 bytes | stats count by minute",
             "| rex \"user=(?<user>\\w+) \\\"q\\\"\" | rex field=user \"(?P<first>.)\" | stats count by first",
         ] {
             let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -68,6 +68,13 @@ impl fmt::Display for Stage {
                 let pairs: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} AS {b}")).collect();
                 write!(f, "rename {}", pairs.join(", "))
             }
+            Stage::Bin { field, span, into } => {
+                write!(f, "bin span={} {field}", format_number(*span))?;
+                match into {
+                    Some(into) => write!(f, " AS {into}"),
+                    None => Ok(()),
+                }
+            }
             Stage::Rex { field, pattern } => {
                 write!(f, "rex field={field} ")?;
                 write_raw_quoted(f, pattern)

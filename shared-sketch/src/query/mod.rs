@@ -23,7 +23,9 @@ pub use ast::{
     Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
     compound_key, split_compound_key,
 };
-pub use calc::{BinOp, Calc, Derived, FUNCTIONS, Function, Pipeline, Stage, format_number};
+pub use calc::{
+    BinOp, Calc, Derived, FUNCTIONS, Function, Pipeline, Stage, TIME_FIELD, format_number,
+};
 pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};

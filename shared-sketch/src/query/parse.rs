@@ -648,7 +648,7 @@ impl<'a> Parser<'a> {
                 };
                 query.command = Some(Command::Timechart { span, agg, by });
             }
-            "eval" | "where" | "search" | "rename" | "fillnull" | "rex"
+            "eval" | "where" | "search" | "rename" | "fillnull" | "rex" | "bin" | "bucket"
                 if query.command.is_none() =>
             {
                 if !query.post.is_empty() {
@@ -660,7 +660,7 @@ impl<'a> Parser<'a> {
                 let stage = self.stage(&name)?;
                 query.stages.push(stage);
             }
-            "eval" | "search" | "rename" | "fillnull" | "rex" => {
+            "eval" | "search" | "rename" | "fillnull" | "rex" | "bin" | "bucket" => {
                 return Err(self.error_at(
                     start,
                     format!("`{name}` runs on events: put it before the aggregating command"),
@@ -691,7 +691,7 @@ impl<'a> Parser<'a> {
             }
             other => {
                 return Err(self.error_at(start, format!(
-                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, stats, top, rare, timechart, groupbycount, head or fields"
+                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, bin, stats, top, rare, timechart, groupbycount, head or fields"
                 )));
             }
         }
@@ -721,6 +721,38 @@ impl<'a> Parser<'a> {
                 Ok(Stage::Eval(assignments))
             }
             "where" => Ok(Stage::Where(self.calc()?)),
+            "bin" | "bucket" => {
+                let mut span = None;
+                if self.eat_keyword("span") {
+                    self.expect('=', "after `span`")?;
+                    self.skip_ws();
+                    let at = self.pos;
+                    let text = self.word("a span such as 1h or 100")?;
+                    let seconds = parse_span(text).map(f64::from);
+                    let number = text.parse::<f64>().ok().filter(|n| n.is_finite());
+                    match number.or(seconds) {
+                        Some(n) if n > 0.0 => span = Some(n),
+                        _ => {
+                            return Err(self.error_at(
+                                at,
+                                format!("expected a span above 0 (1h, 5m, or a number such as 100), found `{text}`"),
+                            ));
+                        }
+                    }
+                }
+                let field = self.ident("the field to bin")?.to_string();
+                let Some(span) = span else {
+                    return Err(self.error(format!(
+                        "bin needs span=: `bin span=1h {field}` (or a number for a numeric field)"
+                    )));
+                };
+                let into = if self.eat_keyword("as") {
+                    Some(self.ident("a field name after `AS`")?.to_string())
+                } else {
+                    None
+                };
+                Ok(Stage::Bin { field, span, into })
+            }
             "rex" => {
                 let field = if self.eat_keyword("field") {
                     self.expect('=', "after `field`")?;
