@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::partial::{Hit, ScanStats};
-use crate::query::{CompareOp, Post};
+use crate::query::{CompareOp, Post, SortKey};
 pub use crate::sketch::{DistinctEstimate, RareRow, RareSummary, TopRow};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +173,129 @@ impl QueryResult {
             }
             // Workers fill each hit's fields; nothing to do to the merged answer.
             Post::Fields(_) => {}
+            Post::Sort(keys) => self.sort(keys),
+            Post::Tail(n) => {
+                let n = *n as usize;
+                let keep_last = |len: usize| len.saturating_sub(n);
+                if let Some(groups) = &mut self.groups {
+                    groups.rows.drain(..keep_last(groups.rows.len()));
+                } else {
+                    match self.aggs.first_mut().map(|a| &mut a.value) {
+                        Some(AggValue::Top { rows, .. }) => {
+                            rows.drain(..keep_last(rows.len()));
+                        }
+                        Some(AggValue::Rare(summary)) => {
+                            summary.rows.drain(..keep_last(summary.rows.len()));
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
     }
+
+    /// Orders the rows by `keys` (the parser checked each names a `by` field or an
+    /// aggregate). A stable sort: rows equal in every key keep their order.
+    fn sort(&mut self, keys: &[SortKey]) {
+        if let Some(groups) = &mut self.groups {
+            let by = groups.by.clone();
+            groups.rows.sort_by(|a, b| {
+                compare_by(
+                    keys,
+                    |key, row: &GroupRow| match by.iter().position(|f| *f == key.name) {
+                        Some(i) => Sortable::of_text(row.key.get(i).map(String::as_str)),
+                        None => Sortable::Number(
+                            row.aggs
+                                .iter()
+                                .find(|agg| agg.label == key.name)
+                                .and_then(|agg| agg.value.number()),
+                        ),
+                    },
+                    a,
+                    b,
+                )
+            });
+            return;
+        }
+        match self.aggs.first_mut().map(|a| &mut a.value) {
+            Some(AggValue::Top { rows, .. }) => rows.sort_by(|a, b| {
+                compare_by(
+                    keys,
+                    |key, row: &TopRow| match key.name.as_str() {
+                        "count" => Sortable::Number(Some(row.estimate as f64)),
+                        _ => Sortable::of_text(Some(&row.value)),
+                    },
+                    a,
+                    b,
+                )
+            }),
+            Some(AggValue::Rare(summary)) => summary.rows.sort_by(|a, b| {
+                compare_by(
+                    keys,
+                    |key, row: &RareRow| match key.name.as_str() {
+                        "count" => Sortable::Number(Some(row.count as f64)),
+                        _ => Sortable::of_text(Some(&row.value)),
+                    },
+                    a,
+                    b,
+                )
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// A row's value for one sort key: numbers order numerically, before text; absent last.
+enum Sortable<'a> {
+    Number(Option<f64>),
+    Text(&'a str),
+}
+
+impl<'a> Sortable<'a> {
+    fn of_text(text: Option<&'a str>) -> Sortable<'a> {
+        match text {
+            Some(t) => match t.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() => Sortable::Number(Some(n)),
+                _ => Sortable::Text(t),
+            },
+            None => Sortable::Number(None),
+        }
+    }
+
+    fn order(&self, other: &Sortable<'_>) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (Sortable::Number(Some(a)), Sortable::Number(Some(b))) => a.total_cmp(b),
+            (Sortable::Text(a), Sortable::Text(b)) => a.cmp(b),
+            (Sortable::Number(None), Sortable::Number(None)) => Ordering::Equal,
+            // Absent last, whichever the direction: handled by the caller.
+            (Sortable::Number(None), _) => Ordering::Greater,
+            (_, Sortable::Number(None)) => Ordering::Less,
+            (Sortable::Number(Some(_)), Sortable::Text(_)) => Ordering::Less,
+            (Sortable::Text(_), Sortable::Number(Some(_))) => Ordering::Greater,
+        }
+    }
+}
+
+fn compare_by<'r, R>(
+    keys: &[SortKey],
+    value: impl Fn(&SortKey, &'r R) -> Sortable<'r>,
+    a: &'r R,
+    b: &'r R,
+) -> std::cmp::Ordering {
+    for key in keys {
+        let (x, y) = (value(key, a), value(key, b));
+        let absent = |s: &Sortable<'_>| matches!(s, Sortable::Number(None));
+        let ordering = if absent(&x) || absent(&y) {
+            x.order(&y)
+        } else if key.descending {
+            y.order(&x)
+        } else {
+            x.order(&y)
+        };
+        if ordering.is_ne() {
+            return ordering;
+        }
+    }
+    std::cmp::Ordering::Equal
 }

@@ -360,3 +360,43 @@ fn per_event_commands_compute_fields_the_aggregate_reads() {
         by_user.values().sum::<u64>()
     );
 }
+
+#[test]
+fn sort_and_tail_order_the_rows() {
+    let ev = events();
+    let mut by_user: HashMap<String, (u64, HashSet<String>)> = HashMap::new();
+    for (_, e) in &ev {
+        if let (Some("cowrie.login.failed"), Some(u), Some(ip)) =
+            (s(e, "eventid"), s(e, "username"), s(e, "src_ip"))
+        {
+            let entry = by_user.entry(u.to_string()).or_default();
+            entry.0 += 1;
+            entry.1.insert(ip.to_string());
+        }
+    }
+    // Most distinct addresses first, then the user's name; the last 5 of those.
+    let mut want: Vec<(String, usize)> = by_user
+        .iter()
+        .map(|(u, (_, ips))| (u.clone(), ips.len()))
+        .collect();
+    want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let want: Vec<String> = want[want.len() - 5..].iter().map(|w| w.0.clone()).collect();
+    let r = run(
+        "eventid:cowrie.login.failed | stats count, dc(src_ip) by username | sort -dc(src_ip), username | tail 5",
+    );
+    let groups = r.groups.unwrap();
+    assert!(groups.complete);
+    let got: Vec<String> = groups.rows.iter().map(|row| row.key[0].clone()).collect();
+    assert_eq!(got, want);
+
+    // A top's rows by value.
+    let r = run("eventid:cowrie.login.failed | top 5 username | sort username");
+    let AggValue::Top { rows, .. } = &r.aggs[0].value else {
+        panic!()
+    };
+    let values: Vec<&str> = rows.iter().map(|r| r.value.as_str()).collect();
+    let mut sorted = values.clone();
+    sorted.sort_unstable();
+    assert_eq!(values, sorted);
+    assert_eq!(values.len(), 5);
+}

@@ -218,6 +218,18 @@ pub enum Post {
     Head(u32),
     /// `fields a, b`: the fields shown for each hit.
     Fields(Vec<String>),
+    /// `sort [-]key, …`: the rows ordered by `by` values or aggregates (`-`: descending).
+    Sort(Vec<SortKey>),
+    /// `tail N`: the last N rows.
+    Tail(u32),
+}
+
+/// One key of `sort`: a `by` field, an aggregate's label (`count`, `dc(src_ip)`), or for
+/// `top` and `rare` rows `count` or the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortKey {
+    pub name: String,
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

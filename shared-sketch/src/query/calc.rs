@@ -929,6 +929,14 @@ mod tests {
                 9,
                 "exact percentiles do not merge",
             ),
+            ("| bin _time", 7, "bin needs span="),
+            ("| bin span=0 bytes", 12, "a span above 0"),
+            (
+                "| stats count by a | sort -b",
+                28,
+                "cannot sort by `b`: the rows have a, count",
+            ),
+            ("x | sort a", 5, "orders the rows of stats, top or rare"),
         ];
         for (query, column, message) in cases {
             let error = parse(query).expect_err(query);
@@ -965,6 +973,8 @@ mod tests {
             "| eval r = replace(path, \"\\d+\", \"N\"), q = \"say \\\"hi\\\"\" | search r:*N* | rename r AS route | fillnull value=\"n a\" route x",
             "| eval x = -(1 - 2) * 3 % 4 | where match(x, \"^\\\\d\") XOR true()",
             "| bin span=5m _time AS minute | bin span=1.5 bytes | stats count by minute",
+            "| stats count, dc(src_ip) by user | sort -dc(src_ip), user | tail 3",
+            "| top 5 user | sort user",
             "| rex \"user=(?<user>\\w+) \\\"q\\\"\" | rex field=user \"(?P<first>.)\" | stats count by first",
         ] {
             let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -247,6 +247,14 @@ impl fmt::Display for Query {
                 }
                 Post::Head(n) => format!("| head {n}"),
                 Post::Fields(fields) => format!("| fields {}", fields.join(", ")),
+                Post::Sort(keys) => {
+                    let keys: Vec<String> = keys
+                        .iter()
+                        .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.name))
+                        .collect();
+                    format!("| sort {}", keys.join(", "))
+                }
+                Post::Tail(n) => format!("| tail {n}"),
             });
         }
         f.write_str(&parts.join(" "))

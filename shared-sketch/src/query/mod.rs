@@ -20,7 +20,7 @@ mod patterns;
 mod prune;
 
 pub use ast::{
-    Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
+    Agg, Command, Compare, CompareOp, Expr, Post, Query, SortKey, StatKind, TimeBound, TimeUnit,
     compound_key, split_compound_key,
 };
 pub use calc::{

@@ -21,7 +21,7 @@
 //! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
 use super::ast::{
-    Agg, Command, Compare, CompareOp, Expr, Post, Query, StatKind, TimeBound, TimeUnit,
+    Agg, Command, Compare, CompareOp, Expr, Post, Query, SortKey, StatKind, TimeBound, TimeUnit,
 };
 use super::calc::{BinOp, Calc, FUNCTIONS, Function, Stage};
 use super::patterns::compile_regex;
@@ -689,9 +689,61 @@ impl<'a> Parser<'a> {
                 let fields = self.field_list("a field name after `fields`", usize::MAX)?;
                 query.post.push(Post::Fields(fields));
             }
+            "sort" | "tail" if query.command.is_none() => {
+                return Err(self.error_at(
+                    start,
+                    format!(
+                        "`{name}` orders the rows of stats, top or rare; a search's events come \
+                         newest first (`| top 10 f` finds the most frequent values)"
+                    ),
+                ));
+            }
+            "sort" => {
+                let mut keys = Vec::new();
+                loop {
+                    self.skip_ws();
+                    let descending = self.eat('-');
+                    if !descending {
+                        self.eat('+');
+                    }
+                    self.skip_ws();
+                    let at = self.pos;
+                    let name = self.ident("a field or aggregate to sort by")?;
+                    self.skip_ws();
+                    let name = if self.peek() == Some('(') {
+                        self.pos = at;
+                        self.agg()?.label()
+                    } else {
+                        name.to_string()
+                    };
+                    if !sort_keys(query).contains(&name) {
+                        return Err(self.error_at(
+                            at,
+                            format!(
+                                "cannot sort by `{name}`: the rows have {}",
+                                sort_keys(query).join(", ")
+                            ),
+                        ));
+                    }
+                    keys.push(SortKey { name, descending });
+                    if !self.eat(',') {
+                        break;
+                    }
+                }
+                query.post.push(Post::Sort(keys));
+            }
+            "tail" => {
+                self.skip_ws();
+                let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.number("N", 1..=MAX_LIST_N)?
+                } else {
+                    DEFAULT_LIST_N
+                };
+                query.post.push(Post::Tail(n));
+            }
             other => {
                 return Err(self.error_at(start, format!(
-                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, bin, stats, top, rare, timechart, groupbycount, head or fields"
+                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, bin, stats, top, rare, timechart, groupbycount, sort, head, tail or fields"
                 )));
             }
         }
@@ -740,9 +792,11 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
+                self.skip_ws();
+                let field_at = self.pos;
                 let field = self.ident("the field to bin")?.to_string();
                 let Some(span) = span else {
-                    return Err(self.error(format!(
+                    return Err(self.error_at(field_at, format!(
                         "bin needs span=: `bin span=1h {field}` (or a number for a numeric field)"
                     )));
                 };
@@ -1295,6 +1349,23 @@ impl<'a> Parser<'a> {
         self.expect(')', "to close the aggregate")?;
         Ok(agg)
     }
+}
+
+/// What the rows of `query`'s aggregate can be sorted by: its `by` fields and aggregates'
+/// labels, or for `top` and `rare` rows `count` and the field.
+fn sort_keys(query: &Query) -> Vec<String> {
+    let mut keys: Vec<String> = query.by().to_vec();
+    match &query.command {
+        Some(Command::Top { fields, by, .. }) if by.is_empty() => {
+            keys.push("count".to_string());
+            keys.extend(fields.iter().cloned());
+        }
+        Some(Command::Rare { field, .. }) => {
+            keys.extend(["count".to_string(), field.clone()]);
+        }
+        _ => keys.extend(query.aggs().iter().map(Agg::label)),
+    }
+    keys
 }
 
 /// The raw record, which `rex` reads by default.
