@@ -1,7 +1,7 @@
 //! Per-event commands, run by the workers on each matching event before the aggregate:
-//! `eval`, `where` on events, `search` after a pipe, `rename` and `fillnull`. What they
-//! make is an overlay on the event (`Derived`): later commands, the aggregate, its groups
-//! and the hits' fields read through it as through the event.
+//! `eval`, `where` on events, `search` after a pipe, `rename`, `fillnull`, `rex` and
+//! `bin`. What they make is an overlay on the event (`Derived`): later commands, the
+//! aggregate, its groups and the hits' fields read through it as through the event.
 //!
 //! `eval`'s expressions follow Splunk's: values are text that reads as a number where it
 //! is one, `.` joins text, `+` adds numbers (or joins two texts), comparisons are numeric
@@ -561,15 +561,17 @@ enum Compiled {
 impl Pipeline {
     pub fn new(query: &Query) -> Pipeline {
         let later = || {
-            let mut fields: Vec<String> = query
-                .aggs()
-                .iter()
-                .flat_map(|a| a.fields())
-                .cloned()
-                .collect();
-            fields.extend(query.by().iter().cloned());
-            fields.extend(query.hit_fields().unwrap_or(&[]).iter().cloned());
-            fields.dedup();
+            let aggs = query.aggs();
+            let mut fields: Vec<String> = Vec::new();
+            let named = aggs.iter().flat_map(|a| a.fields());
+            for field in named
+                .chain(query.by())
+                .chain(query.hit_fields().unwrap_or(&[]))
+            {
+                if !fields.contains(field) {
+                    fields.push(field.clone());
+                }
+            }
             fields
         };
         let stages: Vec<Compiled> = query
