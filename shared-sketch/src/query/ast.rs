@@ -2,7 +2,6 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::calc::Stage;
 use super::fields::Fields;
 
 /// A parsed query: which events to match, over which time, what to compute over them, and
@@ -414,5 +413,162 @@ impl Query {
             _ => None,
         };
         (at(self.earliest), at(self.latest))
+    }
+}
+
+/// A per-event command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Stage {
+    /// `eval f = expr, g = expr`: each assignment sees the ones before it; a null result
+    /// removes the field.
+    Eval(Vec<(String, Calc)>),
+    /// `where expr`: keeps the events for which the expression is true.
+    Where(Calc),
+    /// `search expr`: keeps the events the search expression matches.
+    Search(Expr),
+    /// `rename a AS b, …`
+    Rename(Vec<(String, String)>),
+    /// `fillnull [value=X] [f …]`: the fields absent from an event get `value` (`0`).
+    /// Without fields, the ones the rest of the query reads.
+    Fillnull { value: String, fields: Vec<String> },
+    /// `rex [field=f] "(?<name>…)"`: each named group the regex matches in the field
+    /// (`_raw`, the raw record, by default) becomes a field.
+    Rex { field: String, pattern: String },
+    /// `bin span=S f [AS g]`: the field's number rounded down to a multiple of `span`
+    /// (`_time`: seconds since the epoch, `span=1h` a time).
+    Bin {
+        field: String,
+        span: f64,
+        into: Option<String>,
+    },
+}
+
+/// The event's time, in seconds since the epoch, as the per-event commands read it.
+pub const TIME_FIELD: &str = "_time";
+
+/// An `eval` expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Calc {
+    Field(String),
+    Text(String),
+    Number(f64),
+    Not(Box<Calc>),
+    Neg(Box<Calc>),
+    Binary {
+        op: BinOp,
+        left: Box<Calc>,
+        right: Box<Calc>,
+    },
+    Call {
+        function: Function,
+        args: Vec<Calc>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinOp {
+    Or,
+    Xor,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Concat,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "OR",
+            BinOp::Xor => "XOR",
+            BinOp::And => "AND",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Concat => ".",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Function {
+    If,
+    Case,
+    Coalesce,
+    IsNull,
+    IsNotNull,
+    Lower,
+    Upper,
+    Len,
+    Substr,
+    Replace,
+    ToNumber,
+    ToString,
+    Round,
+    Floor,
+    Ceil,
+    Abs,
+    CidrMatch,
+    Match,
+    Null,
+    True,
+    False,
+}
+
+/// Each function's name and how many arguments it takes (`usize::MAX`: any number).
+pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
+    (Function::If, "if", 3, 3),
+    (Function::Case, "case", 2, usize::MAX),
+    (Function::Coalesce, "coalesce", 1, usize::MAX),
+    (Function::IsNull, "isnull", 1, 1),
+    (Function::IsNotNull, "isnotnull", 1, 1),
+    (Function::Lower, "lower", 1, 1),
+    (Function::Upper, "upper", 1, 1),
+    (Function::Len, "len", 1, 1),
+    (Function::Substr, "substr", 2, 3),
+    (Function::Replace, "replace", 3, 3),
+    (Function::ToNumber, "tonumber", 1, 2),
+    (Function::ToString, "tostring", 1, 1),
+    (Function::Round, "round", 1, 2),
+    (Function::Floor, "floor", 1, 1),
+    (Function::Ceil, "ceil", 1, 1),
+    (Function::Abs, "abs", 1, 1),
+    (Function::CidrMatch, "cidrmatch", 2, 2),
+    (Function::Match, "match", 2, 2),
+    (Function::Null, "null", 0, 0),
+    (Function::True, "true", 0, 0),
+    (Function::False, "false", 0, 0),
+];
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        FUNCTIONS
+            .iter()
+            .find(|(f, ..)| *f == self)
+            .map_or("?", |(_, name, ..)| name)
+    }
+
+    /// The argument that must be a quoted regular expression, compiled once.
+    pub fn pattern_argument(self) -> Option<usize> {
+        match self {
+            Function::Match | Function::Replace => Some(1),
+            _ => None,
+        }
     }
 }

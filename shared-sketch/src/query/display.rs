@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::ast::{Agg, Command, CompareOp, Expr, Post, Query, TimeBound, TimeUnit};
-use super::calc::{Calc, Stage, format_number};
+use super::ast::{Agg, Calc, Command, CompareOp, Expr, Post, Query, Stage, TimeBound, TimeUnit};
+use super::calc::format_number;
 use super::parse::ends_word;
 
 impl fmt::Display for TimeBound {

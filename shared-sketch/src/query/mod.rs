@@ -20,12 +20,10 @@ mod patterns;
 mod prune;
 
 pub use ast::{
-    Agg, Command, Compare, CompareOp, Expr, Post, Query, SortKey, StatKind, TimeBound, TimeUnit,
-    compound_key, split_compound_key,
+    Agg, BinOp, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post, Query, SortKey,
+    Stage, StatKind, TIME_FIELD, TimeBound, TimeUnit, compound_key, split_compound_key,
 };
-pub use calc::{
-    BinOp, Calc, Derived, FUNCTIONS, Function, Pipeline, Stage, TIME_FIELD, format_number,
-};
+pub use calc::{Derived, Pipeline, format_number};
 pub use display::format_span;
 pub use eval::Matcher;
 pub use fields::{Fields, aliases};

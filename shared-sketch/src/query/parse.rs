@@ -21,9 +21,9 @@
 //! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
 use super::ast::{
-    Agg, Command, Compare, CompareOp, Expr, Post, Query, SortKey, StatKind, TimeBound, TimeUnit,
+    Agg, BinOp, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post, Query, SortKey,
+    Stage, StatKind, TimeBound, TimeUnit,
 };
-use super::calc::{BinOp, Calc, FUNCTIONS, Function, Stage};
 use super::patterns::compile_regex;
 use crate::limits::{
     MAX_BY_FIELDS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
