@@ -32,12 +32,16 @@ pub enum AggState {
     /// Exact count, sum, min and max of a field's numeric values (for sum/min/max/avg).
     Numeric(NumericSummary),
     Quantile(Quantiles),
+    /// `count(f)`: the events that had the field. (Last: the variants' order is their
+    /// encoding, and minute rollups are stored.)
+    Present(u64),
 }
 
 impl AggState {
     pub fn new(agg: &Agg) -> Self {
         match agg {
             Agg::Count => AggState::Count,
+            Agg::Present { .. } => AggState::Present(0),
             Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
             Agg::Top { .. } => AggState::Top(TopK::new()),
             Agg::Rare { .. } => AggState::Rare(RareItems::new()),
@@ -51,6 +55,7 @@ impl AggState {
     pub fn update(&mut self, value: &str, time: Option<i64>) {
         match self {
             AggState::Count => {}
+            AggState::Present(n) => *n += 1,
             AggState::Distinct(dc) => dc.update(value.as_bytes()),
             AggState::Top(top) => top.update(value),
             AggState::Rare(rare) => rare.update(value, time),
@@ -66,6 +71,7 @@ impl AggState {
     /// Same kinds only (`Aggs::merge` checks before calling).
     pub(crate) fn merge(&mut self, other: &AggState) -> Result<(), SketchError> {
         match (self, other) {
+            (AggState::Present(a), AggState::Present(b)) => *a = a.saturating_add(*b),
             (AggState::Distinct(a), AggState::Distinct(b)) => a.merge(b),
             (AggState::Top(a), AggState::Top(b)) => a.merge(b)?,
             (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),

@@ -400,3 +400,32 @@ fn sort_and_tail_order_the_rows() {
     assert_eq!(values, sorted);
     assert_eq!(values.len(), 5);
 }
+
+#[test]
+fn count_of_a_field_counts_the_events_that_have_it() {
+    let ev = events();
+    let mut want: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (_, e) in &ev {
+        if let Some(id) = s(e, "eventid") {
+            let entry = want.entry(id.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += u64::from(e.get("password").is_some_and(|p| !p.is_null()));
+        }
+    }
+    let r = run("| stats count, count(password) by eventid | where count(password) > 0");
+    let groups = r.groups.unwrap();
+    let with_password = want.values().filter(|(_, p)| *p > 0).count();
+    assert!(with_password > 0);
+    assert_eq!(groups.rows.len(), with_password);
+    for row in &groups.rows {
+        let (n, p) = want[&row.key[0]];
+        assert_eq!(row.matched, n, "{:?}", row.key);
+        assert_eq!(row.aggs[1].label, "count(password)");
+        assert_eq!(
+            row.aggs[1].value,
+            AggValue::Count { value: p },
+            "{:?}",
+            row.key
+        );
+    }
+}

@@ -81,6 +81,7 @@ impl AggState {
                     maximum_error: top.maximum_error(),
                 }
             }
+            (_, AggState::Present(n)) => AggValue::Count { value: *n },
             (_, AggState::Distinct(dc)) => AggValue::Distinct(dc.estimate()),
             (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
                 AggValue::Rare(rare.summary(*n as usize))

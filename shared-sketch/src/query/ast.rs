@@ -248,6 +248,9 @@ pub enum Agg {
     /// `p50(f)` … `p99.9(f)`, `percentile(f, q)` — DDSketch, ±1% of the value.
     /// The quantile in hundredths of a percent: 9990 is p99.9.
     Quantile { field: String, hundredths: u32 },
+    /// `count(f)` — exact number of matching events where `f` is present. (Last: the
+    /// variants' order is their encoding.)
+    Present { field: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +277,7 @@ impl Agg {
     pub fn label(&self) -> String {
         match self {
             Agg::Count => "count".to_string(),
+            Agg::Present { field } => format!("count({field})"),
             Agg::Distinct { field } => format!("dc({field})"),
             Agg::Top { n, fields } => format!("top({n}, {})", fields.join(", ")),
             Agg::Rare { n, field } => format!("rare({n}, {field})"),
@@ -294,6 +298,7 @@ impl Agg {
             Agg::Count => &[],
             Agg::Top { fields, .. } => fields,
             Agg::Distinct { field }
+            | Agg::Present { field }
             | Agg::Rare { field, .. }
             | Agg::Stat { field, .. }
             | Agg::Quantile { field, .. } => std::slice::from_ref(field),

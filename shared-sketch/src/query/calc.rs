@@ -819,6 +819,7 @@ mod tests {
             "| bin span=5m _time AS minute | bin span=1.5 bytes | stats count by minute",
             "| stats count, dc(src_ip) by user | sort -dc(src_ip), user | tail 3",
             "| top 5 user | sort user",
+            "| stats count(user), count() by x | where count(user) > 2 | sort -count(user)",
             "| rex \"user=(?<user>\\w+) \\\"q\\\"\" | rex field=user \"(?P<first>.)\" | stats count by first",
         ] {
             let query = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -1281,71 +1281,72 @@ impl<'a> Parser<'a> {
             "avg" => Some(StatKind::Avg),
             _ => None,
         };
-        let agg =
-            if lower == "count" {
-                // `count` and `count()` alike.
-                if self.eat('(') {
-                    self.expect(')', "after `count(`")?;
-                }
+        let agg = if lower == "count" {
+            // `count` and `count()` alike; `count(f)` counts the events with `f`.
+            if !self.eat('(') || self.eat(')') {
                 return Ok(Agg::Count);
-            } else if lower == "dc" || stat.is_some() {
-                self.expect('(', &format!("after `{lower}`"))?;
-                let field = self
-                    .ident(&format!("a field name inside `{lower}( )`"))?
-                    .to_string();
-                match stat {
-                    Some(kind) => Agg::Stat { kind, field },
-                    None => Agg::Distinct { field },
-                }
-            } else if lower == "top" || lower == "rare" {
-                // `top(f)`, `top(N, f)`: the command's list as one of several aggregates.
-                self.expect('(', &format!("after `{lower}`"))?;
-                self.skip_ws();
-                let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    let n = self.number("N", 1..=MAX_LIST_N)?;
-                    self.expect(',', &format!("between N and the field in `{lower}( )`"))?;
-                    n
-                } else {
-                    DEFAULT_LIST_N
-                };
-                let field = self
-                    .ident(&format!("a field name inside `{lower}( )`"))?
-                    .to_string();
-                if lower == "top" {
-                    let fields =
-                        self.more_fields(field, "a field name after `,`", MAX_BY_FIELDS)?;
-                    Agg::Top { n, fields }
-                } else {
-                    Agg::Rare { n, field }
-                }
-            } else if lower == "percentile" {
-                self.expect('(', "after `percentile`")?;
-                let field = self
-                    .ident("a field name inside `percentile( )`")?
-                    .to_string();
-                self.expect(',', "between the field and the percentile")?;
-                self.skip_ws();
-                let at = self.pos;
-                let text = self.ident("a percentile between 0 and 100")?;
-                let hundredths = percent_hundredths(text).ok_or_else(|| {
-                    self.error_at(
-                        at,
-                        format!("expected a percentile between 0 and 100, found `{text}`"),
-                    )
-                })?;
-                Agg::Quantile { field, hundredths }
-            } else if let Some(hundredths) = lower.strip_prefix('p').and_then(percent_hundredths) {
-                self.expect('(', &format!("after `{lower}`"))?;
-                let field = self
-                    .ident(&format!("a field name inside `{lower}( )`"))?
-                    .to_string();
-                Agg::Quantile { field, hundredths }
+            }
+            let field = self
+                .ident("a field name or `)` inside `count( )`")?
+                .to_string();
+            Agg::Present { field }
+        } else if lower == "dc" || stat.is_some() {
+            self.expect('(', &format!("after `{lower}`"))?;
+            let field = self
+                .ident(&format!("a field name inside `{lower}( )`"))?
+                .to_string();
+            match stat {
+                Some(kind) => Agg::Stat { kind, field },
+                None => Agg::Distinct { field },
+            }
+        } else if lower == "top" || lower == "rare" {
+            // `top(f)`, `top(N, f)`: the command's list as one of several aggregates.
+            self.expect('(', &format!("after `{lower}`"))?;
+            self.skip_ws();
+            let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                let n = self.number("N", 1..=MAX_LIST_N)?;
+                self.expect(',', &format!("between N and the field in `{lower}( )`"))?;
+                n
             } else {
-                return Err(self.error_at(start, format!(
-                "unknown aggregate `{name}`, expected count, dc(f), sum(f), min(f), max(f), \
+                DEFAULT_LIST_N
+            };
+            let field = self
+                .ident(&format!("a field name inside `{lower}( )`"))?
+                .to_string();
+            if lower == "top" {
+                let fields = self.more_fields(field, "a field name after `,`", MAX_BY_FIELDS)?;
+                Agg::Top { n, fields }
+            } else {
+                Agg::Rare { n, field }
+            }
+        } else if lower == "percentile" {
+            self.expect('(', "after `percentile`")?;
+            let field = self
+                .ident("a field name inside `percentile( )`")?
+                .to_string();
+            self.expect(',', "between the field and the percentile")?;
+            self.skip_ws();
+            let at = self.pos;
+            let text = self.ident("a percentile between 0 and 100")?;
+            let hundredths = percent_hundredths(text).ok_or_else(|| {
+                self.error_at(
+                    at,
+                    format!("expected a percentile between 0 and 100, found `{text}`"),
+                )
+            })?;
+            Agg::Quantile { field, hundredths }
+        } else if let Some(hundredths) = lower.strip_prefix('p').and_then(percent_hundredths) {
+            self.expect('(', &format!("after `{lower}`"))?;
+            let field = self
+                .ident(&format!("a field name inside `{lower}( )`"))?
+                .to_string();
+            Agg::Quantile { field, hundredths }
+        } else {
+            return Err(self.error_at(start, format!(
+                "unknown aggregate `{name}`, expected count, count(f), dc(f), sum(f), min(f), max(f), \
                  avg(f), p50(f) … p99.9(f), percentile(f, q), top(N, f) or rare(N, f)"
             )));
-            };
+        };
         self.expect(')', "to close the aggregate")?;
         Ok(agg)
     }
