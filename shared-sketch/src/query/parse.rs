@@ -484,8 +484,9 @@ impl<'a> Parser<'a> {
         Err(self.error_at(start, format!("unterminated quoted {what}")))
     }
 
-    /// The quoted regular expression after `field~`: `\"` is a quote, and every other
-    /// backslash is the pattern's own (`\d`, `\\`), so patterns read as written.
+    /// A quoted regular expression (after `field~` or `rex`), checked to compile: `\"` is
+    /// a quote, and every other backslash is the pattern's own (`\d`, `\\`), so patterns
+    /// read as written.
     fn pattern(&mut self, after: &str) -> Result<String, ParseError> {
         let start = self.pos;
         if self.peek() != Some('"') {
@@ -496,7 +497,6 @@ impl<'a> Parser<'a> {
         }
         let out = self.raw_quoted("regular expression")?;
         if let Err(e) = compile_regex(&out) {
-            self.pos = start;
             return Err(self.error_at(start, format!("bad regular expression: {e}")));
         }
         Ok(out)
