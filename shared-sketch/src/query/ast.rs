@@ -534,6 +534,8 @@ pub enum Function {
     Null,
     True,
     False,
+    Strftime,
+    Strptime,
 }
 
 /// Each function's name and how many arguments it takes (`usize::MAX`: any number).
@@ -559,6 +561,8 @@ pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
     (Function::Null, "null", 0, 0),
     (Function::True, "true", 0, 0),
     (Function::False, "false", 0, 0),
+    (Function::Strftime, "strftime", 2, 2),
+    (Function::Strptime, "strptime", 2, 2),
 ];
 
 impl Function {

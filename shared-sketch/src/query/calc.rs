@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use ipnet::IpNet;
 use regex::Regex;
 
@@ -347,7 +349,48 @@ fn call<'e>(
         Function::Null => Datum::Null,
         Function::True => Datum::Bool(true),
         Function::False => Datum::Bool(false),
+        Function::Strftime => match (number(0), text(1)) {
+            (Some(seconds), Some(format)) => strftime(seconds, &format).map_or(Datum::Null, owned),
+            _ => Datum::Null,
+        },
+        Function::Strptime => match (text(0), text(1)) {
+            (Some(time), Some(format)) => {
+                strptime(&time, &format).map_or(Datum::Null, Datum::Number)
+            }
+            _ => Datum::Null,
+        },
     }
+}
+
+/// Epoch seconds as `format` (strftime's `%Y-%m-%d %H:%M:%S`, UTC); `None` for a time out
+/// of range or a format chrono does not read (never a panic).
+fn strftime(seconds: f64, format: &str) -> Option<String> {
+    use std::fmt::Write as _;
+
+    let items = StrftimeItems::new(format);
+    if items.clone().any(|item| matches!(item, Item::Error)) {
+        return None;
+    }
+    let time = DateTime::<Utc>::from_timestamp_millis((seconds * 1000.0).round() as i64)?;
+    let mut out = String::new();
+    write!(out, "{}", time.format_with_items(items)).ok()?;
+    Some(out)
+}
+
+/// `time` read with `format` as epoch seconds: with its offset (`%z`) when it has one,
+/// else UTC; a format without a time of day reads midnight.
+fn strptime(time: &str, format: &str) -> Option<f64> {
+    let millis = DateTime::parse_from_str(time, format)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(time, format).map(|t| t.and_utc().timestamp_millis())
+        })
+        .or_else(|_| {
+            NaiveDate::parse_from_str(time, format)
+                .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_millis())
+        })
+        .ok()?;
+    Some(millis as f64 / 1000.0)
 }
 
 /// Splunk writes a group in a replacement as `\1`; the `regex` crate as `${1}`. A `$` of
@@ -697,6 +740,22 @@ mod tests {
             ("match(path, \"(?i)WP-ADMIN\")", Some("true")),
             ("match(nosuch, \"x\")", None),
             ("null()", None),
+            (
+                "strftime(_time, \"%Y-%m-%d %H:%M:%S\")",
+                Some("2024-05-01 12:51:30"),
+            ),
+            ("strftime(1714564800, \"%A %j\")", Some("Wednesday 122")),
+            ("strftime(_time, \"%Q\")", None),
+            (
+                "strptime(\"2024-05-01 12:00:00\", \"%Y-%m-%d %H:%M:%S\")",
+                Some("1714564800"),
+            ),
+            (
+                "strptime(\"01/May/2024:14:00:00 +0200\", \"%d/%b/%Y:%H:%M:%S %z\")",
+                Some("1714564800"),
+            ),
+            ("strptime(\"2024-05-01\", \"%Y-%m-%d\")", Some("1714521600")),
+            ("strptime(user, \"%Y\")", None),
         ];
         for (expr, want) in cases {
             assert_eq!(eval(expr).as_deref(), *want, "{expr}");
