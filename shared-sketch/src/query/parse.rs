@@ -956,33 +956,30 @@ impl<'a> Parser<'a> {
     }
 
     fn calc_sum(&mut self) -> Result<Calc, ParseError> {
-        let mut left = self.calc_product()?;
-        loop {
-            self.skip_ws();
-            let op = match self.peek() {
-                Some('+') => BinOp::Add,
-                Some('-') => BinOp::Sub,
-                Some('.') => BinOp::Concat,
-                _ => return Ok(left),
-            };
-            self.pos += 1;
-            let right = self.calc_product()?;
-            left = binary(op, left, right);
-        }
+        let ops = [('+', BinOp::Add), ('-', BinOp::Sub), ('.', BinOp::Concat)];
+        self.calc_left(&ops, Self::calc_product)
     }
 
     fn calc_product(&mut self) -> Result<Calc, ParseError> {
-        let mut left = self.calc_unary()?;
+        let ops = [('*', BinOp::Mul), ('/', BinOp::Div), ('%', BinOp::Mod)];
+        self.calc_left(&ops, Self::calc_unary)
+    }
+
+    /// Operands read by `operand`, joined left to right by the one-character `ops`.
+    fn calc_left(
+        &mut self,
+        ops: &[(char, BinOp)],
+        operand: fn(&mut Self) -> Result<Calc, ParseError>,
+    ) -> Result<Calc, ParseError> {
+        let mut left = operand(self)?;
         loop {
             self.skip_ws();
-            let op = match self.peek() {
-                Some('*') => BinOp::Mul,
-                Some('/') => BinOp::Div,
-                Some('%') => BinOp::Mod,
-                _ => return Ok(left),
+            let next = self.peek();
+            let Some(&(c, op)) = ops.iter().find(|(c, _)| Some(*c) == next) else {
+                return Ok(left);
             };
-            self.pos += 1;
-            let right = self.calc_unary()?;
+            self.pos += c.len_utf8();
+            let right = operand(self)?;
             left = binary(op, left, right);
         }
     }
