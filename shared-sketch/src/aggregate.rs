@@ -12,7 +12,10 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::limits::{MAX_BUCKETS, MAX_GROUPS};
 use crate::query::Agg;
-use crate::sketch::{DistinctCount, NumericSummary, Quantiles, RareItems, SketchError, TopK};
+use crate::sketch::{
+    DistinctCount, Moments, NumericSummary, Quantiles, RareItems, SketchError, TimedValue, TopK,
+    ValueSet,
+};
 
 /// Buckets of a `timechart` without `span=`: a chart's worth.
 pub const AUTO_BUCKETS: u32 = 200;
@@ -32,9 +35,17 @@ pub enum AggState {
     /// Exact count, sum, min and max of a field's numeric values (for sum/min/max/avg).
     Numeric(NumericSummary),
     Quantile(Quantiles),
-    /// `count(f)`: the events that had the field. (Last: the variants' order is their
-    /// encoding, and minute rollups are stored.)
+    /// `count(f)`: the events that had the field. (New variants go last: the variants'
+    /// order is their encoding, and minute rollups are stored.)
     Present(u64),
+    /// `stdev`, `var` and their population forms.
+    Moments(Moments),
+    /// `values(f)`.
+    Values(ValueSet),
+    /// `earliest(f)`: the least (time, value).
+    Earliest(Option<TimedValue>),
+    /// `latest(f)`: the greatest (time, value).
+    Latest(Option<TimedValue>),
 }
 
 impl AggState {
@@ -45,12 +56,16 @@ impl AggState {
             Agg::Distinct { .. } => AggState::Distinct(DistinctCount::new()),
             Agg::Top { .. } => AggState::Top(TopK::new()),
             Agg::Rare { .. } => AggState::Rare(RareItems::new()),
+            Agg::Stat { kind, .. } if kind.spread() => AggState::Moments(Moments::default()),
             Agg::Stat { .. } => AggState::Numeric(NumericSummary::default()),
+            Agg::Mode { .. } => AggState::Top(TopK::new()),
+            Agg::Values { .. } => AggState::Values(ValueSet::default()),
+            Agg::Earliest { .. } => AggState::Earliest(None),
+            Agg::Latest { .. } => AggState::Latest(None),
             Agg::Quantile { .. } => AggState::Quantile(Quantiles::new()),
         }
     }
 
-    /// Feeds one field value of a matching event (canonical text form).
     /// One event's value of the aggregate's field, at `time` (epoch ms) when it has one.
     pub fn update(&mut self, value: &str, time: Option<i64>) {
         match self {
@@ -60,6 +75,19 @@ impl AggState {
             AggState::Top(top) => top.update(value),
             AggState::Rare(rare) => rare.update(value, time),
             AggState::Numeric(summary) => summary.update(value),
+            AggState::Moments(moments) => moments.update(value),
+            AggState::Values(values) => values.update(value),
+            // An event without a time has no place in time order.
+            AggState::Earliest(slot) => {
+                if let Some(time) = time {
+                    TimedValue::keep(slot, time, value, false);
+                }
+            }
+            AggState::Latest(slot) => {
+                if let Some(time) = time {
+                    TimedValue::keep(slot, time, value, true);
+                }
+            }
             AggState::Quantile(quantiles) => {
                 if let Ok(number) = value.parse::<f64>() {
                     quantiles.update(number);
@@ -77,6 +105,10 @@ impl AggState {
             (AggState::Rare(a), AggState::Rare(b)) => a.merge(b),
             (AggState::Numeric(a), AggState::Numeric(b)) => a.merge(b),
             (AggState::Quantile(a), AggState::Quantile(b)) => a.merge(b)?,
+            (AggState::Moments(a), AggState::Moments(b)) => a.merge(b),
+            (AggState::Values(a), AggState::Values(b)) => a.merge(b),
+            (AggState::Earliest(a), AggState::Earliest(b)) => TimedValue::merge(a, b, false),
+            (AggState::Latest(a), AggState::Latest(b)) => TimedValue::merge(a, b, true),
             _ => {}
         }
         Ok(())

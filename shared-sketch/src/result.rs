@@ -59,6 +59,15 @@ pub enum AggValue {
         /// No count is off by more than this (0: all counts exact).
         maximum_error: u64,
     },
+    /// `values(f)`: distinct values in text order, exact; `complete` is false when more
+    /// than `MAX_VALUES` were seen and only the first are listed.
+    Values { values: Vec<String>, complete: bool },
+    /// `earliest(f)`, `latest(f)`: the value and its event time (epoch ms); `None` when no
+    /// timed event had the field.
+    Timed {
+        value: Option<String>,
+        time: Option<i64>,
+    },
 }
 
 /// An aggregate per time bucket.
@@ -107,7 +116,24 @@ impl AggValue {
             AggValue::Count { value } => Some(*value as f64),
             AggValue::Distinct(d) => Some(d.estimate),
             AggValue::Number { value } | AggValue::Quantile { value, .. } => *value,
-            AggValue::Rare(_) | AggValue::Top { .. } => None,
+            AggValue::Timed { value, .. } => value
+                .as_deref()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite()),
+            AggValue::Rare(_) | AggValue::Top { .. } | AggValue::Values { .. } => None,
+        }
+    }
+
+    /// The value a `sort` orders rows by: its number, else its text (`earliest(user)`, the
+    /// first of `values(f)`, the value of `mode(f)`).
+    fn sortable(&self) -> Sortable<'_> {
+        match self {
+            AggValue::Timed { value, .. } => Sortable::of_text(value.as_deref()),
+            AggValue::Values { values, .. } => {
+                Sortable::of_text(values.first().map(String::as_str))
+            }
+            AggValue::Top { rows, .. } => Sortable::of_text(rows.first().map(|r| r.value.as_str())),
+            other => Sortable::Number(other.number()),
         }
     }
 }
@@ -204,12 +230,11 @@ impl QueryResult {
                     keys,
                     |key, row: &GroupRow| match by.iter().position(|f| *f == key.name) {
                         Some(i) => Sortable::of_text(row.key.get(i).map(String::as_str)),
-                        None => Sortable::Number(
-                            row.aggs
-                                .iter()
-                                .find(|agg| agg.label == key.name)
-                                .and_then(|agg| agg.value.number()),
-                        ),
+                        None => row
+                            .aggs
+                            .iter()
+                            .find(|agg| agg.label == key.name)
+                            .map_or(Sortable::Number(None), |agg| agg.value.sortable()),
                     },
                     a,
                     b,

@@ -20,7 +20,17 @@ fn query() -> Query {
             n: 20,
             fields: vec![field.clone()],
         },
-        Agg::Rare { n: 50, field },
+        Agg::Rare {
+            n: 50,
+            field: field.clone(),
+        },
+        Agg::Values {
+            field: field.clone(),
+        },
+        Agg::Earliest {
+            field: field.clone(),
+        },
+        Agg::Latest { field },
     ];
     Query::aggregating(Command::Stats { aggs, by: vec![] })
 }
@@ -29,7 +39,7 @@ fn partial(q: &Query, values: &[u32]) -> Partial {
     let mut p = Partial::new(q);
     for v in values {
         p.all.totals.matched += 1;
-        let text = format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255);
+        let text = ip(*v);
         // A time per value, so rare rows' first and last seen are merged too.
         let time = Some(i64::from(*v) * 1000);
         for agg in &mut p.all.totals.states {
@@ -57,9 +67,7 @@ fn check_against_truth(r: &QueryResult, stream: &[u32]) {
     assert_eq!(r.matched, stream.len() as u64);
     let mut truth: HashMap<String, u64> = HashMap::new();
     for v in stream {
-        *truth
-            .entry(format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255))
-            .or_default() += 1;
+        *truth.entry(ip(*v)).or_default() += 1;
     }
     let AggValue::Distinct(dc) = &r.aggs[1].value else {
         panic!()
@@ -93,6 +101,36 @@ fn check_against_truth(r: &QueryResult, stream: &[u32]) {
     if rare.sample_fraction == 1.0 {
         assert_eq!(rare.rare_total, rare_total);
     }
+    // The exact value aggregates, whatever the split and order: the first 100 distinct
+    // values in text order; the value at the least and greatest (time, value).
+    let mut distinct: Vec<String> = truth.keys().cloned().collect();
+    distinct.sort();
+    let complete = distinct.len() <= 100;
+    distinct.truncate(100);
+    assert_eq!(
+        r.aggs[4].value,
+        AggValue::Values {
+            values: distinct,
+            complete
+        }
+    );
+    let timed = |v: &u32| (i64::from(*v) * 1000, ip(*v));
+    for (i, want) in [
+        (5, stream.iter().map(timed).min()),
+        (6, stream.iter().map(timed).max()),
+    ] {
+        assert_eq!(
+            r.aggs[i].value,
+            AggValue::Timed {
+                value: want.as_ref().map(|w| w.1.clone()),
+                time: want.map(|w| w.0),
+            }
+        );
+    }
+}
+
+fn ip(v: u32) -> String {
+    format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255)
 }
 
 /// The rare-values answer: a deterministic function of the values seen, whatever the split,

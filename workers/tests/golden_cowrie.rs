@@ -429,3 +429,150 @@ fn count_of_a_field_counts_the_events_that_have_it() {
         );
     }
 }
+
+fn ms(e: &Value) -> i64 {
+    let text = s(e, "timestamp").unwrap();
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn number_of(result: &QueryResult, label: &str) -> f64 {
+    let agg = result.aggs.iter().find(|a| a.label == label).unwrap();
+    agg.value.number().unwrap()
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-9 * want.abs().max(1.0)
+}
+
+#[test]
+fn spread_and_value_aggregates_are_exact() {
+    let ev = events();
+    let closed: Vec<&Value> = ev
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some("cowrie.session.closed"))
+        .collect();
+    let durations: Vec<f64> = closed
+        .iter()
+        .filter_map(|e| e.get("duration").and_then(Value::as_f64))
+        .collect();
+    assert!(durations.len() > 100);
+    let n = durations.len() as f64;
+    let mean = durations.iter().sum::<f64>() / n;
+    let squares: f64 = durations.iter().map(|d| (d - mean).powi(2)).sum();
+    let (lo, hi) = durations
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), d| (lo.min(*d), hi.max(*d)));
+    let r = run(
+        "eventid:cowrie.session.closed | stats var(duration), varp(duration), stdev(duration), \
+         stdevp(duration), range(duration)",
+    );
+    for (label, want) in [
+        ("var(duration)", squares / (n - 1.0)),
+        ("varp(duration)", squares / n),
+        ("stdev(duration)", (squares / (n - 1.0)).sqrt()),
+        ("stdevp(duration)", (squares / n).sqrt()),
+        ("range(duration)", hi - lo),
+    ] {
+        let got = number_of(&r, label);
+        assert!(close(got, want), "{label}: {got} vs {want}");
+    }
+
+    // values, mode, earliest and latest of the failed logins' user names.
+    let failed: Vec<&Value> = ev
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
+        .collect();
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &failed {
+        *counts.entry(s(e, "username").unwrap()).or_default() += 1;
+    }
+    let top = counts.values().max().unwrap();
+    let modes: Vec<&str> = counts
+        .iter()
+        .filter(|(_, c)| *c == top)
+        .map(|(u, _)| *u)
+        .collect();
+    let at = |e: &&Value| (ms(e), s(e, "username").unwrap().to_string());
+    let earliest = failed.iter().map(at).min().unwrap();
+    let latest = failed.iter().map(at).max().unwrap();
+    let r = run(
+        "eventid:cowrie.login.failed | stats values(username), mode(username), \
+         earliest(username), latest(username)",
+    );
+    assert_eq!(
+        r.aggs[0].value,
+        AggValue::Values {
+            values: counts.keys().map(|u| u.to_string()).collect(),
+            complete: true
+        }
+    );
+    let AggValue::Top { rows, .. } = &r.aggs[1].value else {
+        panic!("{:?}", r.aggs[1])
+    };
+    assert_eq!(rows.len(), 1);
+    assert!(
+        modes.contains(&rows[0].value.as_str()),
+        "{rows:?} vs {modes:?}"
+    );
+    assert_eq!(
+        r.aggs[2].value,
+        AggValue::Timed {
+            value: Some(earliest.1),
+            time: Some(earliest.0)
+        }
+    );
+    assert_eq!(
+        r.aggs[3].value,
+        AggValue::Timed {
+            value: Some(latest.1),
+            time: Some(latest.0)
+        }
+    );
+
+    // Over 100 distinct values: the first 100 in text order, and says so.
+    let mut sessions: Vec<String> = ev
+        .iter()
+        .filter_map(|(_, e)| s(e, "session").map(str::to_string))
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    assert!(sessions.len() > 100);
+    let r = run("| stats values(session)");
+    assert_eq!(
+        r.aggs[0].value,
+        AggValue::Values {
+            values: sessions[..100].to_vec(),
+            complete: false
+        }
+    );
+
+    // Per group, and under 100 values: every value, complete.
+    let r = run(
+        "eventid:cowrie.login.failed | stats count, values(src_ip) by username | where count > 50",
+    );
+    let groups = r.groups.unwrap();
+    assert!(!groups.rows.is_empty());
+    for row in &groups.rows {
+        let mut want: Vec<String> = failed
+            .iter()
+            .filter(|e| s(e, "username") == Some(row.key[0].as_str()))
+            .map(|e| s(e, "src_ip").unwrap().to_string())
+            .collect();
+        want.sort();
+        want.dedup();
+        assert!(want.len() < 100);
+        assert_eq!(
+            row.aggs[1].value,
+            AggValue::Values {
+                values: want,
+                complete: true
+            },
+            "{:?}",
+            row.key
+        );
+    }
+}

@@ -85,6 +85,13 @@ fn cell(value: &AggValue) -> String {
             .map(|r| format!("{} ({})", r.value, r.count))
             .collect::<Vec<_>>()
             .join(", "),
+        AggValue::Values { values, complete } => {
+            let more = if *complete { "" } else { ", …" };
+            format!("{}{more}", values.join(", "))
+        }
+        AggValue::Timed {
+            value: Some(value), ..
+        } => value.clone(),
         other => other.number().map_or_else(|| "—".to_string(), number),
     }
 }

@@ -14,6 +14,7 @@ mod time_picker;
 mod timeline;
 mod top_list;
 mod value_link;
+mod values_list;
 
 pub use error_banner::ErrorBanner;
 pub use hits::Hits;

@@ -6,6 +6,7 @@ use super::rare_list::RareList;
 use super::series::SeriesChart;
 use super::stat_tile::{DistinctTile, NumberTile};
 use super::top_list::TopList;
+use super::values_list::{TimedTile, ValuesList};
 use crate::format::{bytes, thousands};
 use crate::state::answers;
 
@@ -68,6 +69,15 @@ pub fn agg_widget(label: String, value: AggValue, fields: Vec<String>) -> AnyVie
             <NumberTile label=label value=value relative_error=relative_error testid="quantile-value"/>
         }
         .into_any(),
+        AggValue::Values { values, complete } => {
+            let field = fields.into_iter().next();
+            view! { <ValuesList label=label values=values complete=complete field=field/> }
+                .into_any()
+        }
+        AggValue::Timed { value, time } => {
+            let field = fields.into_iter().next();
+            view! { <TimedTile label=label value=value time=time field=field/> }.into_any()
+        }
     }
 }
 

@@ -152,6 +152,19 @@ fn scalar(value: &AggValue) -> String {
             .rows
             .first()
             .map_or_else(String::new, |r| format!("{} ({})", r.value, r.count)),
+        AggValue::Values { values, complete } => {
+            let more = if *complete { "" } else { ", … (first 100)" };
+            format!("{}{more}", values.join(", "))
+        }
+        AggValue::Timed { value, time } => match (value, time) {
+            (Some(value), Some(time)) => {
+                format!(
+                    "{value} (at {})",
+                    shared_sketch::time::format_timestamp(*time)
+                )
+            }
+            _ => "-".to_string(),
+        },
     }
 }
 

@@ -86,13 +86,36 @@ impl AggState {
             (Agg::Rare { n, .. }, AggState::Rare(rare)) => {
                 AggValue::Rare(rare.summary(*n as usize))
             }
+            (Agg::Mode { .. }, AggState::Top(top)) => AggValue::Top {
+                rows: top.top(1),
+                maximum_error: top.maximum_error(),
+            },
             (Agg::Stat { kind, .. }, AggState::Numeric(summary)) => AggValue::Number {
                 value: match kind {
                     StatKind::Sum => summary.sum(),
                     StatKind::Min => summary.min(),
                     StatKind::Max => summary.max(),
                     StatKind::Avg => summary.avg(),
+                    StatKind::Range => summary.max().zip(summary.min()).map(|(a, b)| a - b),
+                    // Spreads have their own state (below).
+                    _ => None,
                 },
+            },
+            (Agg::Stat { kind, .. }, AggState::Moments(moments)) => AggValue::Number {
+                value: match kind {
+                    StatKind::Var => moments.variance(false),
+                    StatKind::Varp => moments.variance(true),
+                    StatKind::Stdev => moments.variance(false).map(f64::sqrt),
+                    _ => moments.variance(true).map(f64::sqrt),
+                },
+            },
+            (_, AggState::Values(set)) => AggValue::Values {
+                values: set.values().map(str::to_string).collect(),
+                complete: set.complete(),
+            },
+            (_, AggState::Earliest(slot) | AggState::Latest(slot)) => AggValue::Timed {
+                value: slot.as_ref().map(|t| t.value.clone()),
+                time: slot.as_ref().map(|t| t.time),
             },
             (Agg::Quantile { hundredths, .. }, AggState::Quantile(quantiles)) => {
                 AggValue::Quantile {

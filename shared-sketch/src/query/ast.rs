@@ -243,14 +243,23 @@ pub enum Agg {
     Top { n: u32, fields: Vec<String> },
     /// `rare N field` or `rare(N, field)` — the N least frequent values, exact counts (consistent sample).
     Rare { n: u32, field: String },
-    /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)` — exact, over the field's numeric values.
+    /// `sum(f)`, `min(f)`, `max(f)`, `avg(f)`, `range(f)`, `stdev(f)`, `var(f)` … — exact,
+    /// over the field's numeric values.
     Stat { kind: StatKind, field: String },
     /// `p50(f)` … `p99.9(f)`, `percentile(f, q)` — DDSketch, ±1% of the value.
     /// The quantile in hundredths of a percent: 9990 is p99.9.
     Quantile { field: String, hundredths: u32 },
-    /// `count(f)` — exact number of matching events where `f` is present. (Last: the
-    /// variants' order is their encoding.)
+    /// `count(f)` — exact number of matching events where `f` is present. (New variants
+    /// go last: the variants' order is their encoding.)
     Present { field: String },
+    /// `mode(f)` — the most frequent value, with the bounds of `top`.
+    Mode { field: String },
+    /// `values(f)` — the distinct values, exact up to `MAX_VALUES` (first in text order).
+    Values { field: String },
+    /// `earliest(f)` — the value at the earliest event time.
+    Earliest { field: String },
+    /// `latest(f)` — the value at the latest event time.
+    Latest { field: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,16 +268,51 @@ pub enum StatKind {
     Min,
     Max,
     Avg,
+    /// max − min.
+    Range,
+    /// Sample standard deviation (n − 1), as Splunk's `stdev`.
+    Stdev,
+    /// Population standard deviation (n).
+    Stdevp,
+    /// Sample variance.
+    Var,
+    /// Population variance.
+    Varp,
 }
 
 impl StatKind {
+    pub const ALL: [StatKind; 9] = [
+        StatKind::Sum,
+        StatKind::Min,
+        StatKind::Max,
+        StatKind::Avg,
+        StatKind::Range,
+        StatKind::Stdev,
+        StatKind::Stdevp,
+        StatKind::Var,
+        StatKind::Varp,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             StatKind::Sum => "sum",
             StatKind::Min => "min",
             StatKind::Max => "max",
             StatKind::Avg => "avg",
+            StatKind::Range => "range",
+            StatKind::Stdev => "stdev",
+            StatKind::Stdevp => "stdevp",
+            StatKind::Var => "var",
+            StatKind::Varp => "varp",
         }
+    }
+
+    /// Computed from the values' moments rather than their sum and extremes.
+    pub fn spread(self) -> bool {
+        matches!(
+            self,
+            StatKind::Stdev | StatKind::Stdevp | StatKind::Var | StatKind::Varp
+        )
     }
 }
 
@@ -278,6 +322,10 @@ impl Agg {
         match self {
             Agg::Count => "count".to_string(),
             Agg::Present { field } => format!("count({field})"),
+            Agg::Mode { field } => format!("mode({field})"),
+            Agg::Values { field } => format!("values({field})"),
+            Agg::Earliest { field } => format!("earliest({field})"),
+            Agg::Latest { field } => format!("latest({field})"),
             Agg::Distinct { field } => format!("dc({field})"),
             Agg::Top { n, fields } => format!("top({n}, {})", fields.join(", ")),
             Agg::Rare { n, field } => format!("rare({n}, {field})"),
@@ -299,6 +347,10 @@ impl Agg {
             Agg::Top { fields, .. } => fields,
             Agg::Distinct { field }
             | Agg::Present { field }
+            | Agg::Mode { field }
+            | Agg::Values { field }
+            | Agg::Earliest { field }
+            | Agg::Latest { field }
             | Agg::Rare { field, .. }
             | Agg::Stat { field, .. }
             | Agg::Quantile { field, .. } => std::slice::from_ref(field),

@@ -632,11 +632,14 @@ impl<'a> Parser<'a> {
                 self.skip_ws();
                 let at = self.pos;
                 let agg = self.agg()?;
-                if matches!(agg, Agg::Top { .. } | Agg::Rare { .. }) {
+                if matches!(
+                    agg,
+                    Agg::Top { .. } | Agg::Rare { .. } | Agg::Values { .. } | Agg::Mode { .. }
+                ) {
                     return Err(self.error_at(
                         at,
                         format!(
-                            "timechart charts a number per bucket, not a list like `{}`: use stats",
+                            "timechart charts a number per bucket, not values like `{}`: use stats",
                             agg.label()
                         ),
                     ));
@@ -1271,13 +1274,12 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let stat = match lower.as_str() {
-            "sum" => Some(StatKind::Sum),
-            "min" => Some(StatKind::Min),
-            "max" => Some(StatKind::Max),
-            "avg" => Some(StatKind::Avg),
-            _ => None,
-        };
+        let stat = StatKind::ALL.into_iter().find(|k| k.name() == lower);
+        let one_field = stat.is_some()
+            || matches!(
+                lower.as_str(),
+                "dc" | "mode" | "values" | "earliest" | "latest"
+            );
         let agg = if lower == "count" {
             // `count` and `count()` alike; `count(f)` counts the events with `f`.
             if !self.eat('(') || self.eat(')') {
@@ -1287,14 +1289,18 @@ impl<'a> Parser<'a> {
                 .ident("a field name or `)` inside `count( )`")?
                 .to_string();
             Agg::Present { field }
-        } else if lower == "dc" || stat.is_some() {
+        } else if one_field {
             self.expect('(', &format!("after `{lower}`"))?;
             let field = self
                 .ident(&format!("a field name inside `{lower}( )`"))?
                 .to_string();
-            match stat {
-                Some(kind) => Agg::Stat { kind, field },
-                None => Agg::Distinct { field },
+            match (stat, lower.as_str()) {
+                (Some(kind), _) => Agg::Stat { kind, field },
+                (None, "mode") => Agg::Mode { field },
+                (None, "values") => Agg::Values { field },
+                (None, "earliest") => Agg::Earliest { field },
+                (None, "latest") => Agg::Latest { field },
+                _ => Agg::Distinct { field },
             }
         } else if lower == "top" || lower == "rare" {
             // `top(f)`, `top(N, f)`: the command's list as one of several aggregates.
@@ -1340,8 +1346,9 @@ impl<'a> Parser<'a> {
             Agg::Quantile { field, hundredths }
         } else {
             return Err(self.error_at(start, format!(
-                "unknown aggregate `{name}`, expected count, count(f), dc(f), sum(f), min(f), max(f), \
-                 avg(f), p50(f) … p99.9(f), percentile(f, q), top(N, f) or rare(N, f)"
+                "unknown aggregate `{name}`, expected count, count(f), dc(f), values(f), sum(f), min(f), \
+                 max(f), avg(f), range(f), stdev(f), var(f), p50(f) … p99.9(f), percentile(f, q), \
+                 mode(f), earliest(f), latest(f), top(N, f) or rare(N, f)"
             )));
         };
         self.expect(')', "to close the aggregate")?;
@@ -1682,6 +1689,31 @@ mod tests {
     }
 
     #[test]
+    fn value_and_spread_aggregates() {
+        let q = parse("| stats VALUES(a), Mode(b), earliest(c), latest(d), stdev(e), stdevp(e), var(e), varp(e), range(e)").unwrap();
+        let labels: Vec<String> = q.aggs().iter().map(Agg::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "values(a)",
+                "mode(b)",
+                "earliest(c)",
+                "latest(d)",
+                "stdev(e)",
+                "stdevp(e)",
+                "var(e)",
+                "varp(e)",
+                "range(e)"
+            ]
+        );
+        let q = parse("| stats stdev(e) by h | where stdev(e) > 2 | sort -stdev(e)").unwrap();
+        assert_eq!(q.post.len(), 2);
+        let err = parse("| timechart values(a)").unwrap_err();
+        assert!(err.message.contains("not values like `values(a)`"), "{err}");
+        assert_eq!(parse("| stats values a").unwrap_err().column, 16);
+    }
+
+    #[test]
     fn percentiles() {
         let q = parse("| stats sum(b), AVG(b), p50(d), p99.9(d), percentile(d, 95)").unwrap();
         let labels: Vec<String> = q.aggs().iter().map(Agg::label).collect();
@@ -1783,6 +1815,7 @@ mod tests {
             "| stats count, top(10, a), rare(5, b.c), dc(a)",
             "| top 3 a, b.c by d",
             "| stats top(4, a, b), count",
+            "| stats values(a), mode(b), earliest(c), latest(d), stdev(e), varp(f), range(g) by h",
             r#"uri~"^/a\.php\?id=\d+" OR agent~"(?i)sqlmap|q\"q" _raw~"x\\""#,
             "a:$b c:*$d.e* f:$g* h:*$i j:\"$k\"",
             "",

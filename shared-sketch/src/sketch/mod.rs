@@ -9,6 +9,7 @@ mod quantile;
 mod rare;
 mod summary;
 mod topk;
+mod values;
 
 pub use error::SketchError;
 pub use hll::{DistinctCount, DistinctEstimate, EXACT_LIMIT, HLL_LG_K, HLL_LG_K_RANGE};
@@ -16,3 +17,4 @@ pub use quantile::{QUANTILE_RELATIVE_ERROR, Quantiles};
 pub use rare::{RARE_SAMPLE_SIZE, RARE_THRESHOLD, RareItems, RareRow, RareSummary};
 pub use summary::NumericSummary;
 pub use topk::{TOPK_MAP_SIZE, TopK, TopRow};
+pub use values::{MAX_VALUE_BYTES, MAX_VALUES, Moments, TimedValue, ValueSet};
