@@ -5,6 +5,7 @@
 //! gateway; `state` holds what arrived; `navigate` shows a view; `view` and `dashboard` are
 //! what a view and a dashboard are.
 
+mod complete;
 mod components;
 mod dashboard;
 mod format;

@@ -1,7 +1,7 @@
 //! What is on screen: the query as typed and the time range. Both live in the URL, so a
 //! link reproduces the view; `View::queries` turns a view into the queries its widgets need.
 
-use shared_sketch::query::{Compare, CompareOp, Expr, TimeBound};
+use shared_sketch::query::{Compare, CompareOp, Expr, Post, Stage, TimeBound};
 use shared_sketch::{Command, Query, parse};
 use wasm_bindgen::JsValue;
 use web_sys::UrlSearchParams;
@@ -160,6 +160,16 @@ impl View {
         if query.command.is_some() {
             return Ok(ViewQueries::Command(query));
         }
+        // `sort`, `dedup` and `table` shape the events themselves: the events are the
+        // answer, drawn as the query orders them, not beside a dashboard.
+        if query
+            .post
+            .iter()
+            .any(|p| matches!(p, Post::Sort(_) | Post::Dedup { .. } | Post::Table(_)))
+        {
+            query.hits = query.hits.max(self.events());
+            return Ok(ViewQueries::Command(query));
+        }
         Ok(ViewQueries::Dashboard(
             dashboard
                 .queries
@@ -204,14 +214,17 @@ impl View {
             return self.clone();
         };
         let compare = equals(field, value);
-        and(
-            &mut query,
-            if exclude {
-                Expr::Not(Box::new(compare))
-            } else {
-                compare
-            },
-        );
+        let filter = if exclude {
+            Expr::Not(Box::new(compare))
+        } else {
+            compare
+        };
+        // A field a per-event command makes exists only after it: filtered there.
+        if query.stage_outputs().iter().any(|f| f == field) {
+            query.stages.push(Stage::Search(filter));
+        } else {
+            and(&mut query, filter);
+        }
         View {
             q: query.to_string(),
             ..self.clone()
@@ -220,11 +233,19 @@ impl View {
 
     /// A new search for `field` = `value` over the same range (keeping the command).
     pub fn pivot(&self, field: &str, value: &str) -> View {
-        let (stages, command) = parse(&self.q)
-            .ok()
-            .map_or((Vec::new(), None), |q| (q.stages, q.command));
+        let parsed = parse(&self.q).ok();
+        let made = parsed
+            .as_ref()
+            .is_some_and(|q| q.stage_outputs().iter().any(|f| f == field));
+        let (mut stages, command) = parsed.map_or((Vec::new(), None), |q| (q.stages, q.command));
+        let search = if made {
+            stages.push(Stage::Search(equals(field, value)));
+            None
+        } else {
+            Some(equals(field, value))
+        };
         let query = Query {
-            search: Some(equals(field, value)),
+            search,
             earliest: None,
             latest: None,
             // The per-event commands stay: the command may read what they make.
@@ -340,6 +361,31 @@ mod tests {
         let pivot = v.pivot("dst_port", "22");
         assert_eq!(pivot.q, "dst_port:22 | top 10 src_ip");
         assert_eq!(pivot.range, v.range);
+
+        // A field `eval` or `rex` makes is filtered after the command that makes it.
+        let made = view(
+            r#"x | eval n = len(user) | rex "u=(?<who>\w+)" | top 10 n"#,
+            None,
+        );
+        assert_eq!(
+            made.with_filter("who", "root", false).q,
+            r#"x | eval n = len(user) | rex field=_raw "u=(?<who>\w+)" | search who:root | top 10 n"#
+        );
+        assert_eq!(
+            made.pivot("n", "4").q,
+            r#"| eval n = len(user) | rex field=_raw "u=(?<who>\w+)" | search n:4 | top 10 n"#
+        );
+    }
+
+    #[test]
+    fn sorted_deduplicated_or_tabled_events_are_the_answer() {
+        for q in ["x | sort -bytes", "x | dedup src_ip", "x | table a, b"] {
+            let Ok(ViewQueries::Command(query)) = view(q, None).queries(&FLOWS) else {
+                panic!("{q}: the events are the answer");
+            };
+            assert!(query.command.is_none());
+            assert_eq!(query.hits, LIST_DEFAULT.max(100));
+        }
     }
 
     #[test]

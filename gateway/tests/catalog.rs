@@ -547,7 +547,7 @@ async fn upgrades_in_place(version: i64) {
             .unwrap()
             .try_get(0)
             .unwrap();
-        assert_eq!(found, 5, "{backend}");
+        assert_eq!(found, 6, "{backend}");
         pool.close().await;
         // Opened again: already upgraded, nothing to do.
         let again = Catalog::open(&url).await.unwrap();
@@ -843,5 +843,58 @@ async fn writers_at_once_wait_for_each_other() {
         assert_eq!(alerts.len(), 8, "{backend}: one alert per group");
         assert_eq!(catalog.pending_deliveries().await.unwrap(), 8, "{backend}");
         catalog.close().await;
+    }
+}
+
+/// Version 5 kept rule rollups in the wire's bytes of before `WIRE_VERSION` 11: the
+/// upgrade drops them (derived data, rebuilt from the files) and keeps everything else.
+#[tokio::test]
+async fn a_version_5_catalog_drops_its_rule_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        catalog
+            .register(&[raw("file:///r/kept.log", 3)])
+            .await
+            .unwrap();
+        drop(catalog);
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for statement in [
+            "INSERT INTO rule_minutes VALUES ('default', 'r', 'v', 's', 0, 60000, 1, 2, 'x')",
+            "INSERT INTO rule_sources VALUES ('default', 'r', 'v', 's', 5)",
+            "INSERT INTO rule_runs VALUES ('default', 'r', 'v', 1, 7)",
+            "UPDATE catalog_meta SET value = 5 WHERE key = 'schema_version'",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let upgraded = Catalog::open(&url).await.unwrap();
+        assert_eq!(
+            uris(&upgraded.list(State::Active).await.unwrap()),
+            ["file:///r/kept.log"],
+            "{backend}"
+        );
+        drop(upgraded);
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for table in ["rule_minutes", "rule_sources", "rule_runs"] {
+            let rows: i64 =
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .try_get(0)
+                    .unwrap();
+            assert_eq!(rows, 0, "{backend}: {table}");
+        }
+        let found: i64 = sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(found, 6, "{backend}");
+        pool.close().await;
     }
 }

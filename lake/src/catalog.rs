@@ -17,7 +17,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
@@ -169,6 +169,15 @@ const UPGRADE_FROM_1: &[&str] =
 /// alerts kept). Ingested history comes back with `sketchlake rules backfill`.
 const UPGRADE_FROM_4: &[&str] = &[
     "DROP TABLE IF EXISTS rule_rollups",
+    "DELETE FROM rule_sources",
+    "DELETE FROM rule_runs",
+];
+
+/// Version 5 to 6: a rule's minute rollups hold partials in the wire's bytes, and the
+/// partial gained how it ranks its events (`WIRE_VERSION` 11): rollups go as in
+/// `UPGRADE_FROM_4`, rebuilt from the raw files (and `rules backfill` for ingested history).
+const UPGRADE_FROM_5: &[&str] = &[
+    "DELETE FROM rule_minutes",
     "DELETE FROM rule_sources",
     "DELETE FROM rule_runs",
 ];
@@ -443,6 +452,7 @@ impl Catalog {
             // minute, by `rule_minutes`, a row per source).
             Some(3) => &[],
             Some(4) => &[UPGRADE_FROM_4],
+            Some(5) => &[UPGRADE_FROM_5],
             Some(found) => return Err(CatalogError::Schema { found }),
         };
         for statement in upgrades.iter().copied().flatten() {

@@ -10,8 +10,13 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Bumped whenever the bytes of any wire type change.
-pub const WIRE_VERSION: u8 = 10;
+/// Bumped whenever the bytes of any wire type change (what a worker, the gateway and the
+/// page exchange, and a rule's minute rollups, which hold partials: the catalog drops
+/// those on upgrade when this changes).
+pub const WIRE_VERSION: u8 = 11;
+/// The version of files kept in the lake beside the data (segment index sidecars): they
+/// outlive a release, so they change apart from the wire, each reader checking its layout.
+pub const FILE_VERSION: u8 = 10;
 /// Largest inflated message accepted (a partial is tens of KiB; a hits list a few MiB).
 pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
 const GZIP_LEVEL: u32 = 6;
@@ -30,8 +35,8 @@ fn config() -> Config {
 pub enum CodecError {
     #[error("empty message")]
     Empty,
-    #[error("wire version {found} is not supported (expected {WIRE_VERSION}); reload the page")]
-    Version { found: u8 },
+    #[error("wire version {found} is not supported (expected {expected}); reload the page")]
+    Version { found: u8, expected: u8 },
     #[error("message inflates past {MAX_DECODED_BYTES} bytes")]
     TooLarge,
     #[error("corrupt gzip: {0}")]
@@ -45,18 +50,39 @@ pub enum CodecError {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_as(WIRE_VERSION, value)
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_as(WIRE_VERSION, bytes)
+}
+
+/// `encode` for a file kept in the lake (`FILE_VERSION`).
+pub fn encode_file<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_as(FILE_VERSION, value)
+}
+
+/// Reads what `encode_file` wrote, with `decode`'s limits.
+pub fn decode_file<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    decode_as(FILE_VERSION, bytes)
+}
+
+fn encode_as<T: Serialize>(version: u8, value: &T) -> Result<Vec<u8>, CodecError> {
     let body = bincode::serde::encode_to_vec(value, config())?;
     let mut out = Vec::with_capacity(body.len() / 2 + 32);
-    out.push(WIRE_VERSION);
+    out.push(version);
     let mut gz = GzEncoder::new(out, Compression::new(GZIP_LEVEL));
     gz.write_all(&body)?;
     Ok(gz.finish()?)
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+fn decode_as<T: DeserializeOwned>(expected: u8, bytes: &[u8]) -> Result<T, CodecError> {
     let (&version, compressed) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if version != WIRE_VERSION {
-        return Err(CodecError::Version { found: version });
+    if version != expected {
+        return Err(CodecError::Version {
+            found: version,
+            expected,
+        });
     }
     let mut body = Vec::new();
     GzDecoder::new(compressed)
@@ -84,7 +110,10 @@ pub fn encode_stored<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
 pub fn decode_stored<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if version != WIRE_VERSION {
-        return Err(CodecError::Version { found: version });
+        return Err(CodecError::Version {
+            found: version,
+            expected: WIRE_VERSION,
+        });
     }
     if body.len() > MAX_DECODED_BYTES {
         return Err(CodecError::TooLarge);
@@ -132,7 +161,7 @@ mod tests {
         wrong_version[0] = 99;
         assert!(matches!(
             decode_frame(&wrong_version),
-            Err(CodecError::Version { found: 99 })
+            Err(CodecError::Version { found: 99, .. })
         ));
         assert!(matches!(
             decode_frame(&good[..good.len() / 2]),

@@ -33,3 +33,5 @@ pub const MAX_RULE_QUERY_LEN: usize = 256 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// Most fields after `by`.
 pub const MAX_BY_FIELDS: usize = 4;
+/// Most fields `table` and `dedup` name.
+pub const MAX_COLUMNS: usize = 64;

@@ -109,6 +109,35 @@ pub struct GroupRow {
     pub series: Option<Series>,
 }
 
+impl GroupsResult {
+    /// `table`: only the named `by` fields and aggregates, in the order named (the `by`
+    /// fields first, as the rows hold them apart).
+    fn keep_columns(&mut self, columns: &[String]) {
+        let by: Vec<usize> = columns
+            .iter()
+            .filter_map(|c| self.by.iter().position(|b| b == c))
+            .collect();
+        self.by = by.iter().map(|&i| self.by[i].clone()).collect();
+        for row in self.rows.iter_mut().chain(self.other.as_mut()) {
+            if !row.key.is_empty() {
+                row.key = by.iter().filter_map(|&i| row.key.get(i).cloned()).collect();
+            }
+            pick_columns(&mut row.aggs, columns);
+        }
+    }
+}
+
+/// The aggregates named in `columns`, in that order.
+fn pick_columns(aggs: &mut Vec<AggResult>, columns: &[String]) {
+    let mut kept = Vec::new();
+    for column in columns {
+        if let Some(i) = aggs.iter().position(|a| a.label == *column) {
+            kept.push(aggs.remove(i));
+        }
+    }
+    *aggs = kept;
+}
+
 impl AggValue {
     /// The single number a `where` compares, if this value is one.
     pub fn number(&self) -> Option<f64> {
@@ -200,6 +229,21 @@ impl QueryResult {
             // Workers fill each hit's fields; nothing to do to the merged answer.
             Post::Fields(_) => {}
             Post::Sort(keys) => self.sort(keys),
+            Post::Dedup {
+                fields,
+                keep_events,
+            } => self.dedup(fields, *keep_events),
+            Post::Table(columns) => {
+                // The events' columns are what workers filled; rows keep the named ones.
+                if let Some(groups) = &mut self.groups {
+                    groups.keep_columns(columns);
+                } else if !matches!(
+                    self.aggs.first().map(|a| &a.value),
+                    Some(AggValue::Top { .. } | AggValue::Rare(_))
+                ) {
+                    pick_columns(&mut self.aggs, columns);
+                }
+            }
             Post::Tail(n) => {
                 let n = *n as usize;
                 let keep_last = |len: usize| len.saturating_sub(n);
@@ -218,6 +262,35 @@ impl QueryResult {
                 }
             }
         }
+    }
+
+    /// The first row (or event) of each combination of `fields`' values; `keep_events`
+    /// keeps every event but the fields of those after the first. Events lacking a field
+    /// are dropped (kept, with `keep_events`), as in Splunk.
+    fn dedup(&mut self, fields: &[String], keep_events: bool) {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(groups) = &mut self.groups {
+            let at: Vec<Option<usize>> = fields
+                .iter()
+                .map(|f| groups.by.iter().position(|b| b == f))
+                .collect();
+            groups.rows.retain(|row| {
+                let key: Option<Vec<&String>> =
+                    at.iter().map(|i| i.and_then(|i| row.key.get(i))).collect();
+                key.is_some_and(|key| seen.insert(crate::query::compound_key(&key)))
+            });
+            return;
+        }
+        self.hits.retain_mut(|hit| {
+            let key: Option<Vec<&String>> = fields.iter().map(|f| hit.fields.get(f)).collect();
+            let first = key.is_some_and(|key| seen.insert(crate::query::compound_key(&key)));
+            if keep_events && !first {
+                for field in fields {
+                    hit.fields.remove(field);
+                }
+            }
+            first || keep_events
+        });
     }
 
     /// Orders the rows by `keys` (the parser checked each names a `by` field or an
@@ -271,13 +344,13 @@ impl QueryResult {
 }
 
 /// A row's value for one sort key: numbers order numerically, before text; absent last.
-enum Sortable<'a> {
+pub(crate) enum Sortable<'a> {
     Number(Option<f64>),
     Text(&'a str),
 }
 
 impl<'a> Sortable<'a> {
-    fn of_text(text: Option<&'a str>) -> Sortable<'a> {
+    pub(crate) fn of_text(text: Option<&'a str>) -> Sortable<'a> {
         match text {
             Some(t) => match t.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() => Sortable::Number(Some(n)),
@@ -302,7 +375,7 @@ impl<'a> Sortable<'a> {
     }
 }
 
-fn compare_by<'r, R>(
+pub(crate) fn compare_by<'r, R>(
     keys: &[SortKey],
     value: impl Fn(&SortKey, &'r R) -> Sortable<'r>,
     a: &'r R,

@@ -95,7 +95,8 @@ fn signature(name: &[u8]) -> usize {
 }
 
 impl Projection {
-    /// The fields `query` reads (search, aggregates, `by`, `fields`), then `time_fields`.
+    /// The fields `query` reads (search, aggregates, `by`, what hits carry), then
+    /// `time_fields`.
     pub fn new(query: &Query, matcher: &Matcher, time_fields: &[String]) -> Projection {
         Projection::for_queries([(query, matcher)], time_fields)
     }
@@ -112,7 +113,7 @@ impl Projection {
             used.extend(query.stage_fields().into_iter().map(str::to_string));
             used.extend(query.aggs().iter().flat_map(Agg::fields).cloned());
             used.extend(query.by().iter().cloned());
-            used.extend(query.hit_fields().unwrap_or(&[]).iter().cloned());
+            used.extend(query.hit_field_names());
         }
 
         let mut projection = Projection::default();

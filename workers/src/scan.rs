@@ -10,7 +10,8 @@ use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
-use shared_sketch::query::Pipeline;
+use shared_sketch::partial::HitRank;
+use shared_sketch::query::{Pipeline, TIME_FIELD, format_number};
 use shared_sketch::{
     Aggregator, Fields, Hit, MAX_HIT_BYTES, MAX_HITS_TEXT, Matcher, Partial, Query, ScanStats,
 };
@@ -222,6 +223,19 @@ pub(crate) struct Scan<'q> {
     /// The values buffer of the last event, kept for the next one's.
     spare: Values<'static>,
     recent: RecentLines,
+    /// The fields each kept event carries (`Query::hit_field_names`).
+    hit_names: Vec<String>,
+    /// After a plain search with `sort` or `dedup`: the matches kept by that rank instead
+    /// of the newest.
+    ranked: Option<Ranked>,
+}
+
+/// Matches kept by a `HitRank`, cut back to the first `limit` whenever twice that many
+/// are held: each cut sorts, so keeping costs O(log limit) comparisons per match.
+struct Ranked {
+    rank: HitRank,
+    hits: Vec<Hit>,
+    limit: usize,
 }
 
 /// The last matching events, as many as the query keeps (`Query::hits`) and at most
@@ -267,6 +281,14 @@ impl<'q> Scan<'q> {
                 limit: query.hit_limit(),
                 text: 0,
             },
+            hit_names: query.hit_field_names(),
+            ranked: Some(HitRank::of(query))
+                .filter(|rank| !rank.newest())
+                .map(|rank| Ranked {
+                    rank,
+                    hits: Vec::new(),
+                    limit: query.hit_limit(),
+                }),
         }
     }
 
@@ -399,17 +421,48 @@ impl<'q> Scan<'q> {
     /// A match, as the per-event commands left it: aggregated and kept among the hits.
     fn found(&mut self, event: &impl Fields, number: u64, time: Option<i64>, text: &[u8]) {
         self.aggregator.add(event, time);
-        let fields = self.query.hit_fields().map_or_else(BTreeMap::new, |names| {
-            names
-                .iter()
-                .filter_map(|n| event.get(n).map(|v| (n.clone(), v.into_owned())))
-                .collect()
-        });
-        self.recent.push(number, time, text, fields);
+        let fields: BTreeMap<String, String> = self
+            .hit_names
+            .iter()
+            .filter_map(|n| {
+                let value = match event.get(n) {
+                    Some(v) => Some(v.into_owned()),
+                    // `_time`, as `eval` reads it: the event's epoch seconds.
+                    None if n == TIME_FIELD => time.map(|t| format_number(t as f64 / 1000.0)),
+                    None => None,
+                };
+                value.map(|v| (n.clone(), v))
+            })
+            .collect();
+        match &mut self.ranked {
+            Some(ranked) => {
+                let text = &text[..text.len().min(MAX_HIT_BYTES + 4)];
+                ranked.hits.push(Hit {
+                    time,
+                    file: String::new(),
+                    line: number,
+                    text: String::from_utf8_lossy(text).into_owned(),
+                    truncated: false,
+                    fields,
+                });
+                if ranked.hits.len() >= 2 * ranked.limit.max(32) {
+                    let held = std::mem::take(&mut ranked.hits);
+                    ranked.hits = ranked.rank.keep(held, &[], ranked.limit);
+                }
+            }
+            None => self.recent.push(number, time, text, fields),
+        }
     }
 
     pub(crate) fn finish(self, file: &str) -> Partial {
         let mut partial = self.aggregator.finish();
+        if let Some(ranked) = self.ranked {
+            partial.add_hits(ranked.hits.into_iter().map(|hit| Hit {
+                file: file.to_string(),
+                ..hit
+            }));
+            return partial;
+        }
         partial.add_hits(self.recent.lines.into_iter().map(|r| Hit {
             time: r.time,
             file: file.to_string(),

@@ -187,7 +187,7 @@ impl SegmentWriter {
         file.sync_all()?;
         drop(file);
 
-        let index = shared_sketch::encode(&self.index).map_err(io::Error::other)?;
+        let index = shared_sketch::codec::encode_file(&self.index).map_err(io::Error::other)?;
         let index_path = index_path(&self.path);
         let index_part = part_path(&index_path);
         let mut sidecar = File::create(&index_part)?;
@@ -229,14 +229,14 @@ pub fn read_index(segment: impl Into<Source>) -> io::Result<SegmentIndex> {
         .into()
         .suffixed(INDEX_SUFFIX)
         .read_all(MAX_INDEX_BYTES)?;
-    match shared_sketch::decode::<SegmentIndex>(&bytes) {
+    match shared_sketch::codec::decode_file::<SegmentIndex>(&bytes) {
         Ok(index) if index.layout == index::LAYOUT => Ok(index),
         Ok(index) => Err(io::Error::other(format!(
             "index layout {} is not this version's ({})",
             index.layout,
             index::LAYOUT
         ))),
-        Err(e) => shared_sketch::decode::<index::FirstLayout>(&bytes)
+        Err(e) => shared_sketch::codec::decode_file::<index::FirstLayout>(&bytes)
             .map(SegmentIndex::from)
             .map_err(|_| io::Error::other(e)),
     }

@@ -576,3 +576,119 @@ fn spread_and_value_aggregates_are_exact() {
         );
     }
 }
+
+#[test]
+fn sort_and_dedup_choose_the_events_kept_across_files() {
+    let ev = events();
+    let closed: Vec<&Value> = ev
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some("cowrie.session.closed"))
+        .collect();
+    // The five longest sessions of all three days, longest first: not among the newest
+    // 100 events, which a sort of the kept events alone would have ranked.
+    let mut durations: Vec<f64> = closed
+        .iter()
+        .filter_map(|e| e.get("duration").and_then(Value::as_f64))
+        .collect();
+    durations.sort_by(|a, b| b.total_cmp(a));
+    assert!(closed.len() > 100);
+    for text in [
+        "eventid:cowrie.session.closed | sort -duration | head 5",
+        "eventid:cowrie.session.closed | sort 5 -duration",
+        "eventid:cowrie.session.closed | sort limit=5 - duration | table duration, src_ip",
+    ] {
+        let r = run(text);
+        let got: Vec<f64> = r
+            .hits
+            .iter()
+            .map(|h| h.fields["duration"].parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(got, durations[..5], "{text}");
+    }
+    let r = run("eventid:cowrie.session.closed | table src_ip, duration");
+    assert!(r.hits.iter().all(|h| h.fields.contains_key("src_ip")));
+
+    // One event per address: the newest of each, newest first.
+    let failed: Vec<&Value> = ev
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
+        .collect();
+    let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in &failed {
+        let at = newest.entry(s(e, "src_ip").unwrap()).or_insert(i64::MIN);
+        *at = (*at).max(ms(e));
+    }
+    let r = run("eventid:cowrie.login.failed | dedup src_ip");
+    let mut want: Vec<(i64, &str)> = newest.iter().map(|(ip, t)| (*t, *ip)).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    let got: Vec<(i64, &str)> = r
+        .hits
+        .iter()
+        .map(|h| (h.time.unwrap(), h.fields["src_ip"].as_str()))
+        .collect();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        want.iter().map(|w| w.0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        got.iter().map(|g| g.1).collect::<HashSet<_>>(),
+        want.iter().map(|w| w.1).collect::<HashSet<_>>()
+    );
+
+    // The earliest failure per user: sort first, then one per user, in user order.
+    let mut first: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in &failed {
+        let at = first.entry(s(e, "username").unwrap()).or_insert(i64::MAX);
+        *at = (*at).min(ms(e));
+    }
+    let r = run("eventid:cowrie.login.failed | sort username, _time | dedup username");
+    let got: Vec<(&str, i64)> = r
+        .hits
+        .iter()
+        .map(|h| (h.fields["username"].as_str(), h.time.unwrap()))
+        .collect();
+    let want: Vec<(&str, i64)> = first.into_iter().collect();
+    assert_eq!(got, want);
+
+    // keepevents: every event kept; later duplicates lose the field.
+    let r = run("eventid:cowrie.login.failed | head 30 | dedup username keepevents=true");
+    assert_eq!(r.hits.len(), 30);
+    let named = r.hits.iter().filter(|h| h.fields.contains_key("username"));
+    let distinct: HashSet<&str> = r
+        .hits
+        .iter()
+        .take(30)
+        .filter_map(|h| h.fields.get("username").map(String::as_str))
+        .collect();
+    assert_eq!(named.count(), distinct.len());
+}
+
+#[test]
+fn table_and_dedup_shape_aggregated_rows() {
+    let r = run("| stats count, dc(src_ip) by eventid, protocol | table eventid, count");
+    let groups = r.groups.unwrap();
+    assert_eq!(groups.by, ["eventid"]);
+    assert!(
+        groups
+            .rows
+            .iter()
+            .all(|row| row.key.len() == 1 && row.aggs.len() == 1)
+    );
+    assert!(groups.rows.iter().all(|row| row.aggs[0].label == "count"));
+
+    let ev = events();
+    let ids: HashSet<&str> = ev.iter().filter_map(|(_, e)| s(e, "eventid")).collect();
+    let r = run("| stats count by eventid, sensor | dedup eventid");
+    let groups = r.groups.unwrap();
+    assert_eq!(groups.rows.len(), ids.len());
+    for text in [
+        "| stats count by a | table b",
+        "| stats count by a | dedup count",
+    ] {
+        let err = shared_sketch::parse(text).unwrap_err();
+        assert_eq!(err.column, 28, "{text}: {err}");
+    }
+}

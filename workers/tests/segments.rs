@@ -180,7 +180,7 @@ fn a_sidecar_of_the_first_layout_still_serves_times_but_rules_out_no_page_by_its
     let whole = run(&sources, query);
     for segment in &segments {
         let index = read_index(&segment.path).unwrap();
-        let old = shared_sketch::encode(&FirstLayout {
+        let old = shared_sketch::codec::encode_file(&FirstLayout {
             time_fields: &index.time_fields,
             pages: &index.pages,
         })

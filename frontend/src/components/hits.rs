@@ -1,8 +1,12 @@
+use std::cmp::Ordering;
+
 use leptos::prelude::*;
 use shared_sketch::Hit;
+use shared_sketch::query::Post;
 use shared_sketch::time::format_timestamp;
 use wasm_bindgen::JsValue;
 
+use super::value_link::ValueLink;
 use crate::format::thousands;
 use crate::navigate;
 use crate::state::screen;
@@ -49,34 +53,121 @@ pub fn Hits() -> impl IntoView {
             scroll_top.set(f64::from(el.scroll_top()));
         }
     };
-    let rows = move || {
-        let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
-        let rows = run.with(|r| {
+    // `| table a, b`: the events drawn as those columns.
+    let columns = Memo::new(move |_| {
+        run.with(|r| {
+            let query = &r.scope.as_ref()?.query;
+            query.post.iter().rev().find_map(|p| match p {
+                Post::Table(columns) => Some(columns.clone()),
+                _ => None,
+            })
+        })
+    });
+    // A click on a column's name sorts the list by it (again: descending; a third time:
+    // as the query kept them).
+    let sorted_by = RwSignal::new(None::<(String, bool)>);
+    let order = Memo::new(move |_| {
+        let by = sorted_by.get();
+        run.with(|r| {
             let Some(total) = &r.total else {
                 return Vec::new();
             };
-            let newest_first = total.hits.iter().rev().enumerate();
-            newest_first
-                .skip(first)
-                .take(VISIBLE + 2 * OVERSCAN)
-                .map(|(i, hit)| {
-                    let time = hit.time.map(format_timestamp).unwrap_or_default();
-                    let key = (hit.file.clone(), hit.line);
-                    let this = key.clone();
-                    view! {
-                        <tr data-testid="hit-row" data-index=i.to_string() data-file=hit.file.clone()
-                            data-line=hit.line.to_string()
-                            data-time=hit.time.map(|t| t.to_string()).unwrap_or_default()
-                            class:selected=move || selected.with(|s| s.as_ref() == Some(&this))
-                            on:click=move |_| selected.set(Some(key.clone()))>
-                            <td class="time">{time}</td>
-                            <td class="text">{hit.text.clone()}</td>
-                        </tr>
+            // Kept first-last: row i is `hits[len - 1 - i]`.
+            let mut order: Vec<usize> = (0..total.hits.len()).rev().collect();
+            if let Some((column, descending)) = by {
+                let value = |i: usize| total.hits[i].fields.get(&column);
+                order.sort_by(|&a, &b| {
+                    let ordering = compare_cells(value(a), value(b));
+                    if descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
                     }
-                })
-                .collect::<Vec<_>>()
+                });
+            }
+            order
+        })
+    });
+    let rows = move || {
+        let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
+        let columns = columns.get();
+        let rows = order.with(|order| {
+            run.with(|r| {
+                let Some(total) = &r.total else {
+                    return Vec::new();
+                };
+                order
+                    .iter()
+                    .enumerate()
+                    .skip(first)
+                    .take(VISIBLE + 2 * OVERSCAN)
+                    .filter_map(|(i, &at)| {
+                        let hit = total.hits.get(at)?;
+                        let time = hit.time.map(format_timestamp).unwrap_or_default();
+                        let key = (hit.file.clone(), hit.line);
+                        let this = key.clone();
+                        let cells = match &columns {
+                            Some(columns) => columns
+                                .iter()
+                                .map(|c| {
+                                    let value = hit.fields.get(c).cloned().unwrap_or_default();
+                                    view! { <td class="cell" data-column=c.clone()>{value}</td> }
+                                })
+                                .collect_view()
+                                .into_any(),
+                            None => view! { <td class="text">{hit.text.clone()}</td> }.into_any(),
+                        };
+                        Some(view! {
+                            <tr data-testid="hit-row" data-index=i.to_string() data-file=hit.file.clone()
+                                data-line=hit.line.to_string()
+                                data-time=hit.time.map(|t| t.to_string()).unwrap_or_default()
+                                class:selected=move || selected.with(|s| s.as_ref() == Some(&this))
+                                on:click=move |_| selected.set(Some(key.clone()))>
+                                <td class="time">{time}</td>
+                                {cells}
+                            </tr>
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
         });
         (first as f64 * ROW_HEIGHT, rows)
+    };
+    let head = move || {
+        columns.get().map(|columns| {
+            let cells = columns
+                .into_iter()
+                .map(|column| {
+                    let name = column.clone();
+                    let arrow = {
+                        let column = column.clone();
+                        move || match sorted_by.get() {
+                            Some((c, false)) if c == column => " ▲",
+                            Some((c, true)) if c == column => " ▼",
+                            _ => "",
+                        }
+                    };
+                    let click = move |_| {
+                        sorted_by.update(|s| {
+                            *s = match s.take() {
+                                Some((c, false)) if c == name => Some((c, true)),
+                                Some((c, true)) if c == name => None,
+                                _ => Some((name.clone(), false)),
+                            }
+                        });
+                    };
+                    view! {
+                        <th><button class="link" data-testid="column-sort" data-column=column.clone()
+                            on:click=click>{column.clone()}{arrow}</button></th>
+                    }
+                })
+                .collect_view();
+            view! {
+                <table class="hits-head" data-testid="hits-head">
+                    <thead><tr><th class="time">"time"</th>{cells}</tr></thead>
+                </table>
+            }
+        })
     };
     let keep_more = move |_| {
         let view = screen.shown.with_untracked(|v| View {
@@ -87,10 +178,17 @@ pub fn Hits() -> impl IntoView {
     };
     let count = move || counts.get().map_or(0, |(count, _)| count);
     let any = move || count() != 0;
+    let ranked =
+        Memo::new(move |_| run.with(|r| r.total.as_ref().is_some_and(|t| !t.hit_rank.newest())));
     let summary = move || {
         counts.get().map(|(count, matched)| {
+            let which = if ranked.get() {
+                "first, in the query's order,"
+            } else {
+                "newest"
+            };
             format!(
-                "newest {} of {} · click one to read it ",
+                "{which} {} of {} · click one to read it ",
                 thousands(count as u64),
                 thousands(matched)
             )
@@ -118,6 +216,7 @@ pub fn Hits() -> impl IntoView {
                     <span>"Events"</span>
                     <span class="bound">{summary}{more}</span>
                 </h3>
+                {head}
                 <div class="hits-body">
                     <div class="hits-list" data-testid="hits-list" node_ref=list on:scroll=on_scroll>
                         <div class="hits-spacer" style:height=move || format!("{}px", count() as f64 * ROW_HEIGHT)>
@@ -149,8 +248,47 @@ fn Detail(hit: Hit) -> impl IntoView {
                 {hit.time.map(|t| format!(" · {}", format_timestamp(t)))}
                 {hit.truncated.then_some(" · cut at 4 KB")}
             </p>
+            <FieldList hit=hit.clone()/>
             <pre data-testid="hit-json">{text}</pre>
         </div>
+    }
+}
+
+/// The fields the query gave the event (`eval`'s, `rex`'s, what `fields` and `table`
+/// name), each value a filter like any other.
+#[component]
+fn FieldList(hit: Hit) -> impl IntoView {
+    (!hit.fields.is_empty()).then(|| {
+        let rows = hit
+            .fields
+            .into_iter()
+            .map(|(field, value)| {
+                let (name, label) = (field.clone(), field.clone());
+                view! {
+                    <tr data-testid="hit-field" data-field=name>
+                        <th>{label}</th>
+                        <td><ValueLink field=Some(field) value=value/></td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! { <table class="hit-fields" data-testid="hit-fields"><tbody>{rows}</tbody></table> }
+    })
+}
+
+/// Two cells in a column's order: numbers as numbers, before text; empty cells last.
+fn compare_cells(a: Option<&String>, b: Option<&String>) -> Ordering {
+    let number = |v: &String| v.trim().parse::<f64>().ok().filter(|n| n.is_finite());
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) => match (number(a), number(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => a.cmp(b),
+        },
     }
 }
 

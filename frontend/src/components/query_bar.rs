@@ -2,14 +2,15 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use shared_sketch::{Phase, parse};
 
+use crate::complete::completions;
 use crate::history;
 use crate::navigate::run;
 use crate::server;
 use crate::state::screen;
 
 /// The query input. The parser runs here, in wasm, as the user types: a query that does
-/// not parse says where and why before it is sent. Enter runs, Esc cancels; past queries
-/// are offered as suggestions.
+/// not parse says where and why before it is sent. Enter runs, Esc cancels; command,
+/// function and aggregate names, then past queries, are offered as suggestions.
 #[component]
 pub fn QueryBar() -> impl IntoView {
     let screen = screen();
@@ -23,12 +24,16 @@ pub fn QueryBar() -> impl IntoView {
         "Escape" => server::cancel(),
         _ => {}
     };
-    // Refreshed when a view is shown, which is when a query is remembered.
+    // The word being typed finished (a command, function or aggregate name), then past
+    // queries: refreshed as the user types, and when a view is shown, which is when a
+    // query is remembered.
     let suggestions = move || {
         screen.shown.track();
-        history::recent()
+        draft
+            .with(|v| completions(&v.q))
             .into_iter()
-            .map(|q| view! { <option value=q></option> })
+            .chain(history::recent())
+            .map(|q| view! { <option data-testid="query-suggestion" value=q></option> })
             .collect_view()
     };
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{MAX_HIT_BYTES, MAX_HITS_TEXT};
+use crate::query::{Post, Query, SortKey};
+use crate::result::{Sortable, compare_by};
 
 /// One matching event as read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -87,4 +89,91 @@ pub(super) fn newest(mut a: Vec<Hit>, b: &[Hit], limit: usize) -> Vec<Hit> {
     }
     kept.reverse();
     kept
+}
+
+/// Which matching events a partial keeps: the newest (no keys), or the first by `sort`'s
+/// keys, newest first among equals; with `dedup` fields, only the first event of each
+/// combination of their values (events lacking one are dropped, as in Splunk). Each side
+/// of a merge keeps, per combination, its first event and the first `limit` of those, so
+/// the merge keeps the same events in any order. The fields are read from each hit's
+/// `fields`, which workers fill with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HitRank {
+    pub sort: Vec<SortKey>,
+    pub dedup: Vec<String>,
+}
+
+impl HitRank {
+    /// Which matching events `query` keeps: after a plain search, the first by its `sort`
+    /// (the last one written), one per value of a `dedup` without `keepevents`.
+    pub fn of(query: &Query) -> HitRank {
+        let mut rank = HitRank::default();
+        if query.command.is_some() {
+            return rank;
+        }
+        for post in &query.post {
+            match post {
+                Post::Sort(keys) => rank.sort.clone_from(keys),
+                Post::Dedup {
+                    fields,
+                    keep_events: false,
+                } => rank.dedup.clone_from(fields),
+                _ => {}
+            }
+        }
+        rank
+    }
+
+    /// The default: the newest events, which the partial keeps without comparing fields.
+    pub fn newest(&self) -> bool {
+        self.sort.is_empty() && self.dedup.is_empty()
+    }
+
+    /// The fields a hit must carry to be ranked.
+    pub fn fields(&self) -> impl Iterator<Item = &String> {
+        self.sort.iter().map(|k| &k.name).chain(&self.dedup)
+    }
+
+    /// `Less` when `a` comes first.
+    fn order(&self, a: &Hit, b: &Hit) -> Ordering {
+        compare_by(
+            &self.sort,
+            |key, hit: &Hit| Sortable::of_text(hit.fields.get(&key.name).map(String::as_str)),
+            a,
+            b,
+        )
+        .then_with(|| b.cmp(a))
+    }
+
+    /// What to keep of `a` and `b`, each kept by this rank before: stored last-first, as
+    /// the newest are (oldest first), so an answer lists them from the end.
+    pub fn keep(&self, a: Vec<Hit>, b: &[Hit], limit: usize) -> Vec<Hit> {
+        if self.newest() {
+            return newest(a, b, limit);
+        }
+        let mut all = a;
+        all.extend_from_slice(b);
+        all.sort_by(|x, y| self.order(x, y));
+        all.dedup();
+        if !self.dedup.is_empty() {
+            let mut seen = std::collections::HashSet::new();
+            all.retain(|hit| {
+                let key: Option<Vec<&String>> =
+                    self.dedup.iter().map(|f| hit.fields.get(f)).collect();
+                key.is_some_and(|key| seen.insert(crate::query::compound_key(&key)))
+            });
+        }
+        let mut text = 0;
+        let fits = all
+            .iter()
+            .take(limit)
+            .take_while(|hit| {
+                text += hit.text.len();
+                text <= MAX_HITS_TEXT
+            })
+            .count();
+        all.truncate(fits);
+        all.reverse();
+        all
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::hits::{Hit, newest};
+use super::hits::{Hit, HitRank};
 use super::stats::ScanStats;
 use crate::aggregate::{Aggs, Group, Groups, MergeError, TimeSeries};
 use crate::limits::MAX_HITS_LIMIT;
@@ -19,10 +19,14 @@ pub struct Partial {
     pub timeline: TimeSeries,
     /// How many of the newest matching events this partial keeps (the query's `hits`).
     pub hit_limit: u32,
-    /// The newest `hit_limit` matching events by (time, file, line), ascending, holding at
-    /// most `MAX_HITS_TEXT` bytes of text.
+    /// The first `hit_limit` matching events by `hit_rank` (the newest by (time, file,
+    /// line) unless the query sorts or deduplicates), first last, holding at most
+    /// `MAX_HITS_TEXT` bytes of text.
     pub hits: Vec<Hit>,
     pub stats: ScanStats,
+    /// Which events `hits` keeps (boxed: mostly the default, and frames carry partials
+    /// by value).
+    pub hit_rank: Box<HitRank>,
 }
 
 impl Partial {
@@ -46,6 +50,7 @@ impl Partial {
             hit_limit: query.hit_limit() as u32,
             hits: Vec::new(),
             stats: ScanStats::default(),
+            hit_rank: Box::new(HitRank::of(query)),
         }
     }
 
@@ -54,13 +59,13 @@ impl Partial {
         self.all.totals.matched
     }
 
-    /// Records matching events (each cut to `MAX_HIT_BYTES`), keeping the newest
-    /// `hit_limit` of them and of those already kept.
+    /// Records matching events (each cut to `MAX_HIT_BYTES`), keeping the first
+    /// `hit_limit` of them and of those already kept by `hit_rank`.
     pub fn add_hits(&mut self, hits: impl IntoIterator<Item = Hit>) {
         let mut hits: Vec<Hit> = hits.into_iter().map(Hit::cut).collect();
         hits.sort();
         let kept = std::mem::take(&mut self.hits);
-        self.hits = newest(kept, &hits, self.hit_limit as usize);
+        self.hits = self.hit_rank.keep(kept, &hits, self.hit_limit as usize);
     }
 
     /// A partial of another query leaves `self` unchanged.
@@ -73,14 +78,16 @@ impl Partial {
             a.merge(b)?;
         }
         self.timeline.merge(&other.timeline)?;
-        // Sorted, deduplicated, the newest within the limits: the same whatever the merge
-        // order (each side kept at least its part of the merged newest).
+        // The first within the limits: the same whatever the merge order (each side kept at
+        // least its part of the merged first).
         self.hit_limit = self
             .hit_limit
             .max(other.hit_limit)
             .min(MAX_HITS_LIMIT as u32);
         let kept = std::mem::take(&mut self.hits);
-        self.hits = newest(kept, &other.hits, self.hit_limit as usize);
+        self.hits = self
+            .hit_rank
+            .keep(kept, &other.hits, self.hit_limit as usize);
         self.stats.merge(&other.stats);
         Ok(())
     }

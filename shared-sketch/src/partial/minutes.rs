@@ -19,7 +19,7 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::aggregator::recycle;
-use super::hits::{Hit, newest};
+use super::hits::{Hit, HitRank, newest};
 use super::merge::Partial;
 use super::stats::ScanStats;
 use crate::aggregate::{Group, Groups, TimeSeries, key_hash};
@@ -408,6 +408,7 @@ impl Serialize for Stored<'_> {
                 hit_limit: rollups.hit_limit,
                 hits: &minute.hits,
                 stats: &rollups.stats,
+                hit_rank: &HitRank::default(),
             };
             seq.serialize_element(&(minute.start, partial))?;
         }
@@ -423,6 +424,7 @@ struct PartialOut<'a> {
     hit_limit: u32,
     hits: &'a [Hit],
     stats: &'a ScanStats,
+    hit_rank: &'a HitRank,
 }
 
 /// A minute's `Groups` as it serializes.

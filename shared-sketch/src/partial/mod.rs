@@ -19,7 +19,7 @@ mod stats;
 mod tests;
 
 pub use aggregator::{Aggregator, recycle};
-pub use hits::Hit;
+pub use hits::{Hit, HitRank};
 pub use merge::Partial;
 pub use minutes::MinuteRollups;
 pub use stats::{FileError, ScanStats};

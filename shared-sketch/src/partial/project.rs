@@ -36,8 +36,13 @@ impl Partial {
             limits: Vec::new(),
         };
         if !self.hits.is_empty() && result.matched > self.hits.len() as u64 {
+            let which = if self.hit_rank.newest() {
+                "newest"
+            } else {
+                "first, in the query's order,"
+            };
             result.limits.push(format!(
-                "the events list keeps the newest {} of {} matching events",
+                "the events list keeps the {which} {} of {} matching events",
                 self.hits.len(),
                 result.matched
             ));

@@ -336,6 +336,49 @@ fn hits_keep_the_newest_whatever_the_merge_order() {
 }
 
 #[test]
+fn sorted_and_deduplicated_hits_merge_alike_in_any_order() {
+    let q = parse("| sort -bytes, user | dedup user | head 200").unwrap();
+    let file_partial = |file: &str, lines: u64| {
+        let mut p = Partial::new(&q);
+        p.add_hits((1..=lines).map(|line| {
+            let mut hit = Hit::new(file, line, "x");
+            hit.time = Some(line as i64 * 1000);
+            hit.fields
+                .insert("bytes".into(), ((line * 37) % 101).to_string());
+            // Every seventh lacks `user`: dropped by dedup.
+            if line % 7 != 0 {
+                hit.fields.insert("user".into(), format!("u{}", line % 150));
+            }
+            hit
+        }));
+        p
+    };
+    let parts = [
+        file_partial("a", 400),
+        file_partial("b", 90),
+        file_partial("c", 260),
+    ];
+    let (forward, backward) = merged_both_ways(&q, &parts);
+    assert_eq!(forward.hits, backward.hits);
+    let all = file_partial("d", 0);
+    let mut whole = all.clone();
+    whole.add_hits(parts.iter().flat_map(|p| p.hits.clone()));
+    assert_eq!(whole.hits, forward.hits);
+    let hits = forward.result(&q).hits;
+    // One per user, most bytes first; each user's own largest.
+    let users: std::collections::HashSet<&String> =
+        hits.iter().map(|h| &h.fields["user"]).collect();
+    assert_eq!(users.len(), hits.len());
+    // Users u0 … u149: each has a line that is not a multiple of 7.
+    assert_eq!(hits.len(), 150);
+    let bytes: Vec<u64> = hits
+        .iter()
+        .map(|h| h.fields["bytes"].parse().unwrap())
+        .collect();
+    assert!(bytes.windows(2).all(|w| w[0] >= w[1]), "{bytes:?}");
+}
+
+#[test]
 fn a_request_keeps_up_to_100_000_events_and_32_mib_of_text() {
     // `head N` after a plain search asks for N; so may a request, by setting `hits`.
     assert_eq!(parse("x | head 50000").unwrap().hits, 50_000);

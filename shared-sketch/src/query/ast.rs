@@ -221,6 +221,14 @@ pub enum Post {
     Sort(Vec<SortKey>),
     /// `tail N`: the last N rows.
     Tail(u32),
+    /// `dedup f, …`: the first row (or event) of each combination of the fields' values;
+    /// `keepevents=true` keeps every event but blanks the fields of later duplicates.
+    Dedup {
+        fields: Vec<String>,
+        keep_events: bool,
+    },
+    /// `table f, …`: the events (or rows) as these columns, in this order.
+    Table(Vec<String>),
 }
 
 /// One key of `sort`: a `by` field, an aggregate's label (`count`, `dc(src_ip)`), or for
@@ -430,10 +438,32 @@ impl Query {
         self.command.as_ref().map_or(&[], Command::by)
     }
 
-    /// `fields a, b` if given: what each hit shows.
+    /// The fields each kept event carries: those `fields` or `table` show (else those the
+    /// per-event commands make), and after a plain search those it is sorted and
+    /// deduplicated by.
+    pub fn hit_field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self.hit_fields() {
+            Some(fields) => fields.to_vec(),
+            None => self.stage_outputs(),
+        };
+        if self.command.is_none() {
+            for post in &self.post {
+                match post {
+                    Post::Sort(keys) => names.extend(keys.iter().map(|k| k.name.clone())),
+                    Post::Dedup { fields, .. } => names.extend(fields.iter().cloned()),
+                    _ => {}
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+
+    /// `fields a, b` or `table a, b` if given: what each hit shows.
     pub fn hit_fields(&self) -> Option<&[String]> {
         self.post.iter().rev().find_map(|p| match p {
-            Post::Fields(fields) => Some(fields.as_slice()),
+            Post::Fields(fields) | Post::Table(fields) => Some(fields.as_slice()),
             _ => None,
         })
     }
@@ -591,6 +621,60 @@ pub enum Function {
 }
 
 /// Each function's name and how many arguments it takes (`usize::MAX`: any number).
+/// Every command after a pipe, as typed (the query bar completes them).
+pub const COMMANDS: &[&str] = &[
+    "eval",
+    "where",
+    "search",
+    "rename",
+    "fillnull",
+    "rex",
+    "bin",
+    "bucket",
+    "stats",
+    "top",
+    "rare",
+    "timechart",
+    "groupbycount",
+    "sort",
+    "dedup",
+    "table",
+    "head",
+    "tail",
+    "fields",
+];
+
+/// Every aggregate's name, as `stats` takes it (`p50` … stand for the percentiles).
+pub const AGGREGATES: &[&str] = &[
+    "count",
+    "dc",
+    "distinct_count",
+    "estdc",
+    "countdistinct",
+    "values",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "mean",
+    "range",
+    "stdev",
+    "stdevp",
+    "var",
+    "varp",
+    "median",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "percentile",
+    "mode",
+    "earliest",
+    "latest",
+    "top",
+    "rare",
+];
+
 pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
     (Function::If, "if", 3, 3),
     (Function::Case, "case", 2, usize::MAX),

@@ -56,6 +56,34 @@ impl Query {
         }
         out
     }
+
+    /// The fields the per-event commands make (`eval`'s, `rex`'s named groups, `rename`'s
+    /// new names, `bin … AS g`), in order, each once: what a kept event shows beside its
+    /// text, and what a filter on one must follow rather than precede.
+    pub fn stage_outputs(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for stage in &self.stages {
+            match stage {
+                Stage::Eval(assignments) => out.extend(assignments.iter().map(|(f, _)| f.clone())),
+                Stage::Rename(pairs) => out.extend(pairs.iter().map(|(_, to)| to.clone())),
+                Stage::Rex { pattern, .. } => {
+                    if let Ok(regex) = compile_regex(pattern) {
+                        out.extend(regex.capture_names().flatten().map(str::to_string));
+                    }
+                }
+                Stage::Bin {
+                    into: Some(into), ..
+                } => out.push(into.clone()),
+                Stage::Bin { into: None, .. }
+                | Stage::Where(_)
+                | Stage::Search(_)
+                | Stage::Fillnull { .. } => {}
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|f| seen.insert(f.clone()));
+        out
+    }
 }
 
 fn expr_fields<'a>(expr: &'a Expr, out: &mut Vec<&'a str>) {
@@ -839,7 +867,14 @@ mod tests {
                 28,
                 "cannot sort by `b`: the rows have a, count",
             ),
-            ("x | sort a", 5, "orders the rows of stats, top or rare"),
+            ("x | tail 3", 5, "`| sort _time | head N` gives the oldest"),
+            ("x | sort -dc(a)", 11, "cannot sort events by `dc(a)`"),
+            ("x | dedup 2 a", 11, "`dedup N`"),
+            (
+                "x | dedup a keepevents=maybe",
+                24,
+                "expected true or false, found `maybe`",
+            ),
         ];
         for (query, column, message) in cases {
             let error = parse(query).expect_err(query);

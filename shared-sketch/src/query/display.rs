@@ -255,6 +255,14 @@ impl fmt::Display for Query {
                     format!("| sort {}", keys.join(", "))
                 }
                 Post::Tail(n) => format!("| tail {n}"),
+                Post::Dedup {
+                    fields,
+                    keep_events,
+                } => {
+                    let keep = if *keep_events { " keepevents=true" } else { "" };
+                    format!("| dedup {}{keep}", fields.join(", "))
+                }
+                Post::Table(fields) => format!("| table {}", fields.join(", ")),
             });
         }
         f.write_str(&parts.join(" "))

@@ -20,8 +20,9 @@ mod patterns;
 mod prune;
 
 pub use ast::{
-    Agg, BinOp, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post, Query, SortKey,
-    Stage, StatKind, TIME_FIELD, TimeBound, TimeUnit, compound_key, split_compound_key,
+    AGGREGATES, Agg, BinOp, COMMANDS, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function,
+    Post, Query, SortKey, Stage, StatKind, TIME_FIELD, TimeBound, TimeUnit, compound_key,
+    split_compound_key,
 };
 pub use calc::{Derived, Pipeline, format_number};
 pub use display::format_span;

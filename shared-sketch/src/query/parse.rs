@@ -21,12 +21,12 @@
 //! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
 use super::ast::{
-    Agg, BinOp, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post, Query, SortKey,
-    Stage, StatKind, TimeBound, TimeUnit,
+    Agg, BinOp, COMMANDS, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post,
+    Query, SortKey, Stage, StatKind, TimeBound, TimeUnit,
 };
 use super::patterns::compile_regex;
 use crate::limits::{
-    MAX_BY_FIELDS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
+    MAX_BY_FIELDS, MAX_COLUMNS, MAX_DEPTH, MAX_HITS, MAX_HITS_LIMIT, MAX_LIST_N, MAX_QUERY_LEN,
 };
 
 const DEFAULT_LIST_N: u32 = 10;
@@ -670,6 +670,13 @@ impl<'a> Parser<'a> {
                 ));
             }
             "where" => {
+                if query.post.iter().any(|p| matches!(p, Post::Table(_))) {
+                    return Err(self.error_at(
+                        start,
+                        "`where` after `table`: compare the aggregates before choosing columns"
+                            .to_string(),
+                    ));
+                }
                 let post = self.where_clause(query)?;
                 query.post.push(post);
             }
@@ -692,48 +699,72 @@ impl<'a> Parser<'a> {
                 let fields = self.field_list("a field name after `fields`", usize::MAX)?;
                 query.post.push(Post::Fields(fields));
             }
-            "sort" | "tail" if query.command.is_none() => {
+            "tail" if query.command.is_none() => {
                 return Err(self.error_at(
                     start,
-                    format!(
-                        "`{name}` orders the rows of stats, top or rare; a search's events come \
-                         newest first (`| top 10 f` finds the most frequent values)"
-                    ),
+                    "`tail` takes the last rows of stats, top or rare; a search's events come \
+                     newest first (`| sort _time | head N` gives the oldest)"
+                        .to_string(),
                 ));
             }
             "sort" => {
-                let mut keys = Vec::new();
-                loop {
-                    self.skip_ws();
-                    let descending = self.eat('-');
-                    if !descending {
-                        self.eat('+');
-                    }
+                // Splunk's `sort 20 -count` and `sort limit=20 -count`: a head after.
+                self.skip_ws();
+                let limit = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    Some(self.number("N", 1..=MAX_HITS_LIMIT as u32)?)
+                } else if self.eat_keyword("limit") {
+                    self.expect('=', "after `limit`")?;
+                    Some(self.number("N", 1..=MAX_HITS_LIMIT as u32)?)
+                } else {
+                    None
+                };
+                let keys = self.sort_keys(query)?;
+                query.post.push(Post::Sort(keys));
+                if let Some(n) = limit {
+                    query.post.push(Post::Head(n));
+                }
+            }
+            "dedup" => {
+                self.skip_ws();
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return Err(self.error(
+                        "`dedup N` (N events per value) is not built: dedup keeps the first of each"
+                            .to_string(),
+                    ));
+                }
+                let at = self.pos;
+                let fields = self.loose_fields("a field name after `dedup`", &["keepevents"])?;
+                let keep_events = if self.eat_keyword("keepevents") {
+                    self.expect('=', "after `keepevents`")?;
                     self.skip_ws();
                     let at = self.pos;
-                    let name = self.ident("a field or aggregate to sort by")?;
-                    self.skip_ws();
-                    let name = if self.peek() == Some('(') {
-                        self.pos = at;
-                        self.agg()?.label()
-                    } else {
-                        name.to_string()
-                    };
-                    if !sort_keys(query).contains(&name) {
-                        return Err(self.error_at(
-                            at,
-                            format!(
-                                "cannot sort by `{name}`: the rows have {}",
-                                sort_keys(query).join(", ")
-                            ),
-                        ));
+                    match self.ident("true or false")?.to_ascii_lowercase().as_str() {
+                        "true" | "t" | "1" => true,
+                        "false" | "f" | "0" => false,
+                        other => {
+                            return Err(self
+                                .error_at(at, format!("expected true or false, found `{other}`")));
+                        }
                     }
-                    keys.push(SortKey { name, descending });
-                    if !self.eat(',') {
-                        break;
-                    }
+                } else {
+                    false
+                };
+                if query.command.is_some() {
+                    self.check_columns(query, &fields, "dedup", at)?;
                 }
-                query.post.push(Post::Sort(keys));
+                query.post.push(Post::Dedup {
+                    fields,
+                    keep_events,
+                });
+            }
+            "table" => {
+                self.skip_ws();
+                let at = self.pos;
+                let fields = self.loose_fields("a field name after `table`", &[])?;
+                if query.command.is_some() {
+                    self.check_columns(query, &fields, "table", at)?;
+                }
+                query.post.push(Post::Table(fields));
             }
             "tail" => {
                 self.skip_ws();
@@ -745,9 +776,124 @@ impl<'a> Parser<'a> {
                 query.post.push(Post::Tail(n));
             }
             other => {
-                return Err(self.error_at(start, format!(
-                    "unknown command `{other}`, expected eval, where, search, rename, fillnull, rex, bin, stats, top, rare, timechart, groupbycount, sort, head, tail or fields"
-                )));
+                return Err(self.error_at(
+                    start,
+                    format!(
+                        "unknown command `{other}`, expected one of {}",
+                        COMMANDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `sort`'s keys: `[-]key, …`. After an aggregate each names a `by` field or an
+    /// aggregate (`sort -dc(src_ip)`); after a plain search, any field of the events.
+    fn sort_keys(&mut self, query: &Query) -> Result<Vec<SortKey>, ParseError> {
+        let mut keys = Vec::new();
+        loop {
+            self.skip_ws();
+            let descending = self.eat('-');
+            if !descending {
+                self.eat('+');
+            }
+            self.skip_ws();
+            let at = self.pos;
+            let name = self.ident("a field or aggregate to sort by")?;
+            self.skip_ws();
+            let name = if self.peek() == Some('(') {
+                self.pos = at;
+                self.agg()?.label()
+            } else {
+                name.to_string()
+            };
+            if query.command.is_some() && !sort_keys(query).contains(&name) {
+                return Err(self.error_at(
+                    at,
+                    format!(
+                        "cannot sort by `{name}`: the rows have {}",
+                        sort_keys(query).join(", ")
+                    ),
+                ));
+            }
+            if query.command.is_none() && name.contains('(') {
+                return Err(self.error_at(
+                    at,
+                    format!("cannot sort events by `{name}`: aggregates belong to stats"),
+                ));
+            }
+            keys.push(SortKey { name, descending });
+            if !self.eat(',') {
+                self.skip_ws();
+                // Splunk separates keys by spaces too: `sort -count src_ip`.
+                if !self.peek().is_some_and(|c| is_field_char(c) || c == '+') {
+                    break;
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Field names separated by commas or spaces (`table a, b c`), up to the next `|` or
+    /// one of `stop` (an option such as `keepevents=`).
+    fn loose_fields(&mut self, what: &str, stop: &[&str]) -> Result<Vec<String>, ParseError> {
+        let mut fields = vec![self.ident(what)?.to_string()];
+        loop {
+            let comma = self.eat(',');
+            self.skip_ws();
+            let at_option = stop.iter().any(|word| {
+                let rest = self.rest();
+                rest.len() > word.len()
+                    && rest.is_char_boundary(word.len())
+                    && rest[..word.len()].eq_ignore_ascii_case(word)
+                    && rest[word.len()..].trim_start().starts_with('=')
+            });
+            if !comma && (at_option || !self.peek().is_some_and(is_field_char)) {
+                break;
+            }
+            if fields.len() == MAX_COLUMNS {
+                return Err(self.error(format!("at most {MAX_COLUMNS} fields")));
+            }
+            fields.push(self.ident(what)?.to_string());
+        }
+        Ok(fields)
+    }
+
+    /// After an aggregate, `table` and `dedup` name the rows' columns: `by` fields and
+    /// aggregates (`count` and the field for `top` and `rare`).
+    fn check_columns(
+        &self,
+        query: &Query,
+        fields: &[String],
+        command: &str,
+        at: usize,
+    ) -> Result<(), ParseError> {
+        let columns = sort_keys(query);
+        let by = query.by();
+        for field in fields {
+            let known = if command == "dedup" {
+                by.contains(field)
+            } else {
+                columns.contains(field)
+            };
+            if !known {
+                let have = if command == "dedup" {
+                    by.to_vec()
+                } else {
+                    columns
+                };
+                return Err(self.error_at(
+                    at,
+                    format!(
+                        "`{command} {field}`: the rows have no column `{field}`; they have {}",
+                        if have.is_empty() {
+                            "no `by` fields".to_string()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                ));
             }
         }
         Ok(())
