@@ -692,3 +692,31 @@ fn table_and_dedup_shape_aggregated_rows() {
         assert_eq!(err.column, 28, "{text}: {err}");
     }
 }
+
+#[test]
+fn multivalue_and_relative_time_functions() {
+    let ev = events();
+    let words: u64 = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid") == Some("cowrie.command.input"))
+        .filter_map(|(_, e)| s(e, "input"))
+        .map(|input| input.split(' ').count() as u64)
+        .sum();
+    assert!(words > 0);
+    let r = run(
+        r#"eventid:cowrie.command.input | eval words = mvcount(split(input, " ")) | stats sum(words)"#,
+    );
+    assert_eq!(number_of(&r, "sum(words)"), words as f64);
+
+    // Per UTC day, by the start of its day.
+    let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, e) in &ev {
+        let day = ms(e).div_euclid(86_400_000) * 86_400;
+        *per_day.entry(day.to_string()).or_default() += 1;
+    }
+    let r = run(r#"| eval day = relative_time(_time, "@d") | stats count by day"#);
+    assert_eq!(
+        counts_by(&r),
+        per_day.into_iter().map(|(d, n)| (vec![d], n)).collect()
+    );
+}

@@ -470,9 +470,22 @@ impl Query {
 
     /// Replaces `now` and `-7d` with the times they mean at `now_ms`: the gateway does this
     /// once per query, so every worker filters and buckets alike.
+    /// `eval`'s `now()` becomes that time too, in epoch seconds.
     pub fn resolve_time(&mut self, now_ms: i64) {
         for bound in [&mut self.earliest, &mut self.latest].into_iter().flatten() {
             *bound = TimeBound::At(bound.resolve(now_ms));
+        }
+        let seconds = now_ms as f64 / 1000.0;
+        for stage in &mut self.stages {
+            match stage {
+                Stage::Eval(assignments) => {
+                    for (_, calc) in assignments {
+                        calc.resolve_now(seconds);
+                    }
+                }
+                Stage::Where(calc) => calc.resolve_now(seconds),
+                _ => {}
+            }
         }
     }
 
@@ -528,6 +541,25 @@ pub enum Stage {
         span: f64,
         into: Option<String>,
     },
+}
+
+impl Calc {
+    /// Each `now()` in the expression replaced by `seconds`.
+    fn resolve_now(&mut self, seconds: f64) {
+        match self {
+            Calc::Call {
+                function: Function::Now,
+                ..
+            } => *self = Calc::Number(seconds),
+            Calc::Call { args, .. } => args.iter_mut().for_each(|a| a.resolve_now(seconds)),
+            Calc::Not(inner) | Calc::Neg(inner) => inner.resolve_now(seconds),
+            Calc::Binary { left, right, .. } => {
+                left.resolve_now(seconds);
+                right.resolve_now(seconds);
+            }
+            Calc::Field(_) | Calc::Text(_) | Calc::Number(_) => {}
+        }
+    }
 }
 
 /// The event's time, in seconds since the epoch, as the per-event commands read it.
@@ -618,9 +650,14 @@ pub enum Function {
     False,
     Strftime,
     Strptime,
+    Split,
+    Mvcount,
+    Mvindex,
+    Mvjoin,
+    Now,
+    RelativeTime,
 }
 
-/// Each function's name and how many arguments it takes (`usize::MAX`: any number).
 /// Every command after a pipe, as typed (the query bar completes them).
 pub const COMMANDS: &[&str] = &[
     "eval",
@@ -675,6 +712,7 @@ pub const AGGREGATES: &[&str] = &[
     "rare",
 ];
 
+/// Each function's name and how many arguments it takes (`usize::MAX`: any number).
 pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
     (Function::If, "if", 3, 3),
     (Function::Case, "case", 2, usize::MAX),
@@ -699,6 +737,12 @@ pub const FUNCTIONS: &[(Function, &str, usize, usize)] = &[
     (Function::False, "false", 0, 0),
     (Function::Strftime, "strftime", 2, 2),
     (Function::Strptime, "strptime", 2, 2),
+    (Function::Split, "split", 2, 2),
+    (Function::Mvcount, "mvcount", 1, 1),
+    (Function::Mvindex, "mvindex", 2, 3),
+    (Function::Mvjoin, "mvjoin", 2, 2),
+    (Function::Now, "now", 0, 0),
+    (Function::RelativeTime, "relative_time", 2, 2),
 ];
 
 impl Function {

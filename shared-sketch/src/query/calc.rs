@@ -104,6 +104,9 @@ enum Datum<'a> {
     Bool(bool),
     Number(f64),
     Text(Cow<'a, str>),
+    /// A multi-valued result (`split`, `mvindex` of a range): only the `mv` functions and
+    /// an assignment read it; to anything else it is null.
+    List(Vec<Cow<'a, str>>),
 }
 
 impl Datum<'_> {
@@ -111,14 +114,14 @@ impl Datum<'_> {
         match self {
             Datum::Number(n) => Some(*n),
             Datum::Text(t) => t.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
-            Datum::Null | Datum::Bool(_) => None,
+            Datum::Null | Datum::Bool(_) | Datum::List(_) => None,
         }
     }
 
     /// The value as a field holds it: numbers in their shortest form (`2`, `2.5`).
     fn text(&self) -> Option<Cow<'_, str>> {
         match self {
-            Datum::Null => None,
+            Datum::Null | Datum::List(_) => None,
             Datum::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Datum::Number(n) => Some(Cow::Owned(format_number(*n))),
             Datum::Text(t) => Some(Cow::Borrowed(t)),
@@ -175,7 +178,22 @@ impl Node {
 
     fn eval<'e>(&'e self, event: &'e impl Fields) -> Datum<'e> {
         match self {
-            Node::Field(name) => event.get(name).map_or(Datum::Null, Datum::Text),
+            Node::Field(name) => match event.get(name) {
+                Some(value) => Datum::Text(value),
+                // No single value: perhaps several (a JSON array, a `split`).
+                None => {
+                    let mut values = Vec::new();
+                    event.any(name, |v| {
+                        values.push(Cow::Owned(v.to_string()));
+                        false
+                    });
+                    if values.is_empty() {
+                        Datum::Null
+                    } else {
+                        Datum::List(values)
+                    }
+                }
+            },
             Node::Const(value) => value.clone(),
             Node::Not(inner) => match inner.eval(event) {
                 Datum::Bool(b) => Datum::Bool(!b),
@@ -215,25 +233,21 @@ fn binary<'e>(op: BinOp, left: Datum<'e>, right: impl FnOnce() -> Datum<'e>) -> 
             _ => Datum::Null,
         },
         BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            let right = right();
-            let ordering = match (left.number(), right.number()) {
-                (Some(a), Some(b)) => a.partial_cmp(&b),
-                _ => match (left.text(), right.text()) {
-                    (Some(a), Some(b)) => Some(a.cmp(&b)),
-                    _ => None,
-                },
-            };
-            let Some(ordering) = ordering else {
-                return Datum::Null;
-            };
-            Datum::Bool(match op {
-                BinOp::Eq => ordering.is_eq(),
-                BinOp::Ne => ordering.is_ne(),
-                BinOp::Lt => ordering.is_lt(),
-                BinOp::Le => ordering.is_le(),
-                BinOp::Gt => ordering.is_gt(),
-                _ => ordering.is_ge(),
-            })
+            // A field of several values compares true when any of them does, as in Splunk.
+            match (left, right()) {
+                (Datum::List(_), Datum::List(_)) => Datum::Null,
+                (Datum::List(values), other) => Datum::Bool(
+                    values
+                        .iter()
+                        .any(|v| compare(op, &Datum::Text(Cow::Borrowed(v)), &other).truth()),
+                ),
+                (other, Datum::List(values)) => Datum::Bool(
+                    values
+                        .iter()
+                        .any(|v| compare(op, &other, &Datum::Text(Cow::Borrowed(v))).truth()),
+                ),
+                (left, right) => compare(op, &left, &right),
+            }
         }
         BinOp::Concat => match (left.text(), right().text()) {
             (Some(a), Some(b)) => Datum::Text(Cow::Owned(format!("{a}{b}"))),
@@ -269,6 +283,28 @@ fn binary<'e>(op: BinOp, left: Datum<'e>, right: impl FnOnce() -> Datum<'e>) -> 
             }
         }
     }
+}
+
+/// `left op right` for single values: numbers as numbers, else text order.
+fn compare(op: BinOp, left: &Datum<'_>, right: &Datum<'_>) -> Datum<'static> {
+    let ordering = match (left.number(), right.number()) {
+        (Some(a), Some(b)) => a.partial_cmp(&b),
+        _ => match (left.text(), right.text()) {
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => None,
+        },
+    };
+    let Some(ordering) = ordering else {
+        return Datum::Null;
+    };
+    Datum::Bool(match op {
+        BinOp::Eq => ordering.is_eq(),
+        BinOp::Ne => ordering.is_ne(),
+        BinOp::Lt => ordering.is_lt(),
+        BinOp::Le => ordering.is_le(),
+        BinOp::Gt => ordering.is_gt(),
+        _ => ordering.is_ge(),
+    })
 }
 
 fn call<'e>(
@@ -387,7 +423,181 @@ fn call<'e>(
             }
             _ => Datum::Null,
         },
+        Function::Split => match (text(0), text(1)) {
+            (Some(t), Some(sep)) if sep.is_empty() => {
+                Datum::List(t.chars().map(|c| Cow::Owned(c.to_string())).collect())
+            }
+            (Some(t), Some(sep)) => Datum::List(
+                t.split(sep.as_str())
+                    .map(|p| Cow::Owned(p.to_string()))
+                    .collect(),
+            ),
+            _ => Datum::Null,
+        },
+        Function::Mvcount => {
+            values_of(args.first(), event).map_or(Datum::Null, |v| Datum::Number(v.len() as f64))
+        }
+        Function::Mvindex => {
+            let (Some(values), Some(start)) = (values_of(args.first(), event), number(1)) else {
+                return Datum::Null;
+            };
+            // 0-based, both ends included; negative counts from the end.
+            let len = values.len() as i64;
+            let at = |n: f64| {
+                let n = n.trunc() as i64;
+                if n < 0 { len + n } else { n }
+            };
+            let from = at(start);
+            let to = number(2).map_or(from, at).min(len - 1);
+            if from < 0 || from > to {
+                return Datum::Null;
+            }
+            let mut picked: Vec<Cow<'e, str>> = values
+                .into_iter()
+                .skip(from as usize)
+                .take((to - from + 1) as usize)
+                .collect();
+            match picked.len() {
+                1 => Datum::Text(picked.remove(0)),
+                _ => Datum::List(picked),
+            }
+        }
+        Function::Mvjoin => match (values_of(args.first(), event), text(1)) {
+            (Some(values), Some(with)) => owned(values.join(with.as_str())),
+            _ => Datum::Null,
+        },
+        // The gateway replaces `now()` by its time (`Query::resolve_time`); a query run
+        // without that has no "now" every worker agrees on.
+        Function::Now => Datum::Null,
+        Function::RelativeTime => match (number(0), text(1)) {
+            (Some(seconds), Some(spec)) => {
+                relative_time(seconds, &spec).map_or(Datum::Null, Datum::Number)
+            }
+            _ => Datum::Null,
+        },
     }
+}
+
+/// Every value of an `mv` function's argument: each element of a field that holds several
+/// (a JSON array, a `split`), a single value as one; `None` when it has none.
+fn values_of<'e>(node: Option<&'e Node>, event: &'e impl Fields) -> Option<Vec<Cow<'e, str>>> {
+    let values = match node? {
+        Node::Field(name) => {
+            let mut values = Vec::new();
+            event.any(name, |v| {
+                values.push(Cow::Owned(v.to_string()));
+                false
+            });
+            values
+        }
+        other => match other.eval(event) {
+            Datum::List(values) => values,
+            value => value.text().map(|t| vec![Cow::Owned(t.into_owned())])?,
+        },
+    };
+    (!values.is_empty()).then_some(values)
+}
+
+/// Splunk's relative time modifier applied to epoch `seconds`: offsets (`-1d`, `+2h`,
+/// `-30m`), then a snap to the start of a unit (`@d`, `@h`, `@w1` for Monday), in UTC;
+/// `now` or an empty spec is the time itself. `None` for a spec it does not read.
+fn relative_time(seconds: f64, spec: &str) -> Option<f64> {
+    use chrono::{Datelike, Duration, Months, TimeZone, Timelike};
+
+    let mut time = DateTime::<Utc>::from_timestamp_millis((seconds * 1000.0).round() as i64)?;
+    let spec = spec.trim();
+    if spec.is_empty() || spec.eq_ignore_ascii_case("now") {
+        return Some(seconds);
+    }
+    let (offsets, snap) = match spec.split_once('@') {
+        Some((offsets, snap)) => (offsets, Some(snap)),
+        None => (spec, None),
+    };
+    let mut rest = offsets;
+    while !rest.is_empty() {
+        let sign = match rest.as_bytes()[0] {
+            b'-' => -1,
+            b'+' => 1,
+            _ => return None,
+        };
+        rest = &rest[1..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let amount: i64 = if digits == 0 {
+            1
+        } else {
+            rest[..digits].parse().ok()?
+        };
+        rest = &rest[digits..];
+        let unit_len = rest.find(['-', '+']).unwrap_or(rest.len());
+        let amount = sign * amount;
+        time = match time_unit(&rest[..unit_len])? {
+            Unit::Seconds(s) => time.checked_add_signed(Duration::try_seconds(amount * s)?)?,
+            Unit::Months(m) => {
+                let months = Months::new(u32::try_from((amount * m).unsigned_abs()).ok()?);
+                if amount < 0 {
+                    time.checked_sub_months(months)?
+                } else {
+                    time.checked_add_months(months)?
+                }
+            }
+        };
+        rest = &rest[unit_len..];
+    }
+    if let Some(snap) = snap {
+        let day = |t: DateTime<Utc>| {
+            Utc.with_ymd_and_hms(t.year(), t.month(), t.day(), 0, 0, 0)
+                .single()
+        };
+        time = match snap.to_ascii_lowercase().as_str() {
+            s if s.starts_with('w') => {
+                // `@w0` is Sunday (the default), `@w1` Monday …
+                let weekday: i64 = s[1..].parse().unwrap_or(0);
+                if !(0..=7).contains(&weekday) {
+                    return None;
+                }
+                let today = i64::from(time.weekday().num_days_from_sunday());
+                let back = (today - weekday % 7).rem_euclid(7);
+                day(time)?.checked_sub_signed(Duration::try_days(back)?)?
+            }
+            unit => match time_unit(unit)? {
+                Unit::Seconds(1) => time.with_nanosecond(0)?,
+                Unit::Seconds(60) => time.with_second(0)?.with_nanosecond(0)?,
+                Unit::Seconds(3_600) => time.with_minute(0)?.with_second(0)?.with_nanosecond(0)?,
+                Unit::Seconds(86_400) => day(time)?,
+                Unit::Months(1) => Utc
+                    .with_ymd_and_hms(time.year(), time.month(), 1, 0, 0, 0)
+                    .single()?,
+                Unit::Months(3) => {
+                    let quarter = (time.month() - 1) / 3 * 3 + 1;
+                    Utc.with_ymd_and_hms(time.year(), quarter, 1, 0, 0, 0)
+                        .single()?
+                }
+                Unit::Months(12) => Utc.with_ymd_and_hms(time.year(), 1, 1, 0, 0, 0).single()?,
+                _ => return None,
+            },
+        };
+    }
+    Some(time.timestamp_millis() as f64 / 1000.0)
+}
+
+enum Unit {
+    Seconds(i64),
+    Months(i64),
+}
+
+/// A time unit as Splunk spells it (`s`, `sec`, `min`, `h`, `d`, `w`, `mon`, `q`, `y` …).
+fn time_unit(text: &str) -> Option<Unit> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "s" | "sec" | "secs" | "second" | "seconds" => Unit::Seconds(1),
+        "m" | "min" | "mins" | "minute" | "minutes" => Unit::Seconds(60),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Unit::Seconds(3_600),
+        "d" | "day" | "days" => Unit::Seconds(86_400),
+        "w" | "week" | "weeks" => Unit::Seconds(604_800),
+        "mon" | "month" | "months" => Unit::Months(1),
+        "q" | "qtr" | "qtrs" | "quarter" | "quarters" => Unit::Months(3),
+        "y" | "yr" | "yrs" | "year" | "years" => Unit::Months(12),
+        _ => return None,
+    })
 }
 
 /// Epoch seconds as `format` (strftime's `%Y-%m-%d %H:%M:%S`, UTC); `None` for a time out
@@ -552,7 +762,12 @@ impl Pipeline {
             match stage {
                 Compiled::Eval(assignments) => {
                     for (name, node) in assignments {
-                        let value = node.eval(&derived).text().map(Cow::into_owned);
+                        let value = match node.eval(&derived) {
+                            Datum::List(values) if !values.is_empty() => {
+                                Held::Many(values.into_iter().map(Cow::into_owned).collect())
+                            }
+                            value => Held::from(value.text().map(Cow::into_owned)),
+                        };
                         derived.set(name, value);
                     }
                 }
@@ -615,19 +830,36 @@ impl Pipeline {
 /// they left it, any other as the event has it.
 pub struct Derived<'e, E> {
     event: &'e E,
-    set: Vec<(String, Option<String>)>,
+    set: Vec<(String, Held)>,
     time: Option<i64>,
 }
 
+/// A value the commands set.
+#[derive(Debug)]
+enum Held {
+    Absent,
+    One(String),
+    /// Several (`split`): tested element by element, as a JSON array is, and like one
+    /// no single value to aggregate or show.
+    Many(Vec<String>),
+}
+
+impl From<Option<String>> for Held {
+    fn from(value: Option<String>) -> Held {
+        value.map_or(Held::Absent, Held::One)
+    }
+}
+
 impl<E> Derived<'_, E> {
-    fn set(&mut self, name: &str, value: Option<String>) {
+    fn set(&mut self, name: &str, value: impl Into<Held>) {
+        let value = value.into();
         match self.set.iter_mut().find(|(n, _)| n == name) {
             Some((_, v)) => *v = value,
             None => self.set.push((name.to_string(), value)),
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<&Option<String>> {
+    fn lookup(&self, name: &str) -> Option<&Held> {
         self.set.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 }
@@ -636,7 +868,8 @@ impl<E: Fields> Fields for Derived<'_, E> {
     /// `_time`, unless the record has a field of that name, is the event's time.
     fn get(&self, field: &str) -> Option<Cow<'_, str>> {
         match self.lookup(field) {
-            Some(value) => value.as_deref().map(Cow::Borrowed),
+            Some(Held::One(value)) => Some(Cow::Borrowed(value)),
+            Some(Held::Absent | Held::Many(_)) => None,
             None => self.event.get(field).or_else(|| {
                 (field == TIME_FIELD)
                     .then_some(self.time)
@@ -648,7 +881,9 @@ impl<E: Fields> Fields for Derived<'_, E> {
 
     fn any(&self, field: &str, mut test: impl FnMut(&str) -> bool) -> bool {
         match self.lookup(field) {
-            Some(value) => value.as_deref().is_some_and(test),
+            Some(Held::One(value)) => test(value),
+            Some(Held::Many(values)) => values.iter().any(|v| test(v)),
+            Some(Held::Absent) => false,
             None if field == TIME_FIELD => self.get(field).is_some_and(|v| test(&v)),
             None => self.event.any(field, test),
         }
@@ -728,6 +963,65 @@ mod tests {
         for (expr, want) in cases {
             assert_eq!(eval(expr).as_deref(), *want, "{expr}");
         }
+    }
+
+    #[test]
+    fn multivalue_functions_and_relative_time() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"mvcount(split("a,b,,c", ","))"#, Some("4")),
+            (r#"mvindex(split("a,b,c", ","), 1)"#, Some("b")),
+            (r#"mvindex(split("a,b,c", ","), -1)"#, Some("c")),
+            (
+                r#"mvjoin(mvindex(split("a,b,c,d", ","), 1, 2), "+")"#,
+                Some("b+c"),
+            ),
+            (
+                r#"mvjoin(mvindex(split("a,b", ","), 0, 9), "+")"#,
+                Some("a+b"),
+            ),
+            (r#"mvindex(split("a,b", ","), 5)"#, None),
+            (r#"mvjoin(split("abc", ""), "-")"#, Some("a-b-c")),
+            ("mvcount(user)", Some("1")),
+            ("mvcount(nosuch)", None),
+            (r#"split("a,b", ",") . "x""#, None),
+            // 2024-05-01T12:51:30.5Z
+            (
+                r#"relative_time(1714567890.5, "-1d@d")"#,
+                Some("1714435200"),
+            ),
+            (r#"relative_time(1714567890, "@h")"#, Some("1714564800")),
+            (r#"relative_time(1714567890, "+2h")"#, Some("1714575090")),
+            (
+                r#"relative_time(1714567890, "-1mon@mon")"#,
+                Some("1711929600"),
+            ),
+            (r#"relative_time(1714567890, "@w1")"#, Some("1714348800")),
+            (r#"relative_time(1714567890, "@y")"#, Some("1704067200")),
+            (r#"relative_time(1714567890, "now")"#, Some("1714567890")),
+            (r#"relative_time(1714567890, "-1fortnight")"#, None),
+            ("now()", None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(eval(expr).as_deref(), *want, "{expr}");
+        }
+        // A split field is tested element by element, and has no single value.
+        assert!(kept(
+            r#"| eval parts = split("x,root,y", ",") | where parts == "root""#
+        ));
+        assert!(kept(r#"| eval parts = split("x,y", ",") | search parts:y"#));
+        assert!(!kept(
+            r#"| eval parts = split("x,y", ",") | where parts == "z""#
+        ));
+        // The gateway fixes `now()` once per query.
+        let mut query =
+            parse("| eval age = now() - _time, day = relative_time(now(), \"@d\")").unwrap();
+        query.resolve_time(1_714_567_890_000);
+        let event = event();
+        let derived = Pipeline::new(&query)
+            .apply(&event, b"", Some(1_714_567_800_000))
+            .unwrap();
+        assert_eq!(derived.get("age").as_deref(), Some("90"));
+        assert_eq!(derived.get("day").as_deref(), Some("1714521600"));
     }
 
     #[test]
