@@ -12,6 +12,7 @@ use cli::admin::{KeyArgs, TenantArgs};
 use cli::alerts::{AlertsArgs, SinkArgs};
 use cli::demo::DemoArgs;
 use cli::ingest::{CompactArgs, IngestArgs};
+use cli::lookups::LookupArgs;
 use cli::query::QueryArgs;
 use cli::rules::RulesArgs;
 use cli::serve::ServeArgs;
@@ -55,6 +56,8 @@ enum Command {
     Alerts(AlertsArgs),
     /// Where a tenant's alerts go: webhooks (signed), Slack, PagerDuty.
     Sink(SinkArgs),
+    /// Lookup tables (CSV: IOC lists, asset owners) for `| lookup NAME field OUTPUT …`.
+    Lookup(LookupArgs),
 }
 
 #[tokio::main]
@@ -83,5 +86,6 @@ async fn main() -> Result<()> {
         Command::Rules(args) => cli::rules::rules(args).await,
         Command::Alerts(args) => cli::alerts::alerts(args).await,
         Command::Sink(args) => cli::alerts::sink(args).await,
+        Command::Lookup(args) => cli::lookups::lookup(args).await,
     }
 }

@@ -544,3 +544,116 @@ async fn a_catalog_failure_is_503_and_a_bad_query_400() {
         "{body}"
     );
 }
+
+/// A lookup table put over HTTP is shipped with a query that names it: its columns join
+/// the events they match (exact counts from the raw records), a table that does not read
+/// is refused with its line, and a query naming no such table is a 400 that says how to
+/// put one. The CLI puts and uses a table the same way.
+#[tokio::test]
+async fn lookup_tables_are_put_and_joined_to_the_events_they_match() {
+    let (dir, _) = common::demo_data(4_000);
+    let records = common::records(dir.path());
+    let mut by_source: HashMap<String, u64> = HashMap::new();
+    for r in &records {
+        if let Some(ip) = r["srcaddr"].as_str() {
+            *by_source.entry(ip.to_string()).or_default() += 1;
+        }
+    }
+    let mut sources: Vec<(&String, &u64)> = by_source.iter().collect();
+    sources.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let listed: Vec<&String> = sources.iter().take(3).map(|s| s.0).collect();
+    let csv = format!(
+        "ip,threat\n{},scanner\n{},c2\n\"{}\",scanner\n203.0.113.254,unused\n",
+        listed[0].to_uppercase(),
+        listed[1],
+        listed[2]
+    );
+    let mut want: HashMap<String, u64> = HashMap::new();
+    *want.entry("scanner".into()).or_default() += by_source[listed[0]] + by_source[listed[2]];
+    *want.entry("c2".into()).or_default() += by_source[listed[1]];
+
+    let addr = common::start(dir.path(), 2).await;
+    let client = reqwest::Client::new();
+    let table_url = format!("http://{addr}/api/v1/lookups/bad_ips");
+    let put = client
+        .put(&table_url)
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 201);
+    let info: Value = put.json().await.unwrap();
+    assert_eq!(
+        (info["rows"].as_u64(), &info["columns"]),
+        (Some(4), &serde_json::json!(["ip", "threat"]))
+    );
+    let bad = client
+        .put(format!("http://{addr}/api/v1/lookups/broken"))
+        .body("ip,threat\n1.2.3.4\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("line 2: 1 values for 2 columns")
+    );
+
+    let url = format!("http://{addr}/api/v1/query");
+    let q = "| lookup bad_ips ip AS srcaddr OUTPUT threat | where isnotnull(threat) | stats count by threat";
+    let (status, answer) = common::post_query(&url, q).await;
+    assert_eq!(status, 200, "{answer}");
+    let got: HashMap<String, u64> = answer["groups"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["key"][0].as_str().unwrap().to_string(),
+                row["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    let (status, answer) =
+        common::post_query(&url, "| lookup nosuch ip AS srcaddr | stats count").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("sketchlake lookup put nosuch"),
+        "{answer}"
+    );
+
+    let list: Value = client
+        .get(format!("http://{addr}/api/v1/lookups"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["name"], "bad_ips");
+
+    // The CLI: put into the lake's catalog, then a query over the lake reads it.
+    let table = dir.path().join("bad_ips.csv.txt");
+    std::fs::write(&table, &csv).unwrap();
+    let data = dir.path().as_os_str();
+    common::cli(&[
+        "lookup".as_ref(),
+        "put".as_ref(),
+        "bad_ips".as_ref(),
+        table.as_os_str(),
+        "--data".as_ref(),
+        data,
+    ]);
+    std::fs::remove_file(&table).unwrap();
+    let (stdout, _) = common::cli(&["query".as_ref(), "--data".as_ref(), data, q.as_ref()]);
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    let rows = printed["groups"]["rows"].as_array().unwrap().len();
+    assert_eq!(rows, 2, "{printed}");
+}

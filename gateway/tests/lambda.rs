@@ -272,6 +272,9 @@ const QUERIES: &[&str] = &[
     "| rare 5 src_ip",
     "src_ip:185.222.209.108 | timechart span=1d count()",
     "earliest=2018-05-20T00:00:00Z latest=2018-05-25T00:00:00Z | stats p50(duration), p99(duration)",
+    // The per-event commands, a lookup shipped with the query, and events kept by a sort.
+    r#"| lookup bad_ips ip AS src_ip OUTPUT threat | rex field=message "from (?<peer>[0-9.]+)" | eval kind = coalesce(threat, "none") | stats count, dc(peer) by kind"#,
+    "eventid:cowrie.session.closed | sort 20 -duration, session | dedup src_ip",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,6 +287,16 @@ async fn lambda_and_s3_answer_as_the_local_pool_does() {
     let local = engine(&root, Arc::new(LocalPool::new(2))).await;
     let remote = engine(&root, lambda(&rig, "worker", |_| {}).await).await;
     let on_disk = cowrie_on_disk().await;
+    // A lookup table travels in every Lambda request with the query that names it.
+    let table = b"ip,threat\n185.222.209.108,scanner\n5.188.87.49,brute\n";
+    for engine in [&local, &remote, &on_disk] {
+        engine
+            .lake()
+            .catalog
+            .put_lookup("bad_ips", table, 0)
+            .await
+            .unwrap();
+    }
     for q in QUERIES {
         let expected = answer(&local, q).await;
         assert!(expected.result.matched > 0, "{q}: nothing matched");

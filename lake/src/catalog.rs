@@ -52,6 +52,15 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS files_by_state_time ON files (state, time_max)",
     "CREATE INDEX IF NOT EXISTS files_by_tenant ON files (tenant, state, time_max)",
     // Added in place: an older catalog gains the table, and nothing else changes.
+    // A tenant's lookup tables, as CSV (lookups.rs).
+    "CREATE TABLE IF NOT EXISTS lookups (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        csv BYTEA NOT NULL,
+        row_count BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    )",
     "CREATE TABLE IF NOT EXISTS saved_queries (
         id TEXT PRIMARY KEY,
         tenant TEXT NOT NULL,

@@ -13,6 +13,7 @@ pub mod fold;
 pub mod frame;
 pub mod lake;
 pub mod limits;
+pub mod lookup;
 pub mod partial;
 pub mod query;
 pub mod result;

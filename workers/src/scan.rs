@@ -10,6 +10,7 @@ use std::sync::{Mutex, PoisonError};
 
 use flate2::bufread::MultiGzDecoder;
 use memchr::memmem;
+use shared_sketch::lookup::Lookups;
 use shared_sketch::partial::HitRank;
 use shared_sketch::query::{Pipeline, TIME_FIELD, format_number};
 use shared_sketch::{
@@ -35,6 +36,8 @@ pub struct ScanOptions {
     pub format: Option<Format>,
     /// The field holding each event's time, instead of the format's usual ones.
     pub time_field: Option<String>,
+    /// The tables the query's `lookup`s name.
+    pub lookups: Lookups,
 }
 
 /// Scans one data file, plain or gzip (any number of members), detected by content.
@@ -46,7 +49,7 @@ pub fn scan_file(
     query: &Query,
     options: &ScanOptions,
 ) -> Partial {
-    let mut scan = Scan::new(query);
+    let mut scan = Scan::new(query, options);
     scan.stats().files = 1;
     let (file, bytes) = match source.into().open() {
         Ok(opened) => opened,
@@ -85,7 +88,7 @@ pub fn scan_file(
 /// Scans events held in memory (a rule's test events, say) as `scan_file` scans a file's
 /// text; `name` names them in the answer.
 pub fn scan_text(text: &[u8], name: &str, query: &Query, options: &ScanOptions) -> Partial {
-    let mut scan = Scan::new(query);
+    let mut scan = Scan::new(query, options);
     scan.stats().files = 1;
     scan.stats().bytes = text.len() as u64;
     scan.stats().bytes_read = text.len() as u64;
@@ -256,7 +259,7 @@ struct Recent {
 }
 
 impl<'q> Scan<'q> {
-    pub(crate) fn new(query: &'q Query) -> Scan<'q> {
+    pub(crate) fn new(query: &'q Query, options: &ScanOptions) -> Scan<'q> {
         let matcher = Matcher::new(query.search.as_ref());
         let needles = matcher.needles().map(|needles| {
             needles
@@ -264,7 +267,7 @@ impl<'q> Scan<'q> {
                 .map(|n| memmem::Finder::new(&n).into_owned())
                 .collect()
         });
-        let pipeline = Pipeline::new(query);
+        let pipeline = Pipeline::new(query, &options.lookups);
         let reads_text = matcher.reads_text() || pipeline.reads_text();
         Scan {
             query,

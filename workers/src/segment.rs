@@ -258,7 +258,7 @@ pub fn scan_segment(
             return scan_file(segment, name, query, options);
         }
     };
-    let mut scan = Scan::new(query);
+    let mut scan = Scan::new(query, options);
     let stats = scan.stats();
     stats.files = 1;
     stats.pages = index.pages.len() as u64;

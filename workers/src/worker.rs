@@ -6,6 +6,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use shared_sketch::lookup::{LookupTable, Lookups};
 use shared_sketch::{Partial, Query};
 
 use crate::detect::{Rollup, Watch, detect_file, detect_segment};
@@ -41,6 +44,10 @@ pub struct ScanRequest {
     /// rules' rollups are the answer (`ScanResponse::Rollups`), not the query's partial.
     #[serde(default)]
     pub rules: Option<String>,
+    /// The lookup tables the query's `lookup`s name (`Vec<(String, LookupTable)>`, encoded
+    /// as `query` is): shipped with it, so a worker reads nothing but the data.
+    #[serde(default)]
+    pub lookups: Option<String>,
 }
 
 /// One file's rollups for a detection request.
@@ -152,6 +159,13 @@ pub enum RequestError {
     Spill { url: String, message: String },
 }
 
+/// `shared_sketch::encode` bytes in base64, as a request's JSON carries them.
+fn encode_base64<T: Serialize>(value: &T) -> Result<String, RequestError> {
+    shared_sketch::encode(value)
+        .map(|bytes| STANDARD.encode(bytes))
+        .map_err(|e| RequestError::Encode(e.to_string()))
+}
+
 impl ScanRequest {
     pub fn new(
         query: &Query,
@@ -159,15 +173,23 @@ impl ScanRequest {
         files: Vec<FileTask>,
         spill: Option<String>,
     ) -> Result<ScanRequest, RequestError> {
-        let query =
-            shared_sketch::encode(query).map_err(|e| RequestError::Encode(e.to_string()))?;
+        let lookups: Vec<(&String, &LookupTable)> = options
+            .lookups
+            .iter()
+            .map(|(name, table)| (name, table.as_ref()))
+            .collect();
         Ok(ScanRequest {
-            query: STANDARD.encode(query),
+            query: encode_base64(query)?,
             format: options.format.map(|f| f.to_string()),
             time_field: options.time_field.clone(),
             files,
             spill,
             rules: None,
+            lookups: if lookups.is_empty() {
+                None
+            } else {
+                Some(encode_base64(&lookups)?)
+            },
         })
     }
 
@@ -198,7 +220,7 @@ impl ScanRequest {
         let bytes = STANDARD
             .decode(&self.query)
             .map_err(|e| RequestError::Query(e.to_string()))?;
-        let query =
+        let query: Query =
             shared_sketch::decode(&bytes).map_err(|e| RequestError::Query(e.to_string()))?;
         let format = match &self.format {
             Some(name) => Some(
@@ -207,9 +229,33 @@ impl ScanRequest {
             ),
             None => None,
         };
+        let lookups: Lookups = match &self.lookups {
+            Some(text) => {
+                let bytes = STANDARD
+                    .decode(text)
+                    .map_err(|e| RequestError::Query(e.to_string()))?;
+                let tables: Vec<(String, LookupTable)> = shared_sketch::decode(&bytes)
+                    .map_err(|e| RequestError::Query(e.to_string()))?;
+                tables
+                    .into_iter()
+                    .map(|(name, table)| (name, Arc::new(table)))
+                    .collect()
+            }
+            None => Lookups::new(),
+        };
+        if let Some(missing) = query
+            .lookup_tables()
+            .into_iter()
+            .find(|t| !lookups.contains_key(*t))
+        {
+            return Err(RequestError::Query(format!(
+                "the lookup table `{missing}` was not sent with the query"
+            )));
+        }
         let options = ScanOptions {
             format,
             time_field: self.time_field.clone(),
+            lookups,
         };
         Ok((query, options))
     }

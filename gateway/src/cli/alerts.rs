@@ -156,6 +156,7 @@ pub async fn alerts(args: AlertsArgs) -> Result<()> {
                 Ok(answer) => answer,
                 Err(SearchError::Query(e)) => bad_query(&query, &e.into()),
                 Err(SearchError::Catalog(e)) => return Err(e.into()),
+                Err(SearchError::Lookup(e)) => return Err(e.into()),
             };
             print_answer(&answer, format)?;
         }

@@ -104,6 +104,7 @@ impl InputArgs {
         ScanOptions {
             format: self.input_format,
             time_field: self.time_field,
+            ..ScanOptions::default()
         }
     }
 }

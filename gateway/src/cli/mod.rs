@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod args;
 pub mod demo;
 pub mod ingest;
+pub mod lookups;
 pub mod query;
 pub mod rules;
 pub mod serve;

@@ -77,6 +77,8 @@ pub enum SearchError {
     Query(#[from] ParseError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Lookup(#[from] lake::LookupsError),
 }
 
 /// The answer to the query `text` over the tenant's newest `MAX_SEARCHED` alerts, as
@@ -93,6 +95,7 @@ pub async fn search_alerts(
     let options = ScanOptions {
         format: Some(Format::Ndjson),
         time_field: Some("time".to_string()),
+        lookups: catalog.read_lookups(&query.lookup_tables()).await?,
     };
     // Alerts are few (deduplicated per rule, group and period): read at once, here.
     let mut partial = scan_text(&ndjson(&alerts), ALERTS_SOURCE, &query, &options);

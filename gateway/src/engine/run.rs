@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::Engine;
 use super::planner::plan;
+use lake::LookupsError;
+use workers::ScanOptions;
 
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -81,7 +83,29 @@ pub async fn run_query(
             return;
         }
     };
-    let planned = match plan(lake, &query, engine.scan()).await {
+    // The tables its `lookup`s name travel with the query to every worker.
+    let names = query.lookup_tables();
+    let options = if names.is_empty() {
+        engine.scan().clone()
+    } else {
+        match lake.catalog.read_lookups(&names).await {
+            Ok(lookups) => Arc::new(ScanOptions {
+                lookups,
+                ..ScanOptions::clone(engine.scan())
+            }),
+            Err(why) => {
+                let kind = match why {
+                    LookupsError::Catalog(_) => ErrorKind::LakeUnavailable,
+                    _ => ErrorKind::BadQuery,
+                };
+                let _ = frames
+                    .send(Frame::Error(QueryError::new(kind, why.to_string())))
+                    .await;
+                return;
+            }
+        }
+    };
+    let planned = match plan(lake, &query, &options).await {
         Ok(planned) => planned,
         Err(why) => {
             tracing::error!(lake = %lake.root, %why, "cannot plan");
@@ -111,9 +135,7 @@ pub async fn run_query(
         return;
     }
 
-    let mut partials = engine
-        .executor()
-        .execute(query.clone(), engine.scan().clone(), tasks);
+    let mut partials = engine.executor().execute(query.clone(), options, tasks);
     let mut pending: Option<Partial> = None;
     let mut tick = tokio::time::interval(FLUSH_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -60,6 +60,7 @@ pub async fn search(
         Ok(answer) => Ok(Json(answer)),
         Err(SearchError::Query(e)) => Err(QueryError::from(e).into()),
         Err(SearchError::Catalog(e)) => Err(e.into()),
+        Err(SearchError::Lookup(e)) => Err(e.into()),
     }
 }
 

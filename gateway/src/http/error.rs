@@ -47,6 +47,16 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<lake::LookupsError> for ApiError {
+    fn from(e: lake::LookupsError) -> Self {
+        match e {
+            lake::LookupsError::Catalog(e) => e.into(),
+            lake::LookupsError::Missing(_) => ApiError::NotFound(e.to_string()),
+            e => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

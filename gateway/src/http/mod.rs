@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod embed;
 mod error;
+mod lookups;
 mod routes;
 mod saved;
 mod server;

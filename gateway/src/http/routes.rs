@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::services::{ServeDir, ServeFile};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{alerts, api, embed, saved, ws};
+use super::{alerts, api, embed, lookups, saved, ws};
 
 /// Every route, over `state`, with the built frontend in `ui_dir` (none: the API alone).
 pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
@@ -21,6 +22,16 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/lake", get(api::lake))
         .route("/api/v1/saved", get(saved::list).post(saved::create))
         .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))
+        .route("/api/v1/lookups", get(lookups::list))
+        .route(
+            "/api/v1/lookups/{name}",
+            put(lookups::put)
+                .delete(lookups::delete)
+                // A table may be larger than a request usually is.
+                .layer(DefaultBodyLimit::max(
+                    shared_sketch::lookup::MAX_LOOKUP_BYTES + 1,
+                )),
+        )
         .route("/api/v1/widget-tokens", post(embed::mint))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/search", get(alerts::search))

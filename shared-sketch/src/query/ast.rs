@@ -438,6 +438,20 @@ impl Query {
         self.command.as_ref().map_or(&[], Command::by)
     }
 
+    /// The lookup tables the query names.
+    pub fn lookup_tables(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .stages
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Lookup { table, .. } => Some(table.as_str()),
+                _ => None,
+            })
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// The fields each kept event carries: those `fields` or `table` show (else those the
     /// per-event commands make), and after a plain search those it is sorted and
     /// deduplicated by.
@@ -540,6 +554,16 @@ pub enum Stage {
         field: String,
         span: f64,
         into: Option<String>,
+    },
+    /// `lookup TABLE key [AS field] [OUTPUT col [AS f], …]`: the row of the tenant's table
+    /// whose `key` column holds the event's `field` value (ASCII case ignored) gives its
+    /// `outputs` columns as fields (every other column without OUTPUT).
+    Lookup {
+        table: String,
+        key: String,
+        field: String,
+        /// (column, field); empty: every column but the key, under its own name.
+        outputs: Vec<(String, String)>,
     },
 }
 
@@ -661,6 +685,7 @@ pub enum Function {
 /// Every command after a pipe, as typed (the query bar completes them).
 pub const COMMANDS: &[&str] = &[
     "eval",
+    "lookup",
     "where",
     "search",
     "rename",

@@ -20,6 +20,7 @@ use super::ast::{BinOp, Calc, Expr, Function, Query, Stage, TIME_FIELD};
 use super::eval::Matcher;
 use super::fields::Fields;
 use super::patterns::compile_regex;
+use crate::lookup::{Indexed, Lookups};
 
 impl Calc {
     /// The fields the expression reads.
@@ -51,7 +52,9 @@ impl Query {
                 Stage::Search(expr) => expr_fields(expr, &mut out),
                 Stage::Rename(pairs) => out.extend(pairs.iter().map(|(from, _)| from.as_str())),
                 Stage::Fillnull { fields, .. } => out.extend(fields.iter().map(String::as_str)),
-                Stage::Rex { field, .. } | Stage::Bin { field, .. } => out.push(field),
+                Stage::Rex { field, .. }
+                | Stage::Bin { field, .. }
+                | Stage::Lookup { field, .. } => out.push(field),
             }
         }
         out
@@ -74,6 +77,8 @@ impl Query {
                 Stage::Bin {
                     into: Some(into), ..
                 } => out.push(into.clone()),
+                // Without OUTPUT, the columns are known once the table is.
+                Stage::Lookup { outputs, .. } => out.extend(outputs.iter().map(|(_, f)| f.clone())),
                 Stage::Bin { into: None, .. }
                 | Stage::Where(_)
                 | Stage::Search(_)
@@ -679,10 +684,19 @@ enum Compiled {
         span: f64,
         into: String,
     },
+    /// `None` when the table was not given (the gateway refuses such a query before it
+    /// runs): nothing is set.
+    Lookup {
+        field: String,
+        table: Option<Indexed>,
+        /// (column index, field).
+        outputs: Vec<(usize, String)>,
+    },
 }
 
 impl Pipeline {
-    pub fn new(query: &Query) -> Pipeline {
+    /// The query's commands, with the tables its `lookup`s name.
+    pub fn new(query: &Query, lookups: &Lookups) -> Pipeline {
         let later = || {
             let aggs = query.aggs();
             let mut fields: Vec<String> = Vec::new();
@@ -727,6 +741,35 @@ impl Pipeline {
                     span: *span,
                     into: into.clone().unwrap_or_else(|| field.clone()),
                 },
+                Stage::Lookup {
+                    table,
+                    key,
+                    field,
+                    outputs,
+                } => {
+                    let table = lookups.get(table).and_then(|t| t.indexed(key));
+                    let columns = table.as_ref().map_or(&[][..], |t| &t.table.columns[..]);
+                    let outputs = if outputs.is_empty() {
+                        columns
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, c)| *c != key)
+                            .map(|(i, c)| (i, c.clone()))
+                            .collect()
+                    } else {
+                        outputs
+                            .iter()
+                            .filter_map(|(column, name)| {
+                                Some((columns.iter().position(|c| c == column)?, name.clone()))
+                            })
+                            .collect()
+                    };
+                    Compiled::Lookup {
+                        field: field.clone(),
+                        table,
+                        outputs,
+                    }
+                }
             })
             .collect();
         let reads_text = stages
@@ -812,6 +855,23 @@ impl Pipeline {
                     }
                 }
                 Compiled::Rex { regex: None, .. } => {}
+                Compiled::Lookup {
+                    field,
+                    table: Some(table),
+                    outputs,
+                } => {
+                    // An event without the field, or without a row, gets no fields (as in
+                    // Splunk: `isnull(threat)` tells them apart).
+                    let row = derived.get(field).and_then(|v| table.row(v.trim()));
+                    let values: Vec<Option<String>> = outputs
+                        .iter()
+                        .map(|(i, _)| row.and_then(|r| r.get(*i)).cloned())
+                        .collect();
+                    for ((_, name), value) in outputs.iter().zip(values) {
+                        derived.set(name, value.filter(|v| !v.is_empty()));
+                    }
+                }
+                Compiled::Lookup { table: None, .. } => {}
                 Compiled::Bin { field, span, into } => {
                     let binned = derived
                         .get(field)
@@ -921,7 +981,7 @@ mod tests {
     fn eval(expr: &str) -> Option<String> {
         let query = parse(&format!("| eval x = {expr}")).unwrap_or_else(|e| panic!("{expr}: {e}"));
         let event = event();
-        let pipeline = Pipeline::new(&query);
+        let pipeline = Pipeline::new(&query, &Lookups::new());
         let derived = pipeline
             .apply(&event, b"", Some(1_714_567_890_500))
             .expect("eval keeps every event");
@@ -930,7 +990,7 @@ mod tests {
 
     fn kept(stages: &str) -> bool {
         let query = parse(stages).unwrap_or_else(|e| panic!("{stages}: {e}"));
-        Pipeline::new(&query)
+        Pipeline::new(&query, &Lookups::new())
             .apply(&event(), b"", Some(1_714_567_890_500))
             .is_some()
     }
@@ -1017,7 +1077,7 @@ mod tests {
             parse("| eval age = now() - _time, day = relative_time(now(), \"@d\")").unwrap();
         query.resolve_time(1_714_567_890_000);
         let event = event();
-        let derived = Pipeline::new(&query)
+        let derived = Pipeline::new(&query, &Lookups::new())
             .apply(&event, b"", Some(1_714_567_800_000))
             .unwrap();
         assert_eq!(derived.get("age").as_deref(), Some("90"));
@@ -1112,7 +1172,7 @@ mod tests {
         // Without fields, fillnull fills those the rest of the query reads.
         let query = parse("| fillnull value=- | stats count by nosuch").expect("parses");
         let event = event();
-        let pipeline = Pipeline::new(&query);
+        let pipeline = Pipeline::new(&query, &Lookups::new());
         let derived = pipeline
             .apply(&event, b"", Some(1_714_567_890_500))
             .expect("kept");

@@ -79,6 +79,25 @@ impl fmt::Display for Stage {
                 write!(f, "rex field={field} ")?;
                 write_raw_quoted(f, pattern)
             }
+            Stage::Lookup {
+                table,
+                key,
+                field,
+                outputs,
+            } => {
+                write!(f, "lookup {table} {key}")?;
+                if field != key {
+                    write!(f, " AS {field}")?;
+                }
+                for (i, (column, name)) in outputs.iter().enumerate() {
+                    f.write_str(if i == 0 { " OUTPUT " } else { ", " })?;
+                    f.write_str(column)?;
+                    if name != column {
+                        write!(f, " AS {name}")?;
+                    }
+                }
+                Ok(())
+            }
             Stage::Fillnull { value, fields } => {
                 f.write_str("fillnull value=")?;
                 write_value(f, value, false)?;

@@ -652,6 +652,7 @@ impl<'a> Parser<'a> {
                 query.command = Some(Command::Timechart { span, agg, by });
             }
             "eval" | "where" | "search" | "rename" | "fillnull" | "rex" | "bin" | "bucket"
+            | "lookup"
                 if query.command.is_none() =>
             {
                 if !query.post.is_empty() {
@@ -663,7 +664,7 @@ impl<'a> Parser<'a> {
                 let stage = self.stage(&name)?;
                 query.stages.push(stage);
             }
-            "eval" | "search" | "rename" | "fillnull" | "rex" | "bin" | "bucket" => {
+            "eval" | "search" | "rename" | "fillnull" | "rex" | "bin" | "bucket" | "lookup" => {
                 return Err(self.error_at(
                     start,
                     format!("`{name}` runs on events: put it before the aggregating command"),
@@ -976,6 +977,49 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 Ok(Stage::Rex { field, pattern })
+            }
+            "lookup" => {
+                self.skip_ws();
+                let at = self.pos;
+                let table = self.ident("a lookup table's name")?.to_string();
+                if crate::lookup::check_name(&table).is_err() {
+                    return Err(self.error_at(
+                        at,
+                        format!(
+                            "`{table}` is not a lookup table's name (letters, digits, `_`, `-`)"
+                        ),
+                    ));
+                }
+                let key = self.ident("the table's column to match")?.to_string();
+                let field = if self.eat_keyword("as") {
+                    self.ident("the event's field after `AS`")?.to_string()
+                } else {
+                    key.clone()
+                };
+                let mut outputs = Vec::new();
+                if self.eat_keyword("output") || self.eat_keyword("outputnew") {
+                    loop {
+                        let column = self
+                            .ident("a column of the table after OUTPUT")?
+                            .to_string();
+                        let name = if self.eat_keyword("as") {
+                            self.ident("the field's name after `AS`")?.to_string()
+                        } else {
+                            column.clone()
+                        };
+                        outputs.push((column, name));
+                        self.skip_ws();
+                        if !self.eat(',') && !self.peek().is_some_and(is_field_char) {
+                            break;
+                        }
+                    }
+                }
+                Ok(Stage::Lookup {
+                    table,
+                    key,
+                    field,
+                    outputs,
+                })
             }
             "search" => {
                 self.skip_ws();
