@@ -397,6 +397,20 @@ impl<'a> Parser<'a> {
             let text = self.quoted("phrase")?;
             return Ok(Some(Expr::Term { text, phrase: true }));
         }
+        // Scanner's `**:value`, a value in any field: the value's tokens anywhere in the
+        // event, as a bare term or phrase matches them.
+        if let Some(after) = self.rest().strip_prefix("**")
+            && let Some(op) = after.chars().next().filter(|c| matches!(c, ':' | '='))
+        {
+            self.pos += 2 + op.len_utf8();
+            let phrase = self.peek() == Some('"');
+            let text = if phrase {
+                self.quoted("a value after `**:`")?
+            } else {
+                self.word("a value after `**:`")?.to_string()
+            };
+            return Ok(Some(Expr::Term { text, phrase }));
+        }
         // A field comparison if a field name is followed by an operator; else a bare word.
         let rest = self.rest();
         let field_len = rest.find(|c: char| !is_field_char(c)).unwrap_or(rest.len());
@@ -1876,6 +1890,17 @@ mod tests {
         assert_eq!(pairs.label(), "top(5, src_ip, dst_ip)");
         assert!(parse("| top a, b, c, d, e").is_err());
         assert!(parse("| top a,").is_err());
+    }
+
+    #[test]
+    fn scanner_any_field_is_a_term() {
+        assert_eq!(parse("**:root").unwrap(), parse("root").unwrap());
+        assert_eq!(
+            parse(r#"**="failed password""#).unwrap(),
+            parse(r#""failed password""#).unwrap()
+        );
+        assert_eq!(parse("**:adm* x").unwrap(), parse("adm* x").unwrap());
+        assert_eq!(parse("**:").unwrap_err().column, 4);
     }
 
     #[test]
