@@ -249,6 +249,36 @@ test('an event opens whole, its JSON indented', async () => {
   assert.deepEqual(event, JSON.parse(text), 'the event is the line it names');
 });
 
+test('sort and table draw the largest events as a table its column names sort; an eval field filters after its eval', async () => {
+  await typeQuery('| eval kb = bytes / 1024 | sort 20 -bytes | table srcaddr, bytes, kb');
+  const heads = await page.getByTestId('column-sort').evaluateAll((els) => els.map((e) => e.dataset.column));
+  assert.deepEqual(heads, ['srcaddr', 'bytes', 'kb']);
+  const column = (name) =>
+    page.locator(`[data-testid="hit-row"] td[data-column="${name}"]`).evaluateAll((els) => els.map((e) => e.textContent));
+  // The 20 largest flows of all 48,000, not of the newest events kept.
+  const largest = records.map((r) => r.bytes).sort((a, b) => b - a).slice(0, 20);
+  const bytes = (await column('bytes')).map(Number);
+  assert.deepEqual(bytes, largest);
+  assert.deepEqual((await column('kb')).map(Number), largest.map((b) => b / 1024));
+  // A click on a column's name sorts by it; again, the other way.
+  await page.locator('[data-testid="column-sort"][data-column="srcaddr"]').click();
+  const up = await column('srcaddr');
+  assert.deepEqual(up, [...up].sort());
+  await page.locator('[data-testid="column-sort"][data-column="srcaddr"]').click();
+  assert.deepEqual(await column('srcaddr'), [...up].sort().reverse());
+
+  // An event lists the fields the query made; `kb` filters after the eval that makes it.
+  await page.getByTestId('hit-row').first().click();
+  const field = page.locator('[data-testid="hit-field"][data-field="kb"]');
+  const kb = await field.getByTestId('value-filter').textContent();
+  await field.getByTestId('value-filter').click();
+  await settled(page);
+  const q = await page.getByTestId('query-input').inputValue();
+  assert.match(q, /^\| eval kb = \(bytes \/ 1024\) \| search kb:/, q);
+  assert.ok(q.includes(`| search kb:${kb} |`), q);
+  assert.ok(Number(await page.getByTestId('hits').getAttribute('data-count')) >= 1);
+});
+
 test('a CloudTrail lake opens the CloudTrail dashboard with exact answers (Stratus Red Team)', async () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const source = path.join(here, '../../shared/data/real/stratus-cloudtrail/all_detonations.ndjson.gz');

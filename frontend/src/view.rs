@@ -167,7 +167,10 @@ impl View {
             .iter()
             .any(|p| matches!(p, Post::Sort(_) | Post::Dedup { .. } | Post::Table(_)))
         {
-            query.hits = query.hits.max(self.events());
+            // As many as the list keeps, unless the query says (`head N`, `sort N`).
+            if !query.post.iter().any(|p| matches!(p, Post::Head(_))) {
+                query.hits = self.events();
+            }
             return Ok(ViewQueries::Command(query));
         }
         Ok(ViewQueries::Dashboard(
@@ -384,8 +387,13 @@ mod tests {
                 panic!("{q}: the events are the answer");
             };
             assert!(query.command.is_none());
-            assert_eq!(query.hits, LIST_DEFAULT.max(100));
+            assert_eq!(query.hits, LIST_DEFAULT);
         }
+        let Ok(ViewQueries::Command(query)) = view("x | sort 20 -bytes", None).queries(&FLOWS)
+        else {
+            panic!("the events are the answer");
+        };
+        assert_eq!(query.hits, 20);
     }
 
     #[test]

@@ -174,7 +174,7 @@ def per_event_commands(binary, data, pattern, raw, cores):
         for i, ip in enumerate(listed):
             f.write(f"{ip.upper() if i % 5 == 0 else ip},{('scanner', 'c2', 'tor')[i % 3]}\n")
     catalog = f"sqlite://{work}/catalog.db?mode=rwc"
-    subprocess.run([binary, "lookup", "put", "bad_ips", table, "--data", data, "--catalog", catalog],
+    subprocess.run([binary, "lookup", "--data", data, "--catalog", catalog, "put", "bad_ips", table],
                    check=True, capture_output=True)
 
     def ours():
