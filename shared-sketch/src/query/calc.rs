@@ -1222,6 +1222,22 @@ mod tests {
                 "cannot sort by `b`: the rows have a, count",
             ),
             ("x | tail 3", 5, "`| sort _time | head N` gives the oldest"),
+            (
+                "| where plen > 8 | eval plen = len(password)",
+                9,
+                "`plen` is made by the `eval` after this: put this command after it",
+            ),
+            (
+                r#"| eval u = lower(who) | rex "user=(?<who>\w+)""#,
+                18,
+                "`who` is made by the `rex` after this",
+            ),
+            (
+                "| eval n = count(x)",
+                12,
+                "`count` is an aggregate, over many events",
+            ),
+            ("| where dc(src_ip) > 3", 9, "`dc` is an aggregate"),
             ("x | sort -dc(a)", 11, "cannot sort events by `dc(a)`"),
             ("x | dedup 2 a", 11, "`dedup N`"),
             (

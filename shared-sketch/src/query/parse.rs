@@ -21,8 +21,8 @@
 //! `AND`, `OR` and `NOT` are operators only in capitals (as in Splunk): `or` is a word.
 
 use super::ast::{
-    Agg, BinOp, COMMANDS, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function, Post,
-    Query, SortKey, Stage, StatKind, TimeBound, TimeUnit,
+    AGGREGATES, Agg, BinOp, COMMANDS, Calc, Command, Compare, CompareOp, Expr, FUNCTIONS, Function,
+    Post, Query, SortKey, Stage, StatKind, TimeBound, TimeUnit,
 };
 use super::patterns::compile_regex;
 use crate::limits::{
@@ -59,6 +59,8 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         depth: 0,
         earliest: None,
         latest: None,
+        reads: Vec::new(),
+        stage: 0,
     };
     p.skip_ws();
     let search = match p.peek() {
@@ -75,8 +77,10 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         hits: MAX_HITS as u32,
     };
     while p.eat('|') {
+        p.stage = query.stages.len();
         p.pipe(&mut query)?;
     }
+    p.check_reads(&query)?;
     // `head N` after a plain search keeps N events: the partials carry that many.
     if query.command.is_none()
         && let Some(n) = query
@@ -113,6 +117,10 @@ struct Parser<'a> {
     depth: usize,
     earliest: Option<TimeBound>,
     latest: Option<TimeBound>,
+    /// Each field an `eval` or `where` expression reads: (stage index, name, where written).
+    reads: Vec<(usize, String, usize)>,
+    /// The stage being parsed (its index in `Query::stages`).
+    stage: usize,
 }
 
 /// Characters that end a bare word or value.
@@ -803,6 +811,54 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// A field an expression reads that only a later `eval` or `rex` makes is a command
+    /// out of order: Splunk would read nothing there, silently. A later command that
+    /// reads the field itself (`eval bytes = bytes * 8`) shows it is the events' own.
+    fn check_reads(&self, query: &Query) -> Result<(), ParseError> {
+        for (stage, name, at) in &self.reads {
+            let made_later = query
+                .stages
+                .iter()
+                .enumerate()
+                .skip(stage + 1)
+                .find(|(i, s)| {
+                    let (made, reads_it) = match s {
+                        Stage::Eval(assignments) => (
+                            assignments.iter().any(|(f, _)| f == name),
+                            self.reads.iter().any(|(j, n, _)| j == i && n == name),
+                        ),
+                        Stage::Rex { pattern, .. } => (
+                            compile_regex(pattern)
+                                .is_ok_and(|r| r.capture_names().flatten().any(|n| n == name)),
+                            false,
+                        ),
+                        _ => (false, false),
+                    };
+                    made && !reads_it
+                });
+            let made_before = query.stages[..(*stage).min(query.stages.len())]
+                .iter()
+                .any(|s| matches!(s, Stage::Eval(a) if a.iter().any(|(f, _)| f == name)));
+            if let Some((_, later)) = made_later
+                && !made_before
+            {
+                let command = later.to_string();
+                let command = command
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                return Err(self.error_at(
+                    *at,
+                    format!(
+                        "`{name}` is made by the `{command}` after this: put this command after it"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `sort`'s keys: `[-]key, …`. After an aggregate each names a `by` field or an
     /// aggregate (`sort -dc(src_ip)`); after a plain search, any field of the events.
     fn sort_keys(&mut self, query: &Query) -> Result<Vec<SortKey>, ParseError> {
@@ -1211,7 +1267,11 @@ impl<'a> Parser<'a> {
                 Ok(inner)
             }
             Some('"') => Ok(Calc::Text(self.raw_quoted("string")?)),
-            Some('\'') => Ok(Calc::Field(self.calc_field("a field name")?)),
+            Some('\'') => {
+                let name = self.calc_field("a field name")?;
+                self.reads.push((self.stage, name.clone(), start));
+                Ok(Calc::Field(name))
+            }
             Some(c) if c.is_ascii_digit() => {
                 let rest = self.rest();
                 let len = rest
@@ -1236,6 +1296,7 @@ impl<'a> Parser<'a> {
                 let name = self.calc_field("a field or function name")?;
                 self.skip_ws();
                 if self.peek() != Some('(') {
+                    self.reads.push((self.stage, name.clone(), start));
                     return Ok(Calc::Field(name));
                 }
                 self.pos += 1;
@@ -1254,6 +1315,15 @@ impl<'a> Parser<'a> {
             .iter()
             .find(|(_, known, ..)| known.eq_ignore_ascii_case(name))
         else {
+            if AGGREGATES.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+                return Err(self.error_at(
+                    start,
+                    format!(
+                        "`{name}` is an aggregate, over many events: it belongs to stats or \
+                         timechart; eval and where read one event"
+                    ),
+                ));
+            }
             let names: Vec<&str> = FUNCTIONS.iter().map(|(_, n, ..)| *n).collect();
             return Err(self.error_at(
                 start,
@@ -1295,7 +1365,11 @@ impl<'a> Parser<'a> {
         if args.len() < least || args.len() > most {
             return Err(self.error_at(
                 start,
-                format!("{name}() takes {takes} arguments, found {}", args.len()),
+                format!(
+                    "{name}() takes {takes} argument{}, found {}",
+                    if most == 1 && least == 1 { "" } else { "s" },
+                    args.len()
+                ),
             ));
         }
         if function == Function::Case && args.len() % 2 != 0 {
