@@ -28,7 +28,7 @@ pub fn run(screen: Screen, view: View, push: bool) {
     let queries = match queries {
         ViewQueries::Command(query) => {
             screen.command.set(true);
-            vec![query]
+            vec![*query]
         }
         ViewQueries::Dashboard(queries) => {
             screen.command.set(false);

@@ -95,7 +95,7 @@ pub enum ViewQueries {
     /// No command: the dashboard's queries (one per filter), each with the search.
     Dashboard(Vec<Query>),
     /// `| stats …`, `| top …`: that query alone, shown as it asks.
-    Command(Query),
+    Command(Box<Query>),
 }
 
 impl View {
@@ -158,7 +158,7 @@ impl View {
         query.earliest = query.earliest.or(self.range.earliest);
         query.latest = query.latest.or(self.range.latest);
         if query.command.is_some() {
-            return Ok(ViewQueries::Command(query));
+            return Ok(ViewQueries::Command(Box::new(query)));
         }
         // `sort`, `dedup` and `table` shape the events themselves: the events are the
         // answer, drawn as the query orders them, not beside a dashboard.
@@ -171,7 +171,7 @@ impl View {
             if !query.post.iter().any(|p| matches!(p, Post::Head(_))) {
                 query.hits = self.events();
             }
-            return Ok(ViewQueries::Command(query));
+            return Ok(ViewQueries::Command(Box::new(query)));
         }
         Ok(ViewQueries::Dashboard(
             dashboard
@@ -240,7 +240,8 @@ impl View {
         let made = parsed
             .as_ref()
             .is_some_and(|q| q.stage_outputs().iter().any(|f| f == field));
-        let (mut stages, command) = parsed.map_or((Vec::new(), None), |q| (q.stages, q.command));
+        let (index, mut stages, command) =
+            parsed.map_or((None, Vec::new(), None), |q| (q.index, q.stages, q.command));
         let search = if made {
             stages.push(Stage::Search(equals(field, value)));
             None
@@ -251,6 +252,8 @@ impl View {
             search,
             earliest: None,
             latest: None,
+            // The folders searched stay, as the range does.
+            index,
             // The per-event commands stay: the command may read what they make.
             stages,
             command: command.filter(|c| !matches!(c, Command::Timechart { .. })),

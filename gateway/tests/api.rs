@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use gateway::demo::PORT_SCANNER;
@@ -656,4 +657,64 @@ async fn lookup_tables_are_put_and_joined_to_the_events_they_match() {
     let printed: Value = serde_json::from_str(&stdout).unwrap();
     let rows = printed["groups"]["rows"].as_array().unwrap().len();
     assert_eq!(rows, 2, "{printed}");
+}
+
+/// `@index=` reads only the files under the folders it names: raw files where they are,
+/// segments by the folder of the source they were copied from, and still after compaction
+/// merged them (compaction keeps each folder's segments apart). Counts from the files.
+#[tokio::test]
+async fn index_reads_only_the_folders_it_names_raw_ingested_and_compacted() {
+    let sources = tempfile::tempdir().unwrap();
+    let mut lines: HashMap<&str, u64> = HashMap::new();
+    for (folder, files) in [
+        (
+            "cowrie",
+            vec![
+                "cowrie-honeypot/cowrie.json.2018-05-06.gz",
+                "cowrie-honeypot/cowrie.json.2018-05-07.gz",
+            ],
+        ),
+        (
+            "cloudtrail",
+            vec!["stratus-cloudtrail/all_detonations.ndjson.gz"],
+        ),
+    ] {
+        std::fs::create_dir_all(sources.path().join(folder)).unwrap();
+        for file in files {
+            let from = common::real(file);
+            let name = from.file_name().unwrap();
+            std::fs::copy(&from, sources.path().join(folder).join(name)).unwrap();
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(&from).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            *lines.entry(folder).or_default() +=
+                text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+        }
+    }
+    check_index(&start(sources.path()).await, &lines).await;
+
+    let lake = tempfile::tempdir().unwrap();
+    common::ingest(lake.path(), sources.path());
+    check_index(&start(lake.path()).await, &lines).await;
+    let (printed, _) = common::cli(&[
+        "compact".as_ref(),
+        "--data".as_ref(),
+        lake.path().as_os_str(),
+    ]);
+    assert!(printed.contains("compacted"), "{printed}");
+    check_index(&start(lake.path()).await, &lines).await;
+}
+
+async fn check_index(url: &str, lines: &HashMap<&str, u64>) {
+    for (q, want) in [
+        ("@index=cowrie | stats count", lines["cowrie"]),
+        ("@index=CLOUD* | stats count", lines["cloudtrail"]),
+        ("| stats count", lines["cowrie"] + lines["cloudtrail"]),
+        ("@index=nosuch | stats count", 0),
+    ] {
+        let (status, answer) = common::post_query(url, q).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["matched"].as_u64().unwrap(), want, "{q}");
+    }
 }

@@ -23,7 +23,7 @@ const SCHEMA_VERSION: i64 = 6;
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
 /// any other format matches no branch, is distinct from NULL, and is never ruled out.
 const PLAN_SQL: &str =
-    "SELECT uri, kind, bytes FROM files WHERE state = 'active' AND tenant = $10 AND (
+    "SELECT uri, kind, bytes, source FROM files WHERE state = 'active' AND tenant = $10 AND (
     time_fields IS DISTINCT FROM CASE format
         WHEN 'ndjson' THEN $3 WHEN 'json' THEN $4 WHEN 'zeek' THEN $5
         WHEN 'vpcflow' THEN $6 WHEN 'apache' THEN $7 WHEN 'csv' THEN $8
@@ -309,7 +309,9 @@ pub struct Entry {
     /// Size as stored (compressed).
     pub bytes: u64,
     pub index_uri: Option<String>,
-    /// For a segment, the source file it was copied from (none once compacted).
+    /// For a segment, the source file it was copied from; once compacted, the folder of
+    /// those sources (ending in `/`), so `@index=` still finds it. (Segments compacted
+    /// before that have none.)
     pub source: Option<String>,
     /// Raw files: the file's modification time when registered, to notice changes.
     /// Segments: when written.
@@ -351,6 +353,9 @@ pub struct Target {
     pub uri: String,
     pub kind: Kind,
     pub bytes: u64,
+    /// A segment's source: the file it was copied from, or the folder of the segments it
+    /// was compacted from (`@index=` reads where its events came from).
+    pub source: Option<String>,
 }
 
 #[derive(Clone)]
@@ -766,7 +771,13 @@ impl Catalog {
                 let uri: String = row.try_get(0)?;
                 let kind = kind_of(&row.try_get::<String, _>(1)?, &uri)?;
                 let bytes = unsigned(row.try_get(2)?, "bytes", &uri)?;
-                Ok(Target { uri, kind, bytes })
+                let source = row.try_get(3)?;
+                Ok(Target {
+                    uri,
+                    kind,
+                    bytes,
+                    source,
+                })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
         let totals = sqlx::query(

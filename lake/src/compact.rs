@@ -38,18 +38,26 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
         .into_iter()
         .filter(|e| e.kind == Kind::Segment && e.bytes < SMALL_SEGMENT_BYTES)
         .collect();
-    // The most common (source format, time fields) first; segments of other kinds wait
-    // their turn. A segment keeps the fields its times were read from, and its format says
-    // which fields a scan expects (see `workers::scanned_time_fields`).
-    let Some((format, fields)) = most_common(
-        small
-            .iter()
-            .map(|e| (e.format.as_str(), e.time_fields.as_str())),
-    ) else {
+    // The most common (source format, time fields, source folder) first; segments of
+    // other kinds wait their turn. A segment keeps the fields its times were read from,
+    // and its format says which fields a scan expects (see `workers::scanned_time_fields`).
+    // Segments of one folder only: `@index=` finds a segment by where its events came from.
+    let Some((format, fields, folder)) = most_common(small.iter().map(|e| {
+        (
+            e.format.as_str(),
+            e.time_fields.as_str(),
+            e.source.as_deref().map(folder_of),
+        )
+    })) else {
         return Ok(Compacted::default());
     };
     let (format, fields) = (format.to_string(), fields.to_string());
-    small.retain(|e| e.format == format && e.time_fields == fields);
+    let folder = folder.map(str::to_string);
+    small.retain(|e| {
+        e.format == format
+            && e.time_fields == fields
+            && e.source.as_deref().map(folder_of) == folder.as_deref()
+    });
     small.truncate(MAX_PER_STEP);
     if small.len() < 2 {
         return Ok(Compacted::default());
@@ -76,7 +84,7 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
         })
         .map_err(io_error(dir))?
         .iter()
-        .map(|s| staging.publish(s, &format, None))
+        .map(|s| staging.publish(s, &format, folder.as_deref()))
         .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -100,8 +108,13 @@ pub async fn compact(lake: &Lake) -> Result<Compacted, LakeError> {
     Ok(outcome)
 }
 
-fn most_common<'a>(values: impl Iterator<Item = (&'a str, &'a str)>) -> Option<(&'a str, &'a str)> {
-    let mut counts = std::collections::BTreeMap::<(&str, &str), usize>::new();
+/// The folder of a source (`…/cloudtrail/`), or the source itself when it is one.
+fn folder_of(source: &str) -> &str {
+    source.rfind('/').map_or(source, |end| &source[..=end])
+}
+
+fn most_common<K: Ord>(values: impl Iterator<Item = K>) -> Option<K> {
+    let mut counts = std::collections::BTreeMap::<K, usize>::new();
     for v in values {
         *counts.entry(v).or_default() += 1;
     }

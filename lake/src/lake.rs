@@ -177,6 +177,23 @@ impl Lake {
         }
     }
 
+    /// Whether the file at `uri` lies under folders matching `glob` (`@index=`): its
+    /// folders, relative to the lake's root, hold `glob`'s parts (`aws/cloud*`) in a row,
+    /// each part matched with `*` as any run of characters, ASCII case ignored. A `uri`
+    /// ending in `/` is a folder (a compacted segment's source).
+    pub fn in_index(&self, glob: &str, uri: &str) -> bool {
+        let name = self.name_of(uri);
+        let mut folders: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+        if !uri.ends_with('/') {
+            folders.pop();
+        }
+        let parts: Vec<&str> = glob.split('/').filter(|p| !p.is_empty()).collect();
+        !parts.is_empty()
+            && folders
+                .windows(parts.len())
+                .any(|w| w.iter().zip(&parts).all(|(f, p)| wildcard(p, f)))
+    }
+
     /// Brings the catalog up to date with the log files at `scope` (a file, or a folder
     /// searched recursively; the lake's own folder excepted): new files are registered as
     /// raw, changed ones updated, and raw files that are gone forgotten. A source that
@@ -364,4 +381,48 @@ impl Lake {
 /// Where a lake keeps its SQLite catalog by default.
 fn catalog_path(root: &Path) -> PathBuf {
     root.join(MANAGED_DIR).join("catalog.db")
+}
+
+/// `pattern` (with `*`: any run of characters) matches all of `text`, ASCII case ignored.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // The classic two-pointer match: on a mismatch, the last `*` takes one more byte.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && p[i] != b'*' && p[i].eq_ignore_ascii_case(&t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == b'*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards_match_whole_names() {
+        for (p, t, want) in [
+            ("cloudtrail", "CloudTrail", true),
+            ("cloud*", "cloudtrail", true),
+            ("*trail", "cloudtrail", true),
+            ("c*t*l", "cloudtrail", true),
+            ("cloud", "cloudtrail", false),
+            ("*x*", "cloudtrail", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(wildcard(p, t), want, "{p} {t}");
+        }
+    }
 }

@@ -50,6 +50,7 @@ pub async fn backfill(
         search: None,
         earliest: Some(TimeBound::At(since_ms)),
         latest: None,
+        index: None,
         command: None,
         stages: Vec::new(),
         post: Vec::new(),

@@ -59,6 +59,7 @@ pub async fn backtest(engine: &Engine, rules: &[Rule]) -> Result<Backtested, Bac
         search: None,
         earliest: None,
         latest: None,
+        index: None,
         command: None,
         stages: Vec::new(),
         post: Vec::new(),

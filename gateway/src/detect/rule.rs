@@ -486,6 +486,13 @@ pub fn group_fields(query: &Query) -> Vec<String> {
 
 /// What a rule may compute: a filter alone, or the aggregates its threshold compares.
 fn check_command(query: &Query) -> Result<(), String> {
+    if query.index.is_some() {
+        return Err(
+            "a rule watches every file as it arrives: no @index= in its query (name the \
+             events by their fields)"
+                .to_string(),
+        );
+    }
     if query.earliest.is_some() || query.latest.is_some() {
         return Err(
             "a rule's time range is its window: no earliest= or latest= in its query".to_string(),

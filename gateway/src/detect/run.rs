@@ -419,6 +419,7 @@ impl Running<'_> {
             search: (!all.is_empty()).then_some(Expr::And(all)),
             earliest: None,
             latest: None,
+            index: None,
             command: None,
             stages: Vec::new(),
             post: Vec::new(),

@@ -1,5 +1,5 @@
 //! Turns a query into scan tasks: the catalog's active files, less those whose time range
-//! rules them out. Pages are pruned later, by each segment's index, in the worker.
+//! rules them out and those outside its `@index=` folders. Pages are pruned later, by each segment's index, in the worker.
 
 use shared_sketch::Query;
 use workers::{FileTask, ScanOptions, scanned_time_fields};
@@ -27,8 +27,25 @@ pub async fn plan(
             scanned_time_fields(format, options)
         })
         .await?;
-    let tasks = planned
-        .targets
+    let (mut pruned, mut pruned_bytes) = (planned.pruned, planned.pruned_bytes);
+    let mut targets = planned.targets;
+    if let Some(glob) = &query.index {
+        // Where a file's events came from: the file, or a segment's source. A segment
+        // compacted before sources were kept has none, and is read rather than missed.
+        targets.retain(|t| {
+            let keep = match (t.kind, &t.source) {
+                (Kind::Segment, None) => true,
+                (Kind::Segment, Some(source)) => lake.in_index(glob, source),
+                _ => lake.in_index(glob, &t.uri),
+            };
+            if !keep {
+                pruned += 1;
+                pruned_bytes += t.bytes;
+            }
+            keep
+        });
+    }
+    let tasks = targets
         .into_iter()
         .map(|t| ScanTask {
             file: FileTask {
@@ -41,7 +58,7 @@ pub async fn plan(
         .collect();
     Ok(ScanTasks {
         tasks,
-        pruned: planned.pruned,
-        pruned_bytes: planned.pruned_bytes,
+        pruned,
+        pruned_bytes,
     })
 }

@@ -13,6 +13,11 @@ pub struct Query {
     /// `earliest=` / `latest=`: events with `earliest <= time < latest`.
     pub earliest: Option<TimeBound>,
     pub latest: Option<TimeBound>,
+    /// `@index=cloudtrail` (Scanner's): only the files under a folder of the lake whose
+    /// name matches this glob (`*` any run of characters; `a/b` two folders in a row).
+    /// The gateway plans with it; workers never see another file.
+    #[serde(default)]
+    pub index: Option<String>,
     /// Per-event commands (`eval`, `where` on events, `rename`, …), in order: run by the
     /// workers on each matching event, before the aggregate.
     #[serde(default)]
@@ -415,6 +420,7 @@ impl Query {
             search: None,
             earliest: None,
             latest: None,
+            index: None,
             stages: Vec::new(),
             command: Some(command),
             post: Vec::new(),

@@ -201,6 +201,15 @@ impl fmt::Display for Expr {
     }
 }
 
+/// A value as the parser reads it back: bare, or quoted when it must be.
+struct Written<'a>(&'a str);
+
+impl fmt::Display for Written<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_value(f, self.0, false)
+    }
+}
+
 impl fmt::Display for Query {
     /// The canonical text of the query; `parse(q.to_string()) == q`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +222,9 @@ impl fmt::Display for Query {
         }
         if let Some(b) = self.latest {
             parts.push(format!("latest={b}"));
+        }
+        if let Some(index) = &self.index {
+            parts.push(format!("@index={}", Written(index)));
         }
         let by = |fields: &[String]| {
             if fields.is_empty() {

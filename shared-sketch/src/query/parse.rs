@@ -59,6 +59,7 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         depth: 0,
         earliest: None,
         latest: None,
+        index: None,
         reads: Vec::new(),
         stage: 0,
     };
@@ -71,6 +72,7 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         search,
         earliest: p.earliest,
         latest: p.latest,
+        index: p.index.clone(),
         stages: Vec::new(),
         command: None,
         post: Vec::new(),
@@ -117,6 +119,7 @@ struct Parser<'a> {
     depth: usize,
     earliest: Option<TimeBound>,
     latest: Option<TimeBound>,
+    index: Option<String>,
     /// Each field an `eval` or `where` expression reads: (stage index, name, where written).
     reads: Vec<(usize, String, usize)>,
     /// The stage being parsed (its index in `Query::stages`).
@@ -442,6 +445,9 @@ impl<'a> Parser<'a> {
                 if (lower == "earliest" || lower == "latest") && sym == "=" {
                     return self.time_bound(start, &lower).map(|()| None);
                 }
+                if lower == "@index" && matches!(sym, "=" | ":") {
+                    return self.index_clause(start).map(|()| None);
+                }
                 let quoted = self.peek() == Some('"');
                 let value = if quoted {
                     self.quoted(&format!("value for `{field}`"))?
@@ -556,6 +562,30 @@ impl<'a> Parser<'a> {
     }
 
     /// The value of `earliest=` or `latest=`, recorded on the parser.
+    /// `@index=glob`: which folders of the lake the query reads, once per query.
+    fn index_clause(&mut self, start: usize) -> Result<(), ParseError> {
+        if self.depth > 0 {
+            return Err(self.error_at(start, "@index= cannot be inside parentheses or NOT"));
+        }
+        let value = if self.peek() == Some('"') {
+            self.quoted("a folder")?
+        } else {
+            self.word("a folder of the lake after `@index=`")?
+                .to_string()
+        };
+        let value = value.trim_matches('/').to_string();
+        if value.is_empty() || value.split('/').any(|part| part.is_empty() || part == "..") {
+            return Err(self.error_at(
+                start,
+                format!("`@index={value}`: expected folder names, such as cloudtrail or aws/*"),
+            ));
+        }
+        if self.index.replace(value).is_some() {
+            return Err(self.error_at(start, "@index= given twice"));
+        }
+        Ok(())
+    }
+
     fn time_bound(&mut self, start: usize, which: &str) -> Result<(), ParseError> {
         if self.depth > 0 {
             return Err(self.error_at(
@@ -1967,6 +1997,25 @@ mod tests {
     }
 
     #[test]
+    fn index_names_the_folders_read() {
+        let q = parse("@index=cloudtrail eventName:ConsoleLogin | stats count").unwrap();
+        assert_eq!(q.index.as_deref(), Some("cloudtrail"));
+        assert_eq!(q.search, parse("eventName:ConsoleLogin").unwrap().search);
+        assert_eq!(
+            parse("x @index:/aws/cloud*/").unwrap().index.as_deref(),
+            Some("aws/cloud*")
+        );
+        for (bad, column) in [
+            ("@index=a @index=b", 10),
+            ("NOT @index=a", 5),
+            ("@index=../x", 1),
+            ("@index=", 8),
+        ] {
+            assert_eq!(parse(bad).unwrap_err().column, column, "{bad}");
+        }
+    }
+
+    #[test]
     fn scanner_any_field_is_a_term() {
         assert_eq!(parse("**:root").unwrap(), parse("root").unwrap());
         assert_eq!(
@@ -2100,6 +2149,8 @@ mod tests {
             r#""failed password" OR "invalid user" user:adm* ip:10.0.0.0/8"#,
             "earliest=-7d latest=2024-05-01T12:00:00Z | timechart span=90m count by action",
             "earliest=now | timechart p99(latency)",
+            "@index=cloudtrail a | top 3 b",
+            r#"x @index="aws/cloud*" earliest=-1d"#,
             "x | head 5 | fields a, b",
             "| stats count, top(10, a), rare(5, b.c), dc(a)",
             "| top 3 a, b.c by d",
