@@ -162,13 +162,18 @@ impl View {
         }
         // `sort`, `dedup` and `table` shape the events themselves: the events are the
         // answer, drawn as the query orders them, not beside a dashboard.
-        if query
-            .post
-            .iter()
-            .any(|p| matches!(p, Post::Sort(_) | Post::Dedup { .. } | Post::Table(_)))
-        {
-            // As many as the list keeps, unless the query says (`head N`, `sort N`).
-            if !query.post.iter().any(|p| matches!(p, Post::Head(_))) {
+        if query.post.iter().any(|p| {
+            matches!(
+                p,
+                Post::Sort(_) | Post::Dedup { .. } | Post::Table(_) | Post::Tail(_)
+            )
+        }) {
+            // As many as the list keeps, unless the query says (`head N`, `sort N`, `tail N`).
+            if !query
+                .post
+                .iter()
+                .any(|p| matches!(p, Post::Head(_) | Post::Tail(_)))
+            {
                 query.hits = self.events();
             }
             return Ok(ViewQueries::Command(Box::new(query)));

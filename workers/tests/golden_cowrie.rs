@@ -720,3 +720,36 @@ fn multivalue_and_relative_time_functions() {
         per_day.into_iter().map(|(d, n)| (vec![d], n)).collect()
     );
 }
+
+#[test]
+fn tail_keeps_the_last_events_of_all_in_reverse() {
+    let ev = events();
+    let mut failed: Vec<i64> = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid") == Some("cowrie.login.failed"))
+        .map(|(_, e)| ms(e))
+        .collect();
+    failed.sort_unstable();
+    let r = run("eventid:cowrie.login.failed | tail 5");
+    let got: Vec<i64> = r.hits.iter().map(|h| h.time.unwrap()).collect();
+    assert_eq!(got, failed[..5], "the five oldest, oldest first");
+
+    let mut durations: Vec<f64> = ev
+        .iter()
+        .filter(|(_, e)| s(e, "eventid") == Some("cowrie.session.closed"))
+        .filter_map(|(_, e)| e.get("duration").and_then(Value::as_f64))
+        .collect();
+    durations.sort_by(f64::total_cmp);
+    let r = run("eventid:cowrie.session.closed | sort -duration | tail 3");
+    let got: Vec<f64> = r
+        .hits
+        .iter()
+        .map(|h| h.fields["duration"].parse().unwrap())
+        .collect();
+    // serde_json reads the last digit of a long fraction differently; the text is the
+    // record's own.
+    assert_eq!(got.len(), 3);
+    for (g, w) in got.iter().zip(&durations) {
+        assert!(close(*g, *w), "the three shortest, shortest first: {got:?}");
+    }
+}

@@ -104,21 +104,23 @@ pub struct HitRank {
 }
 
 impl HitRank {
-    /// Which matching events `query` keeps: after a plain search, the first by its `sort`
-    /// (the last one written), one per value of a `dedup` without `keepevents`.
+    /// Which matching events `query` keeps: after a plain search, the first in its order
+    /// (`Query::event_order`), one per value of a `dedup` without `keepevents`.
     pub fn of(query: &Query) -> HitRank {
-        let mut rank = HitRank::default();
+        let mut rank = HitRank {
+            sort: query.event_order(),
+            dedup: Vec::new(),
+        };
         if query.command.is_some() {
             return rank;
         }
         for post in &query.post {
-            match post {
-                Post::Sort(keys) => rank.sort.clone_from(keys),
-                Post::Dedup {
-                    fields,
-                    keep_events: false,
-                } => rank.dedup.clone_from(fields),
-                _ => {}
+            if let Post::Dedup {
+                fields,
+                keep_events: false,
+            } = post
+            {
+                rank.dedup.clone_from(fields);
             }
         }
         rank

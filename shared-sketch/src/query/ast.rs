@@ -466,18 +466,39 @@ impl Query {
             Some(fields) => fields.to_vec(),
             None => self.stage_outputs(),
         };
+        names.extend(self.event_order().into_iter().map(|k| k.name));
         if self.command.is_none() {
             for post in &self.post {
-                match post {
-                    Post::Sort(keys) => names.extend(keys.iter().map(|k| k.name.clone())),
-                    Post::Dedup { fields, .. } => names.extend(fields.iter().cloned()),
-                    _ => {}
+                if let Post::Dedup { fields, .. } = post {
+                    names.extend(fields.iter().cloned());
                 }
             }
         }
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert(n.clone()));
         names
+    }
+
+    /// The order a plain search keeps its events in: its `sort` (the last one written);
+    /// after `tail`, the reverse — the oldest first without a `sort`, as Splunk's `tail`
+    /// lists the last events in reverse. Empty: the newest first.
+    pub fn event_order(&self) -> Vec<SortKey> {
+        let mut keys = Vec::new();
+        if self.command.is_some() {
+            return keys;
+        }
+        for post in &self.post {
+            match post {
+                Post::Sort(sort) => keys.clone_from(sort),
+                Post::Tail(_) if keys.is_empty() => keys.push(SortKey {
+                    name: TIME_FIELD.to_string(),
+                    descending: false,
+                }),
+                Post::Tail(_) => keys.iter_mut().for_each(|k| k.descending = !k.descending),
+                _ => {}
+            }
+        }
+        keys
     }
 
     /// `fields a, b` or `table a, b` if given: what each hit shows.

@@ -1221,7 +1221,6 @@ mod tests {
                 28,
                 "cannot sort by `b`: the rows have a, count",
             ),
-            ("x | tail 3", 5, "`| sort _time | head N` gives the oldest"),
             (
                 "| where plen > 8 | eval plen = len(password)",
                 9,

@@ -83,13 +83,15 @@ pub fn parse_with_limit(input: &str, max_len: usize) -> Result<Query, ParseError
         p.pipe(&mut query)?;
     }
     p.check_reads(&query)?;
-    // `head N` after a plain search keeps N events: the partials carry that many.
+    // `head N` (or `tail N`) after a plain search keeps N events: the partials carry
+    // that many.
     if query.command.is_none()
         && let Some(n) = query
             .post
             .iter()
             .filter_map(|p| match p {
-                Post::Head(n) => Some(*n),
+                // `tail N` keeps the first N of the reversed order.
+                Post::Head(n) | Post::Tail(n) => Some(*n),
                 _ => None,
             })
             .min()
@@ -752,14 +754,6 @@ impl<'a> Parser<'a> {
                 let fields = self.field_list("a field name after `fields`", usize::MAX)?;
                 query.post.push(Post::Fields(fields));
             }
-            "tail" if query.command.is_none() => {
-                return Err(self.error_at(
-                    start,
-                    "`tail` takes the last rows of stats, top or rare; a search's events come \
-                     newest first (`| sort _time | head N` gives the oldest)"
-                        .to_string(),
-                ));
-            }
             "sort" => {
                 // Splunk's `sort 20 -count` and `sort limit=20 -count`: a head after.
                 self.skip_ws();
@@ -821,8 +815,14 @@ impl<'a> Parser<'a> {
             }
             "tail" => {
                 self.skip_ws();
+                // After a plain search it counts events, of which a query keeps more.
+                let most = if query.command.is_none() {
+                    MAX_HITS_LIMIT as u32
+                } else {
+                    MAX_LIST_N
+                };
                 let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.number("N", 1..=MAX_LIST_N)?
+                    self.number("N", 1..=most)?
                 } else {
                     DEFAULT_LIST_N
                 };
