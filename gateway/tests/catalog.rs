@@ -541,13 +541,15 @@ async fn upgrades_in_place(version: i64) {
             .fetch_one(&pool)
             .await;
         assert!(old_table.is_err(), "{backend}: the old table is gone");
-        let found: i64 = sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(found, 6, "{backend}");
+        assert_eq!(
+            count(
+                &pool,
+                "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
+            )
+            .await,
+            6,
+            "{backend}"
+        );
         pool.close().await;
         // Opened again: already upgraded, nothing to do.
         let again = Catalog::open(&url).await.unwrap();
@@ -879,22 +881,28 @@ async fn a_version_5_catalog_drops_its_rule_rollups() {
         drop(upgraded);
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
         for table in ["rule_minutes", "rule_sources", "rule_runs"] {
-            let rows: i64 =
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-                    .try_get(0)
-                    .unwrap();
+            let rows = count(&pool, &format!("SELECT COUNT(*) FROM {table}")).await;
             assert_eq!(rows, 0, "{backend}: {table}");
         }
-        let found: i64 = sqlx::query("SELECT value FROM catalog_meta WHERE key = 'schema_version'")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        assert_eq!(found, 6, "{backend}");
+        assert_eq!(
+            count(
+                &pool,
+                "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
+            )
+            .await,
+            6,
+            "{backend}"
+        );
         pool.close().await;
     }
+}
+
+/// The one number `sql` selects.
+async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
 }

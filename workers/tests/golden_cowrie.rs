@@ -40,6 +40,14 @@ fn s<'a>(e: &'a Value, field: &str) -> Option<&'a str> {
     e.get(field).and_then(Value::as_str)
 }
 
+/// The parsed events of one `eventid`.
+fn with_id<'a>(ev: &'a [(String, Value)], id: &str) -> Vec<&'a Value> {
+    ev.iter()
+        .map(|(_, e)| e)
+        .filter(|e| s(e, "eventid") == Some(id))
+        .collect()
+}
+
 fn count(result: &QueryResult) -> u64 {
     result.matched
 }
@@ -250,11 +258,7 @@ fn counts_by(result: &QueryResult) -> BTreeMap<Vec<String>, u64> {
 #[test]
 fn per_event_commands_compute_fields_the_aggregate_reads() {
     let ev = events();
-    let failed: Vec<&Value> = ev
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
-        .collect();
+    let failed: Vec<&Value> = with_id(&ev, "cowrie.login.failed");
 
     // eval, then where on what it made.
     let long = failed
@@ -449,11 +453,7 @@ fn close(got: f64, want: f64) -> bool {
 #[test]
 fn spread_and_value_aggregates_are_exact() {
     let ev = events();
-    let closed: Vec<&Value> = ev
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| s(e, "eventid") == Some("cowrie.session.closed"))
-        .collect();
+    let closed: Vec<&Value> = with_id(&ev, "cowrie.session.closed");
     let durations: Vec<f64> = closed
         .iter()
         .filter_map(|e| e.get("duration").and_then(Value::as_f64))
@@ -481,11 +481,7 @@ fn spread_and_value_aggregates_are_exact() {
     }
 
     // values, mode, earliest and latest of the failed logins' user names.
-    let failed: Vec<&Value> = ev
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
-        .collect();
+    let failed: Vec<&Value> = with_id(&ev, "cowrie.login.failed");
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for e in &failed {
         *counts.entry(s(e, "username").unwrap()).or_default() += 1;
@@ -580,11 +576,7 @@ fn spread_and_value_aggregates_are_exact() {
 #[test]
 fn sort_and_dedup_choose_the_events_kept_across_files() {
     let ev = events();
-    let closed: Vec<&Value> = ev
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| s(e, "eventid") == Some("cowrie.session.closed"))
-        .collect();
+    let closed: Vec<&Value> = with_id(&ev, "cowrie.session.closed");
     // The five longest sessions of all three days, longest first: not among the newest
     // 100 events, which a sort of the kept events alone would have ranked.
     let mut durations: Vec<f64> = closed
@@ -610,11 +602,7 @@ fn sort_and_dedup_choose_the_events_kept_across_files() {
     assert!(r.hits.iter().all(|h| h.fields.contains_key("src_ip")));
 
     // One event per address: the newest of each, newest first.
-    let failed: Vec<&Value> = ev
-        .iter()
-        .map(|(_, e)| e)
-        .filter(|e| s(e, "eventid") == Some("cowrie.login.failed"))
-        .collect();
+    let failed: Vec<&Value> = with_id(&ev, "cowrie.login.failed");
     let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
     for e in &failed {
         let at = newest.entry(s(e, "src_ip").unwrap()).or_insert(i64::MIN);
