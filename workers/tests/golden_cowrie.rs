@@ -741,3 +741,44 @@ fn tail_keeps_the_last_events_of_all_in_reverse() {
         assert!(close(*g, *w), "the three shortest, shortest first: {got:?}");
     }
 }
+
+#[test]
+fn lookup_joins_a_table_to_the_events_it_lists() {
+    use std::sync::Arc;
+
+    use shared_sketch::lookup::{LookupTable, Lookups};
+    use workers::ScanOptions;
+
+    let ev = events();
+    let mut per_ip: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in with_id(&ev, "cowrie.login.failed") {
+        *per_ip.entry(s(e, "src_ip").unwrap()).or_default() += 1;
+    }
+    // Every other address that failed a login, labelled in turn.
+    let listed: Vec<(&str, &str)> = per_ip
+        .keys()
+        .step_by(2)
+        .zip(["scanner", "brute"].into_iter().cycle())
+        .map(|(ip, label)| (*ip, label))
+        .collect();
+    let mut csv = String::from("ip,threat\n");
+    for (ip, label) in &listed {
+        csv.push_str(&format!("{ip},{label}\n"));
+    }
+    let mut want: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for (ip, label) in &listed {
+        *want.entry(vec![label.to_string()]).or_default() += per_ip[ip];
+    }
+    let table = LookupTable::from_csv(csv.as_bytes()).unwrap();
+    let options = ScanOptions {
+        lookups: Lookups::from([("bad_ips".to_string(), Arc::new(table))]),
+        ..ScanOptions::default()
+    };
+    let r = common::run_with(
+        &files(),
+        "eventid:cowrie.login.failed | lookup bad_ips ip AS src_ip OUTPUT threat \
+         | where isnotnull(threat) | stats count by threat",
+        &options,
+    );
+    assert_eq!(counts_by(&r), want);
+}
