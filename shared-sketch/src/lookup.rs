@@ -3,7 +3,7 @@
 //! every worker with the query, so the Lambda workers need no access of their own.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,12 +40,28 @@ pub fn check_name(name: &str) -> Result<(), LookupError> {
     }
 }
 
+/// A column's values, ASCII lower-cased, each with the first row holding it.
+type RowsByValue = Arc<HashMap<String, usize>>;
+
 /// A table as uploaded: its header and rows, every row as wide as the header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LookupTable {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Per column, its rows by value once a `lookup` has matched on it: every file a
+    /// query scans shares the one index (a table of 100,000 rows is not indexed again per
+    /// file).
+    #[serde(skip)]
+    indexes: OnceLock<Vec<OnceLock<RowsByValue>>>,
 }
+
+impl PartialEq for LookupTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.columns == other.columns && self.rows == other.rows
+    }
+}
+
+impl Eq for LookupTable {}
 
 impl LookupTable {
     /// Reads CSV text (RFC 4180: `,`, `"` quoting, a header row first). A row of another
@@ -93,20 +109,32 @@ impl LookupTable {
             }
             rows.push(row);
         }
-        Ok(LookupTable { columns, rows })
+        Ok(LookupTable {
+            columns,
+            rows,
+            indexes: OnceLock::new(),
+        })
     }
 
     /// The table indexed by `key`'s values (ASCII case ignored, as searches compare
     /// values); the first row of a repeated value wins. `None` without such a column.
     pub fn indexed(self: &Arc<Self>, key: &str) -> Option<Indexed> {
         let column = self.columns.iter().position(|c| c == key)?;
-        let mut rows = HashMap::with_capacity(self.rows.len());
-        for (i, row) in self.rows.iter().enumerate() {
-            rows.entry(row[column].to_ascii_lowercase()).or_insert(i);
-        }
+        let slots = self
+            .indexes
+            .get_or_init(|| self.columns.iter().map(|_| OnceLock::new()).collect());
+        let rows = slots.get(column)?.get_or_init(|| {
+            let mut rows = HashMap::with_capacity(self.rows.len());
+            for (i, row) in self.rows.iter().enumerate() {
+                if let Some(value) = row.get(column) {
+                    rows.entry(value.to_ascii_lowercase()).or_insert(i);
+                }
+            }
+            Arc::new(rows)
+        });
         Some(Indexed {
             table: Arc::clone(self),
-            rows,
+            rows: Arc::clone(rows),
         })
     }
 }
@@ -115,7 +143,7 @@ impl LookupTable {
 #[derive(Debug, Clone)]
 pub struct Indexed {
     pub table: Arc<LookupTable>,
-    rows: HashMap<String, usize>,
+    rows: RowsByValue,
 }
 
 impl Indexed {
@@ -210,6 +238,9 @@ mod tests {
         let by_ip = table.indexed("ip").unwrap();
         assert_eq!(by_ip.row("10.0.0.1").unwrap()[1], "scanner");
         assert!(by_ip.row("10.0.0.3").is_none());
+        // One index per column, shared by every scan that asks for it.
+        let again = table.indexed("ip").unwrap();
+        assert!(Arc::ptr_eq(&by_ip.rows, &again.rows));
         let by_threat = table.indexed("threat").unwrap();
         assert_eq!(by_threat.row("C2").unwrap()[0], "10.0.0.2");
         assert!(table.indexed("nosuch").is_none());
