@@ -639,6 +639,8 @@ async fn lookup_tables_are_put_and_joined_to_the_events_they_match() {
         .await
         .unwrap();
     assert_eq!(list[0]["name"], "bad_ips");
+    assert_eq!(list[0]["columns"], serde_json::json!(["ip", "threat"]));
+    assert_eq!(list[0]["bytes"].as_u64(), Some(csv.len() as u64));
 
     // The CLI: put into the lake's catalog, then a query over the lake reads it.
     let table = dir.path().join("bad_ips.csv.txt");

@@ -906,3 +906,45 @@ async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
         .try_get(0)
         .unwrap()
 }
+
+/// Lookup tables on both databases: put, listed from what was noted, read for a query,
+/// replaced, deleted; another tenant's are not seen.
+#[tokio::test]
+async fn lookup_tables_are_kept_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path()).await {
+        let catalog = Catalog::open(&url).await.unwrap();
+        let csv = b"ip,threat\n10.0.0.1,scanner\n";
+        catalog.put_lookup("bad_ips", csv, 5).await.unwrap();
+        let listed = catalog.lookups().await.unwrap();
+        assert_eq!(listed.len(), 1, "{backend}");
+        assert_eq!(
+            (listed[0].columns.clone(), listed[0].rows, listed[0].bytes),
+            (
+                vec!["ip".to_string(), "threat".to_string()],
+                1,
+                csv.len() as u64
+            ),
+            "{backend}"
+        );
+        catalog
+            .put_lookup("bad_ips", b"ip\n1\n2\n", 6)
+            .await
+            .unwrap();
+        let tables = catalog.read_lookups(&["bad_ips"]).await.unwrap();
+        assert_eq!(tables["bad_ips"].rows.len(), 2, "{backend}");
+        assert!(
+            catalog
+                .for_tenant("acme")
+                .lookups()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(catalog.delete_lookup("bad_ips").await.unwrap(), "{backend}");
+        assert!(
+            catalog.read_lookups(&["bad_ips"]).await.is_err(),
+            "{backend}"
+        );
+    }
+}

@@ -57,6 +57,7 @@ const SCHEMA: &[&str] = &[
         tenant TEXT NOT NULL,
         name TEXT NOT NULL,
         csv BYTEA NOT NULL,
+        columns TEXT NOT NULL,
         row_count BIGINT NOT NULL,
         updated_ms BIGINT NOT NULL,
         PRIMARY KEY (tenant, name)

@@ -56,11 +56,13 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO lookups (tenant, name, csv, row_count, updated_ms) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO lookups (tenant, name, csv, columns, row_count, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&self.tenant)
         .bind(name)
         .bind(csv)
+        .bind(serde_json::to_string(&table.columns).unwrap_or_default())
         .bind(table.rows.len() as i64)
         .bind(now_ms)
         .execute(&mut *tx)
@@ -85,27 +87,24 @@ impl Catalog {
         Ok(done.rows_affected() > 0)
     }
 
-    /// This tenant's tables, by name.
+    /// This tenant's tables, by name (read from what `put_lookup` noted, not the CSVs).
     pub async fn lookups(&self) -> Result<Vec<LookupInfo>, LookupsError> {
         let rows = sqlx::query(
-            "SELECT name, csv, row_count, updated_ms FROM lookups WHERE tenant = $1 ORDER BY name",
+            "SELECT name, columns, row_count, CAST(LENGTH(csv) AS BIGINT), updated_ms \
+             FROM lookups WHERE tenant = $1 ORDER BY name",
         )
         .bind(&self.tenant)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let name: String = row.try_get(0)?;
-                let csv: Vec<u8> = row.try_get(1)?;
-                let columns = LookupTable::from_csv(&csv)
-                    .map(|t| t.columns)
-                    .unwrap_or_default();
+                let columns: String = row.try_get(1)?;
                 Ok(LookupInfo {
-                    name,
-                    columns,
+                    name: row.try_get(0)?,
+                    columns: serde_json::from_str(&columns).unwrap_or_default(),
                     rows: u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
-                    bytes: csv.len() as u64,
-                    updated_ms: row.try_get(3)?,
+                    bytes: u64::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0),
+                    updated_ms: row.try_get(4)?,
                 })
             })
             .collect()

@@ -735,7 +735,7 @@ impl<'a> Parser<'a> {
                 let post = self.where_clause(query)?;
                 query.post.push(post);
             }
-            "head" => {
+            "head" | "tail" => {
                 self.skip_ws();
                 // After a plain search it counts events, of which a query keeps more.
                 let most = if query.command.is_none() {
@@ -748,7 +748,11 @@ impl<'a> Parser<'a> {
                 } else {
                     DEFAULT_LIST_N
                 };
-                query.post.push(Post::Head(n));
+                query.post.push(if name == "head" {
+                    Post::Head(n)
+                } else {
+                    Post::Tail(n)
+                });
             }
             "fields" => {
                 let fields = self.field_list("a field name after `fields`", usize::MAX)?;
@@ -812,21 +816,6 @@ impl<'a> Parser<'a> {
                     self.check_columns(query, &fields, "table", at)?;
                 }
                 query.post.push(Post::Table(fields));
-            }
-            "tail" => {
-                self.skip_ws();
-                // After a plain search it counts events, of which a query keeps more.
-                let most = if query.command.is_none() {
-                    MAX_HITS_LIMIT as u32
-                } else {
-                    MAX_LIST_N
-                };
-                let n = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.number("N", 1..=most)?
-                } else {
-                    DEFAULT_LIST_N
-                };
-                query.post.push(Post::Tail(n));
             }
             other => {
                 return Err(self.error_at(
@@ -909,12 +898,12 @@ impl<'a> Parser<'a> {
             } else {
                 name.to_string()
             };
-            if query.command.is_some() && !sort_keys(query).contains(&name) {
+            if query.command.is_some() && !row_columns(query).contains(&name) {
                 return Err(self.error_at(
                     at,
                     format!(
                         "cannot sort by `{name}`: the rows have {}",
-                        sort_keys(query).join(", ")
+                        row_columns(query).join(", ")
                     ),
                 ));
             }
@@ -970,7 +959,7 @@ impl<'a> Parser<'a> {
         command: &str,
         at: usize,
     ) -> Result<(), ParseError> {
-        let columns = sort_keys(query);
+        let columns = row_columns(query);
         let by = query.by();
         for field in fields {
             let known = if command == "dedup" {
@@ -1664,9 +1653,9 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// What the rows of `query`'s aggregate can be sorted by: its `by` fields and aggregates'
-/// labels, or for `top` and `rare` rows `count` and the field.
-fn sort_keys(query: &Query) -> Vec<String> {
+/// The columns of `query`'s rows, which `sort`, `table` and `dedup` name: its `by` fields
+/// and aggregates' labels, or for `top` and `rare` rows `count` and the field.
+fn row_columns(query: &Query) -> Vec<String> {
     let mut keys: Vec<String> = query.by().to_vec();
     match &query.command {
         Some(Command::Top { fields, by, .. }) if by.is_empty() => {
