@@ -282,8 +282,7 @@ impl QueryResult {
             return;
         }
         self.hits.retain_mut(|hit| {
-            let key: Option<Vec<&String>> = fields.iter().map(|f| hit.fields.get(f)).collect();
-            let first = key.is_some_and(|key| seen.insert(crate::query::compound_key(&key)));
+            let first = hit.key(fields).is_some_and(|key| seen.insert(key));
             if keep_events && !first {
                 for field in fields {
                     hit.fields.remove(field);

@@ -506,7 +506,7 @@ fn check_command(query: &Query) -> Result<(), String> {
             "`{name}` does not run in rules yet: a rule's query is a search, then stats, top or rare"
         ));
     }
-    if query.command.is_none() && !shared_sketch::partial::HitRank::of(query).newest() {
+    if !shared_sketch::partial::HitRank::of(query).newest() {
         // A rule's samples are the newest events of each minute.
         return Err(
             "`sort` and `dedup` do not run on a rule's events: it alerts on every match, \

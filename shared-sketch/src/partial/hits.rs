@@ -38,6 +38,13 @@ impl Hit {
         }
     }
 
+    /// The values of `fields` as one key (`compound_key`), as `dedup` compares events;
+    /// `None` when the hit lacks one.
+    pub(crate) fn key(&self, fields: &[String]) -> Option<String> {
+        let values: Option<Vec<&String>> = fields.iter().map(|f| self.fields.get(f)).collect();
+        values.map(|values| crate::query::compound_key(&values))
+    }
+
     /// The hit with its text cut to `MAX_HIT_BYTES` (at a character boundary), flagged.
     pub(super) fn cut(mut self) -> Hit {
         let mut end = self.text.len().min(MAX_HIT_BYTES);
@@ -131,11 +138,6 @@ impl HitRank {
         self.sort.is_empty() && self.dedup.is_empty()
     }
 
-    /// The fields a hit must carry to be ranked.
-    pub fn fields(&self) -> impl Iterator<Item = &String> {
-        self.sort.iter().map(|k| &k.name).chain(&self.dedup)
-    }
-
     /// `Less` when `a` comes first.
     fn order(&self, a: &Hit, b: &Hit) -> Ordering {
         compare_by(
@@ -159,11 +161,7 @@ impl HitRank {
         all.dedup();
         if !self.dedup.is_empty() {
             let mut seen = std::collections::HashSet::new();
-            all.retain(|hit| {
-                let key: Option<Vec<&String>> =
-                    self.dedup.iter().map(|f| hit.fields.get(f)).collect();
-                key.is_some_and(|key| seen.insert(crate::query::compound_key(&key)))
-            });
+            all.retain(|hit| hit.key(&self.dedup).is_some_and(|key| seen.insert(key)));
         }
         let mut text = 0;
         let fits = all
