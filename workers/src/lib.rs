@@ -10,6 +10,8 @@ mod convert;
 mod detect;
 mod events;
 mod format;
+#[doc(hidden)]
+pub mod fuzz;
 mod gzip;
 mod index;
 mod ingest;

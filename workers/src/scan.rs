@@ -535,6 +535,16 @@ impl<'s, 'q, 'p> ScanSink<'s, 'q, 'p> {
             reading,
         }
     }
+
+    /// A sink reading NDJSON a line at a time, never a block: the fuzz target that checks
+    /// both readings agree (`crate::fuzz`).
+    pub(crate) fn line_by_line(scan: &'s mut Scan<'q>, projection: &'p Projection) -> Self {
+        ScanSink {
+            scan,
+            projection,
+            reading: Reading::Rows(Rows::new(Format::Ndjson)),
+        }
+    }
 }
 
 impl Sink for ScanSink<'_, '_, '_> {

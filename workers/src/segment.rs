@@ -229,16 +229,24 @@ pub fn read_index(segment: impl Into<Source>) -> io::Result<SegmentIndex> {
         .into()
         .suffixed(INDEX_SUFFIX)
         .read_all(MAX_INDEX_BYTES)?;
-    match shared_sketch::codec::decode_file::<SegmentIndex>(&bytes) {
-        Ok(index) if index.layout == index::LAYOUT => Ok(index),
-        Ok(index) => Err(io::Error::other(format!(
-            "index layout {} is not this version's ({})",
-            index.layout,
-            index::LAYOUT
-        ))),
-        Err(e) => shared_sketch::codec::decode_file::<index::FirstLayout>(&bytes)
-            .map(SegmentIndex::from)
-            .map_err(|_| io::Error::other(e)),
+    SegmentIndex::decode(&bytes)
+}
+
+impl SegmentIndex {
+    /// A sidecar's bytes, as `SegmentWriter` wrote them, of this layout or the first. The
+    /// bytes are untrusted (a bucket others can write to): anything else is an error.
+    pub fn decode(bytes: &[u8]) -> io::Result<SegmentIndex> {
+        match shared_sketch::codec::decode_file::<SegmentIndex>(bytes) {
+            Ok(index) if index.layout == index::LAYOUT => Ok(index),
+            Ok(index) => Err(io::Error::other(format!(
+                "index layout {} is not this version's ({})",
+                index.layout,
+                index::LAYOUT
+            ))),
+            Err(e) => shared_sketch::codec::decode_file::<index::FirstLayout>(bytes)
+                .map(SegmentIndex::from)
+                .map_err(|_| io::Error::other(e)),
+        }
     }
 }
 

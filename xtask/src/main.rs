@@ -11,9 +11,12 @@
 //! - `bench lake` — planning over 10,000 catalogued segments; frames vs partials
 //! - `bench detections` — ingest with 0, 10, 100 rules; the matcher; runs over 10,000
 //!   stored minutes; a file to its webhook alert
+//! - `fuzz [TARGET] [--seconds N] [--runs N]` — the libFuzzer targets of `fuzz/` on their
+//!   corpora (docs/RELIABILITY.md)
 
 mod cmd;
 mod frontend;
+mod fuzz;
 mod lambda_rig;
 #[cfg(test)]
 mod modules;
@@ -43,9 +46,10 @@ fn real_main() -> Result<()> {
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, args.get(1).map(String::as_str)),
         Some("bench") => bench(&root, &args[1..]),
+        Some("fuzz") => fuzz::command(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda|detections>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda|detections | fuzz [TARGET] [--seconds N] [--runs N]>"
             );
             bail!("unknown command")
         }
@@ -321,6 +325,9 @@ fn test_build(tools: &Toolchain) -> Cmd {
     tools::linted(tools.cargo()).args(["test", "--workspace"])
 }
 
+/// How long `cargo xtask test` fuzzes each target.
+const FUZZ_TEST_SECONDS: u64 = 10;
+
 /// A named test step.
 type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
 
@@ -336,7 +343,14 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
     let steps: Vec<Step<'_>> = vec![
         (
             "format",
-            Box::new(|| tools.cargo().args(["fmt", "--all", "--check"]).run()),
+            Box::new(|| {
+                tools.cargo().args(["fmt", "--all", "--check"]).run()?;
+                tools
+                    .cargo()
+                    .args(["fmt", "--all", "--check", "--manifest-path"])
+                    .arg(root.join("fuzz/Cargo.toml"))
+                    .run()
+            }),
         ),
         (
             // clippy lints our crates while the test build compiles them (see
@@ -395,6 +409,18 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
                     .arg("--logsources")
                     .arg(root.join("gateway/src/detect/sigma/logsources.yml"))
                     .run()
+            }),
+        ),
+        (
+            // Each libFuzzer target on its saved corpus and its past crashes, briefly: the
+            // long runs are `cargo xtask fuzz`, their figures in docs/RELIABILITY.md.
+            "fuzz targets, briefly, on their corpora",
+            Box::new(|| {
+                let budget = fuzz::Budget {
+                    seconds: FUZZ_TEST_SECONDS,
+                    runs: None,
+                };
+                fuzz::run(&tools, root, fuzz::TARGETS, &budget)
             }),
         ),
         (

@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::ast::{Agg, Calc, Command, CompareOp, Expr, Post, Query, Stage, TimeBound, TimeUnit};
 use super::calc::format_number;
-use super::parse::ends_word;
+use super::parse::{ends_word, reads_as_bare_term};
 
 impl fmt::Display for TimeBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -17,10 +17,11 @@ impl fmt::Display for TimeBound {
     }
 }
 
-/// A value as the parser reads it back: bare when it can be, else quoted and escaped.
+/// A value as the parser reads it back: bare when it can be, else quoted and escaped. A
+/// bare word keeps its backslashes as written, so one holding a backslash stays bare: in
+/// quotes it would be a phrase, and `a\*` a wildcard no more.
 fn write_value(f: &mut fmt::Formatter<'_>, value: &str, force_quotes: bool) -> fmt::Result {
-    let bare =
-        !force_quotes && !value.is_empty() && !value.contains(ends_word) && !value.contains('\\');
+    let bare = !force_quotes && !value.is_empty() && !value.contains(ends_word);
     if bare {
         f.write_str(value)
     } else {
@@ -171,6 +172,10 @@ impl fmt::Display for Expr {
                 Expr::And(_) | Expr::Or(_) => write!(f, "NOT ({inner})"),
                 _ => write!(f, "NOT {inner}"),
             },
+            Expr::Term {
+                text,
+                phrase: false,
+            } if !text.contains(ends_word) && !reads_as_bare_term(text) => write!(f, "**:{text}"),
             Expr::Term { text, phrase } => write_value(f, text, *phrase),
             Expr::Compare(c) => {
                 write!(f, "{}{}", c.field, c.op.symbol())?;

@@ -174,6 +174,24 @@ fn is_field_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')
 }
 
+/// Whether the word `text` (no white space, `|`, parentheses or quotes in it), written
+/// bare where a search term may stand, reads back as a bare term: not an operator, a
+/// field comparison or `**:`. Else it is written `**:text`, which always does.
+pub(super) fn reads_as_bare_term(text: &str) -> bool {
+    if matches!(text, "AND" | "OR" | "NOT") {
+        return false;
+    }
+    if let Some(after) = text.strip_prefix("**")
+        && after.starts_with([':', '='])
+    {
+        return false;
+    }
+    let field_len = text.find(|c: char| !is_field_char(c)).unwrap_or(text.len());
+    let starts_like_field = text.starts_with(|c: char| c.is_alphabetic() || matches!(c, '_' | '@'));
+    let after = &text[field_len..];
+    !(starts_like_field && (after.starts_with('~') || comparison(after).is_some()))
+}
+
 impl<'a> Parser<'a> {
     fn rest(&self) -> &'a str {
         &self.src[self.pos..]
@@ -2147,6 +2165,11 @@ mod tests {
             "| stats values(a), mode(b), earliest(c), latest(d), stdev(e), varp(f), range(g) by h",
             r#"uri~"^/a\.php\?id=\d+" OR agent~"(?i)sqlmap|q\"q" _raw~"x\\""#,
             "a:$b c:*$d.e* f:$g* h:*$i j:\"$k\"",
+            // Found by the `query` fuzz target: a word holding a backslash was quoted (and
+            // a wildcard became a phrase); `**:` values that read as comparisons or
+            // operators were written bare.
+            r"a\* x\d",
+            "**:a: **:OR **:b>=1 **:c~x **:**:d",
             "",
         ] {
             let q = parse(text).unwrap();
