@@ -21,6 +21,7 @@ mod lambda_rig;
 #[cfg(test)]
 mod modules;
 mod postgres;
+mod supply_chain;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -410,6 +411,10 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
                     .arg(root.join("gateway/src/detect/sigma/logsources.yml"))
                     .run()
             }),
+        ),
+        (
+            "supply chain (cargo deny, npm)",
+            Box::new(|| supply_chain::check(&tools, root)),
         ),
         (
             // Each libFuzzer target on its saved corpus and its past crashes, briefly: the

@@ -211,6 +211,23 @@ fn command_works(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
     Cmd::new(program).args(args).output().is_some()
 }
 
+/// A cargo-installed tool at `version` (its own lock file; built fast, as
+/// wasm-bindgen-cli is), installed into our tools folder when missing or another version.
+pub fn cargo_install(tools: &Toolchain, package: &str, version: &str) -> Result<PathBuf> {
+    let bin = tools.tools_dir.join("bin").join(package);
+    let has = version_of(&bin).is_some_and(|v| v.split_whitespace().any(|w| w == version));
+    if !has {
+        println!("==> installing {package} {version} (one-time, a few minutes)");
+        Cmd::new("cargo")
+            .args(["install", "--locked", "--force", "--root"])
+            .arg(&tools.tools_dir)
+            .arg(format!("{package}@{version}"))
+            .envs(FAST_INSTALL_ENV)
+            .run()?;
+    }
+    Ok(bin)
+}
+
 fn version_of(program: &Path) -> Option<String> {
     Cmd::new(program)
         .arg("--version")
