@@ -67,6 +67,7 @@ async fn rig() -> Rig {
     }
     let mut keys = BTreeMap::new();
     for (name, tenant, role) in [
+        ("operator", DEFAULT_TENANT, Role::Admin),
         ("acme-admin", "acme", Role::Admin),
         ("acme-read", "acme", Role::Read),
         ("globex-admin", "globex", Role::Admin),
@@ -700,5 +701,65 @@ async fn alerts_belong_to_a_tenant_read_keys_see_them_admins_change_them_and_tok
         assert_eq!(response.status(), 401, "{path}");
         let response = reqwest::get(rig.url(path)).await.unwrap();
         assert_eq!(response.status(), 401, "{path} without a key");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_queries_for_the_operator_alone() {
+    let rig = rig().await;
+    let metrics = |key: Option<&'static str>| {
+        let mut request = reqwest::Client::new().get(rig.url("/metrics"));
+        if let Some(key) = key {
+            request = request.bearer_auth(&rig.keys[key]);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, kind, response.text().await.unwrap())
+        }
+    };
+    // Counters cover every tenant: no key, a read key, another tenant's admin are refused.
+    assert_eq!(metrics(None).await.0, 401);
+    assert_eq!(metrics(Some("acme-read")).await.0, 403);
+    assert_eq!(metrics(Some("acme-admin")).await.0, 403);
+    let (status, _) = rig
+        .post(
+            Some("operator"),
+            "/api/v1/query",
+            json!({ "q": "| stats count" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = rig
+        .post(Some("operator"), "/api/v1/query", json!({ "q": "a:(" }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, kind, text) = metrics(Some("operator")).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        kind.as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("sketchlake_queries_total{outcome=\"finished\"}"), 1.0);
+    assert_eq!(value("sketchlake_queries_total{outcome=\"rejected\"}"), 1.0);
+    assert_eq!(value("sketchlake_queries_running"), 0.0);
+    assert!(value("sketchlake_scanned_bytes_total") > 0.0);
+    assert_eq!(value("sketchlake_executor_slots"), 2.0);
+    assert_eq!(value("sketchlake_alert_deliveries_pending"), 0.0);
+    // Every sample has its HELP and TYPE, as Prometheus's parser expects.
+    for sample in text.lines().filter(|l| !l.starts_with('#')) {
+        let name = sample.split(['{', ' ']).next().unwrap();
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
     }
 }

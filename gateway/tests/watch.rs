@@ -13,7 +13,11 @@ async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
     let expected = common::records(demo.path()).len() as u64;
     let lake = tempfile::tempdir().unwrap();
     let inbox = tempfile::tempdir().unwrap();
-    let server = common::Served::watching(lake.path(), inbox.path(), &[]);
+    let server = common::Served::watching(
+        lake.path(),
+        inbox.path(),
+        &["--metrics-listen".as_ref(), "127.0.0.1:0".as_ref()],
+    );
     let base = &server.base;
     let url = format!("{base}/api/v1/query");
 
@@ -55,4 +59,26 @@ async fn files_dropped_into_the_watched_folder_become_searchable_segments() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(answer["groups"], direct["groups"]);
+
+    // The operator sees the ingest caught up, on the metrics address (no key there).
+    let metrics = reqwest::get(server.metrics.as_deref().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} missing from\n{metrics}"))
+            .to_string()
+    };
+    assert_eq!(
+        value("sketchlake_ingested_files_total"),
+        files.len().to_string()
+    );
+    assert_eq!(value("sketchlake_ingest_waiting_files"), "0");
+    assert_eq!(value("sketchlake_ingest_lag_seconds"), "0");
+    assert_eq!(value("sketchlake_ingest_failures_total"), "0");
 }

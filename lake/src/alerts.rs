@@ -375,6 +375,22 @@ impl Catalog {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Pending deliveries of every tenant, and how many of them failed their last
+    /// attempt (for `/metrics`).
+    pub async fn delivery_counts(&self) -> Result<(u64, u64), CatalogError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN last_error IS NULL THEN 0 ELSE 1 END), 0)
+             FROM deliveries WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |i: usize| {
+            row.try_get::<i64, _>(i)
+                .map(|n| u64::try_from(n).unwrap_or(0))
+        };
+        Ok((count(0)?, count(1)?))
+    }
+
     /// When the next pending delivery of any tenant to a sink that is configured falls
     /// due, epoch ms: one to a sink nobody has set cannot succeed until someone does, so
     /// a CLI does not wait for it.

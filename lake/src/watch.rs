@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -23,15 +24,39 @@ use crate::rollups::Watching;
 /// Ticks between sweeps.
 const SWEEP_EVERY: u32 = 300;
 
+/// How far the watched folder's ingest is behind, for operators (`/metrics`).
+#[derive(Debug, Default)]
+pub struct WatchStatus {
+    /// Files in the folder not ingested yet (arrived, still being written, or failing).
+    pub waiting: AtomicU64,
+    /// The modification time (epoch ms) of the oldest of them; 0 when none wait.
+    pub oldest_waiting_ms: AtomicI64,
+    /// Ticks whose ingest failed (each is retried at the next).
+    pub failed_ticks: AtomicU64,
+    /// Files ingested since the gateway started.
+    pub ingested: AtomicU64,
+}
+
+impl WatchStatus {
+    /// Seconds the oldest waiting file has waited at `now_ms`: the ingest lag.
+    pub fn lag_seconds(&self, now_ms: i64) -> f64 {
+        match self.oldest_waiting_ms.load(Ordering::Relaxed) {
+            0 => 0.0,
+            oldest => (now_ms.saturating_sub(oldest)).max(0) as f64 / 1000.0,
+        }
+    }
+}
+
 /// Runs until `stop`; `ingested` is notified each time files were ingested (the rules'
-/// runs wait on it, so an alert does not wait for their next tick).
+/// runs wait on it, so an alert does not wait for their next tick). `status` says how far
+/// behind it is.
 pub async fn watch(
     lake: Arc<Lake>,
     dir: PathBuf,
     options: ScanOptions,
     rules: impl Fn() -> Watching + Send + 'static,
     interval: Duration,
-    (ingested, stop): (Arc<Notify>, CancellationToken),
+    (ingested, stop, status): (Arc<Notify>, CancellationToken, Arc<WatchStatus>),
 ) {
     // Size and modification time of each file at the previous tick.
     let mut seen: HashMap<PathBuf, (u64, i64)> = HashMap::new();
@@ -44,10 +69,24 @@ pub async fn watch(
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match step(&lake, &dir, &options, &rules(), &mut seen, &mut done).await {
+        match step(
+            &lake,
+            &dir,
+            &options,
+            &rules(),
+            &mut seen,
+            &mut done,
+            &status,
+        )
+        .await
+        {
             Ok(0) => {}
-            Ok(_) => ingested.notify_one(),
+            Ok(n) => {
+                status.ingested.fetch_add(n, Ordering::Relaxed);
+                ingested.notify_one();
+            }
             Err(e) => {
+                status.failed_ticks.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(dir = %dir.display(), error = %e, "watched folder: ingest failed; retrying next tick");
             }
         }
@@ -72,6 +111,7 @@ async fn step(
     rules: &Watching,
     seen: &mut HashMap<PathBuf, (u64, i64)>,
     done: &mut HashMap<PathBuf, (u64, i64)>,
+    status: &WatchStatus,
 ) -> Result<u64, LakeError> {
     let files = {
         let within = dir.to_path_buf();
@@ -84,6 +124,16 @@ async fn step(
         .await?
     };
     let now: HashMap<PathBuf, (u64, i64)> = files.into_iter().collect();
+    // What waits is known before ingesting: a tick that fails part-way leaves it standing.
+    let waiting = now
+        .iter()
+        .filter(|(path, stamp)| done.get(*path) != Some(*stamp));
+    let (count, oldest) = waiting.fold((0, i64::MAX), |(n, oldest), (_, (_, modified))| {
+        (n + 1, oldest.min(*modified))
+    });
+    status.waiting.store(count, Ordering::Relaxed);
+    let oldest = if count == 0 { 0 } else { oldest.max(1) };
+    status.oldest_waiting_ms.store(oldest, Ordering::Relaxed);
     let mut ingested = 0;
     for (path, stamp) in &now {
         let steady = seen.get(path) == Some(stamp);
@@ -106,5 +156,13 @@ async fn step(
     }
     done.retain(|path, _| now.contains_key(path));
     *seen = now;
+    let left = status
+        .waiting
+        .load(Ordering::Relaxed)
+        .saturating_sub(ingested);
+    status.waiting.store(left, Ordering::Relaxed);
+    if left == 0 {
+        status.oldest_waiting_ms.store(0, Ordering::Relaxed);
+    }
     Ok(ingested)
 }

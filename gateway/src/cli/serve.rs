@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the URL is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Also serve `GET /metrics` (Prometheus) here, without keys: an address only the
+    /// monitoring network reaches. On the main address it needs an admin key.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// The built frontend (the `dist` folder `cargo xtask` builds).
     #[arg(long, default_value = "dist")]
     ui: PathBuf,
@@ -62,6 +66,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         watch,
         watch_every,
         listen,
+        metrics_listen,
         ui,
         no_auth,
         rules,
@@ -131,7 +136,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             options.clone(),
             rules_now,
             every,
-            (arrived.clone(), stop.clone()),
+            (
+                arrived.clone(),
+                stop.clone(),
+                engine.metrics().watch.clone(),
+            ),
         ));
     }
     let mut state = AppState::new(engine.clone(), access);
@@ -159,6 +168,25 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             (every, woken, stop.clone()),
         ));
         state = state.with_rules(&tenant, book);
+    }
+    if let Some(address) = metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (--metrics-listen)"))?;
+        println!(
+            "sketchlake metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        let routes = http::metrics_router(state.clone());
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, routes)
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
     }
     let catalog = state.catalog().clone();
     let served = listen_and_serve(state, listen, ui).await;

@@ -8,6 +8,7 @@ use lake::{DEFAULT_TENANT, Lake};
 use workers::ScanOptions;
 
 use super::executor::Executor;
+use super::metrics::Metrics;
 
 /// `Engine::timeout` unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -24,6 +25,7 @@ pub struct Engine {
     /// A query still running after this long is stopped; its answer covers what was
     /// scanned, and says so.
     timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -36,6 +38,7 @@ impl Engine {
             executor,
             scan: Arc::default(),
             timeout: DEFAULT_TIMEOUT,
+            metrics: Arc::default(),
         }
     }
 
@@ -80,5 +83,10 @@ impl Engine {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The gateway's counters (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }

@@ -4,6 +4,7 @@
 
 mod build;
 pub mod executor;
+pub mod metrics;
 pub mod planner;
 mod run;
 

@@ -3,6 +3,7 @@
 //! (≤ 1/FLUSH_INTERVAL) however many files the query fans out to.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use shared_sketch::query::TimeBound;
@@ -15,6 +16,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::build::Engine;
+use super::metrics::Outcome;
 use super::planner::plan;
 use lake::LookupsError;
 use workers::ScanOptions;
@@ -52,7 +54,10 @@ pub async fn run_query(
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
+    // Counted as failed unless it ends otherwise below.
+    let mut gauge = engine.metrics().start_query();
     let Some(lake) = engine.lake_for(&ask.tenant) else {
+        gauge.ended(Outcome::Rejected);
         let _ = frames
             .send(Frame::Error(QueryError::new(
                 ErrorKind::NotFound,
@@ -79,6 +84,7 @@ pub async fn run_query(
             Arc::new(query)
         }
         Err(e) => {
+            gauge.ended(Outcome::Rejected);
             let _ = frames.send(Frame::Error(e.into())).await;
             return;
         }
@@ -96,7 +102,10 @@ pub async fn run_query(
             Err(why) => {
                 let kind = match why {
                     LookupsError::Catalog(_) => ErrorKind::LakeUnavailable,
-                    _ => ErrorKind::BadQuery,
+                    _ => {
+                        gauge.ended(Outcome::Rejected);
+                        ErrorKind::BadQuery
+                    }
                 };
                 let _ = frames
                     .send(Frame::Error(QueryError::new(kind, why.to_string())))
@@ -131,7 +140,12 @@ pub async fn run_query(
         files_pruned: planned.pruned,
         bytes_pruned: planned.pruned_bytes,
     };
+    let metrics = engine.metrics();
+    metrics
+        .bytes_pruned
+        .fetch_add(planned.pruned_bytes, Ordering::Relaxed);
     if frames.send(Frame::Plan(scope)).await.is_err() {
+        gauge.ended(Outcome::Cancelled);
         return;
     }
 
@@ -159,8 +173,14 @@ pub async fn run_query(
             }
             next = partials.recv() => {
                 let Some(partial) = next else { break };
-                progress.files_done += partial.stats.files;
-                progress.bytes_done += partial.stats.bytes;
+                let stats = &partial.stats;
+                progress.files_done += stats.files;
+                progress.bytes_done += stats.bytes;
+                metrics.bytes_scanned.fetch_add(stats.bytes_read, Ordering::Relaxed);
+                metrics
+                    .bytes_pruned
+                    .fetch_add(stats.bytes.saturating_sub(stats.bytes_read), Ordering::Relaxed);
+                metrics.files_failed.fetch_add(stats.failed_files, Ordering::Relaxed);
                 match &mut pending {
                     None => pending = Some(partial),
                     Some(acc) => {
@@ -178,6 +198,7 @@ pub async fn run_query(
             }
             _ = tick.tick() => {
                 if flush(&frames, &mut pending, &mut progress, started).await.is_err() {
+                    gauge.ended(Outcome::Cancelled);
                     return;
                 }
             }
@@ -189,8 +210,16 @@ pub async fn run_query(
         .await
         .is_err()
     {
+        gauge.ended(Outcome::Cancelled);
         return;
     }
+    gauge.ended(if progress.cancelled {
+        Outcome::Cancelled
+    } else if progress.stopped.is_some() {
+        Outcome::Stopped
+    } else {
+        Outcome::Finished
+    });
     progress.elapsed_ms = elapsed_ms(started);
     tracing::info!(
         tenant = %ask.tenant,

@@ -1,6 +1,7 @@
 //! The HTTP edge: `routes` (every route, in one place) served by `server`. Handlers live in
 //! `api` (queries and status for tools), `ws` (the browser's query channel), `saved` (saved
-//! queries), `embed` (widgets in other sites), `alerts` (alerts, rules and sinks); `auth` finds the caller, `error` decides
+//! queries), `embed` (widgets in other sites), `alerts` (alerts, rules and sinks), `metrics`
+//! (counters for operators); `auth` finds the caller, `error` decides
 //! every status and error body, `state` is what every handler is given.
 
 mod alerts;
@@ -9,6 +10,7 @@ mod auth;
 mod embed;
 mod error;
 mod lookups;
+mod metrics;
 mod routes;
 mod saved;
 mod server;
@@ -17,6 +19,7 @@ mod ws;
 
 pub use api::{QueryRequest, answer};
 pub use error::ApiError;
+pub use metrics::router as metrics_router;
 pub use routes::router;
 pub use server::serve;
 pub use state::AppState;

@@ -10,7 +10,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{alerts, api, embed, lookups, saved, ws};
+use super::{alerts, api, embed, lookups, metrics, saved, ws};
 
 /// Every route, over `state`, with the built frontend in `ui_dir` (none: the API alone).
 pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
@@ -19,6 +19,7 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/v1/query", post(api::query))
         .route("/api/v1/query/stream", get(api::stream))
         .route("/api/v1/status", get(api::status))
+        .route("/metrics", get(metrics::admin))
         .route("/api/v1/lake", get(api::lake))
         .route("/api/v1/saved", get(saved::list).post(saved::create))
         .route("/api/v1/saved/{id}", get(saved::get).delete(saved::delete))

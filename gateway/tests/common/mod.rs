@@ -176,6 +176,8 @@ where
 pub struct Served {
     /// `http://127.0.0.1:PORT`, as the server printed it.
     pub base: String,
+    /// `http://…/metrics` when served with `--metrics-listen`.
+    pub metrics: Option<String>,
     child: std::process::Child,
 }
 
@@ -203,10 +205,19 @@ impl Served {
         let stdout = child.stdout.take().unwrap();
         let mut served = Served {
             base: String::new(),
+            metrics: None,
             child,
         };
-        let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
-        served.base = line.rsplit(' ').next().unwrap().to_string();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let url = line.rsplit(' ').next().unwrap().to_string();
+            if line.starts_with("sketchlake metrics on") {
+                served.metrics = Some(url);
+            } else if line.starts_with("sketchlake listening on") {
+                served.base = url;
+                break;
+            }
+        }
         served
     }
 }

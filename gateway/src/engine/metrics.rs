@@ -1,0 +1,216 @@
+//! What operators watch (`GET /metrics`, in Prometheus's text format): queries by how
+//! they ended, bytes scanned and ruled out, the executor's slots, the watched folder's
+//! ingest lag, and alert deliveries. Counters are atomics bumped where the thing happens;
+//! the page is written when asked for.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lake::watch::WatchStatus;
+
+use super::executor::ExecutorStatus;
+
+/// The gateway's counters since it started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub queries_running: AtomicU64,
+    /// Queries that answered in full.
+    pub queries_finished: AtomicU64,
+    /// Queries that could not run (the lake or catalog unavailable, an internal error).
+    pub queries_failed: AtomicU64,
+    /// Queries refused as written (they do not parse, name a missing table).
+    pub queries_rejected: AtomicU64,
+    /// Queries their client cancelled or left.
+    pub queries_cancelled: AtomicU64,
+    /// Queries stopped at the time limit, answering in part.
+    pub queries_stopped: AtomicU64,
+    /// Stored bytes of the files queries read, and of the files and pages they ruled out
+    /// unread (by time in the catalog, by the index in a segment).
+    pub bytes_scanned: AtomicU64,
+    pub bytes_pruned: AtomicU64,
+    /// Files that failed to read (reported in their query's answer).
+    pub files_failed: AtomicU64,
+    /// The watched folder's ingest, when serving with `--watch`.
+    pub watch: Arc<WatchStatus>,
+}
+
+/// How a query ended, for its counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    Failed,
+    Rejected,
+    Cancelled,
+    Stopped,
+}
+
+/// Counts a query as running from its start until dropped, then by how it ended (failed,
+/// unless told otherwise: a query that panics or is dropped part-way did not finish).
+pub struct QueryGauge<'m> {
+    metrics: &'m Metrics,
+    outcome: Outcome,
+}
+
+impl Metrics {
+    pub fn start_query(&self) -> QueryGauge<'_> {
+        self.queries_running.fetch_add(1, Ordering::Relaxed);
+        QueryGauge {
+            metrics: self,
+            outcome: Outcome::Failed,
+        }
+    }
+
+    /// The page: counters, and the gauges of `executor`, the watch and the deliveries
+    /// (pending, and those of them whose last attempt failed) as read now.
+    pub fn render(
+        &self,
+        executor: &ExecutorStatus,
+        deliveries: Option<(u64, u64)>,
+        now_ms: i64,
+    ) -> String {
+        let mut out = String::new();
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        gauge(
+            &mut out,
+            "sketchlake_queries_running",
+            "Queries running now.",
+            load(&self.queries_running),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sketchlake_queries_total Queries ended, by outcome.\n# TYPE sketchlake_queries_total counter"
+        );
+        for (outcome, n) in [
+            ("finished", &self.queries_finished),
+            ("failed", &self.queries_failed),
+            ("rejected", &self.queries_rejected),
+            ("cancelled", &self.queries_cancelled),
+            ("stopped", &self.queries_stopped),
+        ] {
+            let _ = writeln!(
+                out,
+                "sketchlake_queries_total{{outcome=\"{outcome}\"}} {}",
+                load(n)
+            );
+        }
+        counter(
+            &mut out,
+            "sketchlake_scanned_bytes_total",
+            "Stored bytes of the files queries read.",
+            load(&self.bytes_scanned),
+        );
+        counter(
+            &mut out,
+            "sketchlake_pruned_bytes_total",
+            "Stored bytes queries ruled out unread (files by time, segment pages by index).",
+            load(&self.bytes_pruned),
+        );
+        counter(
+            &mut out,
+            "sketchlake_failed_files_total",
+            "Files a query could not read (reported in its answer).",
+            load(&self.files_failed),
+        );
+        gauge(
+            &mut out,
+            "sketchlake_executor_slots",
+            "Scan tasks the executor may run at once.",
+            executor.width,
+        );
+        gauge(
+            &mut out,
+            "sketchlake_executor_slots_in_use",
+            "Scan tasks running now.",
+            executor.running,
+        );
+        counter(
+            &mut out,
+            "sketchlake_executor_tasks_total",
+            "Scan tasks started.",
+            executor.started,
+        );
+        counter(
+            &mut out,
+            "sketchlake_executor_retries_total",
+            "Scan tasks tried again after a throttle, crash or timeout.",
+            executor.retried,
+        );
+        let watch = &self.watch;
+        let _ = writeln!(
+            out,
+            "# HELP sketchlake_ingest_lag_seconds How long the oldest file waiting in the watched folder has waited.\n# TYPE sketchlake_ingest_lag_seconds gauge\nsketchlake_ingest_lag_seconds {}",
+            watch.lag_seconds(now_ms)
+        );
+        gauge(
+            &mut out,
+            "sketchlake_ingest_waiting_files",
+            "Files in the watched folder not ingested yet.",
+            load(&watch.waiting),
+        );
+        counter(
+            &mut out,
+            "sketchlake_ingested_files_total",
+            "Files ingested from the watched folder.",
+            load(&watch.ingested),
+        );
+        counter(
+            &mut out,
+            "sketchlake_ingest_failures_total",
+            "Ticks of the watched folder whose ingest failed (retried at the next).",
+            load(&watch.failed_ticks),
+        );
+        // Without a catalog answer the delivery gauges are left out, and `up`-style
+        // alerting on their absence sees it.
+        if let Some((pending, failing)) = deliveries {
+            gauge(
+                &mut out,
+                "sketchlake_alert_deliveries_pending",
+                "Alert deliveries not yet taken by their sink.",
+                pending,
+            );
+            gauge(
+                &mut out,
+                "sketchlake_alert_deliveries_failing",
+                "Pending alert deliveries whose last attempt failed.",
+                failing,
+            );
+        }
+        out
+    }
+}
+
+impl QueryGauge<'_> {
+    pub fn ended(&mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+}
+
+impl Drop for QueryGauge<'_> {
+    fn drop(&mut self) {
+        let m = self.metrics;
+        m.queries_running.fetch_sub(1, Ordering::Relaxed);
+        let counter = match self.outcome {
+            Outcome::Finished => &m.queries_finished,
+            Outcome::Failed => &m.queries_failed,
+            Outcome::Rejected => &m.queries_rejected,
+            Outcome::Cancelled => &m.queries_cancelled,
+            Outcome::Stopped => &m.queries_stopped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
