@@ -94,12 +94,18 @@ async function launchBrowser() {
   };
 }
 
-/** A fresh browser on `url`; `errors` collects the page's uncaught errors. */
+/**
+ * A fresh browser on `url`; `errors` collects the page's uncaught errors and anything its
+ * Content-Security-Policy refused (which Chromium reports on the console).
+ */
 export async function openPage(url) {
   const browser = await launchBrowser();
   const page = await browser.context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && m.text().includes('Content Security Policy')) errors.push(m.text());
+  });
   await page.goto(url);
   return { browser, page, errors };
 }

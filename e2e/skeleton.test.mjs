@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ARTIFACTS, countBy, openDemo, readRecords, runQuery } from './lib.mjs';
 
-let records, page, pageErrors, closeDemo;
+let records, page, pageErrors, closeDemo, server;
 
 before(async () => {
   // One worker: the scan takes long enough for several flushes to stream in.
   let data;
-  ({ data, page, errors: pageErrors, close: closeDemo } = await openDemo(
+  ({ data, page, server, errors: pageErrors, close: closeDemo } = await openDemo(
     ['--records', '48000', '--days', '2', '--seed', '7'],
     ['--workers', '1'],
   ));
@@ -119,6 +119,17 @@ test('a malformed query shows its error and the server keeps serving', async () 
   assert.equal(await page.getByTestId('query-error').count(), 0);
   const first = await page.getByTestId('topk-row').first().getAttribute('data-value');
   assert.equal(first, '192.0.2.45', 'the planted SSH brute forcer leads port 22');
+});
+
+test('the page is served with a strict policy, and runs within it', async () => {
+  const response = await fetch(server.url);
+  const policy = response.headers.get('content-security-policy');
+  assert.match(policy, /default-src 'none'/);
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval'(;|$)/, 'no inline or foreign script');
+  assert.match(policy, /frame-ancestors 'none'/);
+  assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(response.headers.get('referrer-policy'), 'no-referrer');
+  assert.doesNotMatch(await response.text(), /<script(?![^>]*\bsrc=)[^>]*>/, 'an inline script');
 });
 
 test('the page raised no errors', () => {

@@ -437,9 +437,22 @@ async fn embedding_headers_follow_the_tenant_allow_list() {
         .send()
         .await
         .unwrap();
-    assert_eq!(csp(&page).as_deref(), Some("frame-ancestors 'none'"));
+    let strict = |frame_ancestors: &str| {
+        format!(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+        )
+    };
+    assert_eq!(csp(&page), Some(strict("'none'")));
+    for header in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(page.headers()[header.0], header.1);
+    }
     let api = client.get(rig.url("/api/v1/status")).send().await.unwrap();
-    assert_eq!(csp(&api).as_deref(), Some("frame-ancestors 'none'"));
+    assert_eq!(csp(&api), Some(strict("'none'")));
 
     let loader = |origin: &'static str| {
         client

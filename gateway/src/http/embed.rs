@@ -8,12 +8,11 @@
 use std::path::Path;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lake::{Catalog, CatalogError};
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use shared_sketch::query::TimeBound;
 use shared_sketch::widget::Widget;
 
 use super::error::ApiError;
+use super::headers::page_policy;
 use super::saved::not_found;
 use super::state::AppState;
 use crate::access::{DEFAULT_TOKEN_SECONDS, Grant, MAX_TOKEN_SECONDS, Principal};
@@ -168,11 +168,7 @@ pub async fn page(
         Ok(origins) => origins.contains(&params.origin),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let ancestors = if allowed {
-        format!("frame-ancestors {}", params.origin)
-    } else {
-        "frame-ancestors 'none'".to_string()
-    };
+    let ancestors = page_policy(if allowed { &params.origin } else { "'none'" });
     match index_html(ui).await {
         Ok(html) => (
             [
@@ -189,15 +185,4 @@ pub async fn page(
 
 async fn index_html(ui: &Path) -> std::io::Result<String> {
     tokio::fs::read_to_string(ui.join("index.html")).await
-}
-
-/// Every response that does not say otherwise may not be framed: the full app is not for
-/// embedding, only `/embed/…` is.
-pub async fn no_framing(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .entry(CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
-    response
 }

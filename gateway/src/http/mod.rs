@@ -1,7 +1,7 @@
 //! The HTTP edge: `routes` (every route, in one place) served by `server`. Handlers live in
 //! `api` (queries and status for tools), `ws` (the browser's query channel), `saved` (saved
 //! queries), `embed` (widgets in other sites), `alerts` (alerts, rules and sinks), `metrics`
-//! (counters for operators); `auth` finds the caller, `error` decides
+//! (counters for operators); `headers` sets the security headers of every response, `auth` finds the caller, `error` decides
 //! every status and error body, `state` is what every handler is given.
 
 mod alerts;
@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod embed;
 mod error;
+mod headers;
 mod lookups;
 mod metrics;
 mod routes;

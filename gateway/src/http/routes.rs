@@ -10,7 +10,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{alerts, api, embed, lookups, metrics, saved, ws};
+use super::{alerts, api, embed, headers, lookups, metrics, saved, ws};
 
 /// Every route, over `state`, with the built frontend in `ui_dir` (none: the API alone).
 pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
@@ -62,5 +62,5 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
             )
         }),
     };
-    routes.layer(axum::middleware::from_fn(embed::no_framing))
+    routes.layer(axum::middleware::from_fn(headers::security_headers))
 }
