@@ -87,6 +87,19 @@ pub struct FileTask {
 impl FileTask {
     /// Evaluates `rules` on the file's events. Blocking.
     pub fn detect(&self, stores: &Stores, rules: &[Watch], options: &ScanOptions) -> FileRollups {
+        isolated(
+            &self.name,
+            || self.detect_unisolated(stores, rules, options),
+            |why| FileRollups::failed(&self.url, why),
+        )
+    }
+
+    fn detect_unisolated(
+        &self,
+        stores: &Stores,
+        rules: &[Watch],
+        options: &ScanOptions,
+    ) -> FileRollups {
         let now = shared_sketch::time::now_ms();
         let (rollups, error, pages_skipped) = match stores.source(&self.url) {
             Ok(source) if self.segment => detect_segment(source, &self.name, rules, options, now),
@@ -107,10 +120,37 @@ impl FileTask {
     /// Scans the file; one that cannot be opened is an error in the partial's stats.
     /// Blocking.
     pub fn scan(&self, stores: &Stores, query: &Query, options: &ScanOptions) -> Partial {
-        match stores.source(&self.url) {
-            Ok(source) if self.segment => scan_segment(source, &self.name, query, options),
-            Ok(source) => scan_file(source, &self.name, query, options),
-            Err(e) => failed(query, std::slice::from_ref(self), &e.to_string()),
+        let file = std::slice::from_ref(self);
+        isolated(
+            &self.name,
+            || match stores.source(&self.url) {
+                Ok(source) if self.segment => scan_segment(source, &self.name, query, options),
+                Ok(source) => scan_file(source, &self.name, query, options),
+                Err(e) => failed(query, file, &e.to_string()),
+            },
+            |why| failed(query, file, &why),
+        )
+    }
+}
+
+/// Reads one file with `read`; a panic in it (a reader's bug, on bytes it did not expect)
+/// becomes that file's failure, said by `failed`, so the query's other files still answer
+/// and a worker still serves its next request. Nothing `read` touched outlives it but the
+/// shared gzip buffers, whose lock is taken whatever a panic left in them.
+fn isolated<T>(name: &str, read: impl FnOnce() -> T, failed: impl FnOnce(String) -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(answer) => answer,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(file = name, panic = %message, "a reader panicked; the file is reported failed");
+            failed(format!(
+                "the reader failed on this file (a bug in sketchlake, please report it: \
+                 {message}); the rest of the answer stands"
+            ))
         }
     }
 }
@@ -360,5 +400,52 @@ impl ScanResponse {
             }
         };
         Ok(shared_sketch::decode(&bytes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::scan_text;
+
+    #[test]
+    fn a_panicking_reader_fails_its_file_alone() {
+        let query = shared_sketch::parse("| stats count").unwrap();
+        let file = FileTask {
+            url: "file:///lake/bad.log".into(),
+            name: "bad.log".into(),
+            segment: false,
+        };
+        let panicked = isolated(
+            &file.name,
+            || -> Partial { panic!("index out of bounds at byte {}", 7) },
+            |why| failed(&query, std::slice::from_ref(&file), &why),
+        );
+        assert_eq!((panicked.stats.files, panicked.stats.failed_files), (1, 1));
+        let error = &panicked.stats.errors[0];
+        assert_eq!(error.file, "bad.log");
+        assert!(
+            error.message.contains("index out of bounds at byte 7"),
+            "{error:?}"
+        );
+        // The rest of the query's answer stands beside it.
+        let mut total = scan_text(
+            b"{\"a\":1}\n{\"a\":2}\n",
+            "good.log",
+            &query,
+            &ScanOptions::default(),
+        );
+        total.merge(&panicked).unwrap();
+        assert_eq!(total.result(&query).matched, 2);
+        assert_eq!(total.stats.failed_files, 1);
+        // Detection likewise: the file's rollups say why, and the worker goes on.
+        let rollups = isolated(
+            &file.name,
+            || -> FileRollups { panic!("boom") },
+            |why| FileRollups::failed(&file.url, why),
+        );
+        assert!(rollups.error.unwrap().contains("boom"));
     }
 }
