@@ -284,9 +284,22 @@ impl fmt::Display for Query {
                 Post::Head(n) => format!("| head {n}"),
                 Post::Fields(fields) => format!("| fields {}", fields.join(", ")),
                 Post::Sort(keys) => {
+                    // A first key that reads as `sort N` or `sort limit=N` is written `+key`.
+                    let ambiguous = |name: &str| {
+                        name.starts_with(|c: char| c.is_ascii_digit())
+                            || name.eq_ignore_ascii_case("limit")
+                    };
                     let keys: Vec<String> = keys
                         .iter()
-                        .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.name))
+                        .enumerate()
+                        .map(|(i, k)| {
+                            let sign = match (k.descending, i == 0 && ambiguous(&k.name)) {
+                                (true, _) => "-",
+                                (false, true) => "+",
+                                (false, false) => "",
+                            };
+                            format!("{sign}{}", k.name)
+                        })
                         .collect();
                     format!("| sort {}", keys.join(", "))
                 }

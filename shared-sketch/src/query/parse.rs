@@ -2170,6 +2170,9 @@ mod tests {
             // operators were written bare.
             r"a\* x\d",
             "**:a: **:OR **:b>=1 **:c~x **:**:d",
+            // And a first sort key that read back as `sort N`.
+            "x | sort 1 100",
+            "x | sort +limit, -b",
             "",
         ] {
             let q = parse(text).unwrap();
