@@ -124,16 +124,8 @@ async fn step(
         .await?
     };
     let now: HashMap<PathBuf, (u64, i64)> = files.into_iter().collect();
-    // What waits is known before ingesting: a tick that fails part-way leaves it standing.
-    let waiting = now
-        .iter()
-        .filter(|(path, stamp)| done.get(*path) != Some(*stamp));
-    let (count, oldest) = waiting.fold((0, i64::MAX), |(n, oldest), (_, (_, modified))| {
-        (n + 1, oldest.min(*modified))
-    });
-    status.waiting.store(count, Ordering::Relaxed);
-    let oldest = if count == 0 { 0 } else { oldest.max(1) };
-    status.oldest_waiting_ms.store(oldest, Ordering::Relaxed);
+    // Noted before ingesting too: a tick that fails part-way leaves it standing.
+    note_waiting(&now, done, status);
     let mut ingested = 0;
     for (path, stamp) in &now {
         let steady = seen.get(path) == Some(stamp);
@@ -156,13 +148,27 @@ async fn step(
     }
     done.retain(|path, _| now.contains_key(path));
     *seen = now;
-    let left = status
-        .waiting
-        .load(Ordering::Relaxed)
-        .saturating_sub(ingested);
-    status.waiting.store(left, Ordering::Relaxed);
-    if left == 0 {
-        status.oldest_waiting_ms.store(0, Ordering::Relaxed);
-    }
+    note_waiting(seen, done, status);
     Ok(ingested)
+}
+
+/// Notes in `status` the files of `now` not ingested as they are, and the oldest of them.
+fn note_waiting(
+    now: &HashMap<PathBuf, (u64, i64)>,
+    done: &HashMap<PathBuf, (u64, i64)>,
+    status: &WatchStatus,
+) {
+    let waiting = now
+        .iter()
+        .filter(|(path, stamp)| done.get(*path) != Some(*stamp));
+    let (count, oldest) = waiting.fold(
+        (0, None),
+        |(n, oldest): (u64, Option<i64>), (_, (_, at))| {
+            (n + 1, Some(oldest.map_or(*at, |o| o.min(*at))))
+        },
+    );
+    status.waiting.store(count, Ordering::Relaxed);
+    // 0 says none wait: a file stamped at the epoch counts from 1 ms.
+    let oldest = oldest.map_or(0, |at| at.max(1));
+    status.oldest_waiting_ms.store(oldest, Ordering::Relaxed);
 }

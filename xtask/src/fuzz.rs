@@ -57,10 +57,7 @@ pub struct Budget {
 
 pub fn command(root: &Path, args: &[String]) -> Result<()> {
     let mut only = None;
-    let mut budget = Budget {
-        seconds: 60,
-        runs: None,
-    };
+    let (mut seconds, mut runs) = (None, None);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> Result<u64> {
@@ -70,12 +67,8 @@ pub fn command(root: &Path, args: &[String]) -> Result<()> {
                 .with_context(|| format!("{name} takes a number"))
         };
         match arg.as_str() {
-            "--seconds" => budget.seconds = value("--seconds")?,
-            "--runs" => {
-                budget.runs = Some(value("--runs")?);
-                // A run count alone is not cut short by the default time.
-                budget.seconds = budget.seconds.max(24 * 3600);
-            }
+            "--seconds" => seconds = Some(value("--seconds")?),
+            "--runs" => runs = Some(value("--runs")?),
             target if only.is_none() && TARGETS.contains(&target) => only = Some(target),
             other => bail!(
                 "usage: cargo xtask fuzz [TARGET] [--seconds N] [--runs N]; `{other}` is \
@@ -84,6 +77,11 @@ pub fn command(root: &Path, args: &[String]) -> Result<()> {
             ),
         }
     }
+    // A run count alone is not cut short by the default time.
+    let budget = Budget {
+        seconds: seconds.unwrap_or(if runs.is_some() { 24 * 3600 } else { 60 }),
+        runs,
+    };
     let tools = Toolchain::bootstrap(root, tools::Needs::Build)?;
     let targets: Vec<&str> = only.map_or_else(|| TARGETS.to_vec(), |t| vec![t]);
     run(&tools, root, &targets, &budget)

@@ -45,8 +45,9 @@ pub enum Outcome {
     Stopped,
 }
 
-/// Counts a query as running from its start until dropped, then by how it ended (failed,
-/// unless told otherwise: a query that panics or is dropped part-way did not finish).
+/// Counts a query as running from its start until it ends, then by how it ended: `end`
+/// says how, before the query's last frame is sent, so whoever reads that frame and then
+/// the metrics sees it counted; dropped without `end` (a panic), it failed.
 pub struct QueryGauge<'m> {
     metrics: &'m Metrics,
     outcome: Outcome,
@@ -181,7 +182,7 @@ impl Metrics {
 }
 
 impl QueryGauge<'_> {
-    pub fn ended(&mut self, outcome: Outcome) {
+    pub fn end(mut self, outcome: Outcome) {
         self.outcome = outcome;
     }
 }

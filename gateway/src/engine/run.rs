@@ -54,10 +54,9 @@ pub async fn run_query(
     cancel: CancellationToken,
 ) {
     let started = Instant::now();
-    // Counted as failed unless it ends otherwise below.
-    let mut gauge = engine.metrics().start_query();
+    let gauge = engine.metrics().start_query();
     let Some(lake) = engine.lake_for(&ask.tenant) else {
-        gauge.ended(Outcome::Rejected);
+        gauge.end(Outcome::Rejected);
         let _ = frames
             .send(Frame::Error(QueryError::new(
                 ErrorKind::NotFound,
@@ -84,7 +83,7 @@ pub async fn run_query(
             Arc::new(query)
         }
         Err(e) => {
-            gauge.ended(Outcome::Rejected);
+            gauge.end(Outcome::Rejected);
             let _ = frames.send(Frame::Error(e.into())).await;
             return;
         }
@@ -100,13 +99,11 @@ pub async fn run_query(
                 ..ScanOptions::clone(engine.scan())
             }),
             Err(why) => {
-                let kind = match why {
-                    LookupsError::Catalog(_) => ErrorKind::LakeUnavailable,
-                    _ => {
-                        gauge.ended(Outcome::Rejected);
-                        ErrorKind::BadQuery
-                    }
+                let (kind, outcome) = match why {
+                    LookupsError::Catalog(_) => (ErrorKind::LakeUnavailable, Outcome::Failed),
+                    _ => (ErrorKind::BadQuery, Outcome::Rejected),
                 };
+                gauge.end(outcome);
                 let _ = frames
                     .send(Frame::Error(QueryError::new(kind, why.to_string())))
                     .await;
@@ -118,6 +115,7 @@ pub async fn run_query(
         Ok(planned) => planned,
         Err(why) => {
             tracing::error!(lake = %lake.root, %why, "cannot plan");
+            gauge.end(Outcome::Failed);
             let _ = frames
                 .send(Frame::Error(QueryError::new(
                     ErrorKind::LakeUnavailable,
@@ -145,7 +143,7 @@ pub async fn run_query(
         .bytes_pruned
         .fetch_add(planned.pruned_bytes, Ordering::Relaxed);
     if frames.send(Frame::Plan(scope)).await.is_err() {
-        gauge.ended(Outcome::Cancelled);
+        gauge.end(Outcome::Cancelled);
         return;
     }
 
@@ -187,6 +185,7 @@ pub async fn run_query(
                         if let Err(e) = acc.merge(&partial) {
                             // Every partial comes from this query's own plan: a bug, not input.
                             tracing::error!(error = %e, "partials do not merge");
+                            gauge.end(Outcome::Failed);
                             let _ = frames.send(Frame::Error(QueryError::new(
                                 ErrorKind::Internal,
                                 format!("internal error: {e}"),
@@ -198,7 +197,7 @@ pub async fn run_query(
             }
             _ = tick.tick() => {
                 if flush(&frames, &mut pending, &mut progress, started).await.is_err() {
-                    gauge.ended(Outcome::Cancelled);
+                    gauge.end(Outcome::Cancelled);
                     return;
                 }
             }
@@ -210,10 +209,10 @@ pub async fn run_query(
         .await
         .is_err()
     {
-        gauge.ended(Outcome::Cancelled);
+        gauge.end(Outcome::Cancelled);
         return;
     }
-    gauge.ended(if progress.cancelled {
+    gauge.end(if progress.cancelled {
         Outcome::Cancelled
     } else if progress.stopped.is_some() {
         Outcome::Stopped
