@@ -547,7 +547,7 @@ async fn upgrades_in_place(version: i64) {
                 "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
             )
             .await,
-            6,
+            7,
             "{backend}"
         );
         pool.close().await;
@@ -848,10 +848,17 @@ async fn writers_at_once_wait_for_each_other() {
     }
 }
 
-/// Version 5 kept rule rollups in the wire's bytes of before `WIRE_VERSION` 11: the
-/// upgrade drops them (derived data, rebuilt from the files) and keeps everything else.
+/// Versions 5 and 6 kept rule rollups in the wire's bytes of before `WIRE_VERSION` 11 and
+/// 12: the upgrade drops them (derived data, rebuilt from the files) and keeps everything
+/// else.
 #[tokio::test]
-async fn a_version_5_catalog_drops_its_rule_rollups() {
+async fn a_version_5_or_6_catalog_drops_its_rule_rollups() {
+    for version in [5, 6] {
+        a_catalog_of_version_drops_its_rule_rollups(version).await;
+    }
+}
+
+async fn a_catalog_of_version_drops_its_rule_rollups(version: i64) {
     let dir = tempfile::tempdir().unwrap();
     for (backend, url) in backends(dir.path()).await {
         let catalog = Catalog::open(&url).await.unwrap();
@@ -866,9 +873,12 @@ async fn a_version_5_catalog_drops_its_rule_rollups() {
             "INSERT INTO rule_minutes VALUES ('default', 'r', 'v', 's', 0, 60000, 1, 2, 'x')",
             "INSERT INTO rule_sources VALUES ('default', 'r', 'v', 's', 5)",
             "INSERT INTO rule_runs VALUES ('default', 'r', 'v', 1, 7)",
-            "UPDATE catalog_meta SET value = 5 WHERE key = 'schema_version'",
+            &format!("UPDATE catalog_meta SET value = {version} WHERE key = 'schema_version'"),
         ] {
-            sqlx::query(statement).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
         }
         pool.close().await;
 
@@ -890,8 +900,8 @@ async fn a_version_5_catalog_drops_its_rule_rollups() {
                 "SELECT value FROM catalog_meta WHERE key = 'schema_version'"
             )
             .await,
-            6,
-            "{backend}"
+            7,
+            "{backend}: from {version}"
         );
         pool.close().await;
     }

@@ -17,7 +17,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Bumped when the tables change; a newer catalog is refused rather than misread.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// `Catalog::plan`'s query. The formats are spelled out because the SQL must be a literal:
 /// `workers::FORMATS` in order, bound to $3…$9 (a test holds the two together). An entry of
@@ -183,9 +183,10 @@ const UPGRADE_FROM_4: &[&str] = &[
     "DELETE FROM rule_runs",
 ];
 
-/// Version 5 to 6: a rule's minute rollups hold partials in the wire's bytes, and the
-/// partial gained how it ranks its events (`WIRE_VERSION` 11): rollups go as in
-/// `UPGRADE_FROM_4`, rebuilt from the raw files (and `rules backfill` for ingested history).
+/// Version 5 to 6 (and 6 to 7): a rule's minute rollups hold partials in the wire's bytes,
+/// and the partial gained how it ranks its events (`WIRE_VERSION` 11), then the segments
+/// read whole (12): rollups go as in `UPGRADE_FROM_4`, rebuilt from the raw files (and
+/// `rules backfill` for ingested history).
 const UPGRADE_FROM_5: &[&str] = &[
     "DELETE FROM rule_minutes",
     "DELETE FROM rule_sources",
@@ -467,7 +468,8 @@ impl Catalog {
             // minute, by `rule_minutes`, a row per source).
             Some(3) => &[],
             Some(4) => &[UPGRADE_FROM_4],
-            Some(5) => &[UPGRADE_FROM_5],
+            // 6 to 7 is 5 to 6 again: the partial's stats gained `unindexed`.
+            Some(5) | Some(6) => &[UPGRADE_FROM_5],
             Some(found) => return Err(CatalogError::Schema { found }),
         };
         for statement in upgrades.iter().copied().flatten() {

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 /// Bumped whenever the bytes of any wire type change (what a worker, the gateway and the
 /// page exchange, and a rule's minute rollups, which hold partials: the catalog drops
 /// those on upgrade when this changes).
-pub const WIRE_VERSION: u8 = 11;
+pub const WIRE_VERSION: u8 = 12;
 /// The version of files kept in the lake beside the data (segment index sidecars): they
 /// outlive a release, so they change apart from the wire, each reader checking its layout.
 pub const FILE_VERSION: u8 = 10;

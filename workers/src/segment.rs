@@ -262,8 +262,11 @@ pub fn scan_segment(
     let index = match read_index(&segment) {
         Ok(index) => index,
         Err(e) => {
+            // Exact either way, only slower: the answer counts it, the log says why.
             tracing::warn!(segment = name, error = %e, "unreadable index: scanning the segment whole");
-            return scan_file(segment, name, query, options);
+            let mut partial = scan_file(segment, name, query, options);
+            partial.stats.unindexed += 1;
+            return partial;
         }
     };
     let mut scan = Scan::new(query, options);

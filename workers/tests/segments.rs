@@ -201,6 +201,62 @@ fn a_sidecar_of_the_first_layout_still_serves_times_but_rules_out_no_page_by_its
 }
 
 #[test]
+fn a_damaged_or_missing_sidecar_reads_its_segment_whole_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = vec![
+        real("cowrie-honeypot/cowrie.json.2018-05-06.gz"),
+        real("zeek-wrccdc/zeek-json/dns.json.gz"),
+    ];
+    let segments = ingest(&sources, dir.path());
+    let query =
+        "eventid:cowrie.login.failed OR qtype_name:AAAA | stats count, dc(src_ip) by eventid";
+    let whole = run(&sources, query);
+    let sidecar = |i: usize| workers::index_path(&segments[i].path);
+    let stored = std::fs::read(sidecar(0)).unwrap();
+    for how in [
+        "garbage",
+        "cut short",
+        "bits flipped",
+        "another version",
+        "missing",
+    ] {
+        let mut bytes = stored.clone();
+        match how {
+            "garbage" => bytes = b"\x0a not an index".to_vec(),
+            "cut short" => bytes.truncate(stored.len() / 2),
+            "bits flipped" => bytes[stored.len() / 2] ^= 0x55,
+            "another version" => bytes[0] = bytes[0].wrapping_add(1),
+            _ => {}
+        }
+        if how == "missing" {
+            std::fs::remove_file(sidecar(0)).unwrap();
+        } else {
+            std::fs::write(sidecar(0), bytes).unwrap();
+        }
+        let answer = run_segments(&segments, query);
+        assert_same_answer(&answer, &whole, query);
+        assert_eq!(answer.stats.unindexed, 1, "{how}");
+        assert!(
+            answer
+                .limits
+                .iter()
+                .any(|l| l.contains("1 segments were read whole")),
+            "{how}: {:?}",
+            answer.limits
+        );
+    }
+    std::fs::write(sidecar(0), &stored).unwrap();
+    let mended = run_segments(&segments, query);
+    assert_eq!(mended.stats.unindexed, 0);
+    assert!(
+        !mended.limits.iter().any(|l| l.contains("read whole")),
+        "{:?}",
+        mended.limits
+    );
+    assert!(whole.matched > 0);
+}
+
+#[test]
 fn the_index_is_small_and_segments_are_plain_gzip_ndjson() {
     let dir = tempfile::tempdir().unwrap();
     let sources = sources();

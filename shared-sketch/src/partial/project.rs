@@ -54,6 +54,13 @@ impl Partial {
                 other.matched
             ));
         }
+        if self.stats.unindexed > 0 {
+            result.limits.push(format!(
+                "{} segments were read whole: their index could not be read (the answer is \
+                 exact; the gateway's log says why)",
+                self.stats.unindexed
+            ));
+        }
         for post in &query.post {
             result.apply(post);
         }

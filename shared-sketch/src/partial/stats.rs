@@ -23,6 +23,9 @@ pub struct ScanStats {
     pub malformed: u64,
     /// Files that could not be read to the end.
     pub failed_files: u64,
+    /// Segments read whole because their index sidecar could not be read (missing,
+    /// damaged, of another version): their answer is exact, only slower.
+    pub unindexed: u64,
     /// The first `MAX_FILE_ERRORS` of those failures, ordered by file.
     pub errors: Vec<FileError>,
 }
@@ -43,6 +46,7 @@ impl ScanStats {
         self.records = self.records.saturating_add(other.records);
         self.malformed = self.malformed.saturating_add(other.malformed);
         self.failed_files = self.failed_files.saturating_add(other.failed_files);
+        self.unindexed = self.unindexed.saturating_add(other.unindexed);
         // Sorted, deduplicated, truncated: the same whatever the merge order.
         self.errors.extend(other.errors.iter().cloned());
         self.errors.sort();
