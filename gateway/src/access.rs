@@ -8,6 +8,14 @@
 //!
 //! A gateway started with `--no-auth` treats every caller as an admin of the default
 //! tenant; it refuses to listen anywhere but loopback that way.
+//!
+//! Wrong keys and tokens are counted per client address (`Throttle`): past a few a minute,
+//! that address is refused outright until the minute is out.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -94,6 +102,8 @@ pub enum AuthError {
     Signing(String),
     #[error("no randomness from the OS: {0}")]
     Random(#[from] std::io::Error),
+    #[error("too many wrong keys or tokens from this address: try again in {retry_after} s")]
+    Throttled { retry_after: u64 },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -134,6 +144,7 @@ pub struct Access {
     catalog: Catalog,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    throttle: Throttle,
 }
 
 impl std::fmt::Debug for Access {
@@ -164,11 +175,57 @@ impl Access {
             catalog: catalog.clone(),
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            throttle: Throttle::default(),
         }
     }
 
     pub fn is_open(&self) -> bool {
         self.open
+    }
+
+    /// `principal`, for a client at `from` (when known): refused while that address is
+    /// throttled, and a wrong key counted against it.
+    pub async fn principal_from(
+        &self,
+        from: Option<IpAddr>,
+        key: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        if self.open {
+            return self.principal(key).await;
+        }
+        self.counted(from, self.principal(key).await)
+    }
+
+    /// `verify`, for a client at `from`, as `principal_from`.
+    pub fn verify_from(&self, from: Option<IpAddr>, token: &str) -> Result<Grant, AuthError> {
+        self.counted(from, self.verify(token))
+    }
+
+    /// Whether `from` may be answered now: refused while throttled.
+    pub fn admit(&self, from: Option<IpAddr>) -> Result<(), AuthError> {
+        match from {
+            Some(ip) if !self.open => self.throttle.admit(ip, Instant::now()),
+            _ => Ok(()),
+        }
+    }
+
+    fn counted<T>(
+        &self,
+        from: Option<IpAddr>,
+        outcome: Result<T, AuthError>,
+    ) -> Result<T, AuthError> {
+        let Some(ip) = from else {
+            return outcome;
+        };
+        let now = Instant::now();
+        self.throttle.admit(ip, now)?;
+        if matches!(
+            outcome,
+            Err(AuthError::BadKey | AuthError::BadToken(_) | AuthError::Expired)
+        ) {
+            self.throttle.failed(ip, now);
+        }
+        outcome
     }
 
     /// The caller presenting `key` (none: open gateways only).
@@ -227,6 +284,78 @@ impl Access {
     }
 }
 
+/// Wrong keys per client address: after `MAX_WRONG` in a `WINDOW`, every request from
+/// that address is refused until the window ends, before its key is looked at. Keys are
+/// 256-bit secrets, beyond guessing; what this stops is a client hammering the catalog
+/// and filling the logs. IPv6 addresses count by their /64, which one host usually holds
+/// whole. At most `MAX_TRACKED` addresses are remembered: past that, expired ones go,
+/// and new ones are not counted until there is room (bounded memory under a flood).
+#[derive(Debug, Default)]
+pub struct Throttle {
+    windows: Mutex<HashMap<IpAddr, Window>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    wrong: u32,
+}
+
+const MAX_WRONG: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(60);
+const MAX_TRACKED: usize = 100_000;
+
+impl Throttle {
+    fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), AuthError> {
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        match windows.get(&prefix(ip)) {
+            Some(w) if w.wrong >= MAX_WRONG && now < w.start + WINDOW => {
+                let left = (w.start + WINDOW).saturating_duration_since(now);
+                Err(AuthError::Throttled {
+                    retry_after: left.as_secs().max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let ip = prefix(ip);
+        if !windows.contains_key(&ip) && windows.len() >= MAX_TRACKED {
+            windows.retain(|_, w| now < w.start + WINDOW);
+            if windows.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let window = windows.entry(ip).or_insert(Window {
+            start: now,
+            wrong: 0,
+        });
+        if now >= window.start + WINDOW {
+            *window = Window {
+                start: now,
+                wrong: 0,
+            };
+        }
+        window.wrong += 1;
+        if window.wrong == MAX_WRONG {
+            tracing::warn!(%ip, "too many wrong keys: refusing this address for a minute");
+        }
+    }
+}
+
+/// The address a client is counted by: itself, or an IPv6 address's /64.
+fn prefix(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
 /// A new key for `tenant`: the key to hand out (shown once) and the record to store.
 pub fn new_key(tenant: &str, role: Role, label: &str) -> Result<(String, KeyRecord), AuthError> {
     let id = random_hex(8)?;
@@ -275,6 +404,30 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttle_counts_an_address_for_one_window() {
+        let throttle = Throttle::default();
+        let start = Instant::now();
+        let host: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        for _ in 0..MAX_WRONG {
+            assert!(throttle.admit(host, start).is_ok());
+            throttle.failed(host, start);
+        }
+        // The /64 is one client; the next /64 is another.
+        assert!(matches!(
+            throttle.admit(neighbour, start + Duration::from_secs(59)),
+            Err(AuthError::Throttled { retry_after: 1 })
+        ));
+        assert!(throttle.admit(elsewhere, start).is_ok());
+        // A new window starts afresh.
+        let later = start + WINDOW;
+        assert!(throttle.admit(host, later).is_ok());
+        throttle.failed(host, later);
+        assert!(throttle.admit(host, later).is_ok());
+    }
 
     #[test]
     fn keys_split_into_id_and_secret() {

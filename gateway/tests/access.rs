@@ -776,3 +776,41 @@ async fn metrics_count_queries_for_the_operator_alone() {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
     }
 }
+
+#[tokio::test]
+async fn wrong_keys_from_one_address_are_refused_for_a_minute() {
+    let rig = rig().await;
+    let client = reqwest::Client::new();
+    let ask = |key: String| {
+        client
+            .post(rig.url("/api/v1/query"))
+            .bearer_auth(key)
+            .json(&json!({ "q": "| stats count" }))
+            .send()
+    };
+    let forged = format!("{}0000", &rig.keys["acme-read"][..rig.keys["acme-read"].len() - 4]);
+    for attempt in 0..10 {
+        let refused = ask(forged.clone()).await.unwrap();
+        assert_eq!(refused.status(), 401, "attempt {attempt}");
+    }
+    // Past ten a minute, the address is refused outright, a right key too, with when to
+    // ask again; over HTTP and at the WebSocket's upgrade alike.
+    for key in [forged, rig.keys["acme-read"].clone()] {
+        let throttled = ask(key).await.unwrap();
+        assert_eq!(throttled.status(), 429);
+        let retry: u64 = throttled.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let body: Value = throttled.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("too many wrong keys"));
+    }
+    let ask = ClientMessage::Query {
+        q: "| stats count".into(),
+        hits: 0,
+        key: Some(rig.keys["acme-read"].clone()),
+    };
+    assert_eq!(rig.socket(None, &ask).await.err(), Some(429));
+}

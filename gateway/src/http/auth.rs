@@ -1,6 +1,8 @@
 //! The caller of an HTTP request, from its `Authorization: Bearer` key.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -20,6 +22,11 @@ impl FromRequestParts<AppState> for Principal {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        Ok(state.access.principal(key).await?)
+        // Known when served with connect info (`http::serve`), as every gateway is.
+        let from = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(state.access.principal_from(from, key).await?)
     }
 }

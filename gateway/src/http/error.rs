@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use lake::CatalogError;
 use shared_sketch::{ErrorKind, QueryError};
@@ -27,6 +28,9 @@ pub enum ApiError {
     /// Something the gateway needs is missing (the built frontend): not the caller's fault.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller is over a limit: ask again after `retry_after` seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,6 +67,10 @@ impl From<AuthError> for ApiError {
             AuthError::Catalog(e) => e.into(),
             AuthError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             AuthError::Random(_) | AuthError::Signing(_) => ApiError::Internal(e.to_string()),
+            AuthError::Throttled { retry_after } => ApiError::TooMany {
+                message: e.to_string(),
+                retry_after,
+            },
             e => ApiError::Unauthorized(e.to_string()),
         }
     }
@@ -85,6 +93,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,7 +109,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let ApiError::TooMany { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, retry_after.into());
+        }
+        response
     }
 }
 

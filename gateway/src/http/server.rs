@@ -1,5 +1,6 @@
 //! Serving the routes on a socket until the process is told to stop.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;
@@ -16,7 +17,9 @@ pub async fn serve(listener: TcpListener, state: AppState, ui: PathBuf) -> std::
         tracing::warn!(ui = %ui.display(), "no built frontend there; serving the API only");
         None
     };
-    axum::serve(listener, router(state, ui))
+    // Each request knows its client's address: wrong keys are counted per address.
+    let routes = router(state, ui).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, routes)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

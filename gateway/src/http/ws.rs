@@ -8,12 +8,13 @@
 //! hijacking). Clients that are not browsers send no `Origin`, and must still present a
 //! key or token in their first message.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::{HOST, ORIGIN};
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shared_sketch::query::NotATime;
@@ -35,14 +36,22 @@ pub async fn handler(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
     if !same_origin(&headers) {
         tracing::warn!(origin = ?headers.get(ORIGIN), "refused a cross-site websocket");
         let refused = "cross-site WebSocket refused: Origin is not this gateway";
         return ApiError::Forbidden(refused.into()).into_response();
     }
+    // A throttled address (too many wrong keys) is refused before the upgrade, with 429.
+    let from = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Err(e) = state.access.admit(from) {
+        return ApiError::from(e).into_response();
+    }
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| session(socket, state))
+        .on_upgrade(move |socket| session(socket, state, from))
 }
 
 /// No `Origin` (not a browser), or one naming the host the request was sent to.
@@ -69,7 +78,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// What the first message may run: its key's tenant's query, or a widget token's saved
 /// query. The error says why not.
-async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, QueryError> {
+async fn authorize(
+    state: &AppState,
+    message: ClientMessage,
+    from: Option<IpAddr>,
+) -> Result<Ask, QueryError> {
     let forbidden = |message: String| QueryError::new(ErrorKind::Forbidden, message);
     let unavailable =
         |e: lake::CatalogError| QueryError::new(ErrorKind::LakeUnavailable, e.to_string());
@@ -77,7 +90,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
         ClientMessage::Query { q, hits, key } => {
             let caller = state
                 .access
-                .principal(key.as_deref())
+                .principal_from(from, key.as_deref())
                 .await
                 .map_err(refusal)?;
             Ok(Ask::new(&caller.tenant, &q, hits))
@@ -88,7 +101,7 @@ async fn authorize(state: &AppState, message: ClientMessage) -> Result<Ask, Quer
             widget,
             origin,
         } => {
-            let grant = state.access.verify(&token).map_err(refusal)?;
+            let grant = state.access.verify_from(from, &token).map_err(refusal)?;
             if grant.saved != saved {
                 return Err(forbidden(
                     "this widget token is for another saved query".into(),
@@ -151,12 +164,12 @@ fn refusal(e: AuthError) -> QueryError {
     QueryError::new(kind, e.to_string())
 }
 
-async fn session(socket: WebSocket, state: AppState) {
+async fn session(socket: WebSocket, state: AppState, from: Option<IpAddr>) {
     let (mut sink, mut stream) = socket.split();
     let bad = |message: &str| QueryError::new(ErrorKind::BadQuery, message);
     let ask = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Binary(bytes)))) => match decode::<ClientMessage>(&bytes) {
-            Ok(message) => authorize(&state, message).await,
+            Ok(message) => authorize(&state, message, from).await,
             Err(e) => Err(bad(&format!("unreadable message: {e}"))),
         },
         Ok(Some(Ok(Message::Text(_)))) => Err(bad("messages must be binary frames")),

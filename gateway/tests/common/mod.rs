@@ -44,9 +44,9 @@ pub async fn serve_state(state: AppState, ui: Option<PathBuf>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, gateway::http::router(state, ui))
-            .await
-            .unwrap();
+        let routes =
+            gateway::http::router(state, ui).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, routes).await.unwrap();
     });
     addr
 }
