@@ -788,7 +788,10 @@ async fn wrong_keys_from_one_address_are_refused_for_a_minute() {
             .json(&json!({ "q": "| stats count" }))
             .send()
     };
-    let forged = format!("{}0000", &rig.keys["acme-read"][..rig.keys["acme-read"].len() - 4]);
+    let forged = format!(
+        "{}0000",
+        &rig.keys["acme-read"][..rig.keys["acme-read"].len() - 4]
+    );
     for attempt in 0..10 {
         let refused = ask(forged.clone()).await.unwrap();
         assert_eq!(refused.status(), 401, "attempt {attempt}");
@@ -805,7 +808,12 @@ async fn wrong_keys_from_one_address_are_refused_for_a_minute() {
             .unwrap();
         assert!((1..=60).contains(&retry), "{retry}");
         let body: Value = throttled.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("too many wrong keys"));
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("too many wrong keys")
+        );
     }
     let ask = ClientMessage::Query {
         q: "| stats count".into(),
