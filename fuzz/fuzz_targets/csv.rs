@@ -1,15 +1,6 @@
 //! The CSV reader on any bytes: never a crash, every line at most one event.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use libfuzzer_sys::fuzz_target;
-use sketchlake_fuzz::{fixed_query, read_as};
 use workers::Format;
 
-static QUERY: OnceLock<shared_sketch::Query> = OnceLock::new();
-
-fuzz_target!(|data: &[u8]| {
-    let query = fixed_query(&QUERY, "| stats count, dc(Protocol), p90(id) by Label");
-    read_as(Format::Csv, data, query);
-});
+sketchlake_fuzz::reader_target!(Format::Csv, "| stats count, dc(Protocol), p90(id) by Label");

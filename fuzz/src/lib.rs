@@ -84,3 +84,17 @@ pub fn read_as(format: Format, text: &[u8], query: &Query) -> Partial {
     let _ = partial.result(query);
     partial
 }
+
+/// A reader's target: `format`'s reader on any bytes, through `read_as`, for `query` (the
+/// fields it reads are that format's usual ones).
+#[macro_export]
+macro_rules! reader_target {
+    ($format:expr, $query:literal) => {
+        static QUERY: std::sync::OnceLock<shared_sketch::Query> = std::sync::OnceLock::new();
+
+        libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+            let query = $crate::fixed_query(&QUERY, $query);
+            $crate::read_as($format, data, query);
+        });
+    };
+}

@@ -70,18 +70,99 @@ impl Metrics {
         deliveries: Option<(u64, u64)>,
         now_ms: i64,
     ) -> String {
-        let mut out = String::new();
         let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
-        gauge(
-            &mut out,
-            "sketchlake_queries_running",
-            "Queries running now.",
-            load(&self.queries_running),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP sketchlake_queries_total Queries ended, by outcome.\n# TYPE sketchlake_queries_total counter"
-        );
+        let watch = &self.watch;
+        let mut out = String::new();
+        let mut samples = vec![
+            (
+                "sketchlake_queries_running",
+                Kind::Gauge,
+                "Queries running now.",
+                load(&self.queries_running),
+            ),
+            (
+                "sketchlake_scanned_bytes_total",
+                Kind::Counter,
+                "Stored bytes of the files queries read.",
+                load(&self.bytes_scanned),
+            ),
+            (
+                "sketchlake_pruned_bytes_total",
+                Kind::Counter,
+                "Stored bytes queries ruled out unread (files by time, segment pages by index).",
+                load(&self.bytes_pruned),
+            ),
+            (
+                "sketchlake_failed_files_total",
+                Kind::Counter,
+                "Files a query could not read (reported in its answer).",
+                load(&self.files_failed),
+            ),
+            (
+                "sketchlake_executor_slots",
+                Kind::Gauge,
+                "Scan tasks the executor may run at once.",
+                executor.width,
+            ),
+            (
+                "sketchlake_executor_slots_in_use",
+                Kind::Gauge,
+                "Scan tasks running now.",
+                executor.running,
+            ),
+            (
+                "sketchlake_executor_tasks_total",
+                Kind::Counter,
+                "Scan tasks started.",
+                executor.started,
+            ),
+            (
+                "sketchlake_executor_retries_total",
+                Kind::Counter,
+                "Scan tasks tried again after a throttle, crash or timeout.",
+                executor.retried,
+            ),
+            (
+                "sketchlake_ingest_waiting_files",
+                Kind::Gauge,
+                "Files in the watched folder not ingested yet.",
+                load(&watch.waiting),
+            ),
+            (
+                "sketchlake_ingested_files_total",
+                Kind::Counter,
+                "Files ingested from the watched folder.",
+                load(&watch.ingested),
+            ),
+            (
+                "sketchlake_ingest_failures_total",
+                Kind::Counter,
+                "Ticks of the watched folder whose ingest failed (retried at the next).",
+                load(&watch.failed_ticks),
+            ),
+        ];
+        // Without a catalog answer the delivery gauges are left out, and alerting on
+        // their absence sees it.
+        if let Some((pending, failing)) = deliveries {
+            samples.push((
+                "sketchlake_alert_deliveries_pending",
+                Kind::Gauge,
+                "Alert deliveries not yet taken by their sink.",
+                pending,
+            ));
+            samples.push((
+                "sketchlake_alert_deliveries_failing",
+                Kind::Gauge,
+                "Pending alert deliveries whose last attempt failed.",
+                failing,
+            ));
+        }
+        for (name, kind, help, value) in samples {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        let name = "sketchlake_queries_total";
+        header(&mut out, name, Kind::Counter, "Queries ended, by outcome.");
         for (outcome, n) in [
             ("finished", &self.queries_finished),
             ("failed", &self.queries_failed),
@@ -89,96 +170,29 @@ impl Metrics {
             ("cancelled", &self.queries_cancelled),
             ("stopped", &self.queries_stopped),
         ] {
-            let _ = writeln!(
-                out,
-                "sketchlake_queries_total{{outcome=\"{outcome}\"}} {}",
-                load(n)
-            );
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {}", load(n));
         }
-        counter(
-            &mut out,
-            "sketchlake_scanned_bytes_total",
-            "Stored bytes of the files queries read.",
-            load(&self.bytes_scanned),
-        );
-        counter(
-            &mut out,
-            "sketchlake_pruned_bytes_total",
-            "Stored bytes queries ruled out unread (files by time, segment pages by index).",
-            load(&self.bytes_pruned),
-        );
-        counter(
-            &mut out,
-            "sketchlake_failed_files_total",
-            "Files a query could not read (reported in its answer).",
-            load(&self.files_failed),
-        );
-        gauge(
-            &mut out,
-            "sketchlake_executor_slots",
-            "Scan tasks the executor may run at once.",
-            executor.width,
-        );
-        gauge(
-            &mut out,
-            "sketchlake_executor_slots_in_use",
-            "Scan tasks running now.",
-            executor.running,
-        );
-        counter(
-            &mut out,
-            "sketchlake_executor_tasks_total",
-            "Scan tasks started.",
-            executor.started,
-        );
-        counter(
-            &mut out,
-            "sketchlake_executor_retries_total",
-            "Scan tasks tried again after a throttle, crash or timeout.",
-            executor.retried,
-        );
-        let watch = &self.watch;
-        let _ = writeln!(
-            out,
-            "# HELP sketchlake_ingest_lag_seconds How long the oldest file waiting in the watched folder has waited.\n# TYPE sketchlake_ingest_lag_seconds gauge\nsketchlake_ingest_lag_seconds {}",
-            watch.lag_seconds(now_ms)
-        );
-        gauge(
-            &mut out,
-            "sketchlake_ingest_waiting_files",
-            "Files in the watched folder not ingested yet.",
-            load(&watch.waiting),
-        );
-        counter(
-            &mut out,
-            "sketchlake_ingested_files_total",
-            "Files ingested from the watched folder.",
-            load(&watch.ingested),
-        );
-        counter(
-            &mut out,
-            "sketchlake_ingest_failures_total",
-            "Ticks of the watched folder whose ingest failed (retried at the next).",
-            load(&watch.failed_ticks),
-        );
-        // Without a catalog answer the delivery gauges are left out, and `up`-style
-        // alerting on their absence sees it.
-        if let Some((pending, failing)) = deliveries {
-            gauge(
-                &mut out,
-                "sketchlake_alert_deliveries_pending",
-                "Alert deliveries not yet taken by their sink.",
-                pending,
-            );
-            gauge(
-                &mut out,
-                "sketchlake_alert_deliveries_failing",
-                "Pending alert deliveries whose last attempt failed.",
-                failing,
-            );
-        }
+        let name = "sketchlake_ingest_lag_seconds";
+        let help = "How long the oldest file waiting in the watched folder has waited.";
+        header(&mut out, name, Kind::Gauge, help);
+        let _ = writeln!(out, "{name} {}", watch.lag_seconds(now_ms));
         out
     }
+}
+
+/// A metric's `HELP` and `TYPE` lines, which come before its samples.
+fn header(out: &mut String, name: &str, kind: Kind, help: &str) {
+    let kind = match kind {
+        Kind::Gauge => "gauge",
+        Kind::Counter => "counter",
+    };
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Gauge,
+    Counter,
 }
 
 impl QueryGauge<'_> {
@@ -200,18 +214,4 @@ impl Drop for QueryGauge<'_> {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-    );
-}
-
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-    );
 }
