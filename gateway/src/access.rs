@@ -74,6 +74,8 @@ pub struct UnknownRole(pub String);
 pub struct Principal {
     pub tenant: String,
     pub role: Role,
+    /// The id of the key it presented (none on an open gateway): limits count per key.
+    pub key: Option<String>,
 }
 
 impl Principal {
@@ -234,6 +236,7 @@ impl Access {
             return Ok(Principal {
                 tenant: DEFAULT_TENANT.to_string(),
                 role: Role::Admin,
+                key: None,
             });
         }
         let key = key.ok_or(AuthError::Missing)?;
@@ -246,6 +249,7 @@ impl Access {
         Ok(Principal {
             tenant: record.tenant,
             role,
+            key: Some(id.to_string()),
         })
     }
 

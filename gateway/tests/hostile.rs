@@ -23,6 +23,13 @@ const SECRET: &str = "TOPSECRET-not-for-the-web";
 /// A gateway over demo data with a built page in `root/ui`, and a secret file beside the
 /// page's folder.
 async fn rig() -> (SocketAddr, tempfile::TempDir, tempfile::TempDir) {
+    rig_with(|engine| engine).await
+}
+
+/// `rig`, its engine set by `set`.
+async fn rig_with(
+    set: impl FnOnce(Engine) -> Engine,
+) -> (SocketAddr, tempfile::TempDir, tempfile::TempDir) {
     let (data, _) = common::demo_data(2_000);
     let root = tempfile::tempdir().unwrap();
     // The events a whole query counts.
@@ -37,7 +44,7 @@ async fn rig() -> (SocketAddr, tempfile::TempDir, tempfile::TempDir) {
         .await
         .unwrap();
     let access = Access::local(&lake.catalog).unwrap();
-    let engine = Engine::new(lake, Arc::new(LocalPool::new(2)));
+    let engine = set(Engine::new(lake, Arc::new(LocalPool::new(2))));
     let addr = common::serve(engine, access, Some(ui)).await;
     (addr, data, root)
 }
@@ -219,4 +226,42 @@ async fn queries_built_to_be_slow_answer_or_are_refused() {
         }
     }
     still_serves(addr, &root).await;
+}
+
+#[tokio::test]
+async fn a_tenant_past_its_queries_at_once_is_told_to_retry() {
+    // No query at once: every query is one too many, whatever the timing.
+    let (addr, _data, _root) = rig_with(|engine| engine.with_limits(0, 0)).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/query"))
+        .json(&serde_json::json!({ "q": "| stats count" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("already runs 0 queries at once")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    let ask = ClientMessage::Query {
+        q: "| stats count".into(),
+        hits: 0,
+        key: None,
+    };
+    socket
+        .send(Message::Binary(encode(&ask).unwrap().into()))
+        .await
+        .unwrap();
+    let frames = common::frames_until_close(&mut socket).await;
+    assert!(
+        matches!(frames.as_slice(), [Frame::Error(e)] if e.kind == shared_sketch::ErrorKind::Busy),
+        "{frames:?}"
+    );
 }

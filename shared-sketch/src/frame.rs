@@ -98,6 +98,8 @@ pub enum ErrorKind {
     TimedOut,
     /// A fault of ours.
     Internal,
+    /// The caller already runs as many queries as it may at once: worth retrying soon.
+    Busy,
 }
 
 impl QueryError {

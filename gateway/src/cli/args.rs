@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use gateway::engine::executor::{Executor, LambdaConfig, LambdaExecutor, LocalPool};
-use gateway::engine::{DEFAULT_TIMEOUT, Engine};
+use gateway::engine::{DEFAULT_PER_KEY, DEFAULT_PER_TENANT, DEFAULT_TIMEOUT, Engine};
 use lake::{DEFAULT_TENANT, Lake, Root, Synced};
 use workers::{Format, ScanOptions};
 
@@ -40,6 +40,12 @@ pub struct RunArgs {
     /// Seconds a query may run; then it stops and its answer says what it covers.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs_f64())]
     query_timeout: f64,
+    /// Queries one API key may run at once; more are answered 429 (busy).
+    #[arg(long, default_value_t = DEFAULT_PER_KEY)]
+    max_queries_per_key: usize,
+    /// Queries one tenant's keys and widgets may run at once, together.
+    #[arg(long, default_value_t = DEFAULT_PER_TENANT)]
+    max_queries_per_tenant: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,7 +79,8 @@ impl RunArgs {
         };
         Ok(Engine::new(lake, executor)
             .with_scan(scan)
-            .with_timeout(seconds(self.query_timeout, "--query-timeout")?))
+            .with_timeout(seconds(self.query_timeout, "--query-timeout")?)
+            .with_limits(self.max_queries_per_key, self.max_queries_per_tenant))
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lake::{DEFAULT_TENANT, Lake};
 use workers::ScanOptions;
 
+use super::admission::Admission;
 use super::executor::Executor;
 use super::metrics::Metrics;
 
@@ -26,6 +27,7 @@ pub struct Engine {
     /// scanned, and says so.
     timeout: Duration,
     metrics: Arc<Metrics>,
+    admission: Admission,
 }
 
 impl Engine {
@@ -39,6 +41,7 @@ impl Engine {
             scan: Arc::default(),
             timeout: DEFAULT_TIMEOUT,
             metrics: Arc::default(),
+            admission: Admission::default(),
         }
     }
 
@@ -83,6 +86,16 @@ impl Engine {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// At most `per_key` queries at once per key, and `per_tenant` per tenant.
+    pub fn with_limits(mut self, per_key: usize, per_tenant: usize) -> Engine {
+        self.admission = Admission::new(per_key, per_tenant);
+        self
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// The gateway's counters (`GET /metrics`).

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub queries_cancelled: AtomicU64,
     /// Queries stopped at the time limit, answering in part.
     pub queries_stopped: AtomicU64,
+    /// Queries refused because their key or tenant ran as many as it may at once.
+    pub queries_busy: AtomicU64,
     /// Stored bytes of the files queries read, and of the files and pages they ruled out
     /// unread (by time in the catalog, by the index in a segment).
     pub bytes_scanned: AtomicU64,
@@ -43,6 +45,7 @@ pub enum Outcome {
     Rejected,
     Cancelled,
     Stopped,
+    Busy,
 }
 
 /// Counts a query as running from its start until it ends, then by how it ended: `end`
@@ -169,6 +172,7 @@ impl Metrics {
             ("rejected", &self.queries_rejected),
             ("cancelled", &self.queries_cancelled),
             ("stopped", &self.queries_stopped),
+            ("busy", &self.queries_busy),
         ] {
             let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {}", load(n));
         }
@@ -211,6 +215,7 @@ impl Drop for QueryGauge<'_> {
             Outcome::Rejected => &m.queries_rejected,
             Outcome::Cancelled => &m.queries_cancelled,
             Outcome::Stopped => &m.queries_stopped,
+            Outcome::Busy => &m.queries_busy,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -32,6 +32,8 @@ pub struct Ask {
     pub hits: u32,
     /// The time range a widget token allows: the query is narrowed to it.
     pub within: (Option<TimeBound>, Option<TimeBound>),
+    /// The id of the key that asked, for its limit of queries at once.
+    pub key: Option<String>,
 }
 
 impl Ask {
@@ -41,7 +43,14 @@ impl Ask {
             q: q.to_string(),
             hits,
             within: (None, None),
+            key: None,
         }
+    }
+
+    /// Asked with the key of id `key`.
+    pub fn with_key(mut self, key: Option<String>) -> Ask {
+        self.key = key;
+        self
     }
 }
 
@@ -55,6 +64,15 @@ pub async fn run_query(
 ) {
     let started = Instant::now();
     let gauge = engine.metrics().start_query();
+    // Held until the query ends: its key's and its tenant's count of queries at once.
+    let _admitted = match engine.admission().admit(&ask.tenant, ask.key.as_deref()) {
+        Ok(admitted) => admitted,
+        Err(busy) => {
+            gauge.end(Outcome::Busy);
+            let _ = frames.send(Frame::Error(busy)).await;
+            return;
+        }
+    };
     let Some(lake) = engine.lake_for(&ask.tenant) else {
         gauge.end(Outcome::Rejected);
         let _ = frames

@@ -37,7 +37,7 @@ pub async fn query(
     caller: Principal,
     Json(request): Json<QueryRequest>,
 ) -> Result<Response, ApiError> {
-    let ask = Ask::new(&caller.tenant, &request.q, request.hits);
+    let ask = Ask::new(&caller.tenant, &request.q, request.hits).with_key(caller.key);
     let response = answer(&state.engine, ask).await?;
     let status = if response.stopped.is_some() {
         StatusCode::GATEWAY_TIMEOUT
@@ -80,7 +80,7 @@ pub async fn stream(
     caller: Principal,
     axum::extract::Query(request): axum::extract::Query<QueryRequest>,
 ) -> Response {
-    let ask = Ask::new(&caller.tenant, &request.q, request.hits);
+    let ask = Ask::new(&caller.tenant, &request.q, request.hits).with_key(caller.key);
     let run = Run::start(&state.engine, ask);
     let lines = futures_util::stream::unfold(Some(run), |run| async move {
         let mut run = run?;

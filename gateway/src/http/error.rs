@@ -86,6 +86,7 @@ impl ApiError {
                 ErrorKind::LakeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::TimedOut => StatusCode::GATEWAY_TIMEOUT,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
             },
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -110,10 +111,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let ApiError::TooMany { retry_after, .. } = self {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, retry_after.into());
+        let retry_after = match &self {
+            ApiError::TooMany { retry_after, .. } => Some(*retry_after),
+            // A query slot frees when a query ends: soon.
+            ApiError::Query(e) if e.kind == ErrorKind::Busy => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(RETRY_AFTER, seconds.into());
         }
         response
     }

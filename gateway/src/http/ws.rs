@@ -93,7 +93,7 @@ async fn authorize(
                 .principal_from(from, key.as_deref())
                 .await
                 .map_err(refusal)?;
-            Ok(Ask::new(&caller.tenant, &q, hits))
+            Ok(Ask::new(&caller.tenant, &q, hits).with_key(caller.key))
         }
         ClientMessage::Widget {
             token,
