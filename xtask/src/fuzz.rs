@@ -236,8 +236,11 @@ fn run_target(
             bins.join(target).display()
         );
     }
+    // From the end: a brief run of the same target elsewhere (`cargo xtask test` beside a
+    // long run) may have written into the same log.
     let stat = |name: &str| {
         text.lines()
+            .rev()
             .find_map(|l| l.strip_prefix(&format!("stat::{name}:")))
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0)

@@ -908,6 +908,12 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             let at = self.pos;
+            // `+ -f` would read as a field named `-f`, written back as `-f`: descending.
+            if matches!(self.peek(), Some('-' | '+')) {
+                return Err(
+                    self.error("a sort key has one sign: `-f` descending, `f` or `+f` ascending")
+                );
+            }
             let name = self.ident("a field or aggregate to sort by")?;
             self.skip_ws();
             let name = if self.peek() == Some('(') {
@@ -2145,6 +2151,21 @@ mod tests {
     }
 
     #[test]
+    fn a_sort_key_has_one_sign() {
+        // Found by the `query` fuzz target: `+ -co` read as a field named `-co`.
+        for text in [
+            "x | sort + -co",
+            "x | sort - -co",
+            "x | sort -+co",
+            "x | sort a, +-b",
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.message.contains("one sign"), "{text}: {e:?}");
+        }
+        assert!(parse("x | sort + co, - cx").is_ok());
+    }
+
+    #[test]
     fn display_round_trips() {
         for text in [
             "action:REJECT | top 10 src_ip",
@@ -2173,6 +2194,8 @@ mod tests {
             // And a first sort key that read back as `sort N`.
             "x | sort 1 100",
             "x | sort +limit, -b",
+            // And a sort key after a sign, read as a field named `-co`.
+            "| stats count by co, cx | sort + co, - cx",
             "",
         ] {
             let q = parse(text).unwrap();
