@@ -239,7 +239,7 @@ impl TimeSeries {
         let (span, limit) = match (span, range) {
             (Some(span), _) => (span.max(1), MAX_BUCKETS),
             (None, (Some(start), Some(end))) if end > start => {
-                let needed = |s: u32| (end - start).div_euclid(i64::from(s) * 1000) + 2;
+                let needed = |s: u32| end.saturating_sub(start).div_euclid(i64::from(s) * 1000) + 2;
                 let span = SPANS
                     .into_iter()
                     .find(|&s| needed(s) <= i64::from(AUTO_BUCKETS))
@@ -268,7 +268,9 @@ impl TimeSeries {
 
     fn start_of(&self, time_ms: i64) -> i64 {
         let width = i64::from(self.span) * 1000;
-        time_ms.div_euclid(width) * width
+        // Saturating: a wild time within a bucket of i64's end (a log's year -292 billion,
+        // found by the `csv` fuzz target) goes in the first bucket, not past the end.
+        time_ms.saturating_sub(time_ms.rem_euclid(width))
     }
 
     /// The bucket of `time_ms`, created from `template` if new; `None` only for a time so
@@ -580,5 +582,28 @@ impl Groups {
         }
         self.evict();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn times_at_the_ends_of_i64_find_a_bucket() {
+        let template = Aggs::new(&[Agg::Count]);
+        for span in [None, Some(1), Some(86_400)] {
+            let mut series = TimeSeries::new(span, (Some(i64::MIN), Some(i64::MAX)));
+            for time in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+                assert!(series.bucket(time, &template).is_some(), "{span:?} {time}");
+            }
+            assert!(
+                series
+                    .buckets()
+                    .all(|(start, _)| start <= 0 || start % 1000 == 0)
+            );
+        }
     }
 }
