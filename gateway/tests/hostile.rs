@@ -265,3 +265,52 @@ async fn a_tenant_past_its_queries_at_once_is_told_to_retry() {
         "{frames:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_and_the_gateway_goes_on() {
+    let (data, _) = common::demo_data(40_000);
+    let addr = common::start(data.path(), 2).await;
+    // A socket that takes little in: the answer (every event, ~10 MB of JSON) cannot sit
+    // in the sockets' buffers, so the gateway's writes wait on this client.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let body = r#"{"q": "*", "hits": 100000}"#;
+    let request = format!(
+        "POST /api/v1/query HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // It reads nothing for longer than the gateway waits on a write.
+    tokio::time::sleep(common::SEND_TIMEOUT * 4).await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_end(&mut got),
+    )
+    .await
+    .expect("the gateway closed the connection");
+    let text = String::from_utf8_lossy(&got);
+    let (head, rest) = text.split_once("\r\n\r\n").expect("a response began");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .expect("a whole answer, sized")
+        .parse()
+        .unwrap();
+    assert!(
+        rest.len() < length,
+        "the connection was dropped before the answer's end: {} of {length} bytes ({read:?})",
+        rest.len()
+    );
+    assert!(
+        length > 8 << 20,
+        "the answer outgrows the buffers: {length}"
+    );
+    // The gateway answers others meanwhile and after.
+    let (status, body) =
+        common::post_query(&format!("http://{addr}/api/v1/query"), "| stats count").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["matched"].as_u64().unwrap() >= 40_000, "{body}");
+}

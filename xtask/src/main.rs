@@ -50,7 +50,7 @@ fn real_main() -> Result<()> {
         Some("fuzz") => fuzz::command(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda|detections | fuzz [TARGET] [--seconds N] [--runs N]>"
+                "usage: cargo xtask <bootstrap | run [--listen ADDR] [--data DIR] | test [STEP] | bench sketches|scan|lake|lambda|detections|load | fuzz [TARGET] [--seconds N] [--runs N]>"
             );
             bail!("unknown command")
         }
@@ -151,6 +151,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         },
         Some("lambda") => bench_lambda(root),
         Some("detections") => bench_detections(root),
+        Some("load") => bench_load(root),
         Some("lake") => {
             let tools = Toolchain::bootstrap(root, Needs::Build)?;
             let postgres = postgres::Postgres::start()?;
@@ -160,7 +161,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
                 .env("SKETCHLAKE_BENCH_POSTGRES", &postgres.url)
                 .run()
         }
-        _ => bail!("usage: cargo xtask bench <sketches | scan | lake | lambda | detections>"),
+        _ => {
+            bail!("usage: cargo xtask bench <sketches | scan | lake | lambda | detections | load>")
+        }
     }
 }
 
@@ -230,6 +233,35 @@ fn scan_bench_data(bin: &Path, cache: &Path) -> Result<PathBuf> {
         std::fs::rename(&partial, &data)?;
     }
     Ok(data)
+}
+
+/// A release gateway held under 100 clients' queries for 5 minutes
+/// (`SKETCHLAKE_LOAD_SECONDS`), over the scan bench's flows ingested into a lake of
+/// indexed segments, made once in the cache's `bench` folder.
+fn bench_load(root: &Path) -> Result<()> {
+    let tools = Toolchain::bootstrap(root, Needs::Build)?;
+    let bin = release_binary(&tools)?;
+    let cache = tools::cache_dir()?.join("bench");
+    let data = scan_bench_data(&bin, &cache)?;
+    // The catalog names files by absolute path: the lake is ingested where it stays, and
+    // the stamp says the ingest finished.
+    let lake = cache.join(format!("vpc-{SCAN_BENCH_RECORDS}-lake"));
+    if !lake.join("ingested").is_file() {
+        let _ = std::fs::remove_dir_all(&lake);
+        std::fs::create_dir_all(&lake)?;
+        Cmd::new(&bin)
+            .args(["ingest", "--data"])
+            .arg(&lake)
+            .arg(&data)
+            .run()?;
+        std::fs::write(lake.join("ingested"), b"")?;
+    }
+    tools
+        .cargo()
+        .args(["bench", "-p", "gateway", "--bench", "load"])
+        .env("SKETCHLAKE_BENCH_BIN", &bin)
+        .env("SKETCHLAKE_BENCH_LAKE", &lake)
+        .run()
 }
 
 /// Detection rules' cost: ingest with 0, 10 and 100 rules over the scan bench's flows,
@@ -385,6 +417,10 @@ fn test(root: &Path, only: Option<&str>) -> Result<()> {
                 // makes for the workers' integration tests.
                 test_build(&tools)
                     .env("SKETCHLAKE_TEST_POSTGRES", &postgres.url)
+                    .env(
+                        "SKETCHLAKE_TEST_POSTGRES_RESTART",
+                        postgres.restart_command(),
+                    )
                     .env("SKETCHLAKE_WORKER_BIN", &worker_bin)
                     .envs(rig.env())
                     .args(["--", "--include-ignored"])

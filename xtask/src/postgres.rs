@@ -81,6 +81,22 @@ impl Postgres {
         Ok(server)
     }
 
+    /// A shell command that restarts the server (fast: sessions are cut), for the tests
+    /// of a catalog restarted under a gateway and an ingest.
+    pub fn restart_command(&self) -> String {
+        let user = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        format!(
+            "{user}'{}' -D '{}' -l '{}' -m fast -w restart",
+            self.bin.join("pg_ctl").display(),
+            self.dir.join("data").display(),
+            self.dir.join("log").display()
+        )
+    }
+
     fn cmd(&self, program: &str) -> Cmd {
         let program = self.bin.join(program);
         if self.as_postgres {

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// allowed when listening on loopback (a development machine).
     #[arg(long)]
     no_auth: bool,
+    /// Seconds a write to a client may wait for it to read; then its connection is
+    /// dropped and its query stopped.
+    #[arg(long, default_value_t = http::DEFAULT_SEND_TIMEOUT.as_secs_f64())]
+    send_timeout: f64,
     /// Detection rules (a rules folder, read again whenever a file in it changes): run
     /// every --watch-every seconds over what arrived, their alerts sent to their sinks.
     #[arg(long)]
@@ -69,6 +73,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         metrics_listen,
         ui,
         no_auth,
+        send_timeout,
         rules,
         tenant_rules,
         run,
@@ -114,6 +119,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let engine = Arc::new(engine);
     let stop = tokio_util::sync::CancellationToken::new();
     let every = seconds(watch_every, "--watch-every")?;
+    let send_timeout = seconds(send_timeout, "--send-timeout")?;
     // Rung by the watched folder's ingest: the rules run at once on what arrived.
     let arrived = Arc::new(tokio::sync::Notify::new());
     let watching = book.clone();
@@ -189,19 +195,30 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
     let catalog = state.catalog().clone();
-    let served = listen_and_serve(state, listen, ui).await;
+    let served = listen_and_serve(state, listen, ui, send_timeout).await;
     stop.cancel();
     catalog.close().await;
     served
 }
 
-async fn listen_and_serve(state: AppState, listen: SocketAddr, ui: PathBuf) -> Result<()> {
+async fn listen_and_serve(
+    state: AppState,
+    listen: SocketAddr,
+    ui: PathBuf,
+    send_timeout: std::time::Duration,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     // Tests and `cargo xtask run` read this line for the URL.
     println!("sketchlake listening on http://{}", listener.local_addr()?);
-    http::serve(listener, state, ui)
-        .await
-        .context("server failed")
+    http::serve(
+        listener,
+        state,
+        Some(ui),
+        send_timeout,
+        http::shutdown_signal(),
+    )
+    .await
+    .context("server failed")
 }

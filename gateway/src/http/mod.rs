@@ -22,5 +22,5 @@ pub use api::{QueryRequest, answer};
 pub use error::ApiError;
 pub use metrics::router as metrics_router;
 pub use routes::router;
-pub use server::serve;
+pub use server::{DEFAULT_SEND_TIMEOUT, serve, shutdown_signal};
 pub use state::AppState;

@@ -18,6 +18,10 @@ use gateway::http::AppState;
 use lake::Lake;
 use workers::ScanOptions;
 
+/// How long the tests' gateways wait for a client to read: short, so that the test of a
+/// client that never reads is.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Serves `data` (the lake's catalog if it has one, synced with its files; nothing is
 /// written into folders the tests do not own) with `workers` scan slots; returns the bound
 /// address.
@@ -43,11 +47,13 @@ pub async fn serve(engine: Engine, access: Access, ui: Option<PathBuf>) -> Socke
 pub async fn serve_state(state: AppState, ui: Option<PathBuf>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let routes =
-            gateway::http::router(state, ui).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, routes).await.unwrap();
-    });
+    tokio::spawn(gateway::http::serve(
+        listener,
+        state,
+        ui,
+        SEND_TIMEOUT,
+        std::future::pending(),
+    ));
     addr
 }
 

@@ -1,8 +1,9 @@
 //! Scans on AWS Lambda: each invocation of the `worker` function scans one batch of files
 //! (in S3) and answers with their merged partial. At most `width` invocations are in flight
-//! across all queries; throttles and server errors are retried with backoff, as are
-//! crashed and timed-out invocations (a scan only reads, so running it again is safe);
-//! a batch that still fails is reported in its partial's stats, and the query completes.
+//! across all queries, shared fairly between them; throttles and server errors are
+//! retried with backoff, as are crashed and timed-out invocations (a scan only reads, so
+//! running it again is safe); a batch that still fails is reported in its partial's
+//! stats, and the query completes.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,11 +14,12 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use shared_sketch::{Partial, Query};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use workers::{
     FileRollups, FileTask, MAX_PAYLOAD_BYTES, ScanOptions, ScanRequest, ScanResponse, Watch, failed,
 };
 
+use super::slots::FairSlots;
 use super::task::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
 /// How the gateway uses the worker function.
@@ -63,7 +65,7 @@ impl LambdaConfig {
 pub struct LambdaExecutor {
     client: aws_sdk_lambda::Client,
     config: Arc<LambdaConfig>,
-    slots: Arc<Semaphore>,
+    slots: Arc<FairSlots>,
     counts: Arc<Counts>,
 }
 
@@ -80,7 +82,7 @@ impl LambdaExecutor {
         let client = aws_sdk_lambda::Client::new(&loader.load().await);
         LambdaExecutor {
             client,
-            slots: Arc::new(Semaphore::new(config.width.max(1))),
+            slots: FairSlots::new(config.width),
             config: Arc::new(config),
             counts: Arc::default(),
         }
@@ -104,8 +106,9 @@ impl LambdaExecutor {
         let (client, config) = (self.client.clone(), self.config.clone());
         let (slots, counts) = (self.slots.clone(), self.counts.clone());
         tokio::spawn(async move {
+            let share = slots.share();
             for files in batches(tasks, config.batch_bytes) {
-                let Some(slot) = next_slot(&slots, &tx).await else {
+                let Some(slot) = next_slot(&share, &tx).await else {
                     return;
                 };
                 let invocation = Invocation {

@@ -3,6 +3,7 @@
 
 mod lambda;
 mod pool;
+mod slots;
 mod task;
 
 pub use lambda::{LambdaConfig, LambdaExecutor};

@@ -1,15 +1,19 @@
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use shared_sketch::{Partial, Query};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use workers::{FileRollups, FileTask, ScanOptions, Watch};
 
+use super::slots::FairSlots;
 use super::task::{Counts, Executor, ExecutorStatus, Running, ScanTask, next_slot};
 
 /// Scans on the gateway's own blocking threads, at most `width` files at once across all
-/// queries (scans are CPU-bound: more than the core count only adds contention).
+/// queries (scans are CPU-bound: more than the core count only adds contention), shared
+/// fairly between them (`FairSlots`).
 pub struct LocalPool {
-    slots: Arc<Semaphore>,
+    slots: Arc<FairSlots>,
     width: usize,
     counts: Arc<Counts>,
 }
@@ -17,7 +21,7 @@ impl LocalPool {
     pub fn new(width: usize) -> Self {
         let width = width.max(1);
         Self {
-            slots: Arc::new(Semaphore::new(width)),
+            slots: FairSlots::new(width),
             width,
             counts: Arc::default(),
         }
@@ -29,39 +33,59 @@ impl LocalPool {
     }
 }
 
+/// How long a query may keep a slot for its next task: a segment its index rules out
+/// takes a fraction of a millisecond, so a needle over a thousand of them runs them in a
+/// few turns, not in a thousand waits for a slot. A task over it ends the turn.
+const TURN: Duration = Duration::from_millis(20);
+
 impl LocalPool {
     /// Runs `work` on each task's file on a blocking thread, at most `width` at once
-    /// across all callers; the answers as they come. Dropping the receiver cancels: tasks
-    /// not yet started never start.
+    /// across all callers, each caller its fair share; the answers as they come. Dropping
+    /// the receiver cancels: tasks not yet started never start.
     fn each_file<T: Send + 'static>(
         &self,
         tasks: Vec<ScanTask>,
         work: impl Fn(&FileTask) -> T + Send + Sync + 'static,
     ) -> mpsc::Receiver<T> {
         let (tx, rx) = mpsc::channel(self.width * 2);
-        let slots = self.slots.clone();
+        let share = self.slots.share();
         let counts = self.counts.clone();
         let work = Arc::new(work);
+        let queue: Arc<Mutex<VecDeque<FileTask>>> =
+            Arc::new(Mutex::new(tasks.into_iter().map(|t| t.file).collect()));
         tokio::spawn(async move {
-            for task in tasks {
-                let Some(slot) = next_slot(&slots, &tx).await else {
+            // A slot whenever one is this query's turn, while tasks are left: each slot
+            // runs tasks from the queue for one turn.
+            while !lock(&queue).is_empty() {
+                let Some(slot) = next_slot(&share, &tx).await else {
                     return;
                 };
-                let (tx, work, counts) = (tx.clone(), work.clone(), counts.clone());
+                let (tx, work, counts, queue) =
+                    (tx.clone(), work.clone(), counts.clone(), queue.clone());
                 tokio::task::spawn_blocking(move || {
                     let _slot = slot;
-                    if tx.is_closed() {
-                        return;
+                    let turn = Instant::now();
+                    while !tx.is_closed() && turn.elapsed() < TURN {
+                        let Some(task) = lock(&queue).pop_front() else {
+                            return;
+                        };
+                        let _running = Running::start(&counts);
+                        let answer = work(&task);
+                        // The receiver may be gone (cancelled): nothing to do then.
+                        if tx.blocking_send(answer).is_err() {
+                            return;
+                        }
                     }
-                    let _running = Running::start(&counts);
-                    let answer = work(&task.file);
-                    // The receiver may be gone (cancelled): nothing to do then.
-                    let _ = tx.blocking_send(answer);
                 });
             }
         });
         rx
     }
+}
+
+fn lock(queue: &Mutex<VecDeque<FileTask>>) -> std::sync::MutexGuard<'_, VecDeque<FileTask>> {
+    // Popping a task cannot panic: a poisoned queue is still whole.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Executor for LocalPool {

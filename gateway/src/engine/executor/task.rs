@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 use shared_sketch::{Partial, Query};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use workers::{FileRollups, FileTask, ScanOptions, Watch};
+
+use super::slots::{FairSlots, Share, Slot};
 
 /// One unit of scan work: a data file, or a segment written by ingest (whose pages its
 /// index sidecar may rule out), local or in a bucket.
@@ -98,17 +100,14 @@ impl Drop for Running {
     }
 }
 
-/// A free slot for the next task, or `None` once the query's receiver is gone (cancelled).
-/// A cancel frees the slots of the tasks it stops, so it is looked for first, and again
-/// after a slot is had.
-pub(super) async fn next_slot<T>(
-    slots: &Arc<Semaphore>,
-    tx: &mpsc::Sender<T>,
-) -> Option<OwnedSemaphorePermit> {
+/// A slot for the next task of a query, in its fair turn (`share`), or `None` once the
+/// query's receiver is gone (cancelled). A cancel frees the slots of the tasks it stops,
+/// so it is looked for first, and again after a slot is had.
+pub(super) async fn next_slot<T>(share: &Share, tx: &mpsc::Sender<T>) -> Option<Slot> {
     let slot = tokio::select! {
         biased;
         () = tx.closed() => return None,
-        slot = slots.clone().acquire_owned() => slot.ok()?,
+        slot = FairSlots::acquire(share) => slot,
     };
     (!tx.is_closed()).then_some(slot)
 }
