@@ -783,3 +783,195 @@ async fn a_backfill_through_lambda_workers_raises_what_the_local_pool_does() {
     );
     assert_eq!(outcomes[0], outcomes[1]);
 }
+
+/// The faults the S3 proxy injects into each object's GETs, attempt by attempt; the
+/// attempts after these pass through.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// 503 SlowDown, as S3 answers when throttling.
+    SlowDown,
+    /// 500 InternalError.
+    Internal,
+    /// Half the object, then the connection is cut.
+    CutMidObject,
+    /// The object trickled out in 16 KiB pieces, 20 ms apart.
+    Slow,
+}
+
+/// An S3 endpoint in front of the rig's: GETs of each object meet `each_object` in turn,
+/// then pass; GETs of keys containing `always` fail with 500 every time; the first
+/// listing is refused with 503. Returns its address and the count of faults injected.
+async fn faulty_s3(
+    s3: String,
+    each_object: &'static [Fault],
+    always: Option<&'static str>,
+) -> (String, Arc<AtomicU32>) {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use futures_util::StreamExt;
+    let attempts = Arc::new(std::sync::Mutex::new(BTreeMap::<String, usize>::new()));
+    let injected = Arc::new(AtomicU32::new(0));
+    let client = reqwest::Client::new();
+    let counted = injected.clone();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (attempts, injected, client, s3) =
+                (attempts.clone(), counted.clone(), client.clone(), s3.clone());
+            async move {
+                let error = |status: StatusCode, code: &str| {
+                    let xml = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>injected</Message></Error>");
+                    (status, [("content-type", "application/xml")], xml).into_response()
+                };
+                let path = uri.path().to_string();
+                let listing = uri.query().is_some_and(|q| q.contains("list-type"));
+                let fault = if method != Method::GET {
+                    None
+                } else if always.is_some_and(|key| path.contains(key)) {
+                    Some(None)
+                } else {
+                    let key = if listing { "list".to_string() } else { path.clone() };
+                    let mut attempts = attempts.lock().unwrap();
+                    let n = attempts.entry(key).or_default();
+                    *n += 1;
+                    match listing {
+                        true => (*n == 1).then_some(Some(Fault::SlowDown)),
+                        false => each_object.get(*n - 1).map(|f| Some(*f)),
+                    }
+                };
+                if let Some(fault) = fault {
+                    injected.fetch_add(1, Ordering::SeqCst);
+                    match fault {
+                        None | Some(Fault::Internal) => {
+                            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+                        }
+                        Some(Fault::SlowDown) => {
+                            return error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown");
+                        }
+                        Some(Fault::CutMidObject | Fault::Slow) => {}
+                    }
+                }
+                let mut forward = client
+                    .request(method.clone(), format!("{s3}{uri}"))
+                    .body(body);
+                for (name, value) in &headers {
+                    if name != "host" && name != "content-length" {
+                        forward = forward.header(name.as_str(), value.as_bytes());
+                    }
+                }
+                let answer = forward.send().await.unwrap();
+                let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                let mut response = axum::http::Response::builder().status(status);
+                for (name, value) in answer.headers() {
+                    response = response.header(name.as_str(), value.as_bytes());
+                }
+                let whole = answer.bytes().await.unwrap();
+                let body = match fault {
+                    Some(Some(Fault::CutMidObject)) => {
+                        let half = whole.slice(..whole.len() / 2);
+                        Body::from_stream(futures_util::stream::iter([
+                            Ok(half),
+                            Err(std::io::Error::other("connection cut mid-object")),
+                        ]))
+                    }
+                    Some(Some(Fault::Slow)) => {
+                        let pieces: Vec<Bytes> = whole
+                            .chunks(16 << 10)
+                            .map(Bytes::copy_from_slice)
+                            .collect();
+                        Body::from_stream(futures_util::stream::iter(pieces).then(
+                            |piece| async move {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                Ok::<_, std::io::Error>(piece)
+                            },
+                        ))
+                    }
+                    _ => Body::from(whole),
+                };
+                response.body(body).unwrap()
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), injected)
+}
+
+/// `sketchlake query --data ROOT Q` with S3 at `s3`, as its own process: its answer, in
+/// at most a minute (a query that hangs fails the test).
+async fn query_through(s3: &str, root: &str, q: &str) -> serde_json::Value {
+    // Into files, not pipes: a child blocked on a full pipe would look hung.
+    let (stdout, stderr) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sketchlake"))
+        .args(["query", "--data", root, q])
+        .env("AWS_ENDPOINT_URL", s3)
+        .stdout(stdout.try_clone().unwrap())
+        .stderr(stderr.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{q}: no answer within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let read = |mut file: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        file.rewind().unwrap();
+        file.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(child.wait().unwrap().success(), "{}", read(stderr));
+    let mut answer: serde_json::Value = serde_json::from_str(&read(stdout)).unwrap();
+    answer.as_object_mut().unwrap().remove("elapsed_ms");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the rig: cargo xtask test lambda"]
+async fn a_failing_bucket_is_retried_or_its_files_reported_and_never_hangs() {
+    let rig = rig();
+    let root = seeded_bucket(&rig).await;
+    let q = "| stats count(), dc(src_ip) by eventid";
+    let direct = query_through(&rig.s3, &root, q).await;
+    assert_eq!(direct["stats"]["failed_files"], 0);
+
+    // Every object and index is refused, failed, cut off half-way and trickled out before
+    // it is read whole, and the first listing is refused: retried, the answer is exact.
+    let faults = &[
+        Fault::SlowDown,
+        Fault::Internal,
+        Fault::CutMidObject,
+        Fault::Slow,
+    ];
+    let (proxy, injected) = faulty_s3(rig.s3.clone(), faults, None).await;
+    let through = query_through(&proxy, &root, q).await;
+    if let Err(at) = same(&through, &direct, String::new()) {
+        panic!("{q} through faults: the answers differ at {at}");
+    }
+    assert!(injected.load(Ordering::SeqCst) > 20, "{injected:?}");
+
+    // One raw file fails every time: given up after the retries, reported, and the
+    // others answer.
+    let lost = "cowrie.json.2018-05-07.gz";
+    let (proxy, _) = faulty_s3(rig.s3.clone(), &[], Some(lost)).await;
+    let started = std::time::Instant::now();
+    let partial = query_through(&proxy, &root, "| stats count()").await;
+    let whole = query_through(&rig.s3, &root, "| stats count()").await;
+    let alone = query_through(&rig.s3, &format!("{root}/raw/{lost}"), "| stats count()").await;
+    assert_eq!(partial["stats"]["failed_files"], 1, "{partial}");
+    assert_eq!(
+        partial["matched"].as_u64().unwrap(),
+        whole["matched"].as_u64().unwrap() - alone["matched"].as_u64().unwrap()
+    );
+    let failed = &partial["stats"]["errors"][0];
+    assert!(failed["file"].as_str().unwrap().ends_with(lost), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("500"),
+        "{failed}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}

@@ -10,6 +10,7 @@ use workers::{Format, INDEX_SUFFIX, ScanOptions, Source, detect_format, read_ind
 
 use crate::catalog::{Entry, Kind, State};
 use crate::error::LakeError;
+use crate::folder::unknown_format;
 use crate::store::source_of;
 
 /// An object under a bucket lake's prefix: its URL and what the listing says of it.
@@ -104,26 +105,26 @@ pub async fn list_objects(root: &str) -> Result<Vec<Listed>, LakeError> {
 
 /// The catalog entry for a listed object: a segment, described by its index, or a raw
 /// file, whose format is detected from its first bytes only when it is new or changed.
-/// Blocking (reads the object's start, or the sidecar).
-pub fn describe(
-    listed: Listed,
-    options: &ScanOptions,
-    known: &HashMap<String, Entry>,
-) -> Result<Entry, LakeError> {
+/// Blocking (reads the object's start, or the sidecar). An object that cannot be read
+/// now is described all the same, with what could not be read left unknown.
+pub fn describe(listed: Listed, options: &ScanOptions, known: &HashMap<String, Entry>) -> Entry {
     let modified_ms = listed.meta.last_modified.timestamp_millis();
     let bytes = listed.meta.size;
-    let error = |message: String| LakeError::Store {
-        url: listed.url.clone(),
-        message,
-    };
     if listed.segment {
+        // A segment whose index cannot be read now is registered without what the index
+        // tells (its time, its rows): queries read it whole, as they do any segment whose
+        // index is unreadable, and say so.
         let index = workers::stores()
             .source(&listed.url)
             .map_err(|e| e.to_string())
             .and_then(|source| read_index(source).map_err(|e| e.to_string()))
-            .map_err(error)?;
-        let times = index.pages.iter().filter_map(|p| p.time);
-        return Ok(Entry {
+            .inspect_err(|why| {
+                tracing::warn!(url = %listed.url, error = %why, "cannot read a segment's index");
+            })
+            .ok();
+        let pages = index.as_ref().map_or(&[][..], |i| &i.pages[..]);
+        let times = pages.iter().filter_map(|p| p.time);
+        return Entry {
             kind: Kind::Segment,
             format: Format::Ndjson.to_string(),
             time: times
@@ -131,27 +132,35 @@ pub fn describe(
                 .map(|t| t.0)
                 .min()
                 .zip(times.map(|t| t.1).max()),
-            time_fields: index.time_fields.join(","),
-            rows: Some(index.pages.iter().map(|p| p.rows).sum()),
+            time_fields: index
+                .as_ref()
+                .map_or(String::new(), |i| i.time_fields.join(",")),
+            rows: index.as_ref().map(|i| i.pages.iter().map(|p| p.rows).sum()),
             index_uri: Some(format!("{}{INDEX_SUFFIX}", listed.url)),
             uri: listed.url,
             bytes,
             source: None,
             modified_ms,
             state: State::Active,
-        });
+        };
     }
     let format = match known.get(&listed.url) {
-        Some(old) if (old.bytes, old.modified_ms) == (bytes, modified_ms) => old.format.clone(),
+        Some(old)
+            if (old.bytes, old.modified_ms) == (bytes, modified_ms) && !old.format.is_empty() =>
+        {
+            old.format.clone()
+        }
         _ => match options.format {
             Some(format) => format.to_string(),
             None => workers::stores()
                 .source(&listed.url)
                 .map_err(|e| e.to_string())
                 .and_then(|source| detect_format(source).map_err(|e| e.to_string()))
-                .map_err(error)?
-                .to_string(),
+                .map_or_else(
+                    |why| unknown_format(&listed.url, &why),
+                    |format| format.to_string(),
+                ),
         },
     };
-    Ok(listed.raw_entry(format))
+    listed.raw_entry(format)
 }

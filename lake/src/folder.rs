@@ -55,12 +55,23 @@ pub(crate) fn describe(
 ) -> Result<Entry, LakeError> {
     let mut entry = raw_entry(path)?;
     entry.format = match known.get(&entry.uri) {
-        Some(old) if (old.bytes, old.modified_ms) == (entry.bytes, entry.modified_ms) => {
+        Some(old)
+            if (old.bytes, old.modified_ms) == (entry.bytes, entry.modified_ms)
+                && !old.format.is_empty() =>
+        {
             old.format.clone()
         }
-        _ => format_name(path, options).map_err(io_error(path))?,
+        _ => format_name(path, options).unwrap_or_else(|e| unknown_format(&entry.uri, &e)),
     };
     Ok(entry)
+}
+
+/// The format of a file whose start could not be read: none. The file is registered all
+/// the same, so that a query reads it (and reports it failed if it still cannot be read)
+/// rather than miss it silently; the next sync tries again.
+pub(crate) fn unknown_format(uri: &str, why: &dyn std::fmt::Display) -> String {
+    tracing::warn!(%uri, error = %why, "cannot read the start of a file to learn its format");
+    String::new()
 }
 
 /// The format `options` names, or else the one `file`'s first bytes show. Blocking.

@@ -242,7 +242,7 @@ impl Lake {
             .map(|object| {
                 let (options, known) = (options.clone(), known.clone());
                 blocking(Path::new(root), move || {
-                    let entry = crate::bucket::describe(object, &options, &known)?;
+                    let entry = crate::bucket::describe(object, &options, &known);
                     Ok((entry.uri.clone(), entry))
                 })
             })

@@ -311,7 +311,16 @@ impl<'q> Scan<'q> {
     }
 
     /// Reads the events of the file named `name` (see `read_file_events`).
-    fn run<R: BufRead>(
+    fn run<R: BufRead>(&mut self, reader: R, name: &str, options: &ScanOptions) -> io::Result<()> {
+        #[cfg(debug_assertions)]
+        let reader = match failpoint::panics_part_way(name, reader) {
+            Ok(hooked) => return self.read_events(hooked, name, options),
+            Err(reader) => reader,
+        };
+        self.read_events(reader, name, options)
+    }
+
+    fn read_events<R: BufRead>(
         &mut self,
         mut reader: R,
         name: &str,
@@ -639,6 +648,57 @@ impl Rows {
             Rows::Apache => Ok(apache::extract(line, projection, values)?),
             Rows::Csv(csv) => Ok(csv.row(line, values)?),
             Rows::Text => Ok(()),
+        }
+    }
+}
+
+/// Debug builds only (the tests' builds), never release: `SKETCHLAKE_PANIC_ON=TEXT` makes
+/// the reader of every file whose name contains TEXT panic 64 KiB into its text, so the
+/// tests can show, through a whole query, that a reader's panic fails its file alone.
+#[cfg(debug_assertions)]
+mod failpoint {
+    use std::io::{self, BufRead, Read};
+
+    pub(super) struct PanicPartWay<R> {
+        inner: R,
+        left: usize,
+    }
+
+    /// `reader` made to panic part-way when `name` is one to, else `reader` as it was.
+    pub(super) fn panics_part_way<R: BufRead>(name: &str, reader: R) -> Result<PanicPartWay<R>, R> {
+        match std::env::var("SKETCHLAKE_PANIC_ON") {
+            Ok(text) if !text.is_empty() && name.contains(&text) => Ok(PanicPartWay {
+                inner: reader,
+                left: 64 << 10,
+            }),
+            _ => Err(reader),
+        }
+    }
+
+    impl<R: BufRead> BufRead for PanicPartWay<R> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            assert!(
+                self.left > 0,
+                "a reader panic injected by SKETCHLAKE_PANIC_ON"
+            );
+            let buf = self.inner.fill_buf()?;
+            let n = buf.len().min(self.left);
+            Ok(&buf[..n])
+        }
+
+        fn consume(&mut self, n: usize) {
+            self.left = self.left.saturating_sub(n);
+            self.inner.consume(n);
+        }
+    }
+
+    impl<R: BufRead> Read for PanicPartWay<R> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            self.consume(n);
+            Ok(n)
         }
     }
 }
