@@ -27,14 +27,7 @@ async fn backends(dir: &std::path::Path) -> Vec<(&'static str, String)> {
                 dir.file_name().unwrap().to_string_lossy().to_lowercase()
             )
             .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            sqlx::any::install_default_drivers();
-            let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let (base, _) = admin.rsplit_once('/').unwrap();
-            urls.push(("postgres", format!("{base}/{name}")));
+            urls.push(("postgres", common::new_database(&admin, &name).await));
         }
         Err(_) => eprintln!("SKETCHLAKE_TEST_POSTGRES is not set: PostgreSQL not tested"),
     }

@@ -71,15 +71,7 @@ async fn postgres() -> (String, String) {
         );
     };
     let name = format!("restarted_{}", std::process::id());
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), restart)
+    (common::new_database(&admin, &name).await, restart)
 }
 
 fn restart(command: &str) {

@@ -57,6 +57,20 @@ pub async fn serve_state(state: AppState, ui: Option<PathBuf>) -> SocketAddr {
     addr
 }
 
+/// A new, empty database `name` on the PostgreSQL server whose admin URL is `admin`: its
+/// URL. Tests run in parallel, each in a database of its own.
+pub async fn new_database(admin: &str, name: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
 /// A file or folder of the shared real datasets (read-only: never serve or ingest into it).
 pub fn real(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

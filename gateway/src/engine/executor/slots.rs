@@ -10,7 +10,7 @@
 //!
 //! Equal shares alone make a short query wait as long as a long one takes when many run:
 //! under a hundred scans a needle's 50 ms of slot time would take a hundredth of the slots
-//! for as long as it needed, seconds. So a query that arrives starts `CREDIT` below the
+//! for as long as it needed, seconds. So a query that arrives starts `CREDIT_US` below the
 //! clock (the level of the least-served query being served), as Linux's fair scheduler
 //! places a new task behind the others' minimum less a bonus: its first quarter second
 //! of slot time goes before every running query's, which is all a needle or a narrow
